@@ -1,0 +1,172 @@
+"""The `ecopy` command.
+
+Exit codes (process): 0 every document filed (or already filed), 3 some wait for review and
+none was rejected, 4 at least one was rejected, 2 bad command line or settings.
+Exit codes (verify): 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+
+from ecopy import SOFTWARE
+from ecopy.settings import Settings, load_settings
+from pipeline.idnumber import parse_personal_id
+from pipeline.reasons import Reason, message
+from pipeline.types import DocStatus, to_jsonable
+
+EXIT_OK, EXIT_USAGE, EXIT_REVIEW, EXIT_REJECTED = 0, 2, 3, 4
+VERIFY_EXIT = {"TOTAL-PASSED": 0, "TOTAL-FAILED": 1, "INDETERMINATE": 3}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ecopy", description="Bản sao điện tử chứng thực từ bản chính"
+                                " — certified e-copies from scanned originals.")
+    p.add_argument("--version", action="version", version=SOFTWARE)
+    p.add_argument("--lang", choices=("vi", "en"), help="language of messages (default vi)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pr = sub.add_parser("process", help="scans → signed e-copies in the person's warehouse")
+    pr.add_argument("paths", nargs="+", type=Path, help="PDF, JPEG, PNG, TIFF files or folders")
+    pr.add_argument("--person-id", required=True, help="12-digit personal ID (số định danh)")
+    pr.add_argument("--commune", help="5-digit commune code of the certifying agency")
+    pr.add_argument("--out", type=Path, help="store directory (default $ECOPY_STORE or ./ecopy-data)")
+    pr.add_argument("--requester", help="requester's name for the register (default: from paper)")
+    pr.add_argument("--accept-signed", action="store_true",
+                    help="treat already-signed PDFs as images of the paper")
+    pr.add_argument("--certify-all", action="store_true",
+                    help="certify even when the machine asks for review (dev/demo only)")
+    pr.add_argument("--workers", type=int, help="OCR processes (default: one per core)")
+    pr.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    pr.add_argument("--no-progress", action="store_true")
+
+    ve = sub.add_parser("verify", help="verify an e-copy's signatures and register entry")
+    ve.add_argument("file", type=Path)
+    ve.add_argument("--json", action="store_true")
+    ve.add_argument("--trust", type=Path, action="append", default=[],
+                    help="extra trusted root certificate (PEM/DER); repeatable")
+    ve.add_argument("--store", type=Path, help="store to check the register entry against")
+
+    wh = sub.add_parser("warehouse", help="a person's electronic data warehouse")
+    whs = wh.add_subparsers(dest="action", required=True)
+    wl = whs.add_parser("list", help="list a person's e-copies")
+    wl.add_argument("person_id")
+    wl.add_argument("--out", type=Path, help="store directory")
+    wl.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except (ValueError, OSError) as exc:
+        print(f"ecopy: settings error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.lang:
+        settings = replace(settings, lang=args.lang)
+    if args.command == "process":
+        return cmd_process(args, settings)
+    if args.command == "verify":
+        return cmd_verify(args, settings)
+    return cmd_warehouse_list(args, settings)
+
+
+def _store(args: argparse.Namespace, settings: Settings):
+    from storage.store import LocalStore
+
+    return LocalStore(args.out or settings.store_dir)
+
+
+def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.keys import build_certify_context
+    from ecopy.progress import RichProgress, render_summary
+    from pipeline.orchestrator import ProcessOptions, process_batch
+
+    err = Console(stderr=True)
+    try:
+        parse_personal_id(args.person_id)
+    except ValueError as exc:
+        err.print(message(Reason.INVALID_PERSON_ID, settings.lang, value=args.person_id,
+                          detail=str(exc)), style="red")
+        return EXIT_USAGE
+    commune = args.commune or settings.commune_code
+    if not (len(commune) == 5 and commune.isdigit()):
+        err.print(message(Reason.INVALID_COMMUNE, settings.lang, value=commune), style="red")
+        return EXIT_USAGE
+    settings = replace(settings, commune_code=commune,
+                       workers=args.workers or settings.workers)
+    store = _store(args, settings)
+    ctx = build_certify_context(settings, store, requester_name=args.requester)
+    options = ProcessOptions(person_id=args.person_id, lang=settings.ocr_lang,
+                             workers=settings.workers, accept_signed=args.accept_signed,
+                             hold_for_review=not args.certify_all, limits=settings.limits,
+                             lang_messages=settings.lang)
+    show = not (args.no_progress or args.json) and err.is_terminal
+    with RichProgress(err, enabled=show) as progress:
+        outcomes = process_batch(args.paths, store, ctx, options, progress)
+    if args.json:
+        print(json.dumps({"store": store.describe(), "documents": to_jsonable(outcomes)},
+                         ensure_ascii=False, indent=2))
+    else:
+        render_summary(Console(), outcomes, store.describe(), settings.lang)
+    statuses = {o.status for o in outcomes}
+    if DocStatus.REJECTED in statuses:
+        return EXIT_REJECTED
+    if DocStatus.NEEDS_REVIEW in statuses:
+        return EXIT_REVIEW
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.keys import verify_file
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report, text = verify_file(data, settings, extra_roots=args.trust, store_dir=args.store,
+                               lang=settings.lang)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(text)
+    return VERIFY_EXIT.get(report.indication, 1)
+
+
+def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.table import Table
+
+    from storage.warehouse import list_copies
+
+    copies = list_copies(_store(args, settings), args.person_id)
+    if args.json:
+        print(json.dumps(copies, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    vi = settings.lang != "en"
+    table = Table(title=(f"Kho dữ liệu của {args.person_id}" if vi
+                         else f"Data warehouse of {args.person_id}"))
+    for col in (("Loại", "Type"), ("Tên giấy tờ", "Document"), ("Số CT", "Reg. no."),
+                ("Ngày", "Date"), ("Mã bản sao", "Copy ID"), ("Tệp", "File")):
+        table.add_column(col[0] if vi else col[1])
+    for c in copies:
+        entry = c.get("register_entry", {})
+        table.add_row(c.get("doc_type", ""), c.get("document_name", ""),
+                      f"{entry.get('number', '')} / {entry.get('book', '')}",
+                      entry.get("date", ""), c.get("copy_id", ""), c["key"])
+    console = Console()
+    console.print(table)
+    if not copies:
+        console.print("Chưa có bản sao nào." if vi else "No copies yet.")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

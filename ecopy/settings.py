@@ -1,0 +1,93 @@
+"""Settings: built once here from ECOPY_* environment variables (and an optional TOML file).
+
+This is the only module that reads the environment or config files; everything below the shell
+receives explicit values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from pipeline.limits import Limits
+
+FONT_DIR = Path("/usr/share/fonts/truetype/liberation2")
+
+
+def _default_pki_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ecopy" / "dev-pki"
+
+
+@dataclass(frozen=True)
+class Settings:
+    store_dir: Path = Path("ecopy-data")
+    pki_dir: Path = field(default_factory=_default_pki_dir)
+    commune_code: str = "99999"
+    agency_name: str = "Ủy ban nhân dân xã Thử Nghiệm"
+    certifier_name: str = "Nguyễn Văn Thử"
+    certifier_title: str = "Phó Chủ tịch Ủy ban nhân dân xã"
+    workers: int = max(1, os.cpu_count() or 1)
+    ocr_lang: str = "vie+eng"
+    lang: str = "vi"
+    verify_base_url: str = "http://127.0.0.1:8080/verify"
+    font_path: Path = FONT_DIR / "LiberationSerif-Regular.ttf"
+    bold_font_path: Path = FONT_DIR / "LiberationSerif-Bold.ttf"
+    trust_roots: tuple[Path, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+
+
+_ENV = {
+    "ECOPY_STORE": "store_dir", "ECOPY_PKI_DIR": "pki_dir", "ECOPY_COMMUNE": "commune_code",
+    "ECOPY_AGENCY_NAME": "agency_name", "ECOPY_CERTIFIER_NAME": "certifier_name",
+    "ECOPY_CERTIFIER_TITLE": "certifier_title", "ECOPY_WORKERS": "workers",
+    "ECOPY_OCR_LANG": "ocr_lang", "ECOPY_LANG": "lang", "ECOPY_VERIFY_BASE_URL": "verify_base_url",
+    "ECOPY_FONT": "font_path", "ECOPY_BOLD_FONT": "bold_font_path",
+    "ECOPY_TRUST_ROOTS": "trust_roots",
+}
+_LIMIT_ENV = {
+    "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",
+    "ECOPY_MAX_IMAGE_PIXELS": "max_image_pixels", "ECOPY_MAX_PAGE_PIXELS": "max_page_pixels",
+    "ECOPY_PAGE_TIMEOUT": "page_timeout_s", "ECOPY_DOC_TIMEOUT": "doc_timeout_s",
+}
+
+
+def _convert(raw: object, annotation: str) -> object:
+    """Annotations are strings here (postponed evaluation); the set of types is small."""
+    if annotation.startswith("tuple[Path"):
+        items = raw if isinstance(raw, list) else str(raw).split(":")
+        return tuple(Path(p).expanduser() for p in items if p)
+    if annotation == "Path":
+        return Path(str(raw)).expanduser()
+    if annotation == "int":
+        return int(str(raw))
+    return str(raw)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    limit_values: dict[str, object] = {}
+    config = env.get("ECOPY_CONFIG")
+    if config:
+        with open(config, "rb") as fh:
+            data = tomllib.load(fh)
+        limit_values.update(data.pop("limits", {}))
+        values.update(data)
+    for var, name in _ENV.items():
+        if var in env:
+            values[name] = env[var]
+    for var, name in _LIMIT_ENV.items():
+        if var in env:
+            limit_values[name] = int(env[var])
+    types = {f.name: f.type for f in fields(Settings)}
+    unknown = set(values) - set(types)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    converted = {k: _convert(v, str(types[k])) for k, v in values.items()}
+    settings = Settings(**converted)  # type: ignore[arg-type]
+    if limit_values:
+        settings = replace(settings, limits=replace(settings.limits, **limit_values))
+    return settings

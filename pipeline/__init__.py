@@ -1,0 +1,1 @@
+"""Pipeline stages (intake → rasterize → ocr → classify → extract → assemble → certify → file)."""

@@ -1,0 +1,222 @@
+"""Certify and file: register number → e-copy with statement → two signatures → warehouse.
+
+The register number is claimed first because the statement printed on the copy carries it.
+If building or signing then fails, the number stays used (entries are never deleted) and a
+note explaining the void is written beside it, so the register keeps no silent gaps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline.assemble import AssembledCopy, build_ecopy
+from pipeline.classify import DOCUMENT_NAMES
+from pipeline.reasons import Reason, Rejected
+from pipeline.types import (
+    Certification,
+    Certifier,
+    Classification,
+    Extraction,
+    OcrPage,
+    PageScan,
+    RegisterEntry,
+    to_jsonable,
+)
+from storage.records import dump
+from storage.register import RegisterExhausted, allocate_register_number
+from storage.store import ObjectStore
+from storage.warehouse import file_copy
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+MANIFEST_SCHEMA = "ecopy.manifest/1"
+
+# Signs `unsigned` into `signed` (certifier, then agency); built by the shell from key sources.
+SignFn = Callable[[Path, Path, AssembledCopy], None]
+
+
+@dataclass(frozen=True)
+class CertifyContext:
+    store: ObjectStore
+    agency_code: str
+    agency_name: str
+    certifier: Certifier
+    sign: SignFn
+    font_path: Path
+    bold_font_path: Path | None
+    software: str  # "ecopy 0.1.0"
+    verify_base_url: str
+    test_mode: bool
+    book: str | None = None  # None: "01/<year>"
+    requester_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Certified:
+    copy_id: str
+    entry: RegisterEntry
+    ecopy_key: str
+    pdf_sha256: str
+
+
+def fee_vnd(pages: int) -> int:
+    """Circular 226/2016: 2,000 VND for each of the first two pages, 1,000 after, ≤ 200,000."""
+    return min(200_000, 2_000 * min(pages, 2) + 1_000 * max(pages - 2, 0))
+
+
+def certify_document(
+    ctx: CertifyContext,
+    *,
+    pages: Sequence[tuple[PageScan, OcrPage]],
+    classification: Classification,
+    extraction: Extraction,
+    source_name: str,
+    source_sha256: str,
+    source_kind: str,
+    source_size: int,
+    person_id: str,
+    workdir: Path,
+) -> Certified:
+    now = datetime.now(VN_TZ)
+    copy_id = uuid.uuid4().hex
+    doc_type = classification.doc_type
+    document_name = DOCUMENT_NAMES[doc_type]
+    requester = ctx.requester_name or extraction.get("full_name") or ""
+    signer = f"{ctx.certifier.full_name}, {ctx.certifier.title}"
+
+    def make_entry(number: int, prev_hash: str) -> RegisterEntry:
+        return RegisterEntry(
+            agency_code=ctx.agency_code,
+            agency_name=ctx.agency_name,
+            year=now.year,
+            book=ctx.book or f"01/{now.year}",
+            number=number,
+            date=now.date().isoformat(),
+            requester_name=requester,
+            document_name=document_name,
+            signer=signer,
+            copies=1,
+            fee_vnd=fee_vnd(len(pages)),
+            electronic=True,
+            notes="TEST — not legally valid" if ctx.test_mode else "",
+            copy_id=copy_id,
+            prev_hash=prev_hash,
+        )
+
+    try:
+        entry = allocate_register_number(
+            ctx.store, agency_code=ctx.agency_code, year=now.year, make_entry=make_entry
+        )
+    except RegisterExhausted as exc:
+        raise Rejected(Reason.REGISTER_CONFLICT) from exc
+    manifest = _manifest(
+        ctx,
+        entry,
+        classification,
+        extraction,
+        person_id,
+        pages,
+        source_name,
+        source_sha256,
+        source_kind,
+        source_size,
+        now,
+    )
+    unsigned, signed = workdir / f"{copy_id}.unsigned.pdf", workdir / f"{copy_id}.pdf"
+    try:
+        assembled = build_ecopy(
+            pages,
+            Certification(entry, ctx.certifier, f"{ctx.verify_base_url}/{copy_id}", ctx.test_mode),
+            manifest,
+            unsigned,
+            font_path=ctx.font_path,
+            bold_font_path=ctx.bold_font_path,
+        )
+        ctx.sign(unsigned, signed, assembled)
+    except Exception as exc:
+        ctx.store.put(
+            f"register-notes/{ctx.agency_code}/{now.year}/{entry.number:06d}.json",
+            dump(
+                {
+                    "number": entry.number,
+                    "copy_id": copy_id,
+                    "void": True,
+                    "reason": f"{type(exc).__name__}: {exc}"[:500],
+                }
+            ),
+        )
+        raise Rejected(Reason.SIGNING_FAILED, detail=str(exc)[:200]) from exc
+    pdf_sha = hashlib.sha256(signed.read_bytes()).hexdigest()
+    key = file_copy(
+        ctx.store,
+        person_id=person_id,
+        doc_type=doc_type,
+        copy_id=copy_id,
+        pdf_path=signed,
+        metadata={
+            **{
+                k: manifest[k]
+                for k in (
+                    "copy_id",
+                    "person_id",
+                    "doc_type",
+                    "document_name",
+                    "fields",
+                    "test_mode",
+                )
+            },
+            "register_entry": to_jsonable(entry),
+            "pdf_sha256": pdf_sha,
+            "original_sha256": source_sha256,
+            "certified_at": now.isoformat(),
+            "pages": len(pages),
+        },
+    )
+    return Certified(copy_id, entry, key, pdf_sha)
+
+
+def _manifest(
+    ctx: CertifyContext,
+    entry: RegisterEntry,
+    classification: Classification,
+    extraction: Extraction,
+    person_id: str,
+    pages: Sequence[tuple[PageScan, OcrPage]],
+    source_name: str,
+    source_sha256: str,
+    source_kind: str,
+    source_size: int,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "copy_id": entry.copy_id,
+        "person_id": person_id,
+        "doc_type": classification.doc_type,
+        "document_name": entry.document_name,
+        "classification": to_jsonable(classification),
+        "fields": {f.name: to_jsonable(f) for f in extraction.fields},
+        "warnings": list(extraction.warnings),
+        "original": {
+            "sha256": source_sha256,
+            "name": source_name,
+            "kind": source_kind,
+            "size": source_size,
+        },
+        "page_count": len(pages),
+        "pages": [
+            {"index": s.index, "dpi": s.dpi, "rotation": s.rotation, "ocr_mean_conf": o.mean_conf}
+            for s, o in pages
+        ],
+        "register_entry": to_jsonable(entry),
+        "register_entry_hash": entry.entry_hash,
+        "software": ctx.software,
+        "test_mode": ctx.test_mode,
+        "created_at": now.isoformat(timespec="seconds"),
+    }

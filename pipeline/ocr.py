@@ -1,0 +1,111 @@
+"""OCR: orientation (tesseract OSD) and words with boxes (pytesseract, `vie` first).
+
+Runs inside a pool process; the pool initialiser sets OMP_THREAD_LIMIT=1 because one
+single-threaded tesseract per core is several times faster than tesseract's own threading.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pytesseract
+from PIL import Image
+
+from pipeline.reasons import Reason, Rejected
+from pipeline.types import OcrPage, OcrWord, PageScan
+
+DEFAULT_LANG = "vie+eng"
+UPSCALE_BELOW_DPI = 150  # phone and fax scans read much better enlarged (measured: CER -25 %)
+MAX_UPSCALE = 3.0
+BLANK_STDDEV = 4.0
+OSD_MIN_CONFIDENCE = 1.5
+_ROTATE_RE = re.compile(r"Rotate:\s*(\d+)")
+_CONF_RE = re.compile(r"Orientation confidence:\s*([\d.]+)")
+
+
+def _as_ocr_image(img: Image.Image) -> Image.Image:
+    if img.mode in ("1", "L", "RGB"):
+        return img
+    if img.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, "white")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if img.mode.startswith("I"):
+        scaled = np.asarray(img, dtype=np.float64) / 256
+        return Image.fromarray(scaled.clip(0, 255).astype("uint8"))
+    return img.convert("RGB")
+
+
+def is_blank(img: Image.Image) -> bool:
+    small = img.convert("L")
+    small.thumbnail((400, 400))
+    return float(np.asarray(small, dtype=np.float32).std()) < BLANK_STDDEV
+
+
+def detect_rotation(img: Image.Image, timeout: int) -> int:
+    """Clockwise degrees that turn the page upright; 0 when OSD cannot tell."""
+    try:
+        osd = pytesseract.image_to_osd(
+            img, config="--psm 0 -c min_characters_to_try=10", timeout=timeout
+        )
+    except pytesseract.TesseractError:
+        return 0  # too few characters to judge: leave the page as scanned
+    except RuntimeError as exc:  # pytesseract's timeout
+        raise Rejected(Reason.TIMEOUT, limit=timeout) from exc
+    rotate = _ROTATE_RE.search(osd)
+    conf = _CONF_RE.search(osd)
+    if not rotate or not conf or float(conf.group(1)) < OSD_MIN_CONFIDENCE:
+        return 0
+    return int(rotate.group(1)) % 360
+
+
+def ocr_page(scan: PageScan, *, lang: str = DEFAULT_LANG, timeout: int = 180) -> OcrPage:
+    with Image.open(scan.image_path) as raw:
+        raw.load()
+        img = _as_ocr_image(raw)
+    if scan.rotation:
+        img = img.rotate(-scan.rotation, expand=True)
+    if is_blank(img):
+        return OcrPage(
+            scan.index, img.width, img.height, scan.rotation, (), 0.0, "tesseract", blank=True
+        )
+    turn = detect_rotation(img, timeout)
+    if turn:
+        img = img.rotate(-turn, expand=True)
+    rotation = (scan.rotation + turn) % 360
+    width, height = img.size
+    scale = 1.0
+    if scan.dpi < UPSCALE_BELOW_DPI:
+        scale = min(MAX_UPSCALE, 300 / max(scan.dpi, 1))
+        work = img if img.mode != "1" else img.convert("L")
+        img = work.resize((round(width * scale), round(height * scale)), Image.Resampling.LANCZOS)
+    try:
+        data = pytesseract.image_to_data(
+            img, lang=lang, config="--psm 3", output_type=pytesseract.Output.DICT, timeout=timeout
+        )
+    except RuntimeError as exc:
+        raise Rejected(Reason.TIMEOUT, limit=timeout) from exc
+    except pytesseract.TesseractError as exc:
+        raise Rejected(Reason.OCR_FAILED, page=scan.index + 1, detail=str(exc)[:200]) from exc
+    words = []
+    for i, text in enumerate(data["text"]):
+        text = unicodedata.normalize("NFC", (text or "").strip())
+        conf = float(data["conf"][i])
+        if not text or conf < 0:
+            continue
+        words.append(
+            OcrWord(
+                text=text,
+                left=round(data["left"][i] / scale),
+                top=round(data["top"][i] / scale),
+                width=max(1, round(data["width"][i] / scale)),
+                height=max(1, round(data["height"][i] / scale)),
+                conf=conf,
+                line_id=f"{data['block_num'][i]}.{data['par_num'][i]}.{data['line_num'][i]}",
+            )
+        )
+    mean = sum(w.conf for w in words) / len(words) if words else 0.0
+    return OcrPage(scan.index, width, height, rotation, tuple(words), round(mean, 2), "tesseract")

@@ -1,0 +1,404 @@
+"""The in-process orchestrator of the embedded mode: a batch of files → filed e-copies.
+
+It only wires stages: intake in the main process (cheap, header-only), structure inspection
+and page render + OCR in the pool (untrusted parsing and heavy work stay in killable
+processes), then classify → extract → certify → file back in the main process, one document
+at a time as soon as its last page is read. Progress is reported from here only.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pipeline.certify import CertifyContext, certify_document
+from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
+from pipeline.extract import extract
+from pipeline.intake import Inspection, check_size, sha256_file, sniff
+from pipeline.limits import Limits
+from pipeline.pagework import TaskFailure, inspect_task, page_task
+from pipeline.pool import TaskPool
+from pipeline.reasons import EcopyError, Reason, Rejected, message
+from pipeline.types import (
+    Classification,
+    DocStatus,
+    DocumentOutcome,
+    Extraction,
+    OcrPage,
+    PageScan,
+    to_jsonable,
+)
+from storage.records import (
+    claim_document,
+    dump,
+    ocr_key,
+    store_original,
+    update_record,
+)
+from storage.store import ObjectStore
+
+ILLEGIBLE_CONF = 30.0
+REVIEW_CONF = 0.8
+
+
+class Progress(Protocol):
+    def batch_started(self, documents: int) -> None: ...
+    def document_started(self, name: str, pages: int) -> None: ...
+    def page_done(self, name: str) -> None: ...
+    def document_done(self, outcome: DocumentOutcome) -> None: ...
+
+
+class NoProgress:
+    def batch_started(self, documents: int) -> None: ...
+    def document_started(self, name: str, pages: int) -> None: ...
+    def page_done(self, name: str) -> None: ...
+    def document_done(self, outcome: DocumentOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    person_id: str
+    lang: str = "vie+eng"
+    workers: int = 2
+    accept_signed: bool = False
+    hold_for_review: bool = True
+    limits: Limits = field(default_factory=Limits)
+    lang_messages: str = "vi"
+
+
+@dataclass
+class _Doc:
+    source: str
+    path: Path
+    sha256: str
+    kind: str
+    size: int
+    workdir: Path
+    started: float
+    inspection: Inspection | None = None
+    pages: dict[int, tuple[PageScan, OcrPage]] = field(default_factory=dict)
+    failed: bool = False
+
+
+SUPPORTED_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".tif", ".tiff"}
+
+
+def expand_inputs(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders walked (sorted) for the file types we take."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
+                )
+            )
+        else:
+            out.append(p)
+    return out
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        store: ObjectStore,
+        certify_ctx: CertifyContext,
+        options: ProcessOptions,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.ctx = certify_ctx
+        self.opt = options
+        self.progress = progress or NoProgress()
+        self.outcomes: list[DocumentOutcome] = []
+
+    # ------------------------------------------------------------ outcome helpers
+
+    def _finish(self, outcome: DocumentOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.progress.document_done(outcome)
+
+    def _reject(self, doc: _Doc | None, source: str, sha: str, reason: str, params: dict) -> None:
+        text = message(Reason(reason), self.opt.lang_messages, **params)
+        if doc is not None:
+            doc.failed = True
+        if sha:
+            update_record(
+                self.store,
+                sha,
+                DocStatus.REJECTED,
+                reason=reason,
+                message=text,
+                message_en=message(Reason(reason), "en", **params),
+            )
+        pages = doc.inspection.page_count if doc and doc.inspection else 0
+        self._finish(DocumentOutcome(source, sha, DocStatus.REJECTED, reason, text, pages=pages))
+
+    # ------------------------------------------------------------ intake
+
+    def _intake(self, path: Path) -> _Doc | None:
+        source = str(path)
+        try:
+            if not path.is_file():
+                raise Rejected(Reason.EMPTY_FILE)
+            size = check_size(path, self.opt.limits)
+            sha = sha256_file(path)
+        except (Rejected, OSError) as exc:
+            reason = exc.reason if isinstance(exc, Rejected) else Reason.CORRUPT_FILE
+            params = exc.params if isinstance(exc, Rejected) else {}
+            self._finish(
+                DocumentOutcome(
+                    source,
+                    "",
+                    DocStatus.REJECTED,
+                    reason,
+                    message(reason, self.opt.lang_messages, **params),
+                )
+            )
+            return None
+        store_original(self.store, sha, path)
+        claimed, existing = claim_document(
+            self.store,
+            sha,
+            {
+                "sha256": sha,
+                "name": path.name,
+                "size": size,
+                "person_id": self.opt.person_id,
+            },
+        )
+        if not claimed:
+            existing = existing or {}
+            self._finish(
+                DocumentOutcome(
+                    source,
+                    sha,
+                    DocStatus.DUPLICATE,
+                    "duplicate",
+                    f"đã xử lý trước đây (trạng thái: {existing.get('status', '?')})",
+                    doc_type=existing.get("doc_type", ""),
+                    copy_id=existing.get("copy_id", ""),
+                    register_number=(existing.get("register_entry") or {}).get("number"),
+                    pages=existing.get("pages", 0),
+                )
+            )
+            return None
+        try:
+            kind = sniff(path)
+        except Rejected as exc:
+            self._reject(None, source, sha, exc.reason, exc.params)
+            return None
+        workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-{sha[:12]}-"))
+        return _Doc(source, path, sha, kind, size, workdir, time.monotonic())
+
+    # ------------------------------------------------------------ run
+
+    def run(self, paths: Sequence[Path]) -> list[DocumentOutcome]:
+        files = expand_inputs(paths)
+        self.progress.batch_started(len(files))
+        docs: dict[str, _Doc] = {}
+        pool = TaskPool(self.opt.workers)
+        limits = self.opt.limits
+        try:
+            for path in files:
+                doc = self._intake(path)
+                if doc is None:
+                    continue
+                docs[doc.sha256] = doc
+                pool.submit(
+                    (doc.sha256, "inspect"),
+                    inspect_task,
+                    (str(path), doc.kind, limits, self.opt.accept_signed),
+                    limits.inspect_timeout_s,
+                )
+            while pool.pending():
+                for (sha, what), value, timed_out in pool.results():
+                    self._on_result(pool, docs, sha, what, value, timed_out)
+        finally:
+            pool.close()
+            for doc in docs.values():
+                shutil.rmtree(doc.workdir, ignore_errors=True)
+        return self.outcomes
+
+    def _on_result(
+        self,
+        pool: TaskPool,
+        docs: dict[str, _Doc],
+        sha: str,
+        what: object,
+        value: object,
+        timed_out: bool,
+    ) -> None:
+        doc = docs[sha]
+        if doc.failed:
+            return
+        limits = self.opt.limits
+        over_time = time.monotonic() - doc.started > limits.doc_timeout_s
+        if timed_out or over_time:
+            pool.cancel(lambda key: key[0] == sha)
+            limit = (
+                limits.doc_timeout_s
+                if over_time
+                else (limits.inspect_timeout_s if what == "inspect" else limits.page_timeout_s)
+            )
+            self._reject(doc, doc.source, sha, Reason.TIMEOUT, {"limit": limit})
+            return
+        if isinstance(value, TaskFailure):
+            pool.cancel(lambda key: key[0] == sha)
+            self._reject(doc, doc.source, sha, value.reason, value.params)
+            return
+        if isinstance(value, BaseException):
+            pool.cancel(lambda key: key[0] == sha)
+            self._reject(doc, doc.source, sha, Reason.CORRUPT_FILE, {})
+            return
+        if what == "inspect":
+            assert isinstance(value, Inspection)
+            doc.inspection = value
+            update_record(self.store, sha, DocStatus.OCR, kind=value.kind, pages=value.page_count)
+            self.progress.document_started(doc.source, value.page_count)
+            for plan in value.pages:
+                pool.submit(
+                    (sha, plan.index),
+                    page_task,
+                    (str(doc.path), doc.kind, plan, str(doc.workdir), limits, self.opt.lang),
+                    limits.page_timeout_s,
+                )
+            return
+        assert isinstance(what, int) and isinstance(value, tuple)
+        doc.pages[what] = value
+        self.progress.page_done(doc.source)
+        if doc.inspection and len(doc.pages) == doc.inspection.page_count:
+            self._complete(doc)
+
+    # ------------------------------------------------------------ understand + certify
+
+    def _complete(self, doc: _Doc) -> None:
+        ordered = [doc.pages[i] for i in sorted(doc.pages)]
+        ocr_pages = [p for _, p in ordered]
+        self.store.put(ocr_key(doc.sha256), dump(to_jsonable(ocr_pages)))
+        try:
+            self._check_refusal(ocr_pages)
+        except Rejected as exc:
+            self._reject(doc, doc.source, doc.sha256, exc.reason, exc.params)
+            return
+        classification = classify(ocr_pages)
+        extraction = extract(ocr_pages, classification.doc_type)
+        review = self._review_reasons(ocr_pages, classification, extraction)
+        common = {
+            "doc_type": classification.doc_type,
+            "document_name": DOCUMENT_NAMES[classification.doc_type],
+            "classification": to_jsonable(classification),
+            "fields": to_jsonable(extraction.fields),
+            "warnings": list(extraction.warnings),
+            "review_reasons": review,
+        }
+        if review and self.opt.hold_for_review:
+            update_record(self.store, doc.sha256, DocStatus.NEEDS_REVIEW, **common)
+            self._finish(
+                DocumentOutcome(
+                    doc.source,
+                    doc.sha256,
+                    DocStatus.NEEDS_REVIEW,
+                    review[0],
+                    "; ".join(
+                        message(
+                            Reason(r),
+                            self.opt.lang_messages,
+                            detail=r,
+                            found=extraction.get("id_number") or "?",
+                            expected=self.opt.person_id,
+                        )
+                        for r in review
+                    ),
+                    doc_type=classification.doc_type,
+                    pages=len(ordered),
+                    review_reasons=tuple(review),
+                )
+            )
+            return
+        try:
+            certified = certify_document(
+                self.ctx,
+                pages=ordered,
+                classification=classification,
+                extraction=extraction,
+                source_name=doc.path.name,
+                source_sha256=doc.sha256,
+                source_kind=doc.kind,
+                source_size=doc.size,
+                person_id=self.opt.person_id,
+                workdir=doc.workdir,
+            )
+        except EcopyError as exc:
+            self._reject(doc, doc.source, doc.sha256, exc.reason, exc.params)
+            return
+        update_record(
+            self.store,
+            doc.sha256,
+            DocStatus.FILED,
+            **common,
+            copy_id=certified.copy_id,
+            ecopy_key=certified.ecopy_key,
+            register_entry=to_jsonable(certified.entry),
+        )
+        self._finish(
+            DocumentOutcome(
+                doc.source,
+                doc.sha256,
+                DocStatus.FILED,
+                "",
+                "",
+                doc_type=classification.doc_type,
+                copy_id=certified.copy_id,
+                register_number=certified.entry.number,
+                pages=len(ordered),
+                ecopy_path=str(certified.ecopy_key),
+                review_reasons=tuple(review),
+            )
+        )
+
+    @staticmethod
+    def _check_refusal(pages: Sequence[OcrPage]) -> None:
+        if all(p.blank for p in pages):
+            raise Rejected(Reason.BLANK_PAGE, page=1)
+        mark = refusal_mark(pages)
+        if mark:
+            raise Rejected(Reason.CLASSIFIED, stamp=mark)
+        words = [w for p in pages for w in p.words]
+        if not words:
+            raise Rejected(Reason.ILLEGIBLE, conf=0)
+        mean = sum(w.conf for w in words) / len(words)
+        if mean < ILLEGIBLE_CONF and len(words) >= 5:
+            raise Rejected(Reason.ILLEGIBLE, conf=round(mean))
+
+    def _review_reasons(
+        self, pages: Sequence[OcrPage], classification: Classification, extraction: Extraction
+    ) -> list[str]:
+        """Why a clerk must look before certifying; empty means the machine is sure enough."""
+        reasons = []
+        if classification.doc_type != "other" and classification.confidence < REVIEW_CONF:
+            reasons.append(Reason.LOW_CONFIDENCE.value)
+        found_id = extraction.get("id_number")
+        all_digits = "".join(c for p in pages for c in p.text if c.isdigit() or c == "\n")
+        if found_id and found_id != self.opt.person_id and self.opt.person_id not in all_digits:
+            reasons.append(Reason.ID_MISMATCH.value)
+        if any(p.blank for p in pages):
+            reasons.append(Reason.BLANK_PAGE.value)
+        return reasons
+
+
+def process_batch(
+    paths: Sequence[Path],
+    store: ObjectStore,
+    ctx: CertifyContext,
+    options: ProcessOptions,
+    progress: Progress | None = None,
+) -> list[DocumentOutcome]:
+    return BatchRunner(store, ctx, options, progress).run(paths)

@@ -1,0 +1,164 @@
+"""Every reason code ecopy can give, with the message a clerk reads (vi) and its English twin.
+
+One module on purpose: reason codes are an API (stored in records, shown in reports, matched by
+scripts), so they must be found, reviewed and kept stable in one place.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # intake: the file itself
+    WRONG_FILE_TYPE = "wrong_file_type"
+    CORRUPT_FILE = "corrupt_file"
+    EMPTY_FILE = "empty_file"
+    FILE_TOO_LARGE = "file_too_large"
+    TOO_MANY_PAGES = "too_many_pages"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    ENCRYPTED = "encrypted"
+    ALREADY_SIGNED = "already_signed"
+    DYNAMIC_FORM = "dynamic_form"
+    TIMEOUT = "timeout"
+    # quality and content (Decree 23/2015 Art 22 refusal grounds among them)
+    LOW_RESOLUTION = "low_resolution"
+    BLANK_PAGE = "blank_page"
+    ILLEGIBLE = "illegible"
+    CLASSIFIED = "classified"
+    OCR_FAILED = "ocr_failed"
+    # input to the command
+    INVALID_PERSON_ID = "invalid_person_id"
+    INVALID_COMMUNE = "invalid_commune"
+    # review (not a rejection: the document waits for a clerk)
+    UNKNOWN_DOCUMENT_TYPE = "unknown_document_type"
+    LOW_CONFIDENCE = "low_confidence"
+    ID_MISMATCH = "id_mismatch"
+    # certification / signing
+    SIGNING_FAILED = "signing_failed"
+    REGISTER_CONFLICT = "register_conflict"
+
+
+MESSAGES: dict[Reason, tuple[str, str]] = {
+    Reason.WRONG_FILE_TYPE: (
+        "Tệp không phải PDF, JPEG, PNG hay TIFF. Hãy quét lại và lưu ở một trong các định dạng đó.",
+        "The file is not a PDF, JPEG, PNG or TIFF. Scan again and save in one of those formats.",
+    ),
+    Reason.CORRUPT_FILE: (
+        "Tệp bị hỏng, không đọc được. Hãy quét hoặc xuất lại tệp từ máy quét.",
+        "The file is damaged and cannot be read. Scan or export it again from the scanner.",
+    ),
+    Reason.EMPTY_FILE: (
+        "Tệp rỗng hoặc không có trang nào. Hãy kiểm tra lại tệp đã chọn.",
+        "The file is empty or has no pages. Check that you picked the right file.",
+    ),
+    Reason.FILE_TOO_LARGE: (
+        "Tệp vượt quá dung lượng cho phép ({limit}). Hãy quét ở 300 dpi, nén JPEG, hoặc tách tệp.",
+        "The file exceeds the size limit ({limit}). Scan at 300 dpi with JPEG compression "
+        "or split the file.",
+    ),
+    Reason.TOO_MANY_PAGES: (
+        "Tệp có {pages} trang, vượt giới hạn {limit} trang. Hãy tách thành nhiều tệp.",
+        "The file has {pages} pages, over the limit of {limit}. Split it into several files.",
+    ),
+    Reason.TOO_MANY_PIXELS: (
+        "Ảnh quá lớn ({pixels} điểm ảnh, giới hạn {limit}); có thể là tệp độc hại. "
+        "Hãy quét lại ở 300 dpi.",
+        "The image is too large ({pixels} pixels, limit {limit}); it may be a decompression "
+        "bomb. Scan again at 300 dpi.",
+    ),
+    Reason.ENCRYPTED: (
+        "Tệp PDF có mật khẩu. Hãy gỡ mật khẩu hoặc quét lại bản giấy.",
+        "The PDF is password-protected. Remove the password or scan the paper again.",
+    ),
+    Reason.ALREADY_SIGNED: (
+        "Tệp PDF đã có chữ ký số; chứng thực lại sẽ làm mất chữ ký. Hãy dùng bản giấy, hoặc chạy "
+        "lại với --accept-signed nếu chỉ cần hình ảnh của giấy tờ.",
+        "The PDF already carries a digital signature that re-rendering would destroy. Use the "
+        "paper original, or run again with --accept-signed to treat it as an image of the paper.",
+    ),
+    Reason.DYNAMIC_FORM: (
+        "Tệp PDF là biểu mẫu động (XFA), không phải bản quét. Hãy in ra giấy rồi quét.",
+        "The PDF is a dynamic (XFA) form, not a scan. Print it and scan the paper.",
+    ),
+    Reason.TIMEOUT: (
+        "Xử lý tệp quá thời gian cho phép ({limit} giây). Hãy quét lại với độ phân giải thấp hơn.",
+        "Processing took longer than the limit ({limit} s). Scan again at a lower resolution.",
+    ),
+    Reason.LOW_RESOLUTION: (
+        "Độ phân giải {dpi} dpi thấp hơn mức tối thiểu {limit} dpi. Hãy quét lại ở 300 dpi.",
+        "Resolution {dpi} dpi is below the minimum of {limit} dpi. Scan again at 300 dpi.",
+    ),
+    Reason.BLANK_PAGE: (
+        "Trang {page} trống. Hãy kiểm tra mặt giấy được quét hoặc bỏ trang trống.",
+        "Page {page} is blank. Check which side was scanned, or remove the blank page.",
+    ),
+    Reason.ILLEGIBLE: (
+        "Không đọc được nội dung (độ tin cậy {conf}%). Bản chính hư hỏng hoặc quét mờ: từ chối "
+        "chứng thực theo Điều 22 Nghị định 23/2015, hoặc quét lại rõ hơn.",
+        "The content cannot be read (confidence {conf}%). The original is damaged or the scan "
+        "is blurred: refuse (Decree 23/2015 Art 22) or scan again more sharply.",
+    ),
+    Reason.CLASSIFIED: (
+        'Giấy tờ có dấu "{stamp}": không được chứng thực bản sao (Điều 22 Nghị định 23/2015).',
+        'The paper carries a "{stamp}" stamp: it may not be copied (Decree 23/2015 Art 22).',
+    ),
+    Reason.OCR_FAILED: (
+        "Nhận dạng chữ thất bại ở trang {page}: {detail}. Hãy thử lại; nếu lặp lại, báo quản trị.",
+        "Text recognition failed on page {page}: {detail}. Try again; if it repeats, tell the "
+        "administrator.",
+    ),
+    Reason.INVALID_PERSON_ID: (
+        'Số định danh cá nhân "{value}" không hợp lệ: {detail}.',
+        'Personal ID "{value}" is not valid: {detail}.',
+    ),
+    Reason.INVALID_COMMUNE: (
+        'Mã xã "{value}" không hợp lệ: cần 5 chữ số theo Quyết định 19/2025/QĐ-TTg.',
+        'Commune code "{value}" is not valid: 5 digits per Decision 19/2025/QĐ-TTg.',
+    ),
+    Reason.UNKNOWN_DOCUMENT_TYPE: (
+        "Chưa xác định được loại giấy tờ; cần công chức chọn loại.",
+        "The document type could not be determined; a clerk must choose it.",
+    ),
+    Reason.LOW_CONFIDENCE: (
+        "Máy chưa chắc chắn ({detail}); cần công chức kiểm tra.",
+        "The machine is unsure ({detail}); a clerk must check.",
+    ),
+    Reason.ID_MISMATCH: (
+        "Số định danh trên giấy tờ ({found}) khác số của hồ sơ ({expected}); cần kiểm tra.",
+        "The ID on the paper ({found}) differs from the dossier's ({expected}); check it.",
+    ),
+    Reason.SIGNING_FAILED: (
+        "Ký số thất bại: {detail}. Bản chính vẫn được lưu; hãy kiểm tra khóa ký rồi chạy lại.",
+        "Signing failed: {detail}. The original is kept; check the signing key and run again.",
+    ),
+    Reason.REGISTER_CONFLICT: (
+        "Không cấp được số chứng thực sau nhiều lần thử; hãy chạy lại.",
+        "Could not allocate a register number after many attempts; run again.",
+    ),
+}
+
+
+def message(reason: Reason, lang: str = "vi", **params: object) -> str:
+    vi, en = MESSAGES[reason]
+    template = en if lang == "en" else vi
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+class EcopyError(Exception):
+    """A failure a person can act on: a stable reason code plus the facts for its message."""
+
+    def __init__(self, reason: Reason, **params: object) -> None:
+        self.reason = reason
+        self.params = params
+        super().__init__(message(reason, "en", **params))
+
+    def message(self, lang: str = "vi") -> str:
+        return message(self.reason, lang, **self.params)
+
+
+class Rejected(EcopyError):
+    """The document cannot become an e-copy; the original stays stored."""

@@ -1,0 +1,162 @@
+"""Frozen values passed between pipeline stages; each serialises to JSON without loss."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+# re-exported: stages see the register entry as a pipeline value
+from storage.register import RegisterEntry as RegisterEntry
+
+
+class DocStatus(StrEnum):
+    """Where a document stands; transitions live in pipeline.orchestrator."""
+
+    RECEIVED = "received"
+    DUPLICATE = "duplicate"
+    OCR = "ocr"
+    NEEDS_REVIEW = "needs_review"
+    CERTIFIED = "certified"
+    FILED = "filed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An accepted upload: its bytes are stored under originals/<sha256>."""
+
+    name: str
+    sha256: str
+    size: int
+    kind: str  # "pdf" | "jpeg" | "png" | "tiff"
+    page_count: int
+    has_text: bool = False
+
+
+@dataclass(frozen=True)
+class PageScan:
+    """One physical page as an image file ready to embed in the e-copy.
+
+    `image_path` holds either the original JPEG bytes (format "jpeg", embedded untouched) or a
+    lossless PNG (format "png"). `rotation` is the clockwise turn, in degrees, that makes the
+    image upright; the e-copy applies it with the page matrix so JPEG bytes are never re-encoded.
+    """
+
+    index: int
+    image_path: str
+    image_format: str  # "jpeg" | "png"
+    width_px: int
+    height_px: int
+    dpi: float
+    rotation: int = 0
+
+    @property
+    def upright_size_px(self) -> tuple[int, int]:
+        if self.rotation in (90, 270):
+            return self.height_px, self.width_px
+        return self.width_px, self.height_px
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    """A recognised word; the box is in pixels of the UPRIGHT page image, origin top-left."""
+
+    text: str
+    left: int
+    top: int
+    width: int
+    height: int
+    conf: float
+    line_id: str  # "block.par.line": words sharing it form one text line
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    index: int
+    width_px: int  # upright
+    height_px: int
+    rotation: int
+    words: tuple[OcrWord, ...]
+    mean_conf: float
+    engine: str
+    blank: bool = False
+
+    @property
+    def text(self) -> str:
+        lines: dict[str, list[str]] = {}
+        for w in self.words:
+            lines.setdefault(w.line_id, []).append(w.text)
+        return "\n".join(" ".join(ws) for ws in lines.values())
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: str
+    confidence: float
+    page: int
+    box: tuple[int, int, int, int] | None = None  # left, top, width, height in upright pixels
+
+
+@dataclass(frozen=True)
+class Classification:
+    doc_type: str
+    confidence: float
+    matched: str = ""
+    method: str = "rules-v1"
+
+
+@dataclass(frozen=True)
+class Extraction:
+    fields: tuple[Field, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def get(self, name: str) -> str | None:
+        for f in self.fields:
+            if f.name == name:
+                return f.value
+        return None
+
+
+@dataclass(frozen=True)
+class Certifier:
+    full_name: str
+    title: str  # e.g. "Phó Chủ tịch Ủy ban nhân dân"
+
+
+@dataclass(frozen=True)
+class Certification:
+    """What the statement (Mẫu số 01, Decree 280/2025) and the QR code on the last page show."""
+
+    entry: RegisterEntry
+    certifier: Certifier
+    verify_ref: str  # text encoded in the QR code
+    test_mode: bool
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    source: str  # path or name as given
+    sha256: str
+    status: DocStatus
+    reason: str = ""
+    message: str = ""
+    doc_type: str = ""
+    copy_id: str = ""
+    register_number: int | None = None
+    pages: int = 0
+    ecopy_path: str = ""
+    review_reasons: tuple[str, ...] = field(default_factory=tuple)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses (nested) to plain JSON values; tuples become lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian machine: system packages (when root) and a venv in .venv.
+# Usage: scripts/setup.sh [--dev]   (--dev also installs test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng tesseract-ocr-osd poppler-utils
+              qpdf fonts-liberation2 redis-server softhsm2 opensc python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "missing system packages (run as root or install them): ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.ecopy-installed
+extra=""
+[ "${1:-}" = "--dev" ] && extra="[dev]"
+want="$(sha256sum pyproject.toml | cut -c1-16)$extra"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".$extra"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,1 @@
+"""Object storage, records, register numbering and the person warehouse."""

@@ -1,0 +1,139 @@
+"""The certification register (Sổ chứng thực bản sao từ bản chính, Mẫu số 19).
+
+One immutable object per number: register/<agency>/<year>/<number:06d>.json. A number is
+claimed by creating its object with create-if-absent, and only after the previous number's
+object exists, so numbers per (agency, year) are unique and gap-free however many certifiers
+race. Each entry carries the sha256 of the previous one: the year's register is a hash chain,
+so an edited, removed or inserted entry is detectable.
+
+The book ("Quyển số 01/2026-SCT/BS") is a column of the entry, not part of the key: numbers run
+on across books within a year (Decree 23/2015), so uniqueness is per (agency, year).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+from storage.store import ObjectStore
+
+MAX_ATTEMPTS = 1000
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """One line of Mẫu số 19; the columns are numbered as on the printed book."""
+
+    agency_code: str  # commune code, Decision 19/2025
+    agency_name: str
+    year: int
+    book: str  # "01/2026" -> printed "Quyển số 01/2026-SCT/BS"
+    number: int  # (1)
+    date: str  # (2) ISO 8601 date
+    requester_name: str  # (3)
+    document_name: str  # (4)
+    signer: str  # (5) name and title
+    copies: int  # (6)
+    fee_vnd: int  # (7)
+    electronic: bool  # (8) printed "X"
+    notes: str  # (9)
+    copy_id: str
+    prev_hash: str  # sha256 of the previous entry's canonical bytes; "" for number 1
+
+    @property
+    def book_label(self) -> str:
+        return f"{self.book}-SCT/BS"
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_json(asdict(self))
+
+    @property
+    def entry_hash(self) -> str:
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RegisterEntry:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+class RegisterExhausted(RuntimeError):
+    """Too many lost races in a row: something else is wrong (e.g. a clock or store fault)."""
+
+
+def canonical_json(data: object) -> bytes:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def register_prefix(agency_code: str, year: int) -> str:
+    return f"register/{agency_code}/{year}/"
+
+
+def entry_key(agency_code: str, year: int, number: int) -> str:
+    return f"{register_prefix(agency_code, year)}{number:06d}.json"
+
+
+def _numbers(store: ObjectStore, agency_code: str, year: int) -> list[int]:
+    out = []
+    for key in store.list(register_prefix(agency_code, year)):
+        stem = key.rsplit("/", 1)[-1].removesuffix(".json")
+        if stem.isdigit():
+            out.append(int(stem))
+    return sorted(out)
+
+
+def allocate_register_number(
+    store: ObjectStore,
+    *,
+    agency_code: str,
+    year: int,
+    make_entry: Callable[[int, str], RegisterEntry],
+) -> RegisterEntry:
+    """Claim the next number of (agency, year) and write its entry in the same atomic step.
+
+    `make_entry(number, prev_hash)` builds the entry for a candidate number; it may be called
+    again with a higher number when another certifier wins the race.
+    """
+    numbers = _numbers(store, agency_code, year)
+    last = numbers[-1] if numbers else 0
+    for _ in range(MAX_ATTEMPTS):
+        prev_hash = ""
+        if last:
+            prev_hash = hashlib.sha256(store.get(entry_key(agency_code, year, last))).hexdigest()
+        entry = make_entry(last + 1, prev_hash)
+        if entry.number != last + 1 or entry.prev_hash != prev_hash:
+            raise ValueError("make_entry must use the number and prev_hash it is given")
+        if store.put_if_absent(entry_key(agency_code, year, entry.number), entry.canonical_bytes()):
+            return entry
+        last += 1
+        while store.exists(entry_key(agency_code, year, last + 1)):
+            last += 1
+    raise RegisterExhausted(f"no register number after {MAX_ATTEMPTS} attempts")
+
+
+def read_entries(store: ObjectStore, agency_code: str, year: int) -> Iterator[RegisterEntry]:
+    for n in _numbers(store, agency_code, year):
+        yield RegisterEntry.from_dict(json.loads(store.get(entry_key(agency_code, year, n))))
+
+
+def find_entry(store: ObjectStore, agency_code: str, year: int, number: int) -> bytes | None:
+    try:
+        return store.get(entry_key(agency_code, year, number))
+    except KeyError:
+        return None
+
+
+def check_chain(store: ObjectStore, agency_code: str, year: int) -> list[str]:
+    """Problems in a year's register: gaps, broken links. Empty list means intact."""
+    problems = []
+    expected_prev = ""
+    for i, n in enumerate(_numbers(store, agency_code, year), start=1):
+        raw = store.get(entry_key(agency_code, year, n))
+        if n != i:
+            problems.append(f"gap: expected number {i}, found {n}")
+        entry = RegisterEntry.from_dict(json.loads(raw))
+        if entry.prev_hash != expected_prev:
+            problems.append(f"number {n}: previous-entry hash does not match")
+        expected_prev = hashlib.sha256(raw).hexdigest()
+    return problems

@@ -1,0 +1,1 @@
+"""Queue wrappers around pipeline stages (distributed mode comes with the rq issue)."""
