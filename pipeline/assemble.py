@@ -1,0 +1,429 @@
+"""Assemble the unsigned PDF/A-3b e-copy: original scans, invisible OCR text, statement, QR.
+
+Two well-kept libraries split the work. reportlab draws everything that is text or vector
+(the invisible OCR layer, the certification statement of Mẫu số 01, the QR code, the test
+marking) because it embeds and subsets TrueType fonts with a correct ToUnicode map, which is
+what makes Vietnamese survive `pdftotext`. pikepdf then opens that drawing and slides the
+original image data under each page's content, so JPEG bytes go into the file untouched
+(reportlab would also pass JPEGs through, but gives no control over 1-bit/16-bit PNGs or the
+rotation matrix), and does the PDF/A plumbing in `pipeline.pdfa`.
+
+The signature appearances are drawn later by the signer (pyHanko, incremental update), so
+this stage only reserves their rectangles and returns them in `AssembledCopy`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+from pikepdf import Name
+from reportlab.graphics.barcode import qrencoder
+from reportlab.lib.colors import Color, black, red, white
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from pipeline import pdfa
+from pipeline.types import Certification, OcrPage, OcrWord, PageScan
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in PDF points, origin bottom-left
+
+STATEMENT_TITLE = "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH"
+SIGNER_HEADING = "Người thực hiện chứng thực"
+QR_CAPTION = "Mã xác thực"
+TEST_MARK = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ / TEST — not legally valid"
+TEST_MARK_BOX = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
+VN_TZ = timezone(timedelta(hours=7))
+
+# Statement geometry at scale 1 (an A4-wide page); narrower pages shrink it down to MIN_SCALE.
+MIN_STATEMENT_PAGE_W = 120 * mm  # below this the statement goes on an extra A4 page
+MIN_SCALE = 0.75
+BOX_W, PAD, MARGIN = 80 * mm, 3 * mm, 6 * mm
+SIG_W, SIG_H = 60 * mm, 18 * mm
+QR_SIZE, QR_GAP = 22 * mm, 3 * mm
+FONT_SIZE, LEADING = 10.0, 1.3
+AGENCY_W, AGENCY_H, AGENCY_MARGIN = 70 * mm, 22 * mm, 5 * mm
+MARK_SIZE, MARK_MIN_SIZE = 7.0, 4.5
+
+
+@dataclass(frozen=True)
+class AssembledCopy:
+    """The written file and where the signer must draw: (0-based page index, box in points)."""
+
+    path: Path
+    page_count: int
+    certifier_box: tuple[int, Box]
+    agency_box: tuple[int, Box]
+
+
+@dataclass(frozen=True)
+class _Fonts:
+    regular: str
+    bold: str
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    font: str
+    size: float
+    baseline: float  # below the top of the statement content, positive downwards
+    color: Color
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """Statement content laid out relative to its box's top edge, before placing it."""
+
+    scale: float
+    width: float
+    height: float
+    lines: tuple[_Line, ...]
+    sig_top: float  # offset of the reserved signature rectangle's top edge below the box top
+
+
+def build_ecopy(
+    pages: Sequence[tuple[PageScan, OcrPage]],
+    certification: Certification,
+    manifest: Mapping[str, Any],
+    out_path: Path,
+    *,
+    font_path: Path,
+    bold_font_path: Path | None = None,
+) -> AssembledCopy:
+    """Write the unsigned, unencrypted PDF/A-3b e-copy of `pages` to `out_path`."""
+    if not pages:
+        raise ValueError("an e-copy needs at least one page")
+    fonts = _Fonts(_register_font(font_path), _register_font(bold_font_path or _bold_of(font_path)))
+    sizes = [_page_size(scan) for scan, _ in pages]
+    agency = _agency_box(*sizes[0])
+    last_w, last_h = sizes[-1]
+    statement = _layout_statement(certification, fonts, _scale_for(last_w))
+    reserved_top = agency[1] if len(pages) == 1 else last_h  # keep clear of the agency box
+    extra_page = last_w < MIN_STATEMENT_PAGE_W or not _fits(statement, last_w, reserved_top)
+    if extra_page:
+        statement = _layout_statement(certification, fonts, 1.0)
+
+    buf = io.BytesIO()
+    canvas = Canvas(buf, pagesize=sizes[0], initialFontName=fonts.regular, pageCompression=1)
+    sig_box: Box = (0.0, 0.0, 0.0, 0.0)
+    for i, ((_, ocr), (w, h)) in enumerate(zip(pages, sizes, strict=True)):
+        canvas.setPageSize((w, h))
+        _draw_words(canvas, ocr, w, h, fonts.regular)
+        if certification.test_mode:
+            _draw_test_mark(canvas, w, h, fonts.regular, agency if i == 0 else None)
+        if i == len(pages) - 1 and not extra_page:
+            sig_box = _draw_statement(canvas, statement, certification, w, fonts)
+        canvas.showPage()
+    if extra_page:
+        canvas.setPageSize(A4)
+        if certification.test_mode:
+            _draw_test_mark(canvas, A4[0], A4[1], fonts.regular, None)
+        sig_box = _draw_statement(canvas, statement, certification, A4[0], fonts)
+        canvas.showPage()
+    canvas.save()
+
+    when = datetime.now(VN_TZ).replace(microsecond=0)
+    with pikepdf.open(io.BytesIO(buf.getvalue())) as pdf:
+        for pdf_page in pdf.pages:  # reportlab's empty /Trans and /Rotate 0 say nothing
+            for key in ("/Trans", "/Rotate"):
+                if key in pdf_page.obj:
+                    del pdf_page.obj[key]
+        for (scan, _), pdf_page, (w, h) in zip(pages, pdf.pages, sizes, strict=False):
+            _underlay_image(pdf, pdf_page, scan, w, h)
+        pdfa.add_output_intent(pdf)
+        data = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2).encode("utf-8")
+        pdfa.attach_file(
+            pdf,
+            "manifest.json",
+            data,
+            mime_type="application/json",
+            when=when,
+            description="ecopy manifest: source hash, document type, metadata, register entry",
+        )
+        title = _nfc(certification.entry.document_name) or "Bản sao điện tử"
+        pdfa.set_metadata(pdf, title=title, lang="vi-VN", when=when)
+        page_count = len(pdf.pages)
+        pdfa.save(pdf, out_path)
+    return AssembledCopy(out_path, page_count, (page_count - 1, sig_box), (0, agency))
+
+
+# --- fonts and small helpers -------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _register_font(path: Path) -> str:
+    """Parse a TTF once per process; reportlab subsets and embeds it per document."""
+    name = "ecopy-" + hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
+    pdfmetrics.registerFont(TTFont(name, str(path)))
+    return name
+
+
+def _bold_of(font_path: Path) -> Path:
+    """Liberation ships *-Bold.ttf beside *-Regular.ttf; fall back to the regular face."""
+    candidate = font_path.with_name(font_path.name.replace("-Regular", "-Bold"))
+    return candidate if candidate != font_path and candidate.is_file() else font_path
+
+
+def _nfc(text: str) -> str:
+    """NFC and single spaces: Vietnamese precomposed letters map to one glyph and one code."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _page_size(scan: PageScan) -> tuple[float, float]:
+    if scan.dpi <= 0:
+        raise ValueError(f"page {scan.index}: dpi must be positive, got {scan.dpi}")
+    if scan.rotation % 90:
+        raise ValueError(
+            f"page {scan.index}: rotation must be a multiple of 90, got {scan.rotation}"
+        )
+    w_px, h_px = scan.upright_size_px
+    return w_px / scan.dpi * 72.0, h_px / scan.dpi * 72.0
+
+
+def _scale_for(page_w: float) -> float:
+    return max(MIN_SCALE, min(1.0, page_w / A4[0]))
+
+
+def _agency_box(page_w: float, page_h: float) -> Box:
+    """Top-right of page 1 (Decree 30/2020 places the agency signature there)."""
+    x2, y2 = page_w - AGENCY_MARGIN, page_h - AGENCY_MARGIN
+    w = min(AGENCY_W, page_w - 2 * AGENCY_MARGIN)
+    h = min(AGENCY_H, page_h - 2 * AGENCY_MARGIN)
+    return (x2 - w, y2 - h, x2, y2)
+
+
+# --- invisible OCR text ------------------------------------------------------------------
+
+
+def _draw_words(canvas: Canvas, ocr: OcrPage, page_w: float, page_h: float, font: str) -> None:
+    """Render mode 3 text, one word per OCR box, so search/copy/pdftotext hit the right spot.
+
+    Each line gets one font size so that the font's ascent-to-descent span equals the line's
+    height, its baseline sits the font's descent above the line's bottom, and every word is
+    stretched with Tz to its box width. Between words a space is drawn stretched to fill the
+    gap, so text extractors see real spaces and keep the words of a line together.
+    OCR may have run on a rescaled image: boxes are mapped with the OcrPage's own size.
+    """
+    if not ocr.words or ocr.width_px <= 0 or ocr.height_px <= 0:
+        return
+    sx, sy = page_w / ocr.width_px, page_h / ocr.height_px
+    face = pdfmetrics.getFont(font).face
+    ascent, descent = face.ascent / 1000.0, -abs(face.descent) / 1000.0
+    lines: dict[str, list[tuple[str, OcrWord]]] = {}
+    for word in ocr.words:
+        text = _nfc(word.text)
+        if text and word.width > 0 and word.height > 0:
+            lines.setdefault(word.line_id, []).append((text, word))
+    canvas.saveState()  # q/Q so render mode 3 cannot leak into the visible statement
+    obj = canvas.beginText()
+    obj.setTextRenderMode(3)
+    for words in lines.values():
+        top = min(w.top for _, w in words)
+        bottom = max(w.top + w.height for _, w in words)
+        size = (bottom - top) * sy / (ascent - descent)
+        baseline = page_h - bottom * sy - descent * size
+        obj.setFont(font, size)
+        space_w = pdfmetrics.stringWidth(" ", font, size)
+        for k, (text, w) in enumerate(words):
+            x, width = w.left * sx, w.width * sx
+            natural = pdfmetrics.stringWidth(text, font, size)
+            obj.setHorizScale(100.0 * width / natural if natural > 0 else 100.0)
+            obj.setTextOrigin(x, baseline)
+            obj.textOut(text)
+            if k + 1 < len(words):
+                gap = words[k + 1][1].left * sx - (x + width)
+                obj.setHorizScale(max(1.0, 100.0 * gap / space_w))
+                obj.textOut(" ")
+    canvas.drawText(obj)
+    canvas.restoreState()
+
+
+# --- statement, QR and test marking ------------------------------------------------------
+
+
+def _layout_statement(cert: Certification, fonts: _Fonts, scale: float) -> _Statement:
+    """Lines of Mẫu số 01 with sizes shrunk to fit the box; the title wraps if long."""
+    entry, who = cert.entry, cert.certifier
+    day = date.fromisoformat(entry.date[:10])
+    inner = (BOX_W - 2 * PAD) * scale
+    size = FONT_SIZE * scale
+    rows: list[tuple[str, str, float, Color] | None] = []  # None marks the signature space
+    if cert.test_mode:
+        rows.append((TEST_MARK_BOX, fonts.bold, MARK_SIZE * scale * 1.1, red))
+    rows += [
+        (STATEMENT_TITLE, fonts.bold, size, black),
+        (
+            f"Số chứng thực: {entry.number}  Quyển số: {entry.book_label}",
+            fonts.regular,
+            size,
+            black,
+        ),
+        (
+            f"Ngày {day.day:02d} tháng {day.month:02d} năm {day.year:04d}",
+            fonts.regular,
+            size,
+            black,
+        ),
+        (SIGNER_HEADING, fonts.bold, size, black),
+        None,
+        (_nfc(who.full_name), fonts.regular, size, black),
+    ]
+    rows += [
+        (t, fonts.regular, size, black)
+        for t in simpleSplit(_nfc(who.title), fonts.regular, size, inner)
+    ]
+    lines: list[_Line] = []
+    y = PAD * scale
+    sig_top = 0.0
+    for row in rows:
+        if row is None:
+            sig_top = y + 0.5 * size
+            y = sig_top + SIG_H * scale
+            continue
+        text, font, fsize, color = row
+        natural = pdfmetrics.stringWidth(text, font, fsize)
+        if natural > inner:
+            fsize *= inner / natural
+        y += fsize * LEADING
+        lines.append(_Line(text, font, fsize, y - 0.3 * fsize, color))
+    height = y + PAD * scale
+    return _Statement(scale, BOX_W * scale, height, tuple(lines), sig_top)
+
+
+def _qr_panel_size(st: _Statement) -> tuple[float, float, float]:
+    """QR side, caption size and whole panel height (QR plus caption under it)."""
+    side = QR_SIZE * st.scale
+    caption = 7.0 * st.scale
+    return side, caption, side + caption * 1.6
+
+
+def _fits(st: _Statement, page_w: float, top_limit: float) -> bool:
+    side, _, panel_h = _qr_panel_size(st)
+    m = MARGIN * st.scale
+    need_w = m + side + QR_GAP * st.scale + st.width + m
+    need_h = m + max(st.height, panel_h) + m + MARK_SIZE * 2
+    return need_w <= page_w and need_h <= top_limit
+
+
+def _draw_statement(
+    canvas: Canvas, st: _Statement, cert: Certification, page_w: float, fonts: _Fonts
+) -> Box:
+    """White, thin-bordered box at the bottom right, QR left of it; returns the signature box."""
+    m = MARGIN * st.scale
+    x2, y1 = page_w - m, m
+    x1, y2 = x2 - st.width, y1 + st.height
+    canvas.saveState()
+    canvas.setFillColor(white)
+    canvas.setStrokeColor(black)
+    canvas.setLineWidth(0.6 * st.scale)
+    canvas.rect(x1, y1, st.width, st.height, stroke=1, fill=1)
+    cx = (x1 + x2) / 2
+    for line in st.lines:
+        canvas.setFillColor(line.color)
+        canvas.setFont(line.font, line.size)
+        canvas.drawCentredString(cx, y2 - line.baseline, line.text)
+
+    side, caption, panel_h = _qr_panel_size(st)
+    qx2 = x1 - QR_GAP * st.scale
+    qx1 = qx2 - side
+    canvas.setFillColor(white)
+    canvas.rect(qx1, y1, side, panel_h, stroke=0, fill=1)
+    canvas.setFillColor(black)
+    _draw_qr(canvas, cert.verify_ref, qx1, y1 + caption * 1.6, side)
+    canvas.setFont(fonts.regular, caption)
+    canvas.drawCentredString(qx1 + side / 2, y1 + caption * 0.5, QR_CAPTION)
+    canvas.restoreState()
+
+    sig_w, sig_h = SIG_W * st.scale, SIG_H * st.scale
+    top = y2 - st.sig_top
+    return (cx - sig_w / 2, top - sig_h, cx + sig_w / 2, top)
+
+
+def _draw_qr(canvas: Canvas, text: str, x: float, y: float, side: float) -> None:
+    """QR modules as filled rectangles, with a 2-module quiet zone inside `side`.
+
+    reportlab's encoder makes the symbol; its graphics renderer is not used because it
+    selects the non-embedded Helvetica, which PDF/A forbids.
+    """
+    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    qr.addData(text)
+    qr.make()
+    count = qr.getModuleCount()
+    unit = side / (count + 4)
+    path = canvas.beginPath()
+    for r, row in enumerate(qr.modules):
+        c = 0
+        for dark, run in itertools.groupby(bool(v) for v in row):
+            n = len(list(run))
+            if dark:
+                path.rect(x + (c + 2) * unit, y + side - (r + 3) * unit, n * unit, unit)
+            c += n
+    canvas.drawPath(path, stroke=0, fill=1)
+
+
+def _draw_test_mark(
+    canvas: Canvas, page_w: float, page_h: float, font: str, avoid: Box | None
+) -> None:
+    """Red line at top left; shrinks to fit, and drops below the agency box if it must."""
+    m = AGENCY_MARGIN
+    natural = pdfmetrics.stringWidth(TEST_MARK, font, MARK_SIZE)
+    room = (avoid[0] - 2 * mm if avoid else page_w - m) - m
+    size = MARK_SIZE * min(1.0, room / natural)
+    top = page_h - m
+    if size < MARK_MIN_SIZE and avoid is not None:
+        top = avoid[1] - 2 * mm
+        size = MARK_SIZE * min(1.0, (page_w - 2 * m) / natural)
+    canvas.saveState()
+    canvas.setFillColor(red)
+    canvas.setFont(font, size)
+    canvas.drawString(m, top - size, TEST_MARK)
+    canvas.restoreState()
+
+
+# --- original image data -----------------------------------------------------------------
+
+
+def _underlay_image(
+    pdf: pikepdf.Pdf, page: pikepdf.Page, scan: PageScan, page_w: float, page_h: float
+) -> None:
+    """Draw the scan under the page's text with a matrix that also turns it upright."""
+    image = pdfa.image_xobject(
+        pdf, Path(scan.image_path), scan.image_format, (scan.width_px, scan.height_px)
+    )
+    name = page.add_resource(image, Name.XObject, prefix="Im")
+    a, b, c, d, e, f = _image_matrix(scan.rotation, page_w, page_h)
+    ops = f"q {a:.4f} {b:.4f} {c:.4f} {d:.4f} {e:.4f} {f:.4f} cm {name} Do Q\n"
+    page.contents_add(pdf.make_stream(ops.encode("ascii")), prepend=True)
+
+
+def _image_matrix(rotation: int, page_w: float, page_h: float) -> tuple[float, ...]:
+    """`cm` mapping the unit image square onto the upright page, turning it clockwise.
+
+    The stored image is (sw x sh) points: (page_w x page_h) for 0/180 degrees, swapped for
+    90/270. Each matrix sends the stored top-left corner to where a clockwise turn puts it.
+    """
+    rot = rotation % 360
+    if rot == 0:
+        return (page_w, 0, 0, page_h, 0, 0)
+    if rot == 180:
+        return (-page_w, 0, 0, -page_h, page_w, page_h)
+    if rot == 90:  # stored top edge becomes the right edge
+        return (0, -page_h, page_w, 0, 0, page_h)
+    if rot == 270:  # stored top edge becomes the left edge
+        return (0, page_h, -page_w, 0, page_w, 0)
+    raise ValueError(f"rotation must be a multiple of 90 degrees, got {rotation}")

@@ -1,0 +1,346 @@
+"""The verification report as values, and as text an auditor reads (vi by default, en).
+
+Kept apart from verify.py so the report's shape and wording can be reviewed without reading
+validation logic. Problems carry a stable code (for machines), the fact behind it, and both
+messages, so the JSON form alone is enough to show a person what went wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+TOTAL_PASSED = "TOTAL-PASSED"
+TOTAL_FAILED = "TOTAL-FAILED"
+INDETERMINATE = "INDETERMINATE"
+POLICY_NAME = "ecopy-default: PAdES B-T, two signatures"
+VALIDATOR_NAME = "ecopy signing"
+
+_PROBLEMS: dict[str, tuple[str, str]] = {
+    "unreadable": (
+        "Không đọc được tệp PDF ({detail}).",
+        "The PDF cannot be read ({detail}).",
+    ),
+    "structure_error": (
+        "Cấu trúc PDF bất thường, không kiểm tra hết được ({detail}).",
+        "The PDF structure is abnormal and could not be fully checked ({detail}).",
+    ),
+    "sig_unparsable": (
+        "Không đọc được dữ liệu chữ ký ({detail}).",
+        "The signature data cannot be parsed ({detail}).",
+    ),
+    "contents_encrypted": (
+        "Giá trị chữ ký bị mã hóa cùng tài liệu, trái với ISO 32000.",
+        "The signature value is encrypted with the document, which ISO 32000 forbids.",
+    ),
+    "sig_unverifiable": (
+        "Không kiểm tra được chữ ký ({detail}).",
+        "The signature could not be validated ({detail}).",
+    ),
+    "hash_failure": (
+        "Nội dung đã bị thay đổi sau khi ký: mã băm không khớp.",
+        "The signed content was altered: the hash does not match.",
+    ),
+    "crypto_failure": (
+        "Giá trị chữ ký không hợp lệ về mật mã.",
+        "The signature value is cryptographically invalid.",
+    ),
+    "modified": (
+        "Bị sửa đổi sau khi ký: {detail}.",
+        "Modified after signing: {detail}.",
+    ),
+    "revoked": ("Chứng thư số đã bị thu hồi.", "The certificate has been revoked."),
+    "untrusted": (
+        "Không xây dựng được chuỗi chứng thư tới gốc tin cậy ({detail}).",
+        "No certificate chain to a trusted root ({detail}).",
+    ),
+    "no_timestamp": (
+        "Chữ ký không có dấu thời gian; chính sách yêu cầu PAdES B-T.",
+        "The signature has no timestamp; the policy requires PAdES B-T.",
+    ),
+    "bad_timestamp": (
+        "Dấu thời gian không hợp lệ hoặc không tin cậy ({detail}).",
+        "The timestamp is invalid or untrusted ({detail}).",
+    ),
+    "no_signature": ("Tệp không có chữ ký số.", "The file carries no signature."),
+    "too_few": (
+        "Bản sao điện tử cần hai chữ ký (người chứng thực và cơ quan).",
+        "An e-copy needs two signatures (certifier and agency).",
+    ),
+    "manifest_missing": (
+        "Không có tệp đính kèm manifest.json.",
+        "The embedded manifest.json is missing.",
+    ),
+    "manifest_changed": (
+        "manifest.json khác với bản đã được ký.",
+        "manifest.json differs from the signed one.",
+    ),
+    "manifest_pages": (
+        "Số trang không khớp với manifest.json ({detail}).",
+        "The page count does not match manifest.json ({detail}).",
+    ),
+    "register_missing": (
+        "Không tìm thấy số chứng thực trong sổ chứng thực.",
+        "The register entry was not found in the register.",
+    ),
+    "register_mismatch": (
+        "Thông tin trong sổ chứng thực khác với bản sao.",
+        "The register holds a different entry for this copy.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    detail: str
+    message_vi: str
+    message_en: str
+
+
+def problem(code: str, *, detail: str = "") -> Problem:
+    vi, en = _PROBLEMS[code]
+    return Problem(code, detail, vi.format(detail=detail), en.format(detail=detail))
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    """One signature, as ETSI EN 319 102-1 asks an auditor to see it."""
+
+    field_name: str
+    signer_cn: str
+    organisation: str
+    certificate_serial: str  # hex
+    issuer: str
+    chain: tuple[str, ...]  # subject CNs, signer first, root last
+    trusted: bool
+    chain_is_test: bool
+    signing_time: str | None  # signer-reported, not proof
+    timestamp_time: str | None  # RFC 3161, the proof of time
+    tsa_name: str | None
+    timestamp_valid: bool | None  # None: no timestamp
+    revision: int
+    byte_range: tuple[int, ...]
+    coverage: str  # ENTIRE_FILE / ENTIRE_REVISION / CONTIGUOUS_BLOCK_FROM_START / UNCLEAR
+    is_certification: bool
+    docmdp_permission: str | None
+    modification_level: str | None  # NONE / LTA_UPDATES / FORM_FILLING / ANNOTATIONS / OTHER
+    docmdp_ok: bool | None
+    pades_level: str
+    indication: str
+    sub_indication: str | None
+    revocation: str
+    problems: tuple[Problem, ...]
+
+    @classmethod
+    def broken(cls, field_name: str, why: Problem) -> SignatureReport:
+        """A signature too damaged to read still appears, so it cannot silently vanish."""
+        return cls(
+            field_name=field_name,
+            signer_cn="",
+            organisation="",
+            certificate_serial="",
+            issuer="",
+            chain=(),
+            trusted=False,
+            chain_is_test=False,
+            signing_time=None,
+            timestamp_time=None,
+            tsa_name=None,
+            timestamp_valid=None,
+            revision=-1,
+            byte_range=(),
+            coverage="UNKNOWN",
+            is_certification=False,
+            docmdp_permission=None,
+            modification_level=None,
+            docmdp_ok=None,
+            pades_level="UNKNOWN",
+            indication=TOTAL_FAILED,
+            sub_indication="FORMAT_FAILURE",
+            revocation="not checked",
+            problems=(why,),
+        )
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    document_sha256: str
+    file_size: int
+    validator: str
+    validator_version: str
+    validation_time: str
+    policy: str
+    indication: str
+    sub_indication: str | None
+    problems: tuple[Problem, ...] = ()
+    is_test: bool = False
+    revisions: int = 0
+    signatures: tuple[SignatureReport, ...] = ()
+    manifest_present: bool = False
+    manifest_consistent: bool = False
+    register_entry: dict[str, Any] | None = None
+    register_status: str = "not_checked"  # found / missing / mismatch / not_checked
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(self)
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+_LABELS = {
+    "vi": {
+        "banner": "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ",
+        "title": "BÁO CÁO XÁC THỰC BẢN SAO ĐIỆN TỬ",
+        TOTAL_PASSED: "HỢP LỆ",
+        TOTAL_FAILED: "KHÔNG HỢP LỆ",
+        INDETERMINATE: "CHƯA XÁC ĐỊNH",
+        "verdict": "Kết luận",
+        "sha256": "Mã băm SHA-256",
+        "size": "Kích thước (byte)",
+        "time": "Thời điểm kiểm tra",
+        "policy": "Chính sách",
+        "validator": "Phần mềm kiểm tra",
+        "signature": "Chữ ký",
+        "signer": "Người ký",
+        "org": "Cơ quan",
+        "serial": "Số hiệu chứng thư",
+        "issuer": "Tổ chức cấp",
+        "chain": "Chuỗi chứng thư",
+        "trusted": "Tin cậy",
+        "signing_time": "Thời gian ký (tự khai)",
+        "timestamp": "Dấu thời gian",
+        "tsa": "Đơn vị cấp dấu thời gian",
+        "coverage": "Phạm vi ký",
+        "certification": "Chữ ký chứng nhận (DocMDP)",
+        "modification": "Thay đổi sau khi ký",
+        "level": "Mức PAdES",
+        "revocation": "Thu hồi",
+        "register": "Sổ chứng thực",
+        "manifest": "manifest.json nhất quán",
+        "problems": "Vấn đề",
+        "yes": "có",
+        "no": "không",
+        "none": "không có",
+    },
+    "en": {
+        "banner": "TEST — not legally valid",
+        "title": "E-COPY VERIFICATION REPORT",
+        TOTAL_PASSED: "VALID",
+        TOTAL_FAILED: "NOT VALID",
+        INDETERMINATE: "INDETERMINATE",
+        "verdict": "Verdict",
+        "sha256": "SHA-256",
+        "size": "Size (bytes)",
+        "time": "Validation time",
+        "policy": "Policy",
+        "validator": "Validator",
+        "signature": "Signature",
+        "signer": "Signer",
+        "org": "Organisation",
+        "serial": "Certificate serial",
+        "issuer": "Issuer",
+        "chain": "Chain",
+        "trusted": "Trusted",
+        "signing_time": "Signing time (claimed)",
+        "timestamp": "Timestamp",
+        "tsa": "TSA",
+        "coverage": "Coverage",
+        "certification": "Certification signature (DocMDP)",
+        "modification": "Changes after signing",
+        "level": "PAdES level",
+        "revocation": "Revocation",
+        "register": "Register",
+        "manifest": "manifest.json consistent",
+        "problems": "Problems",
+        "yes": "yes",
+        "no": "no",
+        "none": "none",
+    },
+}
+
+
+_REGISTER_STATUS = {
+    "vi": {"found": "có trong sổ, khớp", "missing": "KHÔNG có trong sổ",
+           "mismatch": "KHÁC với sổ", "not_checked": "chưa đối chiếu với sổ (dùng --store)"},
+    "en": {"found": "in the register, matching", "missing": "NOT in the register",
+           "mismatch": "DIFFERS from the register",
+           "not_checked": "not checked against the register (use --store)"},
+}
+
+
+def _register_line(report: VerificationReport, lang: str) -> str:
+    key = "en" if lang == "en" else "vi"
+    status = _REGISTER_STATUS[key].get(report.register_status, report.register_status)
+    entry = report.register_entry
+    if not entry:
+        return status
+    if key == "vi":
+        head = (f"Số {entry.get('number')}, Quyển số {entry.get('book')}-SCT/BS, "
+                f"ngày {entry.get('date')}, {entry.get('agency_name')}")
+    else:
+        head = (f"No. {entry.get('number')}, book {entry.get('book')}-SCT/BS, "
+                f"{entry.get('date')}, {entry.get('agency_name')}")
+    return f"{head} — {status}"
+
+
+def render_text(report: VerificationReport, lang: str = "vi") -> str:
+    """Plain text for people; a test copy says so on its first line, before anything else."""
+    t = _LABELS["en" if lang == "en" else "vi"]
+
+    def yn(flag: bool | None) -> str:
+        return t["none"] if flag is None else (t["yes"] if flag else t["no"])
+
+    def indic(value: str, sub: str | None) -> str:
+        words = t.get(value, value)
+        return f"{words} ({value}{' / ' + sub if sub else ''})"
+
+    lines: list[str] = []
+    if report.is_test:
+        lines += [f"*** {t['banner']} ***", ""]
+    lines += [
+        t["title"],
+        f"{t['verdict']}: {indic(report.indication, report.sub_indication)}",
+        f"{t['sha256']}: {report.document_sha256}",
+        f"{t['size']}: {report.file_size}",
+        f"{t['time']}: {report.validation_time}",
+        f"{t['policy']}: {report.policy}",
+        f"{t['validator']}: {report.validator} ({report.validator_version})",
+        f"{t['register']}: {_register_line(report, lang)}",
+        f"{t['manifest']}: {yn(report.manifest_consistent)}",
+    ]
+    for i, sig in enumerate(report.signatures, 1):
+        lines += [
+            "",
+            f"{t['signature']} {i}: {sig.field_name} — {indic(sig.indication, sig.sub_indication)}",
+            f"  {t['signer']}: {sig.signer_cn}",
+            f"  {t['org']}: {sig.organisation}",
+            f"  {t['serial']}: {sig.certificate_serial}",
+            f"  {t['issuer']}: {sig.issuer}",
+            f"  {t['chain']}: {' → '.join(sig.chain)}",
+            f"  {t['trusted']}: {yn(sig.trusted)}",
+            f"  {t['signing_time']}: {sig.signing_time or t['none']}",
+            f"  {t['timestamp']}: {sig.timestamp_time or t['none']}"
+            + (f" ({yn(sig.timestamp_valid)})" if sig.timestamp_time else ""),
+            f"  {t['tsa']}: {sig.tsa_name or t['none']}",
+            f"  {t['coverage']}: {sig.coverage} {list(sig.byte_range)}",
+            f"  {t['certification']}: {yn(sig.is_certification)}"
+            + (f" ({sig.docmdp_permission})" if sig.docmdp_permission else ""),
+            f"  {t['modification']}: {sig.modification_level or t['none']}",
+            f"  {t['level']}: {sig.pades_level}",
+            f"  {t['revocation']}: {sig.revocation}",
+        ]
+    if report.problems:
+        lines += ["", f"{t['problems']}:"]
+        key = "message_en" if lang == "en" else "message_vi"
+        lines += [f"  - {getattr(p, key)}" for p in report.problems]
+    return "\n".join(lines) + "\n"

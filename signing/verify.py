@@ -1,0 +1,456 @@
+"""Verify an e-copy and say so in the terms an auditor expects (ETSI EN 319 102-1).
+
+pyHanko does the cryptography, the chain building and the incremental-update (diff)
+analysis; this module turns its per-signature status into ETSI indications under ecopy's
+policy (PAdES B-T, two signatures, nothing unsigned after the last one), reads the embedded
+manifest.json, and never raises on hostile input: a file that cannot be read is a verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from importlib import metadata
+from io import BytesIO
+from typing import Any
+
+from asn1crypto import cms, x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from signing.report_text import (
+    INDETERMINATE,
+    POLICY_NAME,
+    TOTAL_FAILED,
+    TOTAL_PASSED,
+    VALIDATOR_NAME,
+    Problem,
+    SignatureReport,
+    VerificationReport,
+    problem,
+    render_text,
+)
+from signing.sign import VN_TZ, iso_vn
+
+__all__ = ["SignatureReport", "VerificationReport", "render_text", "verify_pdf"]
+
+_ACCEPTED_COVERAGE = (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION)
+_MANIFEST_NAME = "manifest.json"
+_MAX_MANIFEST_BYTES = 1 << 20
+
+
+def _validator_version() -> str:
+    try:
+        ours = metadata.version("ecopy")
+    except metadata.PackageNotFoundError:
+        ours = "unknown"
+    return f"ecopy {ours}; pyHanko {metadata.version('pyHanko')}"
+
+
+def verify_pdf(
+    data: bytes,
+    *,
+    trust_roots: Sequence[x509.Certificate],
+    test_roots: Sequence[x509.Certificate] = (),
+    validation_time: datetime | None = None,
+    register_lookup: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+) -> VerificationReport:
+    """Verify ``data`` against ``trust_roots`` (+ ``test_roots``, trusted but flagged as test).
+
+    ``register_lookup`` receives the manifest's register entry and returns the entry the
+    register holds (or None); the copy passes only when both hash the same.
+    """
+    moment = (validation_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
+    base = {
+        "document_sha256": hashlib.sha256(data).hexdigest(),
+        "file_size": len(data),
+        "validator": VALIDATOR_NAME,
+        "validator_version": _validator_version(),
+        "validation_time": iso_vn(moment),
+        "policy": POLICY_NAME,
+    }
+    try:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        if reader.encrypted:
+            reader.decrypt("")
+    except Exception as exc:  # any parser failure is a verdict about the file, not a crash
+        return VerificationReport(
+            **base,
+            indication=TOTAL_FAILED,
+            sub_indication="FORMAT_FAILURE",
+            problems=(problem("unreadable", detail=_describe(exc)),),
+        )
+    try:
+        return _verify_reader(reader, base, trust_roots, test_roots, moment, register_lookup)
+    except Exception as exc:
+        return VerificationReport(
+            **base,
+            indication=INDETERMINATE,
+            sub_indication="FORMAT_FAILURE",
+            problems=(problem("structure_error", detail=_describe(exc)),),
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _verify_reader(
+    reader: PdfFileReader,
+    base: dict[str, Any],
+    trust_roots: Sequence[x509.Certificate],
+    test_roots: Sequence[x509.Certificate],
+    moment: datetime,
+    register_lookup: Callable[[dict[str, Any]], dict[str, Any] | None] | None,
+) -> VerificationReport:
+    all_roots = [*trust_roots, *test_roots]
+    test_fps = {hashlib.sha256(c.dump()).hexdigest() for c in test_roots}
+    checked: list[tuple[int, SignatureReport]] = []
+    signed_revisions: list[int] = []
+    doc_ts_revisions = [
+        ts.signed_revision for ts in _safe(lambda: reader.embedded_timestamp_signatures, [])
+    ]
+    has_dss = "/DSS" in reader.root
+    for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
+        if sig_obj.get_object().get("/Type", "/Sig") != "/Sig":
+            continue  # document timestamps: counted for the PAdES level only
+        context = ValidationContext(
+            trust_roots=all_roots,
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+            moment=moment,
+        )
+        report, revision = _check_signature(
+            reader, fq_name, sig_field, context, all_roots, test_fps, has_dss, doc_ts_revisions
+        )
+        checked.append((revision if revision is not None else 1 << 30, report))
+        if revision is not None:
+            signed_revisions.append(revision)
+    # in signing order (certifier first), as an auditor reads the history of the copy
+    sig_reports = [report for _, report in sorted(checked, key=lambda pair: pair[0])]
+    manifest = _manifest_findings(reader, signed_revisions, register_lookup)
+    indication, sub, problems = _document_verdict(sig_reports, manifest["problems"])
+    return VerificationReport(
+        **base,
+        indication=indication,
+        sub_indication=sub,
+        problems=tuple(problems),
+        is_test=any(s.chain_is_test or TEST_MARK in " ".join((*s.chain, s.issuer))
+                    for s in sig_reports),
+        revisions=reader.xrefs.total_revisions,
+        signatures=tuple(sig_reports),
+        manifest_present=manifest["present"],
+        manifest_consistent=manifest["consistent"],
+        register_entry=manifest["register_entry"],
+        register_status=manifest["register_status"],
+    )
+
+
+# Over-flagging is harmless, so a name is enough here (trust is decided by fingerprint): a dev
+# copy verified on a machine without that dev PKI is still announced as a test.
+TEST_MARK = "not legally valid"
+
+
+def _safe(get: Callable[[], Any], default: Any) -> Any:
+    try:
+        return get()
+    except Exception:
+        return default
+
+
+def _check_signature(
+    reader: PdfFileReader,
+    fq_name: str,
+    sig_field: generic.DictionaryObject,
+    context: ValidationContext,
+    roots: Sequence[x509.Certificate],
+    test_fps: set[str],
+    has_dss: bool,
+    doc_ts_revisions: list[int],
+) -> tuple[SignatureReport, int | None]:
+    try:
+        embedded = EmbeddedPdfSignature(reader, sig_field, fq_name)
+    except Exception as exc:
+        why = problem("sig_unparsable", detail=_describe(exc))
+        salvaged = _safe(lambda: _encrypted_contents_report(reader, fq_name, sig_field), None)
+        return salvaged or SignatureReport.broken(fq_name, why), None
+    try:
+        status = validate_pdf_signature(embedded, context)
+    except Exception as exc:
+        report = SignatureReport.broken(fq_name, problem("sig_unverifiable", detail=_describe(exc)))
+        return report, embedded.signed_revision
+    return (
+        _report_from_status(embedded, status, roots, test_fps, has_dss, doc_ts_revisions),
+        embedded.signed_revision,
+    )
+
+
+def _cn(name: x509.Name) -> str:
+    native = name.native
+    return str(native.get("common_name") or name.human_friendly)
+
+
+def _chain(
+    status: PdfSignatureStatus,
+    embedded: EmbeddedPdfSignature,
+    roots: Sequence[x509.Certificate],
+) -> list[x509.Certificate]:
+    """Leaf-to-root; when pyHanko found no trusted path, walk the embedded certificates by
+    issuer name so the report still shows where the chain leads (and whether it is a test)."""
+    if status.validation_path is not None:
+        return list(status.validation_path.iter_certs(include_root=True))[::-1]
+    pool = [*embedded.other_embedded_certs, *roots]
+    chain = [status.signing_cert]
+    while len(chain) < 10 and chain[-1].issuer != chain[-1].subject:
+        parent = next((c for c in pool if c.subject == chain[-1].issuer), None)
+        if parent is None:
+            break
+        chain.append(parent)
+    return chain
+
+
+def _pades_level(
+    status: PdfSignatureStatus, revision: int, has_dss: bool, doc_ts_revisions: list[int]
+) -> str:
+    if status.timestamp_validity is None:
+        return "B-B"
+    # DSS presence is document-wide; pyHanko does not tie it to one signature without VRI.
+    if not has_dss:
+        return "B-T"
+    if any(r > revision for r in doc_ts_revisions):
+        return "B-LTA"
+    return "B-LT"
+
+
+def _modification_problem(status: PdfSignatureStatus) -> Problem | None:
+    level = status.modification_level
+    coverage = status.coverage
+    if coverage not in _ACCEPTED_COVERAGE:
+        name = coverage.name if coverage is not None else "UNKNOWN"
+        return problem("modified", detail=f"signature covers {name}, not a whole revision")
+    if level is not None and level.value > ModificationLevel.FORM_FILLING.value:
+        return problem("modified", detail=f"changes of kind {level.name} after signing")
+    if status.docmdp_ok is False:
+        return problem("modified", detail="changes not permitted by the certification (DocMDP)")
+    return None
+
+
+def _report_from_status(
+    embedded: EmbeddedPdfSignature,
+    status: PdfSignatureStatus,
+    roots: Sequence[x509.Certificate],
+    test_fps: set[str],
+    has_dss: bool,
+    doc_ts_revisions: list[int],
+) -> SignatureReport:
+    cert = status.signing_cert
+    chain = _chain(status, embedded, roots)
+    chain_is_test = hashlib.sha256(chain[-1].dump()).hexdigest() in test_fps
+    ts = status.timestamp_validity
+    ts_ok = ts is not None and ts.intact and ts.valid and ts.trusted
+    revision = embedded.signed_revision
+    docmdp = embedded.docmdp_level
+    problems: list[Problem] = []
+    indication, sub = TOTAL_PASSED, None
+    modification = _modification_problem(status)
+    if not status.intact:
+        indication, sub = TOTAL_FAILED, "HASH_FAILURE"
+        problems.append(problem("hash_failure"))
+    elif not status.valid:
+        indication, sub = TOTAL_FAILED, "SIG_CRYPTO_FAILURE"
+        problems.append(problem("crypto_failure"))
+    elif modification is not None:
+        indication, sub = TOTAL_FAILED, "FORMAT_FAILURE"
+        problems.append(modification)
+    elif status.revoked:
+        indication, sub = TOTAL_FAILED, "REVOKED"
+        problems.append(problem("revoked"))
+    elif not status.trusted:
+        indic = status.trust_problem_indic
+        sub = indic.name if indic is not None else "NO_CERTIFICATE_CHAIN_FOUND"
+        indication = TOTAL_FAILED if isinstance(indic, AdESFailure) else INDETERMINATE
+        problems.append(problem("untrusted", detail=sub))
+    elif ts is None:
+        indication, sub = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE"
+        problems.append(problem("no_timestamp"))
+    elif not ts_ok:
+        indication, sub = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE"
+        problems.append(problem("bad_timestamp", detail=ts.summary()))
+    return SignatureReport(
+        field_name=embedded.field_name,
+        signer_cn=_cn(cert.subject),
+        organisation=str(cert.subject.native.get("organization_name", "")),
+        certificate_serial=format(cert.serial_number, "x"),
+        issuer=cert.issuer.human_friendly,
+        chain=tuple(_cn(c.subject) for c in chain),
+        trusted=status.trusted,
+        chain_is_test=chain_is_test,
+        signing_time=iso_vn(status.signer_reported_dt) if status.signer_reported_dt else None,
+        timestamp_time=iso_vn(ts.timestamp) if ts is not None else None,
+        tsa_name=_cn(ts.signing_cert.subject) if ts is not None else None,
+        timestamp_valid=ts_ok if ts is not None else None,
+        revision=revision,
+        byte_range=tuple(int(v) for v in embedded.byte_range),
+        coverage=status.coverage.name if status.coverage is not None else "UNKNOWN",
+        is_certification=docmdp is not None and "/DocMDP" in _reference_methods(embedded),
+        docmdp_permission=docmdp.name if docmdp is not None else None,
+        modification_level=(
+            status.modification_level.name if status.modification_level is not None else None
+        ),
+        docmdp_ok=status.docmdp_ok,
+        pades_level=_pades_level(status, revision, has_dss, doc_ts_revisions),
+        indication=indication,
+        sub_indication=sub,
+        revocation="not checked: no revocation data (soft-fail policy)",
+        problems=tuple(problems),
+    )
+
+
+def _reference_methods(embedded: EmbeddedPdfSignature) -> set[str]:
+    refs = embedded.sig_object.get("/Reference", generic.ArrayObject())
+    return {str(r.get_object().get("/TransformMethod")) for r in refs}
+
+
+def _document_verdict(
+    sigs: list[SignatureReport], extra: list[Problem]
+) -> tuple[str, str | None, list[Problem]]:
+    problems = [p for s in sigs for p in s.problems] + extra
+    if not sigs:
+        return TOTAL_FAILED, "FORMAT_FAILURE", [problem("no_signature"), *problems]
+    for wanted in (TOTAL_FAILED, INDETERMINATE):
+        first = next((s for s in sigs if s.indication == wanted), None)
+        if first is not None:
+            return wanted, first.sub_indication, problems
+    last = max(sigs, key=lambda s: s.revision)
+    if last.modification_level not in (None, "NONE", "LTA_UPDATES"):
+        detail = f"unsigned changes ({last.modification_level}) after the last signature"
+        return TOTAL_FAILED, "FORMAT_FAILURE", [*problems, problem("modified", detail=detail)]
+    if len(sigs) < 2:
+        return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", [*problems, problem("too_few")]
+    register_codes = {p.code for p in extra}
+    if "register_mismatch" in register_codes:
+        return TOTAL_FAILED, "SIG_CONSTRAINTS_FAILURE", problems
+    if "register_missing" in register_codes:
+        return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", problems
+    return TOTAL_PASSED, None, problems
+
+
+def _manifest_findings(
+    reader: PdfFileReader,
+    signed_revisions: list[int],
+    register_lookup: Callable[[dict[str, Any]], dict[str, Any] | None] | None,
+) -> dict[str, Any]:
+    now = _safe(lambda: _read_manifest(reader.root), None)
+    signed = None
+    if signed_revisions:
+        last = max(signed_revisions)
+        signed = _safe(lambda: _read_manifest(reader.get_historical_root(last)), None)
+    problems: list[Problem] = []
+    consistent = now is not None and signed is not None and now == signed
+    if now is None:
+        problems.append(problem("manifest_missing"))
+    elif not consistent:
+        problems.append(problem("manifest_changed"))
+    if consistent and isinstance(now, dict) and "page_count" in now:
+        pages = int(reader.root["/Pages"]["/Count"])
+        if now["page_count"] != pages:
+            consistent = False
+            problems.append(problem("manifest_pages", detail=f"{now['page_count']} ≠ {pages}"))
+    entry = now.get("register_entry") if isinstance(now, dict) else None
+    entry = entry if isinstance(entry, dict) else None
+    status = "not_checked"
+    if register_lookup is not None and entry is not None:
+        stored = register_lookup(entry)
+        if stored is None:
+            status = "missing"
+            problems.append(problem("register_missing"))
+        elif _canonical_hash(stored) == _canonical_hash(entry):
+            status = "found"
+        else:
+            status = "mismatch"
+            problems.append(problem("register_mismatch"))
+    return {
+        "present": now is not None,
+        "consistent": consistent,
+        "register_entry": entry,
+        "register_status": status,
+        "problems": problems,
+    }
+
+
+def _canonical_hash(value: dict[str, Any]) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_manifest(root: generic.DictionaryObject) -> Any:
+    """Walk the /EmbeddedFiles name tree (Kids included) for manifest.json; parse its JSON."""
+    tree = root["/Names"]["/EmbeddedFiles"]
+    pending, seen = [tree], 0
+    while pending and seen < 10_000:
+        node = pending.pop().get_object()
+        seen += 1
+        pending.extend(node.get("/Kids", ()))
+        names = node.get("/Names", ())
+        for i in range(0, len(names) - 1, 2):
+            spec = names[i + 1].get_object()
+            labels = {str(names[i]), str(spec.get("/UF", "")), str(spec.get("/F", ""))}
+            if _MANIFEST_NAME in labels:
+                stream = spec["/EF"]["/F"].get_object()
+                raw = stream.data
+                if len(raw) > _MAX_MANIFEST_BYTES:
+                    raise ValueError("manifest.json too large")
+                return json.loads(raw.decode("utf-8"))
+    return None
+
+
+def _encrypted_contents_report(
+    reader: PdfFileReader, fq_name: str, sig_field: generic.DictionaryObject
+) -> SignatureReport | None:
+    """Some producers encrypt /Contents along with the document, which ISO 32000 forbids and
+    pyHanko (rightly) refuses to parse. Decrypting it anyway still lets the report say who
+    signed and whether the bytes are intact, instead of only "unparsable"."""
+    if not reader.encrypted:
+        return None
+    sig_obj = sig_field.get_object()["/V"].get_object()
+    signed_data = cms.ContentInfo.load(bytes(sig_obj["/Contents"]))["content"]
+    signer_info = signed_data["signer_infos"][0]
+    sid = signer_info["sid"].chosen
+    cert = next(
+        c.chosen
+        for c in signed_data["certificates"]
+        if c.name == "certificate" and c.chosen.serial_number == sid["serial_number"].native
+    )
+    attrs = {a["type"].native: a["values"][0].native for a in signer_info["signed_attrs"]}
+    offset1, len1, offset2, len2 = (int(v) for v in sig_obj["/ByteRange"])
+    stream = reader.stream
+    digest = hashlib.new(signer_info["digest_algorithm"]["algorithm"].native)
+    for offset, length in ((offset1, len1), (offset2, len2)):
+        stream.seek(offset)
+        digest.update(stream.read(length))
+    intact = digest.digest() == attrs.get("message_digest")
+    why = problem("hash_failure") if not intact else problem("contents_encrypted")
+    broken = SignatureReport.broken(fq_name, why)
+    return dataclasses.replace(
+        broken,
+        signer_cn=_cn(cert.subject),
+        organisation=str(cert.subject.native.get("organization_name", "")),
+        certificate_serial=format(cert.serial_number, "x"),
+        issuer=cert.issuer.human_friendly,
+        chain=(_cn(cert.subject),),
+        signing_time=iso_vn(attrs["signing_time"]) if attrs.get("signing_time") else None,
+        byte_range=(offset1, len1, offset2, len2),
+        sub_indication="HASH_FAILURE" if not intact else "FORMAT_FAILURE",
+        problems=(why, problem("contents_encrypted")) if not intact else (why,),
+    )

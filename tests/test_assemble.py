@@ -1,0 +1,390 @@
+"""The e-copy assembler against real scans and real tools (poppler, pikepdf, OpenCV)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pikepdf
+import pytest
+from PIL import Image
+
+from pipeline.assemble import AssembledCopy, build_ecopy
+from pipeline.types import (
+    Certification,
+    Certifier,
+    OcrPage,
+    OcrWord,
+    PageScan,
+    RegisterEntry,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+JPEG_1 = CORPUS / "vietadmin-ocr-llm-rag" / "4_1.jpg"
+JPEG_2 = CORPUS / "vietadmin-ocr-llm-rag" / "4_2.jpg"
+PNG_180 = CORPUS / "tesseract-test" / "phototest-rotated-180.png"
+FONT = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
+VERIFY_REF = "https://xacthuc.example.vn/v/26734-2026-12-7Q3KX9"
+MM = 72 / 25.4
+
+pytestmark = pytest.mark.skipif(
+    not (JPEG_1.is_file() and PNG_180.is_file() and FONT.is_file()),
+    reason="shared corpus or Liberation fonts missing",
+)
+
+
+def _line(line_id: str, *words: tuple[str, int, int, int, int]) -> list[OcrWord]:
+    return [OcrWord(t, left, top, w, h, 95.0, line_id) for t, left, top, w, h in words]
+
+
+# Boxes from tesseract 5 (`-l vie`) on 4_1.jpg, upright pixels.
+WORDS_1 = [
+    *_line(
+        "1.1.1",
+        ("UBND", 51, 49, 43, 12),
+        ("THÀNH", 98, 46, 53, 14),
+        ("PHỐ", 156, 46, 30, 14),
+        ("ĐÀ", 190, 46, 22, 14),
+        ("NẴNG", 216, 46, 44, 14),
+    ),
+    *_line("1.2.2", ("Đà", 305, 93, 18, 11), ("Nẵng,", 328, 90, 37, 18), ("ngày", 371, 93, 31, 15)),
+]
+# Hand-made boxes (the text layer is invisible, so any place is fine) on 4_2.jpg.
+WORDS_2 = [
+    *_line(
+        "1.1.1",
+        ("Ủy", 60, 120, 30, 16),
+        ("ban", 96, 120, 34, 16),
+        ("nhân", 136, 120, 44, 16),
+        ("dân", 186, 120, 36, 16),
+    ),
+    *_line(
+        "1.1.2", ("GIẤY", 60, 160, 52, 18), ("KHAI", 118, 160, 50, 18), ("SINH", 174, 160, 48, 18)
+    ),
+]
+# tesseract boxes on phototest after turning it upright: the OCR layer is in upright pixels.
+WORDS_PNG = _line(
+    "1.1.1",
+    ("This", 36, 92, 60, 24),
+    ("is", 109, 92, 20, 24),
+    ("a", 141, 98, 15, 18),
+    ("lot", 169, 92, 32, 24),
+)
+
+DPI_JPEG = 96.0  # the corpus JPEGs carry no dpi; 96 makes their pages about 152 mm wide
+
+
+def _scan_pages() -> list[tuple[PageScan, OcrPage]]:
+    s1 = PageScan(0, str(JPEG_1), "jpeg", 576, 960, DPI_JPEG)
+    s2 = PageScan(1, str(PNG_180), "png", 640, 480, 200.0, rotation=180)
+    s3 = PageScan(2, str(JPEG_2), "jpeg", 572, 960, DPI_JPEG)
+    return [
+        (s1, OcrPage(0, 576, 960, 0, tuple(WORDS_1), 94.0, "test")),
+        (s2, OcrPage(1, 640, 480, 180, tuple(WORDS_PNG), 96.0, "test")),
+        (s3, OcrPage(2, 572, 960, 0, tuple(WORDS_2), 95.0, "test")),
+    ]
+
+
+def _certification(test_mode: bool) -> Certification:
+    entry = RegisterEntry(
+        agency_code="20333",
+        agency_name="UBND xã Hòa Vang",
+        year=2026,
+        book="01/2026",
+        number=12,
+        date="2026-02-05",
+        requester_name="Nguyễn Văn An",
+        document_name="Giấy khai sinh",
+        signer="Trần Thị Bích, Phó Chủ tịch",
+        copies=1,
+        fee_vnd=6000,
+        electronic=True,
+        notes="",
+        copy_id="c-0001",
+        prev_hash="",
+    )
+    who = Certifier("Trần Thị Bích", "Phó Chủ tịch Ủy ban nhân dân xã Hòa Vang")
+    return Certification(entry, who, VERIFY_REF, test_mode)
+
+
+MANIFEST = {
+    "doc_type": "giay_khai_sinh",
+    "original_sha256": "ab" * 32,
+    "place": "Đà Nẵng",
+    "register": {"number": 12, "book": "01/2026-SCT/BS"},
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> AssembledCopy:
+    out = tmp_path_factory.mktemp("ecopy") / "copy.pdf"
+    return build_ecopy(_scan_pages(), _certification(False), MANIFEST, out, font_path=FONT)
+
+
+@pytest.fixture(scope="module")
+def built_test_mode(tmp_path_factory: pytest.TempPathFactory) -> AssembledCopy:
+    out = tmp_path_factory.mktemp("ecopy") / "test-mode.pdf"
+    return build_ecopy(_scan_pages(), _certification(True), MANIFEST, out, font_path=FONT)
+
+
+def _text(pdf: Path, *args: str) -> str:
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", *args, str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _render(pdf: Path, page: int, dpi: int, gray: bool = False) -> np.ndarray:
+    args = ["pdftoppm", "-f", str(page + 1), "-l", str(page + 1), "-r", str(dpi), "-png"]
+    png = subprocess.run(
+        [*args, *(["-gray"] if gray else []), str(pdf)], check=True, capture_output=True
+    ).stdout
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+
+
+def _images(page: pikepdf.Page) -> list[pikepdf.Stream]:
+    return [v for v in page.Resources.get("/XObject", {}).values() if v.Subtype == "/Image"]
+
+
+def test_pages_sizes_and_boxes(built: AssembledCopy) -> None:
+    assert built.page_count == 3
+    with pikepdf.open(built.path) as pdf:
+        assert len(pdf.pages) == 3
+        sizes = [tuple(float(v) for v in p.MediaBox) for p in pdf.pages]
+        assert "/Rotate" not in pdf.pages[1].obj
+    assert sizes[0] == pytest.approx((0, 0, 576 / 96 * 72, 960 / 96 * 72))
+    assert sizes[1] == pytest.approx((0, 0, 640 / 200 * 72, 480 / 200 * 72))
+    assert sizes[2] == pytest.approx((0, 0, 572 / 96 * 72, 960 / 96 * 72))
+    page, (x1, y1, x2, y2) = built.agency_box
+    assert page == 0 and x2 - x1 == pytest.approx(70 * MM) and y2 - y1 == pytest.approx(22 * MM)
+    assert x2 < sizes[0][2] and y2 < sizes[0][3] and x1 > sizes[0][2] / 2 and y1 > sizes[0][3] / 2
+    page, (x1, y1, x2, y2) = built.certifier_box
+    assert page == 2 and x1 > sizes[2][2] / 2 and y2 < sizes[2][3] / 3
+    assert 40 * MM < x2 - x1 <= 60 * MM and 13 * MM < y2 - y1 <= 18 * MM
+
+
+def test_original_image_data_is_embedded(built: AssembledCopy) -> None:
+    with pikepdf.open(built.path) as pdf:
+        for index, path in ((0, JPEG_1), (2, JPEG_2)):
+            (image,) = _images(pdf.pages[index])
+            assert image.Filter == "/DCTDecode" and image.ColorSpace == "/DeviceRGB"
+            assert image.read_raw_bytes() == path.read_bytes()
+        (png,) = _images(pdf.pages[1])
+        assert png.Filter == "/FlateDecode" and (png.Width, png.Height) == (640, 480)
+        assert png.read_bytes() == Image.open(PNG_180).convert("RGB").tobytes()  # lossless
+
+
+def test_rotated_page_is_shown_upright(built: AssembledCopy) -> None:
+    rendered = _render(built.path, 1, 200).astype(np.int16)
+    upright = np.asarray(Image.open(PNG_180).convert("L").rotate(180)).astype(np.int16)
+    assert rendered.shape == upright.shape
+    # poppler resamples even at 1:1, hence not 0; the unturned image differs by ~39
+    assert np.abs(rendered - upright).mean() < 8
+    assert np.abs(rendered - upright[::-1, ::-1]).mean() > 25
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_quarter_turns_follow_clockwise_convention(tmp_path: Path, rotation: int) -> None:
+    """A black block at the stored top-left lands top-right (90) or bottom-left (270)."""
+    stored = Image.new("L", (300, 200), 255)
+    stored.paste(0, (0, 0, 60, 40))
+    stored.save(tmp_path / "q.png")
+    scan = PageScan(0, str(tmp_path / "q.png"), "png", 300, 200, 72.0, rotation=rotation)
+    ocr = OcrPage(0, 200, 300, rotation, (), 0.0, "test")
+    copy = build_ecopy([(scan, ocr)], _certification(False), {}, tmp_path / "q.pdf", font_path=FONT)
+    page = _render(copy.path, 0, 72)
+    assert page.shape == (300, 200)
+    expect = (slice(0, 60), slice(160, 200)) if rotation == 90 else (slice(240, 300), slice(0, 40))
+    assert page[expect].mean() < 20
+    assert (page < 128).sum() == pytest.approx(60 * 40, rel=0.05)
+
+
+def test_text_layer_keeps_vietnamese(built: AssembledCopy) -> None:
+    text = _squash(_text(built.path, "-layout"))
+    for phrase in (
+        "UBND THÀNH PHỐ ĐÀ NẴNG",
+        "Đà Nẵng, ngày",
+        "Ủy ban nhân dân",
+        "GIẤY KHAI SINH",
+        "This is a lot",
+        "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH",
+        "Số chứng thực: 12",
+        "Quyển số: 01/2026-SCT/BS",
+        "Ngày 05 tháng 02 năm 2026",
+        "Người thực hiện chứng thực",
+        "Trần Thị Bích",
+        "Phó Chủ tịch Ủy ban nhân dân xã Hòa Vang",
+        "Mã xác thực",
+    ):
+        assert phrase in text, phrase
+    assert "THỬ NGHIỆM" not in text
+    # The statement is on the last page only.
+    assert "CHỨNG THỰC" not in _text(built.path, "-f", "1", "-l", "2")
+
+
+@pytest.mark.parametrize(
+    ("page", "word", "dpi"),
+    [
+        (0, WORDS_1[1], DPI_JPEG),
+        (0, WORDS_1[6], DPI_JPEG),
+        (2, WORDS_2[0], DPI_JPEG),
+        (2, WORDS_2[5], DPI_JPEG),
+        (1, WORDS_PNG[3], 200.0),
+    ],
+)
+def test_words_sit_on_their_boxes(
+    built: AssembledCopy, page: int, word: OcrWord, dpi: float
+) -> None:
+    k = 72 / dpi
+    crop = [
+        str(round(v))
+        for v in (word.left * k - 1, word.top * k - 1, word.width * k + 2, word.height * k + 2)
+    ]
+    got = _text(
+        built.path,
+        "-f",
+        str(page + 1),
+        "-l",
+        str(page + 1),
+        "-x",
+        crop[0],
+        "-y",
+        crop[1],
+        "-W",
+        crop[2],
+        "-H",
+        crop[3],
+    )
+    assert got.strip() == word.text
+
+
+def test_manifest_is_an_associated_file(built: AssembledCopy) -> None:
+    with pikepdf.open(built.path) as pdf:
+        spec = pdf.attachments["manifest.json"]
+        data = spec.get_file().read_bytes()
+        assert json.loads(data.decode("utf-8")) == MANIFEST
+        assert data == json.dumps(MANIFEST, sort_keys=True, ensure_ascii=False, indent=2).encode()
+        (af,) = list(pdf.Root.AF)
+        assert af.AFRelationship == "/Data" and str(af.UF) == "manifest.json" and "/Desc" in af
+        stream = af.EF.F
+        assert stream.Subtype == "/application/json"
+        assert int(stream.Params.Size) == len(data) and "/ModDate" in stream.Params
+
+
+def test_pdfa_plumbing(built: AssembledCopy) -> None:
+    with pikepdf.open(built.path) as pdf:
+        assert pdf.pdf_version == "1.7" and not pdf.is_encrypted
+        assert len(pdf.trailer.ID) == 2
+        meta = pdf.open_metadata()
+        assert meta["pdfaid:part"] == "3" and meta["pdfaid:conformance"] == "B"
+        assert meta["dc:title"] == "Giấy khai sinh"
+        assert meta["pdf:Producer"] == str(pdf.docinfo.Producer) == "ecopy"
+        assert "xmp:CreateDate" in meta and "xmp:ModifyDate" in meta
+        (intent,) = list(pdf.Root.OutputIntents)
+        assert intent.S == "/GTS_PDFA1" and intent.DestOutputProfile.N == 3
+        assert str(pdf.Root.Lang) == "vi-VN"
+        assert "/Filter" not in pdf.Root.Metadata.stream_dict
+    info = subprocess.run(["pdfinfo", str(built.path)], capture_output=True, text=True).stdout
+    assert re.search(r"JavaScript:\s+no", info) and re.search(r"Encrypted:\s+no", info)
+
+
+def test_pdfa_validator_approves(built: AssembledCopy, built_test_mode: AssembledCopy) -> None:
+    """pikepdf's allowlist checker, when its optional deps (pikepdf[pdfa]) are installed."""
+    pdfa = pytest.importorskip("pikepdf.pdfa", exc_type=ImportError)
+    for copy in (built, built_test_mode):
+        report = pdfa.validate_written(copy.path, "3b")
+        assert report.passed, [str(f) for f in report.findings]
+
+
+def test_every_font_is_embedded(built_test_mode: AssembledCopy) -> None:
+    out = subprocess.run(
+        ["pdffonts", str(built_test_mode.path)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()[2:]
+    assert out, "expected fonts"
+    for row in out:
+        # name type(may hold spaces) encoding emb sub uni object-id gen
+        emb, _sub, uni = row.split()[-5:-2]
+        assert emb == "yes" and uni == "yes", row
+
+
+def test_qr_code_decodes_to_verify_ref(built: AssembledCopy) -> None:
+    page = _render(built.path, built.page_count - 1, 200)
+    value, _, _ = cv2.QRCodeDetector().detectAndDecode(page)
+    assert value == VERIFY_REF
+
+
+def test_test_mode_is_marked_on_every_page(built_test_mode: AssembledCopy) -> None:
+    for page in range(1, built_test_mode.page_count + 1):
+        text = _squash(_text(built_test_mode.path, "-f", str(page), "-l", str(page)))
+        assert "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ / TEST — not legally valid" in text
+    last = _text(built_test_mode.path, "-f", str(built_test_mode.page_count))
+    assert last.count("BẢN THỬ NGHIỆM") == 2  # the top line and the statement box
+
+
+def test_small_last_page_gets_a4_statement_page(tmp_path: Path) -> None:
+    """An ID card (85.6 x 54 mm) is too small: the statement and QR go on an extra A4 page."""
+    card = tmp_path / "card.jpg"
+    Image.new("RGB", (1011, 638), (200, 220, 240)).save(card, quality=90)
+    scan = PageScan(0, str(card), "jpeg", 1011, 638, 300.0)
+    words = _line("1.1.1", ("CĂN", 100, 100, 90, 40), ("CƯỚC", 200, 100, 130, 40))
+    ocr = OcrPage(0, 1011, 638, 0, tuple(words), 90.0, "test")
+    copy = build_ecopy(
+        [(scan, ocr)], _certification(True), MANIFEST, tmp_path / "card.pdf", font_path=FONT
+    )
+    assert copy.page_count == 2 and copy.certifier_box[0] == 1 and copy.agency_box[0] == 0
+    with pikepdf.open(copy.path) as pdf:
+        assert [float(v) for v in pdf.pages[0].MediaBox] == pytest.approx([0, 0, 242.64, 153.12])
+        assert [float(v) for v in pdf.pages[1].MediaBox] == pytest.approx(
+            [0, 0, 595.2756, 841.8898], abs=0.01
+        )
+        assert not _images(pdf.pages[1])
+    assert "CĂN CƯỚC" in _text(copy.path, "-f", "1", "-l", "1")
+    assert "CHỨNG THỰC BẢN SAO" in _text(copy.path, "-f", "2", "-l", "2")
+    x1, y1, x2, y2 = copy.agency_box[1]
+    assert 0 < x1 < x2 < 242.64 and 0 < y1 < y2 < 153.12
+    value, _, _ = cv2.QRCodeDetector().detectAndDecode(_render(copy.path, 1, 200))
+    assert value == VERIFY_REF
+
+
+def test_cmyk_jpeg_and_bilevel_png(tmp_path: Path) -> None:
+    cmyk, bilevel = tmp_path / "cmyk.jpg", tmp_path / "bw.png"
+    Image.new("CMYK", (400, 560), (0, 0, 0, 30)).save(cmyk, quality=90)
+    Image.new("1", (400, 560), 1).save(bilevel)
+    pages = [
+        (PageScan(0, str(cmyk), "jpeg", 400, 560, 50.0), OcrPage(0, 400, 560, 0, (), 0, "t")),
+        (PageScan(1, str(bilevel), "png", 400, 560, 50.0), OcrPage(1, 400, 560, 0, (), 0, "t")),
+    ]
+    copy = build_ecopy(pages, _certification(False), {}, tmp_path / "x.pdf", font_path=FONT)
+    with pikepdf.open(copy.path) as pdf:
+        (jpeg,) = _images(pdf.pages[0])
+        assert jpeg.ColorSpace == "/DeviceRGB" and jpeg.Filter == "/DCTDecode"
+        (bw,) = _images(pdf.pages[1])
+        assert bw.ColorSpace == "/DeviceGray" and bw.BitsPerComponent == 1
+
+
+def test_rejects_inconsistent_input(tmp_path: Path) -> None:
+    ocr = OcrPage(0, 576, 960, 0, (), 0.0, "t")
+    wrong_size = PageScan(0, str(JPEG_1), "jpeg", 600, 960, 96.0)
+    with pytest.raises(ValueError, match="576x960"):
+        build_ecopy(
+            [(wrong_size, ocr)], _certification(False), {}, tmp_path / "a.pdf", font_path=FONT
+        )
+    bad_turn = PageScan(0, str(JPEG_1), "jpeg", 576, 960, 96.0, rotation=45)
+    with pytest.raises(ValueError, match="rotation"):
+        build_ecopy(
+            [(bad_turn, ocr)], _certification(False), {}, tmp_path / "b.pdf", font_path=FONT
+        )
+    with pytest.raises(ValueError):
+        build_ecopy([], _certification(False), {}, tmp_path / "c.pdf", font_path=FONT)

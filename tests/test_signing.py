@@ -1,0 +1,361 @@
+"""Real signatures on real files: sign twice with the dev PKI, verify, then tamper.
+
+No mocks: pyHanko signs and validates, poppler's pdfsig gives a second opinion, and the
+broken files come from the shared corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from signing.devpki import DevPki, ensure_dev_pki
+from signing.sign import (
+    VN_TZ,
+    SignedInfo,
+    SigningIdentity,
+    load_identity,
+    sign_as_certifier,
+    sign_ecopy,
+)
+from signing.tsa import local_timestamper
+from signing.verify import VerificationReport, render_text, verify_pdf
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+FONT = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
+AGENCY = "Ủy ban nhân dân xã Hòa Vang"
+CERTIFIER = "Nguyễn Thị Ánh Tuyết"
+TITLE = "Phó Chủ tịch Ủy ban nhân dân"
+PAGE_TEXT = b"Giay khai sinh - ban chinh"
+REGISTER_ENTRY = {"agency_code": "20314", "year": 2026, "book": "01/2026", "number": 7}
+A4 = (595.0, 842.0)
+AGENCY_BOX = (0, (335.0, 772.0, 575.0, 832.0))
+CERTIFIER_BOX = (-1, (60.0, 40.0, 330.0, 80.0))
+
+
+def _unsigned_pdf() -> bytes:
+    """One A4 page with uncompressed text (so a test can flip a byte in it) and manifest."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=A4)
+    page = pdf.pages[0]
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+        )
+    )
+    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+    page.Contents = pdf.make_stream(b"BT /F1 18 Tf 72 700 Td (" + PAGE_TEXT + b") Tj ET")
+    manifest = {"page_count": 1, "register_entry": REGISTER_ENTRY, "doc_type": "birth_cert"}
+    pdf.attachments["manifest.json"] = pikepdf.AttachedFileSpec(
+        pdf, json.dumps(manifest).encode(), mime_type="application/json"
+    )
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
+    directory = tmp_path_factory.mktemp("pki")
+    return ensure_dev_pki(
+        directory, agency_name=AGENCY, certifier_name=CERTIFIER, certifier_title=TITLE
+    )
+
+
+@pytest.fixture(scope="module")
+def identities(pki: DevPki) -> tuple[SigningIdentity, SigningIdentity]:
+    certifier = load_identity(pki.certifier_cert(), pki.certifier_key(), pki.chain(), is_test=True)
+    agency = load_identity(pki.agency_cert(), pki.agency_key(), pki.chain(), is_test=True)
+    return certifier, agency
+
+
+@pytest.fixture(scope="module")
+def timestamper(pki: DevPki) -> Any:
+    return local_timestamper(pki.tsa_cert(), pki.tsa_key(), pki.chain())
+
+
+@pytest.fixture(scope="module")
+def unsigned() -> bytes:
+    return _unsigned_pdf()
+
+
+@pytest.fixture(scope="module")
+def signed(
+    tmp_path_factory: pytest.TempPathFactory,
+    identities: tuple[SigningIdentity, SigningIdentity],
+    timestamper: Any,
+    unsigned: bytes,
+) -> tuple[SignedInfo, bytes]:
+    certifier, agency = identities
+    out = tmp_path_factory.mktemp("signed") / "ecopy.pdf"
+    info = sign_ecopy(
+        unsigned,
+        out,
+        certifier=certifier,
+        agency=agency,
+        timestamper=timestamper,
+        certifier_box=CERTIFIER_BOX,
+        agency_box=AGENCY_BOX,
+        font_path=FONT,
+        location="Hòa Vang, Đà Nẵng",
+        signing_time=datetime(2026, 11, 23, 14, 5, 9, tzinfo=VN_TZ),
+    )
+    return info, out.read_bytes()
+
+
+def _verify(pki: DevPki, data: bytes, **kwargs: Any) -> VerificationReport:
+    kwargs.setdefault("trust_roots", ())
+    kwargs.setdefault("test_roots", (pki.root_cert(),))
+    return verify_pdf(data, **kwargs)
+
+
+def _pdfsig_valid_count(path: Path) -> int:
+    done = subprocess.run(
+        ["pdfsig", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    return done.stdout.count("Signature Validation: Signature is Valid.")
+
+
+def test_two_signatures_pass_as_test_copy(pki: DevPki, signed: tuple[SignedInfo, bytes]) -> None:
+    info, data = signed
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert info.agency_signing_time == "2026-11-23T14:05:09+07:00"
+    report = _verify(pki, data, register_lookup=lambda entry: dict(entry))
+    assert report.indication == "TOTAL-PASSED", report.problems
+    assert report.is_test
+    assert report.manifest_consistent
+    assert report.register_status == "found"
+    assert report.register_entry == REGISTER_ENTRY
+    by_field = {s.field_name: s for s in report.signatures}
+    assert set(by_field) == {"CertifierSignature", "AgencySignature"}
+    for sig in report.signatures:
+        assert sig.indication == "TOTAL-PASSED"
+        assert sig.pades_level == "B-T"
+        assert sig.timestamp_time is not None and sig.timestamp_valid
+        assert sig.tsa_name and "TEST" in sig.tsa_name
+        assert sig.chain[-1] == "ECOPY TEST ROOT — not legally valid"
+    certifier = by_field["CertifierSignature"]
+    assert certifier.signer_cn == CERTIFIER and certifier.organisation == AGENCY
+    assert certifier.is_certification and certifier.docmdp_permission == "FILL_FORMS"
+    assert certifier.modification_level == "FORM_FILLING" and certifier.docmdp_ok
+    assert certifier.coverage == "ENTIRE_REVISION"
+    assert by_field["AgencySignature"].coverage == "ENTIRE_FILE"
+    json.dumps(report.to_dict(), ensure_ascii=False)
+
+
+def test_register_mismatch_and_missing_fail(pki: DevPki, signed: tuple[SignedInfo, bytes]) -> None:
+    data = signed[1]
+    changed = _verify(pki, data, register_lookup=lambda e: {**e, "number": 8})
+    assert (changed.register_status, changed.indication) == ("mismatch", "TOTAL-FAILED")
+    missing = _verify(pki, data, register_lookup=lambda e: None)
+    assert (missing.register_status, missing.indication) == ("missing", "INDETERMINATE")
+
+
+def test_earlier_revisions_stay_byte_identical(
+    unsigned: bytes, signed: tuple[SignedInfo, bytes]
+) -> None:
+    info, data = signed
+    original_end, certifier_end, agency_end = info.revision_ends
+    assert data[:original_end] == unsigned
+    assert agency_end == len(data)
+    reader_rev2 = pikepdf.open(io.BytesIO(data[:certifier_end]))  # revision 2 stands alone
+    assert len(reader_rev2.pages) == 1
+
+
+def test_pdfsig_agrees_both_signatures_valid(
+    tmp_path: Path, signed: tuple[SignedInfo, bytes]
+) -> None:
+    path = tmp_path / "ecopy.pdf"
+    path.write_bytes(signed[1])
+    assert _pdfsig_valid_count(path) == 2
+
+
+def test_flipped_byte_is_hash_failure(pki: DevPki, signed: tuple[SignedInfo, bytes]) -> None:
+    data = bytearray(signed[1])
+    at = data.index(PAGE_TEXT)
+    data[at] ^= 0x01  # 'G' -> 'F': still a valid PDF, different content
+    report = _verify(pki, bytes(data))
+    assert report.indication == "TOTAL-FAILED"
+    assert report.sub_indication == "HASH_FAILURE"
+    assert all(s.sub_indication == "HASH_FAILURE" for s in report.signatures)
+
+
+def _append_update(data: bytes, change: str) -> bytes:
+    """An incremental update nobody signed, as a forger with a PDF library would write it."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    page_ref = writer.find_page_for_modification(0)[0]
+    page = page_ref.get_object()
+    if change == "annotation":
+        note = generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (100, 100, 120, 120)]
+                ),
+                generic.NameObject("/Contents"): generic.TextStringObject("Đã hủy"),
+            }
+        )
+        annots = page["/Annots"]
+        annots.append(writer.add_object(note))
+        raw = page.raw_get("/Annots")
+        writer.update_container(raw if isinstance(raw, generic.IndirectObject) else page)
+        writer.update_container(page)
+    else:
+        forged = generic.StreamObject(stream_data=b"BT /F1 18 Tf 72 700 Td (FORGED) Tj ET")
+        page[generic.NameObject("/Contents")] = writer.add_object(forged)
+        writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("change", ["annotation", "page_content"])
+def test_unsigned_update_is_format_failure(
+    tmp_path: Path, pki: DevPki, signed: tuple[SignedInfo, bytes], change: str
+) -> None:
+    tampered = _append_update(signed[1], change)
+    report = _verify(pki, tampered)
+    assert report.indication == "TOTAL-FAILED"
+    assert report.sub_indication == "FORMAT_FAILURE"
+    assert any("modified after signing" in p.message_en.lower() for p in report.problems)
+    if change == "annotation":
+        # pdfsig checks each byte range only: it still calls both signatures valid, which is
+        # why the verifier must run diff analysis on what came after them.
+        path = tmp_path / "annotated.pdf"
+        path.write_bytes(tampered)
+        assert _pdfsig_valid_count(path) == 2
+
+
+def test_no_trust_roots_is_indeterminate(pki: DevPki, signed: tuple[SignedInfo, bytes]) -> None:
+    report = verify_pdf(signed[1], trust_roots=())
+    assert report.indication == "INDETERMINATE"
+    assert report.sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
+    assert all(not s.trusted for s in report.signatures)
+
+
+def test_single_signature_is_not_enough(
+    pki: DevPki,
+    identities: tuple[SigningIdentity, SigningIdentity],
+    timestamper: Any,
+    unsigned: bytes,
+) -> None:
+    once = sign_as_certifier(
+        unsigned,
+        certifier=identities[0],
+        timestamper=timestamper,
+        certifier_box=CERTIFIER_BOX,
+        agency_box=AGENCY_BOX,
+        font_path=FONT,
+    )
+    report = _verify(pki, once)
+    assert report.signatures[0].indication == "TOTAL-PASSED"
+    assert report.indication == "INDETERMINATE"
+    assert report.sub_indication == "SIG_CONSTRAINTS_FAILURE"
+
+
+def test_broken_vietnamese_ecopy_is_not_intact(pki: DevPki) -> None:
+    report = _verify(pki, (CORPUS / "vietadmin-ocr-llm-rag" / "3.pdf").read_bytes())
+    assert report.indication != "TOTAL-PASSED"
+    assert report.signatures and report.signatures[0].sub_indication == "HASH_FAILURE"
+    assert "Đà Nẵng" in report.signatures[0].signer_cn
+    assert not report.is_test
+
+
+def test_unreadable_pdf_is_total_failed(pki: DevPki) -> None:
+    report = _verify(pki, (CORPUS / "ocrmypdf" / "invalid.pdf").read_bytes())
+    assert report.indication == "TOTAL-FAILED"
+    assert report.sub_indication == "FORMAT_FAILURE"
+    assert "KHÔNG HỢP LỆ" in render_text(report)
+
+
+def test_rendered_report_says_test_and_verdict(
+    pki: DevPki, signed: tuple[SignedInfo, bytes]
+) -> None:
+    report = _verify(pki, signed[1])
+    vi = render_text(report)
+    assert vi.splitlines()[0] == "*** BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ ***"
+    assert "HỢP LỆ (TOTAL-PASSED)" in vi and CERTIFIER in vi
+    en = render_text(report, lang="en")
+    assert en.startswith("*** TEST — not legally valid ***") and "VALID (TOTAL-PASSED)" in en
+
+
+def test_signing_is_fast_once_identities_are_loaded(
+    tmp_path: Path,
+    identities: tuple[SigningIdentity, SigningIdentity],
+    timestamper: Any,
+    unsigned: bytes,
+) -> None:
+    certifier, agency = identities
+    runs = []
+    for i in range(3):
+        start = time.perf_counter()
+        sign_ecopy(
+            unsigned, tmp_path / f"{i}.pdf", certifier=certifier, agency=agency,
+            timestamper=timestamper, certifier_box=CERTIFIER_BOX, agency_box=AGENCY_BOX,
+            font_path=FONT,
+        )  # fmt: skip
+        runs.append(time.perf_counter() - start)
+    # Two signatures with timestamps; generous bound so a loaded CI box does not flake.
+    assert min(runs) < 0.5
+
+
+def _racer(directory: str, barrier: Any, out: Any) -> None:
+    barrier.wait()
+    pki = ensure_dev_pki(
+        Path(directory), agency_name=AGENCY, certifier_name=CERTIFIER, certifier_title=TITLE
+    )
+    out.put(pki.root_fingerprint)
+
+
+def test_concurrent_first_use_creates_one_pki(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_racer, args=(str(tmp_path), barrier, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    fingerprints = {results.get(timeout=30) for _ in procs}
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    assert len(fingerprints) == 1
+    pki = ensure_dev_pki(
+        tmp_path, agency_name=AGENCY, certifier_name=CERTIFIER, certifier_title=TITLE
+    )
+    assert fingerprints == {pki.root_fingerprint}
+    assert pki.is_dev_root(pki.root_cert()) and not pki.is_dev_root(pki.certifier_cert())
+    for key in tmp_path.glob("*.key.pem"):
+        assert os.stat(key).st_mode & 0o777 == 0o600
+
+
+def test_agency_stamp_text_is_embedded_vietnamese(
+    tmp_path: Path, signed: tuple[SignedInfo, bytes]
+) -> None:
+    """pdftotext inserts spaces between glyphs drawn too far apart, so an exact match also
+    catches wrong glyph widths (pyHanko's unscaled /W with a 2048-unit em did that)."""
+    path = tmp_path / "ecopy.pdf"
+    path.write_bytes(signed[1])
+    text = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(path), "-"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert AGENCY in text
+    assert "Bản sao điện tử được chứng thực từ bản chính" in text
+    assert "Thời gian ký: 2026-11-23T14:05:09+07:00" in text
+    fonts = subprocess.run(
+        ["pdffonts", str(path)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert "LiberationSerif" in fonts and "Courier" not in fonts
