@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,17 +27,22 @@ VERIFY_EXIT = {"TOTAL-PASSED": 0, "TOTAL-FAILED": 1, "INDETERMINATE": 3}
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ecopy", description="Bản sao điện tử chứng thực từ bản chính"
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=("vi", "en"), default=argparse.SUPPRESS,
+                        help="language of messages and reports (default vi)")
+    p = argparse.ArgumentParser(prog="ecopy", parents=[common],
+                                description="Bản sao điện tử chứng thực từ bản chính"
                                 " — certified e-copies from scanned originals.")
     p.add_argument("--version", action="version", version=SOFTWARE)
-    p.add_argument("--lang", choices=("vi", "en"), help="language of messages (default vi)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    pr = sub.add_parser("process", help="scans → signed e-copies in the person's warehouse")
+    pr = sub.add_parser("process", parents=[common],
+                        help="scans → signed e-copies in the person's warehouse")
     pr.add_argument("paths", nargs="+", type=Path, help="PDF, JPEG, PNG, TIFF files or folders")
     pr.add_argument("--person-id", required=True, help="12-digit personal ID (số định danh)")
     pr.add_argument("--commune", help="5-digit commune code of the certifying agency")
-    pr.add_argument("--out", type=Path, help="store directory (default $ECOPY_STORE or ./ecopy-data)")
+    pr.add_argument("--out", type=Path,
+                    help="store directory (default $ECOPY_STORE or ./ecopy-data)")
     pr.add_argument("--requester", help="requester's name for the register (default: from paper)")
     pr.add_argument("--accept-signed", action="store_true",
                     help="treat already-signed PDFs as images of the paper")
@@ -46,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     pr.add_argument("--no-progress", action="store_true")
 
-    ve = sub.add_parser("verify", help="verify an e-copy's signatures and register entry")
+    ve = sub.add_parser("verify", parents=[common],
+                        help="verify an e-copy's signatures and register entry")
     ve.add_argument("file", type=Path)
     ve.add_argument("--json", action="store_true")
     ve.add_argument("--trust", type=Path, action="append", default=[],
@@ -55,21 +62,29 @@ def _parser() -> argparse.ArgumentParser:
 
     wh = sub.add_parser("warehouse", help="a person's electronic data warehouse")
     whs = wh.add_subparsers(dest="action", required=True)
-    wl = whs.add_parser("list", help="list a person's e-copies")
+    wl = whs.add_parser("list", parents=[common], help="list a person's e-copies")
     wl.add_argument("person_id")
     wl.add_argument("--out", type=Path, help="store directory")
     wl.add_argument("--json", action="store_true")
     return p
 
 
+def _quiet_libraries() -> None:
+    """pyHanko logs every failed path build with a traceback; the report already says it."""
+    logging.basicConfig(level=logging.WARNING, format="ecopy: %(message)s")
+    for name in ("pyhanko", "pyhanko_certvalidator", "pikepdf", "fontTools"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _quiet_libraries()
     try:
         settings = load_settings()
     except (ValueError, OSError) as exc:
         print(f"ecopy: settings error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.lang:
+    if getattr(args, "lang", None):
         settings = replace(settings, lang=args.lang)
     if args.command == "process":
         return cmd_process(args, settings)

@@ -41,7 +41,7 @@ OLD_PROVINCE_CODES: dict[str, str] = {
     "042": "Hà Tĩnh",
     "044": "Quảng Bình",
     "045": "Quảng Trị",
-    "046": "Thừa Thiên Huế",
+    "046": "Huế (Thừa Thiên Huế)",
     "048": "Đà Nẵng",
     "049": "Quảng Nam",
     "051": "Quảng Ngãi",

@@ -1,0 +1,40 @@
+"""Shared fixtures: the external corpus, an isolated dev PKI per session, CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("ECOPY_CORPUS", ROOT.parent / "shared" / "corpus"))
+SAMPLES = ROOT / "samples"
+PERSON = "001301012345"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    assert CORPUS.is_dir(), f"test corpus not found at {CORPUS} (set ECOPY_CORPUS)"
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dev-pki")
+
+
+@pytest.fixture
+def env(pki_dir: Path) -> dict[str, str]:
+    """Environment for CLI runs: this session's dev PKI, never the user's."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    out["ECOPY_PKI_DIR"] = str(pki_dir)
+    return out
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: int = 600,
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ecopy.cli", *args], env=env, text=True,
+                          capture_output=True, timeout=timeout, cwd=ROOT)

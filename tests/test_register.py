@@ -1,0 +1,98 @@
+"""Register numbers: unique and gap-free under racing processes; the chain exposes edits."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+from storage.register import (
+    RegisterEntry,
+    allocate_register_number,
+    check_chain,
+    entry_key,
+    read_entries,
+)
+from storage.store import LocalStore
+
+AGENCY, YEAR = "26734", 2026
+
+
+def _entry(number: int, prev_hash: str, copy_id: str) -> RegisterEntry:
+    return RegisterEntry(
+        agency_code=AGENCY, agency_name="Ủy ban nhân dân phường Bến Thành", year=YEAR,
+        book=f"01/{YEAR}", number=number, date=f"{YEAR}-11-23", requester_name="Trần Văn Bình",
+        document_name="Giấy khai sinh", signer="Nguyễn Văn A, Phó Chủ tịch", copies=1,
+        fee_vnd=2000, electronic=True, notes="", copy_id=copy_id, prev_hash=prev_hash)
+
+
+def _certify_many(root: str, worker: int, count: int, start: multiprocessing.Event) -> None:
+    store = LocalStore(Path(root))
+    start.wait()
+    for i in range(count):
+        allocate_register_number(
+            store, agency_code=AGENCY, year=YEAR,
+            make_entry=lambda n, h, i=i: _entry(n, h, f"w{worker}-{i}"))
+
+
+def test_racing_certifiers_get_unique_gap_free_numbers(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Event()
+    workers, each = 8, 6
+    procs = [ctx.Process(target=_certify_many, args=(str(tmp_path), w, each, start))
+             for w in range(workers)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    store = LocalStore(tmp_path)
+    entries = list(read_entries(store, AGENCY, YEAR))
+    assert [e.number for e in entries] == list(range(1, workers * each + 1))
+    assert len({e.copy_id for e in entries}) == workers * each
+    assert check_chain(store, AGENCY, YEAR) == []
+
+
+def test_numbers_restart_each_year_and_agency(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    for year in (2025, 2026):
+        for agency in ("00001", "00004"):
+            e = allocate_register_number(
+                store, agency_code=agency, year=year,
+                make_entry=lambda n, h, a=agency, y=year: RegisterEntry(
+                    **{**_entry(n, h, f"{a}-{y}").__dict__, "agency_code": a, "year": y}))
+            assert e.number == 1 and e.prev_hash == ""
+
+
+def test_chain_detects_edit_and_removal(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    for i in range(3):
+        allocate_register_number(store, agency_code=AGENCY, year=YEAR,
+                                 make_entry=lambda n, h, i=i: _entry(n, h, f"c{i}"))
+    key = entry_key(AGENCY, YEAR, 2)
+    edited = json.loads(store.get(key))
+    edited["requester_name"] = "Người Khác"
+    store.put(key, json.dumps(edited).encode())
+    assert any("number 3" in p for p in check_chain(store, AGENCY, YEAR))
+    store.path_of(key).unlink()
+    assert any("gap" in p for p in check_chain(store, AGENCY, YEAR))
+
+
+def test_put_if_absent_never_overwrites(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    assert store.put_if_absent("register/x/1.json", b"first")
+    assert not store.put_if_absent("register/x/1.json", b"second")
+    assert store.get("register/x/1.json") == b"first"
+    assert list(store.list("register/")) == ["register/x/1.json"]
+
+
+def test_store_refuses_escaping_keys(tmp_path: Path) -> None:
+    import pytest
+
+    from storage.store import InvalidKey
+
+    store = LocalStore(tmp_path / "s")
+    for bad in ("../etc/passwd", "/abs", "a/../../b", "a//b", "tên/tệp"):
+        with pytest.raises(InvalidKey):
+            store.put(bad, b"x")
