@@ -105,7 +105,10 @@ def build_ecopy(
     font_path: Path,
     bold_font_path: Path | None = None,
 ) -> AssembledCopy:
-    """Write the unsigned, unencrypted PDF/A-3b e-copy of `pages` to `out_path`."""
+    """Write the unsigned, unencrypted PDF/A-3b e-copy of `pages` to `out_path`.
+
+    The attached manifest is `manifest` plus `page_count` and `statement_page_added`.
+    """
     if not pages:
         raise ValueError("an e-copy needs at least one page")
     fonts = _Fonts(_register_font(font_path), _register_font(bold_font_path or _bold_of(font_path)))
@@ -146,7 +149,10 @@ def build_ecopy(
         for (scan, _), pdf_page, (w, h) in zip(pages, pdf.pages, sizes, strict=False):
             _underlay_image(pdf, pdf_page, scan, w, h)
         pdfa.add_output_intent(pdf)
-        data = json.dumps(manifest, sort_keys=True, ensure_ascii=False, indent=2).encode("utf-8")
+        # only the assembler knows whether a statement page was added: it records the count
+        recorded = {**manifest, "page_count": len(pages) + int(extra_page),
+                    "statement_page_added": extra_page}
+        data = json.dumps(recorded, sort_keys=True, ensure_ascii=False, indent=2).encode("utf-8")
         pdfa.attach_file(
             pdf,
             "manifest.json",

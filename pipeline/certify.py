@@ -209,7 +209,7 @@ def _manifest(
             "kind": source_kind,
             "size": source_size,
         },
-        "page_count": len(pages),
+        "scan_page_count": len(pages),
         "pages": [
             {"index": s.index, "dpi": s.dpi, "rotation": s.rotation, "ocr_mean_conf": o.mean_conf}
             for s, o in pages

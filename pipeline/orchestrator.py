@@ -69,6 +69,7 @@ class ProcessOptions:
     hold_for_review: bool = True
     limits: Limits = field(default_factory=Limits)
     lang_messages: str = "vi"
+    ocr_engine: str = "tesseract"  # see pipeline.pagework.resolve_engine
 
 
 @dataclass
@@ -79,7 +80,10 @@ class _Doc:
     kind: str
     size: int
     workdir: Path
-    started: float
+    order: int
+    # set when its first task (the inspection, bounded by its own timeout) ends: time spent
+    # waiting behind earlier documents is not held against it
+    started: float | None = None
     inspection: Inspection | None = None
     pages: dict[int, tuple[PageScan, OcrPage]] = field(default_factory=dict)
     failed: bool = False
@@ -196,7 +200,7 @@ class BatchRunner:
             self._reject(None, source, sha, exc.reason, exc.params)
             return None
         workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-{sha[:12]}-"))
-        return _Doc(source, path, sha, kind, size, workdir, time.monotonic())
+        return _Doc(source, path, sha, kind, size, workdir, order=0)
 
     # ------------------------------------------------------------ run
 
@@ -211,12 +215,14 @@ class BatchRunner:
                 doc = self._intake(path)
                 if doc is None:
                     continue
+                doc.order = len(docs)
                 docs[doc.sha256] = doc
                 pool.submit(
                     (doc.sha256, "inspect"),
                     inspect_task,
                     (str(path), doc.kind, limits, self.opt.accept_signed),
                     limits.inspect_timeout_s,
+                    priority=(doc.order, -1),
                 )
             while pool.pending():
                 for (sha, what), value, timed_out in pool.results():
@@ -240,6 +246,8 @@ class BatchRunner:
         if doc.failed:
             return
         limits = self.opt.limits
+        if doc.started is None:
+            doc.started = time.monotonic()
         over_time = time.monotonic() - doc.started > limits.doc_timeout_s
         if timed_out or over_time:
             pool.cancel(lambda key: key[0] == sha)
@@ -267,8 +275,10 @@ class BatchRunner:
                 pool.submit(
                     (sha, plan.index),
                     page_task,
-                    (str(doc.path), doc.kind, plan, str(doc.workdir), limits, self.opt.lang),
+                    (str(doc.path), doc.kind, plan, str(doc.workdir), limits, self.opt.lang,
+                     self.opt.ocr_engine),
                     limits.page_timeout_s,
+                    priority=(doc.order, plan.index),
                 )
             return
         assert isinstance(what, int) and isinstance(value, tuple)

@@ -6,7 +6,10 @@ Kept apart from the orchestrator so the pool's child processes import only what 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from pipeline.intake import Inspection, PagePlan, inspect
@@ -42,6 +45,21 @@ def inspect_task(
         return TaskFailure(Reason.CORRUPT_FILE, {"detail": f"{type(exc).__name__}: {exc}"[:200]})
 
 
+OcrEngine = Callable[..., OcrPage]
+
+
+@cache
+def resolve_engine(spec: str) -> OcrEngine:
+    """The OCR engine seam: "tesseract", or "package.module:function" with ocr_page's signature.
+
+    Tests plug in engines that hang or crash to prove the pool survives them.
+    """
+    if spec == "tesseract":
+        return ocr_page
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def page_task(
     path: str,
     kind: str,
@@ -49,10 +67,11 @@ def page_task(
     workdir: str,
     limits: Limits,
     lang: str,
+    engine: str = "tesseract",
 ) -> tuple[PageScan, OcrPage] | TaskFailure:
     try:
         scan = rasterize_page(Path(path), kind, plan, Path(workdir), limits)
-        page = ocr_page(scan, lang=lang, timeout=limits.page_timeout_s)
+        page = resolve_engine(engine)(scan, lang=lang, timeout=limits.page_timeout_s)
         return dataclasses.replace(scan, rotation=page.rotation), page
     except EcopyError as exc:
         return TaskFailure(exc.reason, {k: str(v) for k, v in exc.params.items()})

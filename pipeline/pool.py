@@ -7,6 +7,8 @@ pool, resubmitting the other tasks that were still in flight.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -19,25 +21,32 @@ from pipeline.pagework import init_worker
 POLL_S = 0.02
 
 
-@dataclass
+@dataclass(order=True)
 class _Task:
-    key: Any
-    fn: Callable[..., Any]
-    args: tuple
-    timeout_s: float
-    result: AsyncResult | None = None
-    deadline: float = 0.0
-    attempts: int = 0
+    priority: tuple
+    seq: int
+    key: Any = field(compare=False)
+    fn: Callable[..., Any] = field(compare=False)
+    args: tuple = field(compare=False)
+    timeout_s: float = field(compare=False)
+    result: AsyncResult | None = field(default=None, compare=False)
+    deadline: float = field(default=0.0, compare=False)
+    started: float = field(default=0.0, compare=False)
 
 
 @dataclass
 class TaskPool:
-    """At most `workers` tasks run at once, so a task's deadline starts when it really starts."""
+    """At most `workers` tasks run at once, so a task's deadline starts when it really starts.
+
+    Waiting tasks run in priority order (the orchestrator uses document order), so a batch
+    finishes documents one after another instead of all of them at the end.
+    """
 
     workers: int
     _pool: Any = None
     _running: list[_Task] = field(default_factory=list)
-    _waiting: list[_Task] = field(default_factory=list)
+    _waiting: list[_Task] = field(default_factory=list)  # a heap
+    _seq: itertools.count = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         self._start()
@@ -46,8 +55,9 @@ class TaskPool:
         ctx = multiprocessing.get_context("forkserver")
         self._pool = ctx.Pool(self.workers, initializer=init_worker, maxtasksperchild=200)
 
-    def submit(self, key: Any, fn: Callable[..., Any], args: tuple, timeout_s: float) -> None:
-        self._waiting.append(_Task(key, fn, args, timeout_s))
+    def submit(self, key: Any, fn: Callable[..., Any], args: tuple, timeout_s: float,
+               priority: tuple = ()) -> None:
+        heapq.heappush(self._waiting, _Task(priority, next(self._seq), key, fn, args, timeout_s))
 
     def pending(self) -> int:
         return len(self._running) + len(self._waiting)
@@ -55,13 +65,14 @@ class TaskPool:
     def cancel(self, predicate: Callable[[Any], bool]) -> None:
         """Drop waiting tasks whose key matches (e.g. the rest of a rejected document)."""
         self._waiting = [t for t in self._waiting if not predicate(t.key)]
+        heapq.heapify(self._waiting)
 
     def _launch(self) -> None:
         while self._waiting and len(self._running) < self.workers:
-            task = self._waiting.pop(0)
+            task = heapq.heappop(self._waiting)
             task.result = self._pool.apply_async(task.fn, task.args)
-            task.deadline = time.monotonic() + task.timeout_s
-            task.attempts += 1
+            task.started = time.monotonic()
+            task.deadline = task.started + task.timeout_s
             self._running.append(task)
 
     def results(self) -> list[tuple[Any, Any, bool]]:
@@ -92,9 +103,9 @@ class TaskPool:
     def _restart(self) -> None:
         self._pool.terminate()
         self._pool.join()
-        survivors = self._running
+        for task in self._running:  # innocent bystanders of the killed pool: run them again
+            heapq.heappush(self._waiting, task)
         self._running = []
-        self._waiting = survivors + self._waiting
         self._start()
 
     def close(self) -> None:
