@@ -49,14 +49,11 @@ TEST_MARK = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ / TEST —
 TEST_MARK_BOX = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
 VN_TZ = timezone(timedelta(hours=7))
 
-# Statement geometry at scale 1 (an A4-wide page); narrower pages shrink it down to MIN_SCALE.
-MIN_STATEMENT_PAGE_W = 120 * mm  # below this the statement goes on an extra A4 page
-MIN_SCALE = 0.75
 BOX_W, PAD, MARGIN = 80 * mm, 3 * mm, 6 * mm
 SIG_W, SIG_H = 60 * mm, 18 * mm
 QR_SIZE, QR_GAP = 22 * mm, 3 * mm
 FONT_SIZE, LEADING = 10.0, 1.3
-AGENCY_W, AGENCY_H, AGENCY_MARGIN = 70 * mm, 22 * mm, 5 * mm
+AGENCY_W, AGENCY_H, AGENCY_MARGIN = 72 * mm, 13 * mm, 2.5 * mm  # in the top margin, as real copies
 MARK_SIZE, MARK_MIN_SIZE = 7.0, 4.5
 
 
@@ -107,37 +104,32 @@ def build_ecopy(
 ) -> AssembledCopy:
     """Write the unsigned, unencrypted PDF/A-3b e-copy of `pages` to `out_path`.
 
-    The attached manifest is `manifest` plus `page_count` and `statement_page_added`.
+    The last page (A4) carries the statement and QR; the attached manifest is `manifest` plus
+    the copy's `page_count` (scans + that page).
     """
     if not pages:
         raise ValueError("an e-copy needs at least one page")
     fonts = _Fonts(_register_font(font_path), _register_font(bold_font_path or _bold_of(font_path)))
     sizes = [_page_size(scan) for scan, _ in pages]
     agency = _agency_box(*sizes[0])
-    last_w, last_h = sizes[-1]
-    statement = _layout_statement(certification, fonts, _scale_for(last_w))
-    reserved_top = agency[1] if len(pages) == 1 else last_h  # keep clear of the agency box
-    extra_page = last_w < MIN_STATEMENT_PAGE_W or not _fits(statement, last_w, reserved_top)
-    if extra_page:
-        statement = _layout_statement(certification, fonts, 1.0)
+    # The statement has a page of its own at the end: drawn over a scan it would hide part of
+    # the original (body text, a seal), and a certified copy must show all of it.
+    statement = _layout_statement(certification, fonts, 1.0)
 
     buf = io.BytesIO()
     canvas = Canvas(buf, pagesize=sizes[0], initialFontName=fonts.regular, pageCompression=1)
-    sig_box: Box = (0.0, 0.0, 0.0, 0.0)
     for i, ((_, ocr), (w, h)) in enumerate(zip(pages, sizes, strict=True)):
         canvas.setPageSize((w, h))
         _draw_words(canvas, ocr, w, h, fonts.regular)
         if certification.test_mode:
             _draw_test_mark(canvas, w, h, fonts.regular, agency if i == 0 else None)
-        if i == len(pages) - 1 and not extra_page:
-            sig_box = _draw_statement(canvas, statement, certification, w, fonts)
         canvas.showPage()
-    if extra_page:
-        canvas.setPageSize(A4)
-        if certification.test_mode:
-            _draw_test_mark(canvas, A4[0], A4[1], fonts.regular, None)
-        sig_box = _draw_statement(canvas, statement, certification, A4[0], fonts)
-        canvas.showPage()
+    canvas.setPageSize(A4)
+    if certification.test_mode:
+        _draw_test_mark(canvas, A4[0], A4[1], fonts.regular, None)
+    _draw_page_heading(canvas, certification, len(pages), fonts)
+    sig_box = _draw_statement(canvas, statement, certification, A4[0], fonts)
+    canvas.showPage()
     canvas.save()
 
     when = datetime.now(VN_TZ).replace(microsecond=0)
@@ -150,8 +142,7 @@ def build_ecopy(
             _underlay_image(pdf, pdf_page, scan, w, h)
         pdfa.add_output_intent(pdf)
         # only the assembler knows whether a statement page was added: it records the count
-        recorded = {**manifest, "page_count": len(pages) + int(extra_page),
-                    "statement_page_added": extra_page}
+        recorded = {**manifest, "page_count": len(pages) + 1}
         data = json.dumps(recorded, sort_keys=True, ensure_ascii=False, indent=2).encode("utf-8")
         pdfa.attach_file(
             pdf,
@@ -199,10 +190,6 @@ def _page_size(scan: PageScan) -> tuple[float, float]:
         )
     w_px, h_px = scan.upright_size_px
     return w_px / scan.dpi * 72.0, h_px / scan.dpi * 72.0
-
-
-def _scale_for(page_w: float) -> float:
-    return max(MIN_SCALE, min(1.0, page_w / A4[0]))
 
 
 def _agency_box(page_w: float, page_h: float) -> Box:
@@ -318,21 +305,38 @@ def _qr_panel_size(st: _Statement) -> tuple[float, float, float]:
     return side, caption, side + caption * 1.6
 
 
-def _fits(st: _Statement, page_w: float, top_limit: float) -> bool:
-    side, _, panel_h = _qr_panel_size(st)
-    m = MARGIN * st.scale
-    need_w = m + side + QR_GAP * st.scale + st.width + m
-    need_h = m + max(st.height, panel_h) + m + MARK_SIZE * 2
-    return need_w <= page_w and need_h <= top_limit
+HEADING = "BẢN SAO ĐIỆN TỬ ĐƯỢC CHỨNG THỰC TỪ BẢN CHÍNH"
+HEADING_TOP = 30 * mm
+STATEMENT_TOP = 62 * mm
+
+
+def _draw_page_heading(canvas: Canvas, cert: Certification, scan_pages: int,
+                       fonts: _Fonts) -> None:
+    """Says what this page certifies, so a reader holding only this page knows the copy."""
+    x, y = 20 * mm, A4[1] - HEADING_TOP
+    canvas.saveState()
+    canvas.setFont(fonts.bold, 13)
+    canvas.drawString(x, y, HEADING)
+    canvas.setFont(fonts.regular, 11)
+    entry = cert.entry
+    lines = (f"Giấy tờ: {_nfc(entry.document_name)} — {scan_pages} trang bản chính",
+             f"Cơ quan chứng thực: {_nfc(entry.agency_name)}",
+             f"Mã bản sao: {entry.copy_id}")
+    for i, text in enumerate(lines, start=1):
+        canvas.drawString(x, y - i * 15, text)
+    canvas.restoreState()
 
 
 def _draw_statement(
     canvas: Canvas, st: _Statement, cert: Certification, page_w: float, fonts: _Fonts
 ) -> Box:
-    """White, thin-bordered box at the bottom right, QR left of it; returns the signature box."""
+    """White, thin-bordered box under the heading at the right, QR left of it.
+
+    Returns the box reserved for the certifier's signature.
+    """
     m = MARGIN * st.scale
-    x2, y1 = page_w - m, m
-    x1, y2 = x2 - st.width, y1 + st.height
+    x2, y2 = page_w - m, A4[1] - STATEMENT_TOP
+    x1, y1 = x2 - st.width, y2 - st.height
     canvas.saveState()
     canvas.setFillColor(white)
     canvas.setStrokeColor(black)

@@ -45,7 +45,8 @@ def make_scan_pdf(out: Path, pages: int) -> None:
         page = pikepdf.Page(pikepdf.Dictionary(
             Type=pikepdf.Name.Page, MediaBox=[0, 0, w_pt, h_pt],
             Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))))
-        page.obj.Contents = pdf.make_stream(f"q {w_pt:.2f} 0 0 {h_pt:.2f} 0 0 cm /Im0 Do Q".encode())
+        draw = f"q {w_pt:.2f} 0 0 {h_pt:.2f} 0 0 cm /Im0 Do Q".encode()
+        page.obj.Contents = pdf.make_stream(draw)
         pdf.pages.append(page)
     pdf.save(out)
 

@@ -159,19 +159,20 @@ def _images(page: pikepdf.Page) -> list[pikepdf.Stream]:
 
 
 def test_pages_sizes_and_boxes(built: AssembledCopy) -> None:
-    assert built.page_count == 3
+    assert built.page_count == 4  # three scans and the statement page
     with pikepdf.open(built.path) as pdf:
-        assert len(pdf.pages) == 3
+        assert len(pdf.pages) == 4
         sizes = [tuple(float(v) for v in p.MediaBox) for p in pdf.pages]
         assert "/Rotate" not in pdf.pages[1].obj
     assert sizes[0] == pytest.approx((0, 0, 576 / 96 * 72, 960 / 96 * 72))
     assert sizes[1] == pytest.approx((0, 0, 640 / 200 * 72, 480 / 200 * 72))
     assert sizes[2] == pytest.approx((0, 0, 572 / 96 * 72, 960 / 96 * 72))
+    assert sizes[3] == pytest.approx((0, 0, 595.2756, 841.8898))  # A4
     page, (x1, y1, x2, y2) = built.agency_box
-    assert page == 0 and x2 - x1 == pytest.approx(70 * MM) and y2 - y1 == pytest.approx(22 * MM)
+    assert page == 0 and x2 - x1 == pytest.approx(72 * MM) and y2 - y1 == pytest.approx(13 * MM)
     assert x2 < sizes[0][2] and y2 < sizes[0][3] and x1 > sizes[0][2] / 2 and y1 > sizes[0][3] / 2
     page, (x1, y1, x2, y2) = built.certifier_box
-    assert page == 2 and x1 > sizes[2][2] / 2 and y2 < sizes[2][3] / 3
+    assert page == 3 and x1 > sizes[3][2] / 2 and y1 > sizes[3][3] / 2
     assert 40 * MM < x2 - x1 <= 60 * MM and 13 * MM < y2 - y1 <= 18 * MM
 
 
@@ -230,8 +231,9 @@ def test_text_layer_keeps_vietnamese(built: AssembledCopy) -> None:
     ):
         assert phrase in text, phrase
     assert "THỬ NGHIỆM" not in text
-    # The statement is on the last page only.
-    assert "CHỨNG THỰC" not in _text(built.path, "-f", "1", "-l", "2")
+    # The statement is on the last page only, never over a scan.
+    assert "CHỨNG THỰC" not in _text(built.path, "-f", "1", "-l", "3")
+    assert "Giấy khai sinh — 3 trang bản chính" in _text(built.path, "-f", "4")
 
 
 @pytest.mark.parametrize(
@@ -274,8 +276,7 @@ def test_manifest_is_an_associated_file(built: AssembledCopy) -> None:
     with pikepdf.open(built.path) as pdf:
         spec = pdf.attachments["manifest.json"]
         data = spec.get_file().read_bytes()
-        expected = {**MANIFEST, "page_count": built.page_count,
-                    "statement_page_added": built.page_count > 3}
+        expected = {**MANIFEST, "page_count": built.page_count}
         assert json.loads(data.decode("utf-8")) == expected
         assert data == json.dumps(expected, sort_keys=True, ensure_ascii=False, indent=2).encode()
         (af,) = list(pdf.Root.AF)

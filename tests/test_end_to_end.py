@@ -66,7 +66,7 @@ def test_batch_goes_past_bad_file(batch: dict) -> None:
 
 def test_text_layer_has_vietnamese_from_ground_truth(batch: dict, corpus: Path) -> None:
     text = pdftotext(copy_path(batch, "4_1.jpg"))
-    for phrase in ("ĐÀ NẴNG", "GIÁO DỤC", "Kính gửi", "khẩn trương", "trường", "học sinh"):
+    for phrase in ("Đà Nẵng", "GIÁO DỤC", "Kính gửi", "Hạnh phúc", "trường", "học sinh"):
         assert phrase in text, phrase
     truth = (corpus / VIET / "4_1_gt.txt").read_text()
     marked = {w for w in re.findall(r"\w+", truth) if unicodedata.normalize("NFD", w) != w}
@@ -89,10 +89,10 @@ def test_text_layer_lands_on_the_words(batch: dict) -> None:
 
 def test_scanned_pdf_keeps_original_jpeg(batch: dict, corpus: Path) -> None:
     with pikepdf.open(corpus / VIET / "2.pdf") as src:
-        originals = [img.read_raw_bytes() for p in src.pages for img in p.images.values()]
+        originals = [img.read_raw_bytes() for p in src.pages for img in p.get_images().values()]
     with pikepdf.open(copy_path(batch, "2.pdf")) as copy:
         assert len(copy.pages) == 2
-        embedded = [img.read_raw_bytes() for p in copy.pages for img in p.images.values()]
+        embedded = [img.read_raw_bytes() for p in copy.pages for img in p.get_images().values()]
     assert all(o in embedded for o in originals)
 
 
