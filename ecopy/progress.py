@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
@@ -64,8 +65,10 @@ def render_summary(console: Console, outcomes: Sequence[DocumentOutcome], store:
         table.add_column(vi_name if vi else en_name, overflow="fold")
     for o in outcomes:
         status = STATUS_VI.get(o.status, o.status) if vi else o.status.value
-        table.add_row(o.source, f"[{STATUS_STYLE.get(o.status, '')}]{status}[/]", o.doc_type,
-                      str(o.register_number or ""), o.reason, o.message or o.ecopy_path)
+        note = o.message or (f"{'bản sao' if vi else 'copy'} {o.copy_id[:12]}…" if o.copy_id
+                             else "")
+        table.add_row(Path(o.source).name, f"[{STATUS_STYLE.get(o.status, '')}]{status}[/]",
+                      o.doc_type, str(o.register_number or ""), o.reason, note)
     console.print(table)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in DocStatus}
     if vi:

@@ -231,6 +231,8 @@ class BatchRunner:
             pool.close()
             for doc in docs.values():
                 shutil.rmtree(doc.workdir, ignore_errors=True)
+        position = {str(p): i for i, p in enumerate(files)}
+        self.outcomes.sort(key=lambda o: position.get(o.source, len(position)))
         return self.outcomes
 
     def _on_result(
