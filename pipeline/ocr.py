@@ -7,7 +7,9 @@ single-threaded tesseract per core is several times faster than tesseract's own 
 from __future__ import annotations
 
 import re
+import tempfile
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytesseract
@@ -48,7 +50,7 @@ def is_blank(img: Image.Image) -> bool:
     return float(np.asarray(small, dtype=np.float32).std()) < BLANK_STDDEV
 
 
-def detect_rotation(img: Image.Image, timeout: int) -> int:
+def detect_rotation(img: Image.Image | str, timeout: int) -> int:
     """Clockwise degrees that turn the page upright; 0 when OSD cannot tell."""
     try:
         osd = pytesseract.image_to_osd(
@@ -66,28 +68,58 @@ def detect_rotation(img: Image.Image, timeout: int) -> int:
 
 
 def ocr_page(scan: PageScan, *, lang: str = DEFAULT_LANG, timeout: int = 180) -> OcrPage:
+    with tempfile.TemporaryDirectory(prefix="ecopy-ocr-") as tmp:
+        return _ocr_page(scan, lang, timeout, Path(tmp))
+
+
+class _Input:
+    """The image tesseract reads, as a file: the scan itself while unchanged, otherwise an
+    uncompressed PNM (pytesseract would PNG-compress every call: ~1 s for an A4 colour page)."""
+
+    def __init__(self, path: Path, img: Image.Image, tmp: Path) -> None:
+        self.original, self.img, self.tmp, self._path = path, img, tmp, str(path)
+
+    def replace(self, img: Image.Image) -> None:
+        self.img = img
+        self._path = ""
+
+    @property
+    def path(self) -> str:
+        if not self._path:
+            self._path = str(self.tmp / f"work-{id(self.img)}.pnm")
+            self.img.save(self._path, format="PPM")
+        return self._path
+
+
+def _ocr_page(scan: PageScan, lang: str, timeout: int, tmp: Path) -> OcrPage:
     with Image.open(scan.image_path) as raw:
         raw.load()
+        fmt = raw.format
         img = _as_ocr_image(raw)
+        unchanged = img is raw and fmt in ("JPEG", "PNG", "TIFF")
+    work = _Input(Path(scan.image_path), img, tmp)
+    if not unchanged:
+        work.replace(img)
     if scan.rotation:
-        img = img.rotate(-scan.rotation, expand=True)
-    if is_blank(img):
-        return OcrPage(
-            scan.index, img.width, img.height, scan.rotation, (), 0.0, "tesseract", blank=True
-        )
-    turn = detect_rotation(img, timeout)
+        work.replace(work.img.rotate(-scan.rotation, expand=True))
+    if is_blank(work.img):
+        return OcrPage(scan.index, work.img.width, work.img.height, scan.rotation, (), 0.0,
+                       "tesseract", blank=True)
+    turn = detect_rotation(work.path, timeout)
     if turn:
-        img = img.rotate(-turn, expand=True)
+        work.replace(work.img.rotate(-turn, expand=True))
     rotation = (scan.rotation + turn) % 360
-    width, height = img.size
+    width, height = work.img.size
     scale = 1.0
     if scan.dpi < UPSCALE_BELOW_DPI:
         scale = min(MAX_UPSCALE, 300 / max(scan.dpi, 1))
-        work = img if img.mode != "1" else img.convert("L")
-        img = work.resize((round(width * scale), round(height * scale)), Image.Resampling.LANCZOS)
+        base = work.img if work.img.mode != "1" else work.img.convert("L")
+        work.replace(base.resize((round(width * scale), round(height * scale)),
+                                 Image.Resampling.LANCZOS))
     try:
         data = pytesseract.image_to_data(
-            img, lang=lang, config="--psm 3", output_type=pytesseract.Output.DICT, timeout=timeout
+            work.path, lang=lang, config="--psm 3", output_type=pytesseract.Output.DICT,
+            timeout=timeout,
         )
     except RuntimeError as exc:
         raise Rejected(Reason.TIMEOUT, limit=timeout) from exc

@@ -97,6 +97,7 @@ class TaskPool:
                     done.append((task.key, None, True))
                 self._restart()
             if done:
+                self._launch()  # refill freed slots before the coordinator does its own work
                 return done
             time.sleep(POLL_S)
 

@@ -26,7 +26,7 @@ def test_bad_page_times_out_and_batch_goes_on(engine: str, corpus: Path, tmp_pat
     good = corpus / "tesseract-test/phototest.tif"
     store = LocalStore(tmp_path / "store")
     ctx = build_certify_context(Settings(pki_dir=pki_dir), store)
-    limits = Limits(page_timeout_s=5)
+    limits = Limits(page_timeout_s=10)  # the good page needs headroom on a loaded machine
     start = time.monotonic()
     outcomes = process_batch([blank, good], store, ctx, ProcessOptions(
         person_id=PERSON, workers=2, limits=limits, ocr_engine=engine))
@@ -34,6 +34,6 @@ def test_bad_page_times_out_and_batch_goes_on(engine: str, corpus: Path, tmp_pat
     by_name = {Path(o.source).name: o for o in outcomes}
     assert by_name["blank.png"].status == DocStatus.REJECTED
     assert by_name["blank.png"].reason == "timeout"
-    assert "5" in by_name["blank.png"].message
-    assert by_name["phototest.tif"].status == DocStatus.FILED
+    assert "10" in by_name["blank.png"].message
+    assert by_name["phototest.tif"].status == DocStatus.FILED, by_name["phototest.tif"]
     assert store.exists(f"originals/{by_name['blank.png'].sha256}")  # the original is kept
