@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 PERSON=001301012345
 set +e
-.venv/bin/ecopy process samples/ --person-id "$PERSON" --out . "$@"
+.venv/bin/ecopy process samples/ --person-id "$PERSON" --requester "Nguyễn Thị Mai Anh" --out . "$@"
 status=$?
 set -e
 # 0: all filed, 3: some wait for review; both leave copies to look at
