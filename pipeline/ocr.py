@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytesseract
@@ -50,28 +52,6 @@ def is_blank(img: Image.Image) -> bool:
     return float(np.asarray(small, dtype=np.float32).std()) < BLANK_STDDEV
 
 
-def detect_rotation(img: Image.Image | str, timeout: int) -> int:
-    """Clockwise degrees that turn the page upright; 0 when OSD cannot tell."""
-    try:
-        osd = pytesseract.image_to_osd(
-            img, config="--psm 0 -c min_characters_to_try=10", timeout=timeout
-        )
-    except pytesseract.TesseractError:
-        return 0  # too few characters to judge: leave the page as scanned
-    except RuntimeError as exc:  # pytesseract's timeout
-        raise Rejected(Reason.TIMEOUT, limit=timeout) from exc
-    rotate = _ROTATE_RE.search(osd)
-    conf = _CONF_RE.search(osd)
-    if not rotate or not conf or float(conf.group(1)) < OSD_MIN_CONFIDENCE:
-        return 0
-    return int(rotate.group(1)) % 360
-
-
-def ocr_page(scan: PageScan, *, lang: str = DEFAULT_LANG, timeout: int = 180) -> OcrPage:
-    with tempfile.TemporaryDirectory(prefix="ecopy-ocr-") as tmp:
-        return _ocr_page(scan, lang, timeout, Path(tmp))
-
-
 class _Input:
     """The image tesseract reads, as a file: the scan itself while unchanged, otherwise an
     uncompressed PNM (pytesseract would PNG-compress every call: ~1 s for an A4 colour page)."""
@@ -84,11 +64,48 @@ class _Input:
         self._path = ""
 
     @property
+    def is_original(self) -> bool:
+        return self._path == str(self.original)
+
+    @property
     def path(self) -> str:
         if not self._path:
             self._path = str(self.tmp / f"work-{id(self.img)}.pnm")
             self.img.save(self._path, format="PPM")
         return self._path
+
+
+def detect_rotation(work: _Input, timeout: int) -> int:
+    """Clockwise degrees that turn the page upright; 0 when OSD cannot tell."""
+    try:
+        osd = _tesseract(work, pytesseract.image_to_osd,
+                         config="--psm 0 -c min_characters_to_try=10", timeout=timeout)
+    except pytesseract.TesseractError:  # before RuntimeError: it is one
+        return 0  # too few characters to judge: leave the page as scanned
+    except RuntimeError as exc:  # pytesseract's timeout
+        raise Rejected(Reason.TIMEOUT, limit=timeout) from exc
+    rotate = _ROTATE_RE.search(osd)
+    conf = _CONF_RE.search(osd)
+    if not rotate or not conf or float(conf.group(1)) < OSD_MIN_CONFIDENCE:
+        return 0
+    return int(rotate.group(1)) % 360
+
+
+def _tesseract(work: _Input, call: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run a pytesseract call on the work file. Leptonica is stricter than Pillow about damaged
+    JPEGs: when it cannot read the original file, retry once on the image Pillow decoded."""
+    try:
+        return call(work.path, **kwargs)
+    except pytesseract.TesseractError as exc:
+        if not work.is_original or "pixRead" not in str(exc):
+            raise
+        work.replace(work.img)
+        return call(work.path, **kwargs)
+
+
+def ocr_page(scan: PageScan, *, lang: str = DEFAULT_LANG, timeout: int = 180) -> OcrPage:
+    with tempfile.TemporaryDirectory(prefix="ecopy-ocr-") as tmp:
+        return _ocr_page(scan, lang, timeout, Path(tmp))
 
 
 def _ocr_page(scan: PageScan, lang: str, timeout: int, tmp: Path) -> OcrPage:
@@ -105,7 +122,7 @@ def _ocr_page(scan: PageScan, lang: str, timeout: int, tmp: Path) -> OcrPage:
     if is_blank(work.img):
         return OcrPage(scan.index, work.img.width, work.img.height, scan.rotation, (), 0.0,
                        "tesseract", blank=True)
-    turn = detect_rotation(work.path, timeout)
+    turn = detect_rotation(work, timeout)
     if turn:
         work.replace(work.img.rotate(-turn, expand=True))
     rotation = (scan.rotation + turn) % 360
@@ -117,14 +134,12 @@ def _ocr_page(scan: PageScan, lang: str, timeout: int, tmp: Path) -> OcrPage:
         work.replace(base.resize((round(width * scale), round(height * scale)),
                                  Image.Resampling.LANCZOS))
     try:
-        data = pytesseract.image_to_data(
-            work.path, lang=lang, config="--psm 3", output_type=pytesseract.Output.DICT,
-            timeout=timeout,
-        )
-    except RuntimeError as exc:
-        raise Rejected(Reason.TIMEOUT, limit=timeout) from exc
-    except pytesseract.TesseractError as exc:
+        data = _tesseract(work, pytesseract.image_to_data, lang=lang, config="--psm 3",
+                          output_type=pytesseract.Output.DICT, timeout=timeout)
+    except pytesseract.TesseractError as exc:  # before RuntimeError: it is one
         raise Rejected(Reason.OCR_FAILED, page=scan.index + 1, detail=str(exc)[:200]) from exc
+    except RuntimeError as exc:  # pytesseract's timeout
+        raise Rejected(Reason.TIMEOUT, limit=timeout) from exc
     words = []
     for i, text in enumerate(data["text"]):
         text = unicodedata.normalize("NFC", (text or "").strip())

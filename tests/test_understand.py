@@ -45,6 +45,12 @@ def test_vietnamese_word_with_diacritics(corpus: Path) -> None:
     assert "tiếng" in page.text
 
 
+def test_jpeg_leptonica_refuses_is_read_through_pillow(corpus: Path) -> None:
+    """tesseract cannot open this damaged JPEG itself; the page must not fail or time out."""
+    page = ocr_page(scan_of(corpus / "pillow/photoshop-200dpi-broken.jpg", dpi=200), timeout=30)
+    assert page.width_px == 200 and not page.blank
+
+
 def test_blank_page_detected(tmp_path: Path) -> None:
     from PIL import Image
 
