@@ -40,6 +40,21 @@ def test_osd_turns_pages_upright(corpus: Path, name: str, rotation: int) -> None
     assert "quick brown" in page.text.lower()
 
 
+def test_large_pages_in_four_orientations(corpus: Path, tmp_path: Path) -> None:
+    """cardinal.pdf: one page per orientation at 300-390 dpi, so OSD runs on reduced copies."""
+    from pipeline.intake import inspect, sniff
+    from pipeline.limits import Limits
+    from pipeline.rasterize import rasterize_page
+
+    path, limits = corpus / "ocrmypdf/cardinal.pdf", Limits()
+    rotations = []
+    for plan in inspect(path, sniff(path), limits).pages:
+        page = ocr_page(rasterize_page(path, "pdf", plan, tmp_path, limits), lang="eng")
+        assert "LinnSequencer" in page.text
+        rotations.append(page.rotation)
+    assert rotations == [0, 270, 180, 90]
+
+
 def test_vietnamese_word_with_diacritics(corpus: Path) -> None:
     page = ocr_page(scan_of(corpus / "tesseract-test/viet.tif"), lang="vie+eng")
     assert "tiếng" in page.text
