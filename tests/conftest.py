@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Tests that call OCR stages directly run them as the product's pool workers do: one thread.
+os.environ["OMP_THREAD_LIMIT"] = "1"
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("ECOPY_CORPUS", ROOT.parent / "shared" / "corpus"))
 SAMPLES = ROOT / "samples"
