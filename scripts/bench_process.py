@@ -51,8 +51,12 @@ def make_scan_pdf(out: Path, pages: int) -> None:
     pdf.save(out)
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, from /proc."""
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process and all its descendants, from /proc.
+
+    Summed RSS counts pages shared by the forked workers once per process; PSS splits shared
+    pages between their users, so its sum is the memory the tree really holds.
+    """
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -62,32 +66,36 @@ def tree_rss_mb(pid: int) -> float:
                 children.setdefault(parent, []).append(int(entry))
             except (OSError, IndexError, ValueError):
                 continue
-    total, stack = 0, [pid]
+    rss = pss = 0
+    stack = [pid]
     while stack:
         p = stack.pop()
         stack.extend(children.get(p, []))
         try:
-            with open(f"/proc/{p}/status") as fh:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
         except OSError:
             continue
-    return total / 1024
+    return rss / 1024, pss / 1024
 
 
 def run_ecopy(pdf: Path, workers: int, store: Path, env: dict[str, str]) -> dict:
     cmd = [sys.executable, "-m", "ecopy.cli", "process", str(pdf), "--person-id", "001301012345",
            "--out", str(store), "--json", "--workers", str(workers), "--certify-all"]
-    peak_tree = 0.0
+    peak_rss = peak_pss = 0.0
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_tree
+        nonlocal peak_rss, peak_pss
         while not stop.is_set():
-            peak_tree = max(peak_tree, tree_rss_mb(proc.pid))
+            rss, pss = tree_memory_mb(proc.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -99,7 +107,8 @@ def run_ecopy(pdf: Path, workers: int, store: Path, env: dict[str, str]) -> dict
     main_peak = _peak_of_finished_child()
     docs = json.loads(out)["documents"]
     return {"seconds": elapsed, "status": [d["status"] for d in docs],
-            "peak_tree_mb": peak_tree, "peak_main_mb": main_peak}
+            "peak_tree_rss_mb": peak_rss, "peak_tree_pss_mb": peak_pss,
+            "peak_main_mb": main_peak}
 
 
 def _peak_of_finished_child() -> float:
@@ -145,8 +154,9 @@ def main() -> int:
           f"result: {','.join(ecopy['status'])}")
     print(f"bare tesseract (limit): {bare:7.1f} s  {bare_pps:6.3f} pages/s")
     print(f"ratio ecopy / bare:     {ecopy_pps / bare_pps:6.2f}×")
-    print(f"peak RSS: main process {ecopy['peak_main_mb']:.0f} MB, "
-          f"whole process tree {ecopy['peak_tree_mb']:.0f} MB")
+    print(f"peak memory: main process RSS {ecopy['peak_main_mb']:.0f} MB; whole process tree "
+          f"(main, forkserver, pool workers, tesseract) PSS {ecopy['peak_tree_pss_mb']:.0f} MB, "
+          f"summed RSS {ecopy['peak_tree_rss_mb']:.0f} MB")
     return 0
 
 

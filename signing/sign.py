@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 from asn1crypto import keys, x509
 from cryptography.hazmat.primitives import serialization
@@ -253,7 +254,8 @@ def _page_index(writer: IncrementalPdfFileWriter, page: int) -> int:
 
 
 def _sign_revision(
-    data: bytes,
+    writer: IncrementalPdfFileWriter,
+    output: BinaryIO,
     *,
     identity: SigningIdentity,
     timestamper: TimeStamper,
@@ -263,8 +265,7 @@ def _sign_revision(
     signing_time: datetime,
     new_field: SigFieldSpec | None,
     extra_field: SigFieldSpec | None = None,
-) -> bytes:
-    writer = IncrementalPdfFileWriter(BytesIO(data))
+) -> None:
     if extra_field is not None:
         append_signature_field(writer, extra_field)
     pdf_signer = _FixedTimePdfSigner(
@@ -275,18 +276,18 @@ def _sign_revision(
         new_field_spec=new_field,
         signing_time=signing_time,
     )
-    out = pdf_signer.sign_pdf(
+    pdf_signer.sign_pdf(
         writer,
         existing_fields_only=new_field is None,
         bytes_reserved=_bytes_reserved(identity, timestamper),
         appearance_text_params={f"line{i}": line for i, line in enumerate(text)},
-        output=BytesIO(),
+        output=output,
     )
-    return out.getvalue()
 
 
 def sign_as_certifier(
-    pdf_in: bytes,
+    source: BinaryIO,
+    output: BinaryIO,
     *,
     certifier: SigningIdentity,
     timestamper: TimeStamper,
@@ -300,9 +301,9 @@ def sign_as_certifier(
     signature, so that filling it later counts as form filling (allowed by P=2) rather than
     as adding a field (which a strict verifier treats as a disallowed change)."""
     moment = (signing_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
-    probe = IncrementalPdfFileWriter(BytesIO(pdf_in))
-    agency_page = _page_index(probe, agency_box[0])
-    certifier_page = _page_index(probe, certifier_box[0])
+    writer = IncrementalPdfFileWriter(source)
+    agency_page = _page_index(writer, agency_box[0])
+    certifier_page = _page_index(writer, certifier_box[0])
     meta = PdfSignatureMetadata(
         field_name=CERTIFIER_FIELD,
         md_algorithm="sha256",
@@ -314,8 +315,9 @@ def sign_as_certifier(
         location=location or None,
     )
     text = [f"Ký bởi: {certifier.display_name}", f"Thời gian ký: {iso_vn(moment)}"]
-    return _sign_revision(
-        pdf_in,
+    _sign_revision(
+        writer,
+        output,
         identity=certifier,
         timestamper=timestamper,
         meta=meta,
@@ -335,7 +337,8 @@ def sign_as_certifier(
 
 
 def sign_as_agency(
-    pdf_in: bytes,
+    source: BinaryIO,
+    output: BinaryIO,
     *,
     agency: SigningIdentity,
     timestamper: TimeStamper,
@@ -355,8 +358,9 @@ def sign_as_agency(
         location=location or None,
     )
     text = [agency.display_name, agency_copy_form, f"Thời gian ký: {iso_vn(moment)}"]
-    return _sign_revision(
-        pdf_in,
+    _sign_revision(
+        IncrementalPdfFileWriter(source),
+        output,
         identity=agency,
         timestamper=timestamper,
         meta=meta,
@@ -386,34 +390,55 @@ def sign_ecopy(
     ``signing_time`` (when given) is used for both signatures, for reproducible output; the
     RFC 3161 timestamps always carry the TSA's own clock.
     """
-    original = pdf_in.read_bytes() if isinstance(pdf_in, Path) else pdf_in
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     certifier_time = (signing_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
-    rev2 = sign_as_certifier(
-        original,
-        certifier=certifier,
-        timestamper=timestamper,
-        certifier_box=certifier_box,
-        agency_box=agency_box,
-        font_path=font_path,
-        location=location,
-        signing_time=certifier_time,
-    )
-    agency_time = (signing_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
-    rev3 = sign_as_agency(
-        rev2,
-        agency=agency,
-        timestamper=timestamper,
-        font_path=font_path,
-        agency_copy_form=agency_copy_form,
-        location=location,
-        signing_time=agency_time,
-    )
-    _atomic_write(Path(out_path), rev3)
+    # Files, not bytes: a 300-page copy is hundreds of MB, and each revision repeats the last.
+    with (
+        open(pdf_in, "rb") if isinstance(pdf_in, Path) else BytesIO(pdf_in) as source,
+        tempfile.TemporaryFile(dir=out_path.parent) as rev2,
+    ):
+        sign_as_certifier(
+            source,
+            rev2,
+            certifier=certifier,
+            timestamper=timestamper,
+            certifier_box=certifier_box,
+            agency_box=agency_box,
+            font_path=font_path,
+            location=location,
+            signing_time=certifier_time,
+        )
+        agency_time = (signing_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
+        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
+        try:
+            with os.fdopen(fd, "w+b") as rev3:
+                rev2.seek(0)
+                sign_as_agency(
+                    rev2,
+                    rev3,
+                    agency=agency,
+                    timestamper=timestamper,
+                    font_path=font_path,
+                    agency_copy_form=agency_copy_form,
+                    location=location,
+                    signing_time=agency_time,
+                )
+                rev3.flush()
+                os.fsync(rev3.fileno())
+                ends = (source.seek(0, os.SEEK_END), rev2.seek(0, os.SEEK_END),
+                        rev3.seek(0, os.SEEK_END))
+                rev3.seek(0)
+                digest = hashlib.file_digest(rev3, "sha256").hexdigest()
+            os.replace(tmp, out_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return SignedInfo(
         path=str(out_path),
-        sha256=hashlib.sha256(rev3).hexdigest(),
-        size=len(rev3),
-        revision_ends=(len(original), len(rev2), len(rev3)),
+        sha256=digest,
+        size=ends[2],
+        revision_ends=ends,
         certifier_signing_time=iso_vn(certifier_time),
         agency_signing_time=iso_vn(agency_time),
         certifier_subject=certifier.subject,
@@ -425,17 +450,3 @@ def sign_ecopy(
 def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = (round(v) for v in box)
     return x1, y1, x2, y2
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

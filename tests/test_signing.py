@@ -14,6 +14,7 @@ import os
 import subprocess
 import time
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -253,15 +254,17 @@ def test_single_signature_is_not_enough(
     timestamper: Any,
     unsigned: bytes,
 ) -> None:
-    once = sign_as_certifier(
-        unsigned,
+    once = BytesIO()
+    sign_as_certifier(
+        BytesIO(unsigned),
+        once,
         certifier=identities[0],
         timestamper=timestamper,
         certifier_box=CERTIFIER_BOX,
         agency_box=AGENCY_BOX,
         font_path=FONT,
     )
-    report = _verify(pki, once)
+    report = _verify(pki, once.getvalue())
     assert report.signatures[0].indication == "TOTAL-PASSED"
     assert report.indication == "INDETERMINATE"
     assert report.sub_indication == "SIG_CONSTRAINTS_FAILURE"
