@@ -229,3 +229,30 @@ def test_two_runs_at_once_share_one_gap_free_register(corpus: Path, env: dict,
                     if d["status"] == "filed"]
     assert sorted(numbers) == list(range(1, len(numbers) + 1))
     assert len(numbers) >= 3
+
+
+def test_signed_input_only_when_asked(batch: dict, corpus: Path, tmp_path: Path) -> None:
+    signed = corpus / "node-signpdf/signed-once.pdf"
+    args = ["process", str(signed), "--person-id", PERSON, "--out", str(tmp_path), "--json"]
+    refused = run_cli(args, batch["env"])
+    assert refused.returncode == 4
+    assert json.loads(refused.stdout)["documents"][0]["reason"] == "already_signed"
+    accepted = run_cli([*args, "--accept-signed"], batch["env"])
+    (doc,) = json.loads(accepted.stdout)["documents"]
+    assert doc["status"] == "filed", doc
+    assert (tmp_path / doc["ecopy_path"]).is_file()
+
+
+def test_verify_elsewhere_with_trust_option(batch: dict, tmp_path: Path, pki_dir: Path) -> None:
+    """On a machine without this dev PKI the copy is untrusted, still announced as TEST, and
+    passes once its root is given with --trust."""
+    env = {**batch["env"], "ECOPY_PKI_DIR": str(tmp_path / "no-pki")}
+    path = copy_path(batch, "4_1.jpg")
+    proc = run_cli(["verify", str(path), "--json"], env)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 3 and report["indication"] == "INDETERMINATE"
+    assert report["signatures"][0]["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    assert report["is_test"] is True
+    proc = run_cli(["verify", str(path), "--json", "--trust", str(pki_dir / "root.cert.pem")],
+                   env)
+    assert proc.returncode == 0, proc.stdout
