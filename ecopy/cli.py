@@ -169,13 +169,13 @@ def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
     table = Table(title=(f"Kho dữ liệu của {args.person_id}" if vi
                          else f"Data warehouse of {args.person_id}"))
     for col in (("Loại", "Type"), ("Tên giấy tờ", "Document"), ("Số CT", "Reg. no."),
-                ("Ngày", "Date"), ("Mã bản sao", "Copy ID"), ("Tệp", "File")):
-        table.add_column(col[0] if vi else col[1])
+                ("Ngày", "Date"), ("Tệp", "File")):
+        table.add_column(col[0] if vi else col[1], overflow="fold")
     for c in copies:
         entry = c.get("register_entry", {})
         table.add_row(c.get("doc_type", ""), c.get("document_name", ""),
                       f"{entry.get('number', '')} / {entry.get('book', '')}",
-                      entry.get("date", ""), c.get("copy_id", ""), c["key"])
+                      entry.get("date", ""), c["key"])
     console = Console()
     console.print(table)
     if not copies:

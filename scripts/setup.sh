@@ -28,7 +28,11 @@ extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
 want="$(sha256sum pyproject.toml | cut -c1-16)$extra"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".$extra"
+  # quiet unless it fails: build-backend notices are noise to someone running the demo
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e ".$extra"; } \
+       > .venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
