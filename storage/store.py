@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
 
@@ -32,11 +33,30 @@ def check_key(key: str) -> str:
 class ObjectStore(Protocol):
     """MUST be safe for concurrent writers from several processes."""
 
+    def _write_atomically(self, key: str, fill: Callable[[BinaryIO], None]) -> None:
+        """Readers see the old object or the new one, never a half-written file."""
+        target = self.path_of(key)
+        fd, tmp = self._tmp_beside(target)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fill(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
     def put(self, key: str, data: bytes) -> None:
-        """Store data under key, replacing what was there; readers see old or new, never half."""
+        self._write_atomically(key, lambda fh: fh.write(data))
 
     def put_file(self, key: str, path: Path) -> None:
-        """Like put, streaming from a file (large objects must not be held in memory)."""
+        def copy(out: BinaryIO) -> None:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+        self._write_atomically(key, copy)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Create key only if it does not exist; True if this call created it. Atomic."""
