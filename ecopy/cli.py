@@ -21,6 +21,7 @@ from ecopy.settings import Settings, load_settings
 from pipeline.idnumber import parse_personal_id
 from pipeline.reasons import Reason, message
 from pipeline.types import DocStatus, to_jsonable
+from storage.store import LocalStore
 
 EXIT_OK, EXIT_USAGE, EXIT_REVIEW, EXIT_REJECTED = 0, 2, 3, 4
 VERIFY_EXIT = {"TOTAL-PASSED": 0, "TOTAL-FAILED": 1, "INDETERMINATE": 3}
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--workers", type=int, help="OCR processes (default: one per core)")
     pr.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(handler=cmd_process)
 
     ve = sub.add_parser("verify", parents=[common],
                         help="verify an e-copy's signatures and register entry")
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--trust", type=Path, action="append", default=[],
                     help="extra trusted root certificate (PEM/DER); repeatable")
     ve.add_argument("--store", type=Path, help="store to check the register entry against")
+    ve.set_defaults(handler=cmd_verify)
 
     wh = sub.add_parser("warehouse", help="a person's electronic data warehouse")
     whs = wh.add_subparsers(dest="action", required=True)
@@ -66,7 +69,22 @@ def _parser() -> argparse.ArgumentParser:
     wl.add_argument("person_id")
     wl.add_argument("--out", type=Path, help="store directory")
     wl.add_argument("--json", action="store_true")
+    wl.set_defaults(handler=cmd_warehouse_list)
+    for module in _command_modules():
+        module.register(sub, common)
     return p
+
+
+def _command_modules() -> list:
+    """Further subcommands live one per module in ecopy/commands/: each has
+    `register(subparsers, common_parser)`, which adds its parser and sets `handler`."""
+    import importlib
+    import pkgutil
+
+    from ecopy import commands
+
+    return [importlib.import_module(f"ecopy.commands.{m.name}")
+            for m in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name)]
 
 
 def _quiet_libraries() -> None:
@@ -86,17 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "lang", None):
         settings = replace(settings, lang=args.lang)
-    if args.command == "process":
-        return cmd_process(args, settings)
-    if args.command == "verify":
-        return cmd_verify(args, settings)
-    return cmd_warehouse_list(args, settings)
+    return args.handler(args, settings)
 
 
-def _store(args: argparse.Namespace, settings: Settings):
-    from storage.store import LocalStore
-
-    return LocalStore(args.out or settings.store_dir)
+def open_store(args: argparse.Namespace, settings: Settings) -> LocalStore:
+    """The store a command works on: --out/--store when given, else the setting."""
+    path = getattr(args, "out", None) or getattr(args, "store", None) or settings.store_dir
+    return LocalStore(path)
 
 
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,7 +131,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     settings = replace(settings, commune_code=commune,
                        workers=args.workers or settings.workers)
-    store = _store(args, settings)
+    store = open_store(args, settings)
     ctx = build_certify_context(settings, store, requester_name=args.requester)
     options = ProcessOptions(person_id=args.person_id, lang=settings.ocr_lang,
                              workers=settings.workers, accept_signed=args.accept_signed,
@@ -161,7 +175,7 @@ def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
 
     from storage.warehouse import list_copies
 
-    copies = list_copies(_store(args, settings), args.person_id)
+    copies = list_copies(open_store(args, settings), args.person_id)
     if args.json:
         print(json.dumps(copies, ensure_ascii=False, indent=2))
         return EXIT_OK
