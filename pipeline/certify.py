@@ -29,6 +29,7 @@ from pipeline.types import (
     RegisterEntry,
     to_jsonable,
 )
+from storage.audit import append_event
 from storage.records import dump
 from storage.register import RegisterExhausted, allocate_register_number
 from storage.store import ObjectStore
@@ -55,6 +56,7 @@ class CertifyContext:
     test_mode: bool
     book: str | None = None  # None: "01/<year>"
     requester_name: str | None = None
+    actor: str = "ecopy"  # who the audit log names for register, sign and file events
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,15 @@ def certify_document(
         )
     except RegisterExhausted as exc:
         raise Rejected(Reason.REGISTER_CONFLICT) from exc
+    append_event(
+        ctx.store,
+        actor=ctx.actor,
+        action="register",
+        object=f"register/{ctx.agency_code}/{entry.year}/{entry.number:06d}.json",
+        object_sha256=entry.entry_hash,
+        details={"number": entry.number, "book": entry.book, "copy_id": copy_id,
+                 "original_sha256": source_sha256},
+    )
     manifest = _manifest(
         ctx,
         entry,
@@ -153,6 +164,15 @@ def certify_document(
         )
         raise Rejected(Reason.SIGNING_FAILED, detail=str(exc)[:200]) from exc
     pdf_sha = hashlib.sha256(signed.read_bytes()).hexdigest()
+    append_event(
+        ctx.store,
+        actor=ctx.actor,
+        action="sign",
+        object=copy_id,
+        object_sha256=pdf_sha,
+        details={"signer": signer, "agency_code": ctx.agency_code, "number": entry.number,
+                 "original_sha256": source_sha256},
+    )
     key = file_copy(
         ctx.store,
         person_id=person_id,
@@ -177,6 +197,14 @@ def certify_document(
             "certified_at": now.isoformat(),
             "pages": len(pages),
         },
+    )
+    append_event(
+        ctx.store,
+        actor=ctx.actor,
+        action="file",
+        object=key,
+        object_sha256=pdf_sha,
+        details={"copy_id": copy_id, "doc_type": doc_type},
     )
     return Certified(copy_id, entry, key, pdf_sha)
 

@@ -13,17 +13,18 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.certify import CertifyContext, certify_document
+from pipeline.certify import VN_TZ, CertifyContext, certify_document
 from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
 from pipeline.extract import extract
 from pipeline.intake import Inspection, check_size, sha256_file, sniff
 from pipeline.limits import Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.pool import TaskPool
-from pipeline.reasons import EcopyError, Reason, Rejected, message
+from pipeline.reasons import REFUSAL_REASONS, EcopyError, Reason, Rejected, message
 from pipeline.types import (
     Classification,
     DocStatus,
@@ -33,6 +34,7 @@ from pipeline.types import (
     PageScan,
     to_jsonable,
 )
+from storage.audit import append_event, record_refusal
 from storage.records import (
     claim_document,
     dump,
@@ -70,6 +72,10 @@ class ProcessOptions:
     limits: Limits = field(default_factory=Limits)
     lang_messages: str = "vi"
     ocr_engine: str = "tesseract"  # see pipeline.pagework.resolve_engine
+    actor: str = "ecopy"  # who the audit log names for this run's events
+    # a clerk's refusal ground (Decree 23/2015 Art 22) for every document of the run: each is
+    # refused with reason refused_by_clerk and the ground recorded, nothing is certified
+    refuse: str = ""
 
 
 @dataclass
@@ -129,10 +135,45 @@ class BatchRunner:
         self.outcomes.append(outcome)
         self.progress.document_done(outcome)
 
+    def _audit(self, action: str, sha: str, details: dict | None = None) -> None:
+        append_event(self.store, actor=self.opt.actor, action=action,
+                     object=f"originals/{sha}", object_sha256=sha, details=details)
+
+    def _record_refusal(self, sha: str, name: str, reason: str, params: dict) -> None:
+        """Art 22: a refused paper's reason is kept (refusal record + register note)."""
+        now = datetime.now(VN_TZ)
+        record_refusal(
+            self.store,
+            agency_code=self.ctx.agency_code,
+            year=now.year,
+            sha256=sha,
+            ground=reason,
+            ground_detail=str(params["ground"]) if "ground" in params
+            else ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
+            message=message(Reason(reason), "vi", **params),
+            message_en=message(Reason(reason), "en", **params),
+            actor=self.opt.actor,
+            document_name=name,
+            time=now.isoformat(timespec="seconds"),
+        )
+
     def _reject(self, doc: _Doc | None, source: str, sha: str, reason: str, params: dict) -> None:
         text = message(Reason(reason), self.opt.lang_messages, **params)
         if doc is not None:
             doc.failed = True
+        name = doc.path.name if doc is not None else Path(source).name
+        refused = reason in REFUSAL_REASONS
+        if sha and refused:
+            self._record_refusal(sha, name, reason, params)
+        append_event(
+            self.store,
+            actor=self.opt.actor,
+            action="refuse" if refused else "reject",
+            object=f"originals/{sha}" if sha else f"file:{name}",
+            object_sha256=sha,
+            details={"reason": str(reason), "name": name,
+                     "params": {k: str(v)[:200] for k, v in params.items()}},
+        )
         if sha:
             update_record(
                 self.store,
@@ -167,7 +208,7 @@ class BatchRunner:
                 )
             )
             return None
-        store_original(self.store, sha, path)
+        new = store_original(self.store, sha, path)
         claimed, existing = claim_document(
             self.store,
             sha,
@@ -178,6 +219,8 @@ class BatchRunner:
                 "person_id": self.opt.person_id,
             },
         )
+        self._audit("ingest", sha, {"name": path.name, "size": size, "new_original": new,
+                                    "duplicate": not claimed})
         if not claimed:
             existing = existing or {}
             self._finish(
@@ -198,6 +241,9 @@ class BatchRunner:
             kind = sniff(path)
         except Rejected as exc:
             self._reject(None, source, sha, exc.reason, exc.params)
+            return None
+        if self.opt.refuse:
+            self._reject(None, source, sha, Reason.REFUSED_BY_CLERK, {"ground": self.opt.refuse})
             return None
         workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-{sha[:12]}-"))
         return _Doc(source, path, sha, kind, size, workdir, order=0)
@@ -295,6 +341,10 @@ class BatchRunner:
         ordered = [doc.pages[i] for i in sorted(doc.pages)]
         ocr_pages = [p for _, p in ordered]
         self.store.put(ocr_key(doc.sha256), dump(to_jsonable(ocr_pages)))
+        words = [w.conf for p in ocr_pages for w in p.words]
+        self._audit("ocr", doc.sha256, {
+            "pages": len(ocr_pages), "words": len(words),
+            "mean_conf": round(sum(words) / len(words), 1) if words else 0})
         try:
             self._check_refusal(ocr_pages)
         except Rejected as exc:
@@ -303,6 +353,8 @@ class BatchRunner:
         classification = classify(ocr_pages)
         extraction = extract(ocr_pages, classification.doc_type)
         review = self._review_reasons(ocr_pages, classification, extraction)
+        self._audit("classify", doc.sha256, {"doc_type": classification.doc_type,
+                                             "confidence": round(classification.confidence, 3)})
         common = {
             "doc_type": classification.doc_type,
             "document_name": DOCUMENT_NAMES[classification.doc_type],
@@ -313,6 +365,7 @@ class BatchRunner:
         }
         if review and self.opt.hold_for_review:
             update_record(self.store, doc.sha256, DocStatus.NEEDS_REVIEW, **common)
+            self._audit("review", doc.sha256, {"status": "needs_review", "reasons": review})
             self._finish(
                 DocumentOutcome(
                     doc.source,

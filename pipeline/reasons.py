@@ -26,6 +26,7 @@ class Reason(StrEnum):
     BLANK_PAGE = "blank_page"
     ILLEGIBLE = "illegible"
     CLASSIFIED = "classified"
+    REFUSED_BY_CLERK = "refused_by_clerk"
     OCR_FAILED = "ocr_failed"
     # input to the command
     INVALID_PERSON_ID = "invalid_person_id"
@@ -103,6 +104,12 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         'Giấy tờ có dấu "{stamp}": không được chứng thực bản sao (Điều 22 Nghị định 23/2015).',
         'The paper carries a "{stamp}" stamp: it may not be copied (Decree 23/2015 Art 22).',
     ),
+    Reason.REFUSED_BY_CLERK: (
+        "Công chức từ chối chứng thực: {ground} (Điều 22 Nghị định 23/2015). Lý do đã được ghi "
+        "vào sổ chứng thực.",
+        "The clerk refused certification: {ground} (Decree 23/2015 Art 22). The reason is "
+        "recorded in the register notes.",
+    ),
     Reason.OCR_FAILED: (
         "Nhận dạng chữ thất bại ở trang {page}: {detail}. Hãy thử lại; nếu lặp lại, báo quản trị.",
         "Text recognition failed on page {page}: {detail}. Try again; if it repeats, tell the "
@@ -146,6 +153,10 @@ def message(reason: Reason, lang: str = "vi", **params: object) -> str:
         return template.format(**params)
     except (KeyError, IndexError):
         return template
+
+
+# Decree 23/2015 Art 22 refusal grounds: the reason is recorded (refusal record, register note)
+REFUSAL_REASONS = frozenset({Reason.CLASSIFIED, Reason.ILLEGIBLE, Reason.REFUSED_BY_CLERK})
 
 
 class EcopyError(Exception):
