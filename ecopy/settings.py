@@ -36,6 +36,30 @@ class Settings:
     font_path: Path = FONT_DIR / "LiberationSerif-Regular.ttf"
     bold_font_path: Path = FONT_DIR / "LiberationSerif-Bold.ttf"
     trust_roots: tuple[Path, ...] = ()
+    # Signing keys (signing/keys.py): "dev" | "pkcs12" | "pkcs11". Secrets are never settings
+    # values: only the NAME of an env var holding them, or a file to read them from.
+    key_source: str = "dev"
+    certifier_p12: Path | None = None
+    certifier_p12_password_env: str = ""
+    certifier_p12_password_file: Path | None = None
+    certifier_pkcs11_module: Path | None = None
+    certifier_pkcs11_token: str = ""
+    certifier_pkcs11_key_label: str = ""
+    certifier_pkcs11_pin_env: str = ""
+    certifier_pkcs11_pin_file: Path | None = None
+    agency_p12: Path | None = None
+    agency_p12_password_env: str = ""
+    agency_p12_password_file: Path | None = None
+    agency_pkcs11_module: Path | None = None
+    agency_pkcs11_token: str = ""
+    agency_pkcs11_key_label: str = ""
+    agency_pkcs11_pin_env: str = ""
+    agency_pkcs11_pin_file: Path | None = None
+    intermediates: tuple[Path, ...] = ()  # CA certificates embedded with the signer's
+    tsa_url: str = ""  # RFC 3161 TSA; empty: the local TEST TSA of the dev PKI
+    include_gov_root: bool = True  # trust the shipped Government Cipher Committee root
+    actor: str = ""  # who acts (cancellations), ECOPY_ACTOR
+    role: str = ""  # certifier / admin / clerk, ECOPY_ROLE
     limits: Limits = field(default_factory=Limits)
 
 
@@ -45,7 +69,13 @@ _ENV = {
     "ECOPY_CERTIFIER_TITLE": "certifier_title", "ECOPY_WORKERS": "workers",
     "ECOPY_OCR_LANG": "ocr_lang", "ECOPY_LANG": "lang", "ECOPY_VERIFY_BASE_URL": "verify_base_url",
     "ECOPY_FONT": "font_path", "ECOPY_BOLD_FONT": "bold_font_path",
-    "ECOPY_TRUST_ROOTS": "trust_roots",
+    "ECOPY_TRUST_ROOTS": "trust_roots", "ECOPY_KEY_SOURCE": "key_source",
+    "ECOPY_INTERMEDIATES": "intermediates", "ECOPY_TSA_URL": "tsa_url",
+    "ECOPY_INCLUDE_GOV_ROOT": "include_gov_root",
+    **{f"ECOPY_{role.upper()}_{name.upper()}": f"{role}_{name}" for role in ("certifier", "agency")
+       for name in ("p12", "p12_password_env", "p12_password_file", "pkcs11_module",
+                    "pkcs11_token", "pkcs11_key_label", "pkcs11_pin_env", "pkcs11_pin_file")},
+    "ECOPY_ACTOR": "actor", "ECOPY_ROLE": "role",
 }
 _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",
@@ -59,6 +89,11 @@ def _convert(raw: object, annotation: str) -> object:
     if annotation.startswith("tuple[Path"):
         items = raw if isinstance(raw, list) else str(raw).split(":")
         return tuple(Path(p).expanduser() for p in items if p)
+    if annotation == "Path | None":
+        return Path(str(raw)).expanduser() if raw else None
+    if annotation == "bool":
+        text = str(raw).strip().lower()
+        return raw if isinstance(raw, bool) else text in ("1", "true", "yes", "on")
     if annotation == "Path":
         return Path(str(raw)).expanduser()
     if annotation == "int":

@@ -37,7 +37,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter, append_signature_field
-from pyhanko.sign.signers.pdf_cms import SimpleSigner
+from pyhanko.sign.signers.pdf_cms import Signer, SimpleSigner
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfSigningSession
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.stamp.text import TextStampStyle
@@ -87,7 +87,7 @@ class _CachedKeySigner(SimpleSigner):
 class SigningIdentity:
     """Who signs, with a ready signer: build once per process, reuse for every document."""
 
-    signer: SimpleSigner
+    signer: Signer  # SimpleSigner for key files, PKCS11Signer for tokens
     display_name: str
     organisation: str
     is_test: bool
@@ -143,7 +143,7 @@ class _FixedTimePdfSigner(PdfSigner):
     def __init__(
         self,
         meta: PdfSignatureMetadata,
-        signer: SimpleSigner,
+        signer: Signer,
         *,
         timestamper: TimeStamper,
         stamp_style: TextStampStyle,

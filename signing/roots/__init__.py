@@ -1,0 +1,1 @@
+"""Trust anchors shipped with ecopy (package data, read with importlib.resources)."""
