@@ -1,0 +1,373 @@
+"""Register books: a commune's register (Mẫu số 19) for a month or a year, as CSV and PDF.
+
+The register itself is the chain of entries in storage.register; a book is a printable view of
+it. Entries are never deleted: a number that was claimed but never became a copy appears with
+its void note (register-notes/<commune>/<year>/<number>.json) in column 9, and a cancelled copy
+with its cancellation decision. The chain status (storage.register.check_chain) of the year is
+printed at the end of the PDF so a reader of paper knows whether the register was intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from storage.register import RegisterEntry, check_chain, entry_key, register_prefix
+from storage.store import ObjectStore
+
+FONT_DIR = Path("/usr/share/fonts/truetype/liberation2")
+FONT_PATH = FONT_DIR / "LiberationSerif-Regular.ttf"
+BOLD_FONT_PATH = FONT_DIR / "LiberationSerif-Bold.ttf"
+
+TITLE = "SỔ CHỨNG THỰC BẢN SAO TỪ BẢN CHÍNH"
+COLUMNS = (
+    "Số thứ tự/Số chứng thực",
+    "Ngày, tháng, năm chứng thực",
+    "Họ tên người yêu cầu chứng thực",
+    "Tên bản chính giấy tờ, văn bản",
+    "Họ tên, chức danh người ký chứng thực",
+    "Số bản sao đã được chứng thực",
+    "Lệ phí/Phí chứng thực",
+    "Bản sao điện tử",
+    "Ghi chú",
+)
+
+
+def notes_prefix(agency_code: str, year: int) -> str:
+    return f"register-notes/{agency_code}/{year}/"
+
+
+@dataclass(frozen=True)
+class BookRow:
+    entry: RegisterEntry
+    void_note: dict | None = None
+    cancellation: dict | None = None
+
+    def cells(self) -> list[str]:
+        """The 9 columns of Mẫu số 19, as printed."""
+        e = self.entry
+        return [
+            str(e.number),
+            vn_date(e.date),
+            e.requester_name,
+            e.document_name,
+            e.signer,
+            str(e.copies),
+            f"{e.fee_vnd:,}".replace(",", "."),
+            "X" if e.electronic else "",
+            self.note_text(),
+        ]
+
+    def note_text(self) -> str:
+        parts = [self.entry.notes] if self.entry.notes else []
+        if self.void_note is not None:
+            reason = str(self.void_note.get("reason", "")).strip()
+            parts.append("Số không sử dụng (không tạo được bản sao)"
+                         + (f": {reason}" if reason else ""))
+        if self.cancellation is not None:
+            c = self.cancellation
+            parts.append(f"Đã hủy theo Quyết định số {c.get('decision_ref', '')} "
+                         f"ngày {vn_date(str(c.get('decision_date', '')))}: "
+                         f"{c.get('reason', '')}")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Book:
+    """One period of one commune's register."""
+
+    agency_code: str
+    agency_name: str
+    year: int
+    month: int | None
+    rows: tuple[BookRow, ...]
+    chain_problems: tuple[str, ...]
+    unreadable: tuple[str, ...] = field(default=())  # keys whose entry could not be parsed
+
+    @property
+    def books(self) -> list[str]:
+        """Book labels in order of first use ("01/2026-SCT/BS")."""
+        seen: dict[str, None] = {}
+        for r in self.rows:
+            seen.setdefault(r.entry.book_label, None)
+        return list(seen)
+
+    @property
+    def book_label(self) -> str:
+        return ", ".join(self.books) or f"01/{self.year}-SCT/BS"
+
+    @property
+    def period(self) -> str:
+        if self.month is None:
+            return f"Năm {self.year}"
+        return f"Tháng {self.month:02d} năm {self.year}"
+
+    @property
+    def opened(self) -> str | None:
+        return self.rows[0].entry.date if self.rows else None
+
+    @property
+    def closed(self) -> str | None:
+        return self.rows[-1].entry.date if self.rows else None
+
+    @property
+    def chain_ok(self) -> bool:
+        return not self.chain_problems
+
+
+def vn_date(iso: str) -> str:
+    """2026-02-05 -> 05/02/2026; anything else unchanged."""
+    try:
+        d = date.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    return f"{d.day:02d}/{d.month:02d}/{d.year}"
+
+
+def chain_status(store: ObjectStore, agency_code: str, year: int) -> list[str]:
+    """check_chain, but an unreadable entry is a problem, not a crash."""
+    try:
+        return check_chain(store, agency_code, year)
+    except Exception as exc:  # a damaged entry (bad JSON, missing column) is a finding
+        return [f"register unreadable: {type(exc).__name__}: {exc}"[:300]]
+
+
+def read_void_notes(store: ObjectStore, agency_code: str, year: int) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for key in store.list(notes_prefix(agency_code, year)):
+        stem = key.rsplit("/", 1)[-1].removesuffix(".json")
+        if not stem.isdigit():
+            continue
+        try:
+            note = json.loads(store.get(key))
+        except (KeyError, ValueError):
+            continue
+        if isinstance(note, dict):
+            out[int(stem)] = note
+    return out
+
+
+def load_book(
+    store: ObjectStore, agency_code: str, year: int, month: int | None = None
+) -> Book:
+    """Entries of (commune, year[, month]) in number order, with void notes and cancellations."""
+    if month is not None and not 1 <= month <= 12:
+        raise ValueError(f"month must be 1..12, not {month}")
+    from storage.cancellations import find_cancellation
+
+    notes = read_void_notes(store, agency_code, year)
+    rows: list[BookRow] = []
+    unreadable: list[str] = []
+    agency_name = ""
+    prefix = f"{year}-{month:02d}-" if month is not None else f"{year}-"
+    numbers = []
+    for key in store.list(register_prefix(agency_code, year)):
+        stem = key.rsplit("/", 1)[-1].removesuffix(".json")
+        if stem.isdigit():
+            numbers.append(int(stem))
+    for n in sorted(numbers):
+        key = entry_key(agency_code, year, n)
+        try:
+            entry = RegisterEntry.from_dict(json.loads(store.get(key)))
+        except Exception:
+            unreadable.append(key)
+            continue
+        agency_name = agency_name or entry.agency_name
+        if not entry.date.startswith(prefix):
+            continue
+        try:
+            cancellation = find_cancellation(store, entry.copy_id)
+        except ValueError:  # a damaged decision still marks the entry
+            cancellation = {"decision_ref": "?", "reason": "unreadable cancellation record"}
+        rows.append(BookRow(entry, notes.get(n), cancellation))
+    return Book(
+        agency_code=agency_code,
+        agency_name=agency_name,
+        year=year,
+        month=month,
+        rows=tuple(rows),
+        chain_problems=tuple(chain_status(store, agency_code, year)),
+        unreadable=tuple(unreadable),
+    )
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def book_csv(book: Book) -> bytes:
+    """UTF-8 with a BOM so Excel reads the diacritics; one header row, one row per entry."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in book.rows:
+        writer.writerow(row.cells())
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def export_csv(book: Book, out: Path) -> Path:
+    out = Path(out)
+    out.write_bytes(book_csv(book))
+    return out
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+_REGULAR, _BOLD = "EcopyBookSerif", "EcopyBookSerif-Bold"
+_COL_WIDTHS_MM = (20, 24, 38, 45, 45, 20, 20, 16, 49)  # sum 277 = A4 landscape minus margins
+
+
+def _register_fonts(font_path: Path, bold_font_path: Path) -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    registered = pdfmetrics.getRegisteredFontNames()
+    if _REGULAR not in registered:
+        pdfmetrics.registerFont(TTFont(_REGULAR, str(font_path)))
+    if _BOLD not in registered:
+        pdfmetrics.registerFont(TTFont(_BOLD, str(bold_font_path)))
+
+
+def _numbered_canvas(label: str):
+    from reportlab.pdfgen.canvas import Canvas
+
+    class NumberedCanvas(Canvas):
+        """Two passes over the pages so each can say "Trang n/N"."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                width, _height = self._pagesize
+                self.setFont(_REGULAR, 9)
+                self.drawRightString(width - 10 * 2.8346, 7 * 2.8346,
+                                     f"Trang {self._pageNumber}/{total}")
+                self.drawString(10 * 2.8346, 7 * 2.8346, label)
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def book_pdf(
+    book: Book, *, font_path: Path = FONT_PATH, bold_font_path: Path = BOLD_FONT_PATH
+) -> bytes:
+    """Landscape A4, embedded Liberation Serif, the 9 numbered columns repeated on each page."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+
+    _register_fonts(font_path, bold_font_path)
+    body = ParagraphStyle("body", fontName=_REGULAR, fontSize=9, leading=11)
+    center = ParagraphStyle("center", parent=body, alignment=TA_CENTER)
+    head = ParagraphStyle("head", parent=center, fontName=_BOLD)
+    title = ParagraphStyle("title", parent=head, fontSize=16, leading=20, spaceAfter=4)
+    sub = ParagraphStyle("sub", parent=center, fontSize=11, leading=14)
+
+    def p(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    story: list = []
+    if book.agency_name:
+        story.append(p(book.agency_name.upper(), head))
+    story += [
+        Spacer(1, 4 * mm),
+        p(TITLE, title),
+        p(f"Quyển số {book.book_label}", sub),
+        p(f"Kỳ: {book.period}", sub),
+        p(f"Mở sổ ngày: {vn_date(book.opened) if book.opened else '—'}"
+          f"    Khóa sổ ngày: {vn_date(book.closed) if book.closed else '—'}", sub),
+        Spacer(1, 5 * mm),
+    ]
+    data: list[list] = [
+        [p(c, head) for c in COLUMNS],
+        [p(f"({i})", head) for i in range(1, len(COLUMNS) + 1)],
+    ]
+    for row in book.rows:
+        cells = row.cells()
+        data.append([p(c, center) if i in (0, 1, 5, 6, 7) else p(c)
+                     for i, c in enumerate(cells)])
+    if not book.rows:
+        data.append([p("Không có mục nào trong kỳ này.")] + [""] * (len(COLUMNS) - 1))
+    table = LongTable(data, colWidths=[w * mm for w in _COL_WIDTHS_MM], repeatRows=2)
+    style = [
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        ("FONTNAME", (0, 0), (-1, -1), _REGULAR),  # the default would be Helvetica
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("VALIGN", (0, 0), (-1, 1), "MIDDLE"),
+        ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#EEEEEE")),
+    ]
+    if not book.rows:
+        style.append(("SPAN", (0, 2), (-1, 2)))
+    table.setStyle(TableStyle(style))
+    story += [table, Spacer(1, 6 * mm)]
+    story.append(p(f"Tổng số mục trong kỳ: {len(book.rows)}", body))
+    if book.chain_ok and not book.unreadable:
+        story.append(p(f"Tình trạng chuỗi sổ năm {book.year}: NGUYÊN VẸN — không phát hiện "
+                       "mục bị sửa, xóa hoặc chèn.", body))
+    else:
+        story.append(p(f"Tình trạng chuỗi sổ năm {book.year}: CÓ VẤN ĐỀ", body))
+        for problem in (*book.chain_problems, *(f"unreadable: {k}" for k in book.unreadable)):
+            story.append(p(f"– {problem}", body))
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=landscape(A4),
+        leftMargin=10 * mm,
+        rightMargin=10 * mm,
+        topMargin=10 * mm,
+        bottomMargin=14 * mm,
+        title=f"{TITLE} — Quyển số {book.book_label} — {book.period}",
+        author=book.agency_name or "ecopy",
+        creator="ecopy",
+        initialFontName=_REGULAR,  # else the canvas selects a non-embedded Helvetica
+    )
+    label = f"Quyển số {book.book_label} — {book.period}"
+    doc.build(story, canvasmaker=_numbered_canvas(label))
+    return out.getvalue()
+
+
+def export_pdf(book: Book, out: Path, **fonts: Path) -> Path:
+    out = Path(out)
+    out.write_bytes(book_pdf(book, **fonts))
+    return out
+
+
+def export_book(
+    store: ObjectStore,
+    agency_code: str,
+    year: int,
+    *,
+    month: int | None = None,
+    fmt: str,
+    out: Path,
+    fonts: Sequence[Path] = (),
+) -> Book:
+    """Load the period and write it as ``fmt`` ("csv" or "pdf") to ``out``."""
+    book = load_book(store, agency_code, year, month)
+    if fmt == "csv":
+        export_csv(book, out)
+    elif fmt == "pdf":
+        kwargs = dict(zip(("font_path", "bold_font_path"), fonts, strict=False))
+        export_pdf(book, out, **kwargs)
+    else:
+        raise ValueError(f"unknown format {fmt!r}: csv or pdf")
+    return book

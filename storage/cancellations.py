@@ -1,0 +1,262 @@
+"""Cancelled certifications: cancellations/<copy_id>.json, one immutable decision per copy.
+
+An invalid certification is cancelled by a decision (reference, date, reason). The decision is
+written with create-if-absent, so a copy is cancelled once: a second request returns the
+decision already on record. A cancelled copy fails verification (signing.verify, through
+find_cancellation) and appears in a publishable list (JSON and a static HTML page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from storage.audit import append_event
+from storage.records import dump
+from storage.store import ObjectStore
+
+ALLOWED_ROLES = ("certifier", "admin")
+PREFIX = "cancellations/"
+_COPY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_VN_TZ = timezone(timedelta(hours=7))
+
+# What the published list shows: enough to identify the certification, nothing personal.
+PUBLIC_FIELDS = (
+    "copy_id", "decision_ref", "decision_date", "reason", "agency_code", "agency_name",
+    "register_number", "register_book", "register_date", "document_name",
+)
+
+
+class CancellationError(ValueError):
+    """A cancellation that cannot be made; the message says why (Vietnamese first)."""
+
+
+class NotAllowed(CancellationError):
+    """The actor's role may not cancel certifications."""
+
+
+class UnknownCopy(CancellationError):
+    """No e-copy with that id in the warehouse."""
+
+
+def cancellation_key(copy_id: str) -> str:
+    return f"{PREFIX}{copy_id}.json"
+
+
+def _valid_copy_id(copy_id: str) -> bool:
+    return isinstance(copy_id, str) and bool(_COPY_ID_RE.match(copy_id))
+
+
+def find_copy(store: ObjectStore, copy_id: str) -> tuple[str, dict[str, Any]] | None:
+    """(metadata key, metadata) of warehouse/<person>/<type>/<copy_id>.json, or None."""
+    if not _valid_copy_id(copy_id):
+        return None
+    suffix = f"/{copy_id}.json"
+    for key in store.list("warehouse/"):
+        if key.endswith(suffix) and key.count("/") == 3:
+            try:
+                meta = json.loads(store.get(key))
+            except (KeyError, ValueError):
+                meta = {}
+            return key, meta if isinstance(meta, dict) else {}
+    return None
+
+
+def find_cancellation(store: ObjectStore, copy_id: str) -> dict[str, Any] | None:
+    """The cancellation decision of a copy, or None when it is not cancelled."""
+    if not _valid_copy_id(copy_id):
+        return None
+    try:
+        raw = store.get(cancellation_key(copy_id))
+    except KeyError:
+        return None
+    data = json.loads(raw)
+    return data if isinstance(data, dict) else None
+
+
+def cancel_copy(
+    store: ObjectStore,
+    copy_id: str,
+    *,
+    decision_ref: str,
+    decision_date: str | date | None = None,
+    reason: str,
+    actor: str,
+    role: str,
+) -> dict[str, Any]:
+    """Record the decision cancelling ``copy_id``; returns the decision on record.
+
+    Refuses (NotAllowed) unless ``role`` is certifier or admin, and (UnknownCopy) a copy that
+    is not in the warehouse. A copy already cancelled keeps its first decision, which is
+    returned unchanged.
+    """
+    if role not in ALLOWED_ROLES:
+        raise NotAllowed(
+            f"Vai trò {role or '(không có)'!r} không được hủy chứng thực; chỉ người chứng thực "
+            f"(certifier) hoặc quản trị viên (admin). / Role {role or '(none)'!r} may not "
+            "cancel a certification: certifier or admin only (set ECOPY_ROLE)."
+        )
+    if not actor.strip():
+        raise CancellationError(
+            "Thiếu tên người thực hiện hủy (ECOPY_ACTOR). / Missing the actor's name "
+            "(ECOPY_ACTOR)."
+        )
+    decision_ref, reason = decision_ref.strip(), reason.strip()
+    if not decision_ref or not reason:
+        raise CancellationError(
+            "Cần số quyết định và lý do hủy. / A decision reference and a reason are required."
+        )
+    if decision_date is None or decision_date == "":
+        decided = datetime.now(_VN_TZ).date()
+    elif isinstance(decision_date, date):
+        decided = decision_date
+    else:
+        try:
+            decided = date.fromisoformat(str(decision_date))
+        except ValueError:
+            raise CancellationError(
+                f"Ngày quyết định không hợp lệ: {decision_date!r} (YYYY-MM-DD). / "
+                f"Invalid decision date: {decision_date!r} (YYYY-MM-DD)."
+            ) from None
+    found = find_copy(store, copy_id)
+    if found is None:
+        raise UnknownCopy(
+            f"Không có bản sao điện tử mã {copy_id!r} trong kho. / "
+            f"No e-copy {copy_id!r} in the warehouse."
+        )
+    existing = find_cancellation(store, copy_id)
+    if existing is not None:
+        return existing
+    meta_key, meta = found
+    entry = meta.get("register_entry") if isinstance(meta.get("register_entry"), dict) else {}
+    decision = {
+        "copy_id": copy_id,
+        "decision_ref": decision_ref,
+        "decision_date": decided.isoformat(),
+        "reason": reason,
+        "actor": actor.strip(),
+        "role": role,
+        "recorded_at": datetime.now(_VN_TZ).isoformat(timespec="seconds"),
+        "copy_key": meta_key.removesuffix(".json") + ".pdf",
+        "person_id": meta.get("person_id", ""),
+        "document_name": meta.get("document_name", entry.get("document_name", "")),
+        "agency_code": entry.get("agency_code", ""),
+        "agency_name": entry.get("agency_name", ""),
+        "register_number": entry.get("number"),
+        "register_book": entry.get("book", ""),
+        "register_date": entry.get("date", ""),
+    }
+    raw = dump(decision)
+    if store.put_if_absent(cancellation_key(copy_id), raw):
+        append_event(store, actor=decision["actor"], action="cancel", object=copy_id,
+                     object_sha256=hashlib.sha256(raw).hexdigest(),
+                     details={"decision_ref": decision_ref, "reason": reason})
+        return decision
+    # lost a race against another cancellation of the same copy: the first one stands
+    return find_cancellation(store, copy_id) or decision
+
+
+def list_cancellations(store: ObjectStore) -> list[dict[str, Any]]:
+    """Every decision on record, oldest decision first."""
+    out = []
+    for key in store.list(PREFIX):
+        if not key.endswith(".json") or key.count("/") != 1:
+            continue
+        try:
+            data = json.loads(store.get(key))
+        except (KeyError, ValueError):
+            continue
+        if isinstance(data, dict):
+            out.append(data)
+    return sorted(out, key=lambda d: (str(d.get("decision_date", "")), str(d.get("copy_id"))))
+
+
+def public_list(store: ObjectStore, *, generated_at: str | None = None) -> dict[str, Any]:
+    """The publishable list: no personal ID, no actor; what a receiving agency needs."""
+    moment = generated_at or datetime.now(_VN_TZ).isoformat(timespec="seconds")
+    items = [{k: d.get(k) for k in PUBLIC_FIELDS} for d in list_cancellations(store)]
+    return {
+        "title": "Danh sách bản sao chứng thực đã bị hủy",
+        "generated_at": moment,
+        "count": len(items),
+        "cancellations": items,
+    }
+
+
+def _vn_date(iso: Any) -> str:
+    try:
+        d = date.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso or "")
+    return f"{d.day:02d}/{d.month:02d}/{d.year}"
+
+
+def render_html(listing: dict[str, Any]) -> str:
+    """A static page (no script): every value escaped."""
+    e = html.escape
+    rows = []
+    for i, c in enumerate(listing["cancellations"], 1):
+        number = c.get("register_number")
+        reg = ""
+        if number is not None:
+            reg = f"Số {number}, Quyển số {c.get('register_book', '')}-SCT/BS"
+            if c.get("register_date"):
+                reg += f", ngày {_vn_date(c['register_date'])}"
+        rows.append(
+            "<tr>"
+            f"<td>{i}</td>"
+            f"<td>{e(str(c.get('decision_ref') or ''))}</td>"
+            f"<td>{e(_vn_date(c.get('decision_date')))}</td>"
+            f"<td>{e(reg)}</td>"
+            f"<td>{e(str(c.get('document_name') or ''))}</td>"
+            f"<td>{e(str(c.get('agency_name') or ''))}</td>"
+            f"<td><code>{e(str(c.get('copy_id') or ''))}</code></td>"
+            f"<td>{e(str(c.get('reason') or ''))}</td>"
+            "</tr>"
+        )
+    body = "\n".join(rows) or '<tr><td colspan="8">Chưa có bản sao nào bị hủy.</td></tr>'
+    title = e(listing["title"])
+    return f"""<!DOCTYPE html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: "Times New Roman", "Liberation Serif", serif; margin: 2em; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border: 1px solid #444; padding: 4px 6px; vertical-align: top; text-align: left; }}
+th {{ background: #eee; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p>Cập nhật lúc: {e(str(listing["generated_at"]))} — tổng số: {int(listing["count"])}</p>
+<table>
+<thead><tr><th>STT</th><th>Số quyết định hủy</th><th>Ngày quyết định</th>
+<th>Số chứng thực</th><th>Tên bản chính giấy tờ, văn bản</th><th>Cơ quan chứng thực</th>
+<th>Mã bản sao điện tử</th><th>Lý do hủy</th></tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+def publish(store: ObjectStore, out_dir: Path) -> tuple[Path, Path]:
+    """Write cancellations.json and cancellations.html into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    listing = public_list(store)
+    json_path, html_path = out_dir / "cancellations.json", out_dir / "cancellations.html"
+    json_path.write_text(json.dumps(listing, ensure_ascii=False, indent=2) + "\n",
+                         encoding="utf-8")
+    html_path.write_text(render_html(listing), encoding="utf-8")
+    return json_path, html_path

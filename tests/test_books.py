@@ -1,0 +1,134 @@
+"""Register books (Mẫu số 19): monthly/yearly CSV and printable PDF, and `register check`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from storage.books import COLUMNS, TITLE, book_csv, export_book, load_book
+from storage.register import RegisterEntry, allocate_register_number, entry_key
+from storage.store import LocalStore
+from tests.conftest import run_cli
+
+AGENCY, YEAR = "26734", 2026
+NAMES = ["Trần Văn Bình", "Nguyễn Thị Ánh Tuyết", "Lê Hoàng Đức", "Phạm Thị Hường",
+         "Đặng Quốc Việt"]
+
+
+def _fill(store: LocalStore) -> list[RegisterEntry]:
+    """15 entries: 9 in October, 6 in November; one long note to spill onto a second page."""
+    entries = []
+    for i in range(15):
+        month, day = (10, 1 + i * 3) if i < 9 else (11, 2 + (i - 9) * 4)
+
+        def make(n: int, h: str, i: int = i, month: int = month, day: int = day) -> RegisterEntry:
+            return RegisterEntry(
+                agency_code=AGENCY, agency_name="Ủy ban nhân dân phường Bến Thành", year=YEAR,
+                book=f"01/{YEAR}" if i < 12 else f"02/{YEAR}", number=n,
+                date=f"{YEAR}-{month:02d}-{day:02d}", requester_name=NAMES[i % len(NAMES)],
+                document_name="Giấy khai sinh" if i % 2 else "Căn cước công dân",
+                signer="Nguyễn Văn Thử, Phó Chủ tịch Ủy ban nhân dân phường", copies=1 + i % 3,
+                fee_vnd=2000 * (1 + i % 3), electronic=i % 4 != 3,
+                notes=("Ghi chú dài về hồ sơ. " * 30) if i == 4 else "",
+                copy_id=f"copy{i:04d}", prev_hash=h)
+
+        entries.append(allocate_register_number(store, agency_code=AGENCY, year=YEAR,
+                                                make_entry=make))
+    return entries
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    s = LocalStore(tmp_path / "store")
+    _fill(s)
+    # number 7 was claimed but never became a copy: its void note belongs in column 9
+    s.put(f"register-notes/{AGENCY}/{YEAR}/000007.json",
+          json.dumps({"number": 7, "void": True, "reason": "SigningError: HSM offline"}).encode())
+    return s
+
+
+def test_monthly_csv_has_bom_nine_columns_and_the_month_only(store: LocalStore,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "oct.csv"
+    book = export_book(store, AGENCY, YEAR, month=10, fmt="csv", out=out)
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == COLUMNS
+    assert len(rows[0]) == 9
+    data = rows[1:]
+    assert [r[0] for r in data] == [str(n) for n in range(1, 10)]
+    assert all(len(r) == 9 for r in data)
+    assert data[0][1] == "01/10/2026" and data[0][2] == "Trần Văn Bình"
+    assert data[0][7] == "X" and data[3][7] == ""  # entry 4 is a paper copy
+    assert "HSM offline" in data[6][8]  # the void note of number 7
+    assert book.opened == "2026-10-01" and book.closed == "2026-10-25"
+    assert book.chain_ok
+
+
+def test_yearly_csv_has_every_entry_and_both_books(store: LocalStore) -> None:
+    book = load_book(store, AGENCY, YEAR)
+    rows = list(csv.reader(io.StringIO(book_csv(book).decode("utf-8-sig"))))
+    assert len(rows) == 16
+    assert book.books == ["01/2026-SCT/BS", "02/2026-SCT/BS"]
+    assert book.opened == "2026-10-01" and book.closed == "2026-11-22"
+    assert [r[0] for r in rows[1:]] == [str(n) for n in range(1, 16)]
+
+
+def _pdftotext(path: Path, *extra: str) -> str:
+    return subprocess.run(["pdftotext", "-layout", *extra, str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_pdf_is_printable_with_embedded_fonts(store: LocalStore, tmp_path: Path) -> None:
+    out = tmp_path / "2026.pdf"
+    export_book(store, AGENCY, YEAR, fmt="pdf", out=out)
+    text = _pdftotext(out)
+    assert TITLE in text
+    assert "Quyển số 01/2026-SCT/BS" in text
+    assert "Nguyễn Thị Ánh Tuyết" in text
+    assert "Năm 2026" in text and "01/10/2026" in text and "22/11/2026" in text
+    assert "NGUYÊN VẸN" in text
+    info = subprocess.run(["pdfinfo", str(out)], check=True, capture_output=True,
+                          text=True).stdout
+    assert "841.89 x 595.276" in info.replace("842 x 595", "841.89 x 595.276")  # landscape A4
+    pages = int(next(line.split()[-1] for line in info.splitlines()
+                     if line.startswith("Pages:")))
+    assert pages >= 2
+    for page in range(1, pages + 1):
+        page_text = _pdftotext(out, "-f", str(page), "-l", str(page))
+        assert "(9)" in page_text and "Ghi chú" in page_text  # header repeated on each page
+        assert f"Trang {page}/{pages}" in page_text
+    fonts = subprocess.run(["pdffonts", str(out)], check=True, capture_output=True,
+                           text=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts)  # emb column
+    assert any("LiberationSerif" in line for line in fonts)
+
+
+def test_register_check_reports_a_tampered_entry(store: LocalStore, tmp_path: Path,
+                                                 env: dict[str, str]) -> None:
+    root = str(store.root)
+    ok = run_cli(["register", "check", "--commune", AGENCY, "--year", str(YEAR),
+                  "--store", root], env, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    path = store.path_of(entry_key(AGENCY, YEAR, 5))
+    data = json.loads(path.read_bytes())
+    data["requester_name"] = "Người Khác"
+    path.write_bytes(json.dumps(data, ensure_ascii=False).encode())
+    bad = run_cli(["register", "check", "--commune", AGENCY, "--year", str(YEAR),
+                   "--store", root], env, timeout=60)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "number 6" in bad.stdout
+    out = tmp_path / "nov.pdf"
+    exported = run_cli(["register", "export", "--commune", AGENCY, "--year", str(YEAR),
+                        "--month", "11", "--format", "pdf", "--out", str(out), "--store", root],
+                       env, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    text = _pdftotext(out)
+    assert "CÓ VẤN ĐỀ" in text and "number 6" in text
+    assert "Tháng 11 năm 2026" in text and "02/11/2026" in text

@@ -1,0 +1,172 @@
+"""Cancelled certifications: one decision per copy, certifier/admin only, the copy then fails
+verification (TOTAL-FAILED / CANCELLED), and the publishable list (JSON + static HTML)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecopy.settings import Settings
+from signing.devpki import ensure_dev_pki
+from signing.verify import render_text, verify_pdf
+from storage.books import load_book
+from storage.cancellations import (
+    NotAllowed,
+    UnknownCopy,
+    cancel_copy,
+    find_cancellation,
+    list_cancellations,
+    publish,
+)
+from storage.store import LocalStore
+from tests.conftest import CORPUS, PERSON, run_cli
+
+REF, DATE, REASON = "15/QĐ-UBND", "2026-11-20", "Bản chính đã bị tẩy xóa, sửa chữa <b>&</b>"
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path, str]:
+    """A real signed e-copy, made once by `ecopy process`; tests work on copies of its store."""
+    store_dir = tmp_path_factory.mktemp("cancel-store")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env["ECOPY_PKI_DIR"] = str(pki_dir)
+    scan = CORPUS / "tesseract-test" / "phototest.tif"
+    result = run_cli(["process", str(scan), "--person-id", PERSON, "--out", str(store_dir),
+                      "--json", "--no-progress"], env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    (doc,) = json.loads(result.stdout)["documents"]
+    assert doc["status"] == "filed"
+    return store_dir, doc["copy_id"]
+
+
+@pytest.fixture
+def store(made: tuple[Path, str], tmp_path: Path) -> LocalStore:
+    shutil.copytree(made[0], tmp_path / "store")
+    return LocalStore(tmp_path / "store")
+
+
+@pytest.fixture
+def copy_id(made: tuple[Path, str]) -> str:
+    return made[1]
+
+
+def _cancel(store: LocalStore, copy_id: str, **kw: str) -> dict:
+    args = {"decision_ref": REF, "decision_date": DATE, "reason": REASON,
+            "actor": "Nguyễn Văn Thử", "role": "certifier", **kw}
+    return cancel_copy(store, copy_id, **args)
+
+
+def test_certifier_cancels_once(store: LocalStore, copy_id: str) -> None:
+    first = _cancel(store, copy_id)
+    assert first["decision_ref"] == REF and first["decision_date"] == DATE
+    assert first["register_number"] == 1 and first["person_id"] == PERSON
+    again = _cancel(store, copy_id, decision_ref="99/QĐ-UBND", reason="khác", role="admin")
+    assert again == first  # the first decision stands
+    assert find_cancellation(store, copy_id) == first
+    assert list_cancellations(store) == [first]
+    # the register book keeps the entry and shows the decision in column 9
+    book = load_book(store, first["agency_code"], int(first["register_date"][:4]))
+    (row,) = book.rows
+    assert f"Đã hủy theo Quyết định số {REF} ngày 20/11/2026" in row.cells()[8]
+
+
+def test_clerk_is_refused(store: LocalStore, copy_id: str) -> None:
+    with pytest.raises(NotAllowed, match="certifier"):
+        _cancel(store, copy_id, role="clerk")
+    with pytest.raises(NotAllowed):
+        _cancel(store, copy_id, role="")
+    assert find_cancellation(store, copy_id) is None
+
+
+def test_unknown_copy_is_refused(store: LocalStore) -> None:
+    with pytest.raises(UnknownCopy):
+        _cancel(store, "0" * 32)
+    with pytest.raises(UnknownCopy):
+        _cancel(store, "../../etc/passwd")
+    assert list_cancellations(store) == []
+
+
+def test_cancelled_copy_fails_verification(store: LocalStore, copy_id: str,
+                                           pki_dir: Path) -> None:
+    s = Settings()
+    root = ensure_dev_pki(pki_dir, agency_name=s.agency_name, certifier_name=s.certifier_name,
+                          certifier_title=s.certifier_title).root_cert()
+    (pdf_key,) = [k for k in store.list("warehouse/") if k.endswith(f"{copy_id}.pdf")]
+    data = store.get(pdf_key)
+
+    def lookup(cid: str) -> dict | None:
+        return find_cancellation(store, cid)
+
+    before = verify_pdf(data, trust_roots=(), test_roots=[root], cancellation_lookup=lookup)
+    assert before.indication == "TOTAL-PASSED", before.problems
+    assert before.cancellation is None
+
+    _cancel(store, copy_id)
+    report = verify_pdf(data, trust_roots=(), test_roots=[root], cancellation_lookup=lookup)
+    assert (report.indication, report.sub_indication) == ("TOTAL-FAILED", "CANCELLED")
+    (cancelled,) = [p for p in report.problems if p.code == "cancelled"]
+    for fact in (REF, DATE, REASON):
+        assert fact in cancelled.detail and fact in cancelled.message_vi
+    assert report.cancellation is not None and report.cancellation["copy_id"] == copy_id
+    assert report.to_dict()["cancellation"]["decision_ref"] == REF
+    assert REF in render_text(report) and "KHÔNG HỢP LỆ" in render_text(report)
+    # the signatures themselves are still intact: only the decision makes the copy fail
+    assert all(sig.indication == "TOTAL-PASSED" for sig in report.signatures)
+
+
+def test_cli_cancel_and_publish(store: LocalStore, copy_id: str, env: dict[str, str],
+                                tmp_path: Path) -> None:
+    root = str(store.root)
+    args = ["cancel", copy_id, "--decision", REF, "--reason", REASON,
+            "--decision-date", DATE, "--store", root]
+    refused = run_cli(args, {**env, "ECOPY_ACTOR": "Lê Thị Văn Thư", "ECOPY_ROLE": "clerk"},
+                      timeout=60)
+    assert refused.returncode == 1 and "certifier" in refused.stderr
+    certifier = {**env, "ECOPY_ACTOR": "Nguyễn Văn Thử", "ECOPY_ROLE": "certifier"}
+    done = run_cli(args, certifier, timeout=60)
+    assert done.returncode == 0, done.stderr
+    again = run_cli([*args, "--json"], certifier, timeout=60)
+    assert again.returncode == 0 and json.loads(again.stdout)["already_cancelled"] is True
+
+    out = tmp_path / "public"
+    pub = run_cli(["cancellations", "publish", "--store", root, "--out", str(out)], env,
+                  timeout=60)
+    assert pub.returncode == 0, pub.stderr
+    listing = json.loads((out / "cancellations.json").read_text(encoding="utf-8"))
+    assert listing["count"] == 1
+    (item,) = listing["cancellations"]
+    assert item["decision_ref"] == REF and item["reason"] == REASON
+    assert "person_id" not in item and "actor" not in item  # nothing personal is published
+    page = (out / "cancellations.html").read_text(encoding="utf-8")
+    assert '<html lang="vi">' in page and "<script" not in page
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page
+    assert REF in page and "20/11/2026" in page and copy_id in page
+
+
+def test_publish_with_no_cancellations(tmp_path: Path) -> None:
+    json_path, html_path = publish(LocalStore(tmp_path / "empty"), tmp_path / "out")
+    assert json.loads(json_path.read_text(encoding="utf-8"))["count"] == 0
+    assert "Chưa có bản sao nào bị hủy" in html_path.read_text(encoding="utf-8")
+
+
+def test_cli_verify_reports_cancellation(store: LocalStore, copy_id: str,
+                                         env: dict[str, str]) -> None:
+    """`ecopy verify --store` consults the store's cancellation decisions."""
+    pdf = next(store.root.glob(f"warehouse/*/*/{copy_id}.pdf"))
+    before = run_cli(["verify", str(pdf), "--json", "--store", str(store.root)], env)
+    assert before.returncode == 0, before.stdout
+    _cancel(store, copy_id)
+    after = run_cli(["verify", str(pdf), "--json", "--store", str(store.root)], env)
+    report = json.loads(after.stdout)
+    assert after.returncode == 1
+    assert (report["indication"], report["sub_indication"]) == ("TOTAL-FAILED", "CANCELLED")
+    assert REF in json.dumps(report, ensure_ascii=False)
+    from storage.audit import read_events, verify_audit
+
+    actions = [e["action"] for e in read_events(store)]
+    assert actions.count("verify") == 2 and "cancel" in actions
+    assert verify_audit(store) == []
