@@ -55,6 +55,10 @@ _PROBLEMS: dict[str, tuple[str, str]] = {
         "Không xây dựng được chuỗi chứng thư tới gốc tin cậy ({detail}).",
         "No certificate chain to a trusted root ({detail}).",
     ),
+    "cert_validity": (
+        "Chứng thư số không có hiệu lực tại thời điểm ký ({detail}).",
+        "The certificate was not within its validity period at signing time ({detail}).",
+    ),
     "no_timestamp": (
         "Chữ ký không có dấu thời gian; chính sách yêu cầu PAdES B-T.",
         "The signature has no timestamp; the policy requires PAdES B-T.",
@@ -87,6 +91,10 @@ _PROBLEMS: dict[str, tuple[str, str]] = {
     "register_mismatch": (
         "Thông tin trong sổ chứng thực khác với bản sao.",
         "The register holds a different entry for this copy.",
+    ),
+    "cancelled": (
+        "Bản sao đã bị hủy chứng thực theo quyết định ({detail}).",
+        "The certification of this copy was cancelled by a decision ({detail}).",
     ),
 }
 
@@ -182,6 +190,7 @@ class VerificationReport:
     manifest_consistent: bool = False
     register_entry: dict[str, Any] | None = None
     register_status: str = "not_checked"  # found / missing / mismatch / not_checked
+    cancellation: dict[str, Any] | None = None  # the cancelling decision, when cancelled
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(self)

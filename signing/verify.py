@@ -64,11 +64,18 @@ def verify_pdf(
     test_roots: Sequence[x509.Certificate] = (),
     validation_time: datetime | None = None,
     register_lookup: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    cancellation_lookup: Callable[[str], dict[str, Any] | None] | None = None,
+    revocation: str = "soft-fail",
+    crls: Sequence[Any] = (),
+    ocsps: Sequence[Any] = (),
+    fetching: bool = False,
 ) -> VerificationReport:
     """Verify ``data`` against ``trust_roots`` (+ ``test_roots``, trusted but flagged as test).
 
     ``register_lookup`` receives the manifest's register entry and returns the entry the
     register holds (or None); the copy passes only when both hash the same.
+    ``cancellation_lookup`` receives the manifest's copy_id and returns the decision that
+    cancelled the copy (or None); a cancelled copy is TOTAL-FAILED / CANCELLED.
     """
     moment = (validation_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
     base = {
@@ -91,7 +98,13 @@ def verify_pdf(
             problems=(problem("unreadable", detail=_describe(exc)),),
         )
     try:
-        return _verify_reader(reader, base, trust_roots, test_roots, moment, register_lookup)
+        revinfo = _RevinfoOptions(
+            revocation, tuple(crls), tuple(ocsps), fetching, validation_time is not None
+        )
+        report = _verify_reader(
+            reader, base, trust_roots, test_roots, moment, register_lookup, revinfo
+        )
+        return _apply_cancellation(report, reader, cancellation_lookup)
     except Exception as exc:
         return VerificationReport(
             **base,
@@ -106,6 +119,34 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
+def _apply_cancellation(
+    report: VerificationReport,
+    reader: PdfFileReader,
+    cancellation_lookup: Callable[[str], dict[str, Any] | None] | None,
+) -> VerificationReport:
+    """A copy cancelled by a decision fails whatever its signatures say (Decree 23/2015)."""
+    if cancellation_lookup is None:
+        return report
+    manifest = _safe(lambda: _read_manifest(reader.root), None)
+    copy_id = manifest.get("copy_id") if isinstance(manifest, dict) else None
+    if not isinstance(copy_id, str) or not copy_id:
+        copy_id = (report.register_entry or {}).get("copy_id")
+    if not isinstance(copy_id, str) or not copy_id:
+        return report
+    decision = cancellation_lookup(copy_id)
+    if not decision:
+        return report
+    detail = (f"{decision.get('decision_ref', '?')}, {decision.get('decision_date', '?')}: "
+              f"{decision.get('reason', '')}")
+    return dataclasses.replace(
+        report,
+        indication=TOTAL_FAILED,
+        sub_indication="CANCELLED",
+        problems=(problem("cancelled", detail=detail), *report.problems),
+        cancellation=dict(decision),
+    )
+
+
 def _verify_reader(
     reader: PdfFileReader,
     base: dict[str, Any],
@@ -113,6 +154,7 @@ def _verify_reader(
     test_roots: Sequence[x509.Certificate],
     moment: datetime,
     register_lookup: Callable[[dict[str, Any]], dict[str, Any] | None] | None,
+    revinfo: _RevinfoOptions | None = None,
 ) -> VerificationReport:
     all_roots = [*trust_roots, *test_roots]
     test_fps = {hashlib.sha256(c.dump()).hexdigest() for c in test_roots}
@@ -125,15 +167,27 @@ def _verify_reader(
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         if sig_obj.get_object().get("/Type", "/Sig") != "/Sig":
             continue  # document timestamps: counted for the PAdES level only
-        context = ValidationContext(
-            trust_roots=all_roots,
-            allow_fetching=False,
-            revocation_mode="soft-fail",
-            moment=moment,
-        )
+        if revinfo is None or revinfo.mode == "soft-fail":
+            context = ValidationContext(
+                trust_roots=all_roots,
+                allow_fetching=False,
+                revocation_mode="soft-fail",
+                moment=moment,
+            )
+        else:
+            context = _revocation_context(reader, sig_obj, all_roots, moment, revinfo)
         report, revision = _check_signature(
             reader, fq_name, sig_field, context, all_roots, test_fps, has_dss, doc_ts_revisions
         )
+        if revinfo is not None and revinfo.mode != "soft-fail":
+            checked_at = iso_vn(context.moment)
+            outcome = (
+                "REVOKED" if report.sub_indication == "REVOKED"
+                else "not revoked" if not report.problems else "not established"
+            )  # fmt: skip
+            report = dataclasses.replace(
+                report, revocation=f"checked ({revinfo.mode}): {outcome} at {checked_at}"
+            )
         checked.append((revision if revision is not None else 1 << 30, report))
         if revision is not None:
             signed_revisions.append(revision)
@@ -155,6 +209,65 @@ def _verify_reader(
         register_entry=manifest["register_entry"],
         register_status=manifest["register_status"],
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _RevinfoOptions:
+    mode: str  # pyhanko_certvalidator revocation_mode: soft-fail, hard-fail, require
+    crls: tuple[Any, ...]
+    ocsps: tuple[Any, ...]
+    fetching: bool
+    explicit_time: bool  # the caller fixed validation_time
+
+
+def _revocation_context(
+    reader: PdfFileReader,
+    sig_obj: Any,
+    roots: list[x509.Certificate],
+    moment: datetime,
+    revinfo: _RevinfoOptions,
+) -> ValidationContext:
+    """Point-in-time validation for revocation checking (ETSI EN 319 102-1 style, simplified).
+
+    Unless the caller fixed the validation time, a signature is validated at the genTime of
+    its own signature timestamp (its proof of existence): a certificate revoked AFTER that is
+    not a reason to fail, one revoked BEFORE it is. Revocation data issued after that moment
+    (the DSS's CRLs/OCSPs, gathered when the copy was extended) is accepted
+    (retroactive_revinfo). The DSS's certificates, CRLs and OCSP responses are always used,
+    plus any given by the caller; the network only when ``fetching``.
+    """
+    from pyhanko.sign.validation import DocumentSecurityStore
+
+    when = moment
+    if not revinfo.explicit_time:
+        gen_time = _safe(lambda: _signature_timestamp_time(sig_obj), None)
+        when = gen_time or moment
+    kwargs: dict[str, Any] = {
+        "trust_roots": roots,
+        "allow_fetching": revinfo.fetching,
+        "revocation_mode": revinfo.mode,
+        "moment": when,
+        "retroactive_revinfo": True,
+        "crls": list(revinfo.crls),
+        "ocsps": list(revinfo.ocsps),
+    }
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except Exception:
+        return ValidationContext(**kwargs)
+    return dss.as_validation_context(kwargs)
+
+
+def _signature_timestamp_time(sig_obj: Any) -> datetime | None:
+    contents = bytes(sig_obj.get_object()["/Contents"])
+    signed_data = cms.ContentInfo.load(contents)["content"]
+    for signer_info in signed_data["signer_infos"]:
+        for attr in signer_info["unsigned_attrs"] or ():
+            if attr["type"].native == "signature_time_stamp_token":
+                token = attr["values"][0]["content"]
+                tst_info = token["encap_content_info"]["content"].parsed
+                return tst_info["gen_time"].native
+    return None
 
 
 # Over-flagging is harmless, so a name is enough here (trust is decided by fingerprint): a dev
@@ -280,7 +393,13 @@ def _report_from_status(
         indic = status.trust_problem_indic
         sub = indic.name if indic is not None else "NO_CERTIFICATE_CHAIN_FOUND"
         indication = TOTAL_FAILED if isinstance(indic, AdESFailure) else INDETERMINATE
-        problems.append(problem("untrusted", detail=sub))
+        if ts_ok and ts.timestamp < cert["tbs_certificate"]["validity"]["not_before"].native:
+            # The legacy API reports CERTIFICATE_CHAIN_GENERAL_FAILURE here; a trusted
+            # timestamp proves the signature predates the certificate, which ETSI EN 319 102-1
+            # (and pyHanko's own AdES past-signature validation) call TOTAL-FAILED/NOT_YET_VALID.
+            indication, sub = TOTAL_FAILED, "NOT_YET_VALID"
+        validity = sub in {"NOT_YET_VALID", "EXPIRED", "OUT_OF_BOUNDS_NO_POE"}
+        problems.append(problem("cert_validity" if validity else "untrusted", detail=sub))
     elif ts is None:
         indication, sub = INDETERMINATE, "SIG_CONSTRAINTS_FAILURE"
         problems.append(problem("no_timestamp"))
@@ -318,7 +437,8 @@ def _report_from_status(
 
 
 def _reference_methods(embedded: EmbeddedPdfSignature) -> set[str]:
-    refs = embedded.sig_object.get("/Reference", generic.ArrayObject())
+    # get_object(): in an encrypted file the array comes back as a DecryptedObjectProxy
+    refs = embedded.sig_object.get("/Reference", generic.ArrayObject()).get_object()
     return {str(r.get_object().get("/TransformMethod")) for r in refs}
 
 
