@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="treat already-signed PDFs as images of the paper")
     pr.add_argument("--certify-all", action="store_true",
                     help="certify even when the machine asks for review (dev/demo only)")
+    pr.add_argument("--refuse", metavar="GROUND", default="",
+                    help="refuse certification of these papers (Decree 23/2015 Art 22) "
+                         "with this ground; the originals are kept and the refusal recorded")
     pr.add_argument("--workers", type=int, help="OCR processes (default: one per core)")
     pr.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     pr.add_argument("--no-progress", action="store_true")
@@ -61,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--trust", type=Path, action="append", default=[],
                     help="extra trusted root certificate (PEM/DER); repeatable")
     ve.add_argument("--store", type=Path, help="store to check the register entry against")
+    ve.add_argument("--revocation", choices=("soft-fail", "require"), default="soft-fail",
+                    help="require revocation evidence (B-LT copies carry it; default soft-fail)")
+    ve.add_argument("--crl", type=Path, action="append", default=[],
+                    help="CRL file (DER/PEM) to use as revocation evidence; repeatable")
+    ve.add_argument("--fetch", action="store_true",
+                    help="fetch CRL/OCSP from the URLs in the certificates")
+    ve.add_argument("--html", type=Path, help="also write a printable HTML report here")
+    ve.add_argument("--pdf", type=Path, help="also write a printable PDF report here")
     ve.set_defaults(handler=cmd_verify)
 
     wh = sub.add_parser("warehouse", help="a person's electronic data warehouse")
@@ -136,7 +147,8 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
     options = ProcessOptions(person_id=args.person_id, lang=settings.ocr_lang,
                              workers=settings.workers, accept_signed=args.accept_signed,
                              hold_for_review=not args.certify_all, limits=settings.limits,
-                             lang_messages=settings.lang)
+                             lang_messages=settings.lang, actor=settings.actor or "ecopy",
+                             refuse=args.refuse)
     show = not (args.no_progress or args.json) and err.is_terminal
     with RichProgress(err, enabled=show) as progress:
         outcomes = process_batch(args.paths, store, ctx, options, progress)
@@ -162,7 +174,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
     report, text = verify_file(data, settings, extra_roots=args.trust, store_dir=args.store,
-                               lang=settings.lang)
+                               lang=settings.lang, revocation=args.revocation,
+                               crl_files=args.crl, fetching=args.fetch)
+    if args.html or args.pdf:
+        from signing.report_render import render_html, render_pdf
+
+        if args.html:
+            args.html.write_text(render_html(report, settings.lang), encoding="utf-8")
+        if args.pdf:
+            render_pdf(report, args.pdf, settings.lang)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:

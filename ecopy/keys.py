@@ -7,12 +7,10 @@ marked TEST everywhere it appears.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from asn1crypto import pem
-from asn1crypto import x509 as asn1_x509
 
 from ecopy import SOFTWARE
 from ecopy.settings import Settings
@@ -21,9 +19,12 @@ from pipeline.certify import CertifyContext
 from pipeline.types import Certifier
 from signing.devpki import DevPki, ensure_dev_pki
 from signing.report_text import VerificationReport
-from signing.sign import load_identity, sign_ecopy
+from signing.revocation import load_crls
+from signing.sign import sign_ecopy
 from signing.tsa import local_timestamper
 from signing.verify import render_text, verify_pdf
+from storage.audit import append_event
+from storage.cancellations import find_cancellation
 from storage.register import find_entry
 from storage.store import LocalStore, ObjectStore
 
@@ -36,11 +37,21 @@ def dev_pki(settings: Settings) -> DevPki:
 
 def build_certify_context(settings: Settings, store: ObjectStore, *,
                           requester_name: str | None = None) -> CertifyContext:
-    pki = dev_pki(settings)
-    chain = pki.chain()
-    certifier = load_identity(pki.certifier_cert(), pki.certifier_key(), chain, is_test=True)
-    agency = load_identity(pki.agency_cert(), pki.agency_key(), chain, is_test=True)
-    timestamper = local_timestamper(pki.tsa_cert(), pki.tsa_key(), chain)
+    # Key sources (dev PKI, PKCS#12, PKCS#11) are built from settings here, once per process.
+    from signing.keys import http_timestamper, key_source_for
+    from signing.trust import load_certificate_files
+
+    intermediates = load_certificate_files(settings.intermediates)
+    certifier, agency = (
+        key_source_for(settings, role, dev_pki=lambda: dev_pki(settings),
+                       intermediates=intermediates).load(environ=os.environ)
+        for role in ("certifier", "agency"))
+    if settings.tsa_url:
+        timestamper = http_timestamper(settings.tsa_url)
+    else:  # no TSA configured: the dev PKI's local TEST TSA
+        pki = dev_pki(settings)
+        timestamper = local_timestamper(pki.tsa_cert(), pki.tsa_key(), pki.chain())
+    test_mode = settings.key_source == "dev" or certifier.is_test or agency.is_test
 
     def sign(unsigned: Path, signed: Path, assembled: AssembledCopy) -> None:
         sign_ecopy(unsigned, signed, certifier=certifier, agency=agency, timestamper=timestamper,
@@ -51,25 +62,24 @@ def build_certify_context(settings: Settings, store: ObjectStore, *,
         store=store, agency_code=settings.commune_code, agency_name=settings.agency_name,
         certifier=Certifier(settings.certifier_name, settings.certifier_title), sign=sign,
         font_path=settings.font_path, bold_font_path=settings.bold_font_path, software=SOFTWARE,
-        verify_base_url=settings.verify_base_url, test_mode=True, requester_name=requester_name)
-
-
-def load_certificates(path: Path) -> list[asn1_x509.Certificate]:
-    data = path.read_bytes()
-    if pem.detect(data):
-        return [asn1_x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
-    return [asn1_x509.Certificate.load(data)]
+        verify_base_url=settings.verify_base_url, test_mode=test_mode,
+        requester_name=requester_name, actor=settings.actor or "ecopy")
 
 
 def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] = (),
-                store_dir: Path | None = None, lang: str = "vi",
+                store_dir: Path | None = None, lang: str = "vi", revocation: str = "soft-fail",
+                crl_files: Sequence[Path] = (), fetching: bool = False,
                 ) -> tuple[VerificationReport, str]:
-    roots = [c for p in (*settings.trust_roots, *extra_roots) for c in load_certificates(p)]
+    from signing.trust import trust_anchors
+
+    # configured roots, --trust, and the shipped Government Cipher Committee root
+    roots = trust_anchors([*settings.trust_roots, *extra_roots],
+                          include_gov_root=settings.include_gov_root)
     test_roots = []
     pki_state = settings.pki_dir / "pki.json"
     if pki_state.exists():  # this machine's dev PKI: trusted, but every report says TEST
         test_roots.append(dev_pki(settings).root_cert())
-    lookup = None
+    lookup = cancelled = None
     if store_dir is not None:
         store = LocalStore(store_dir)
 
@@ -78,5 +88,16 @@ def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] 
                              int(entry.get("number", 0)))
             return json.loads(raw) if raw else None
 
-    report = verify_pdf(data, trust_roots=roots, test_roots=test_roots, register_lookup=lookup)
+        def cancelled(copy_id: str) -> dict[str, Any] | None:
+            return find_cancellation(store, copy_id)
+
+    report = verify_pdf(data, trust_roots=roots, test_roots=test_roots, register_lookup=lookup,
+                        cancellation_lookup=cancelled, revocation=revocation,
+                        crls=load_crls(list(crl_files)), fetching=fetching)
+    if store_dir is not None:  # a check against the register is an act worth recording
+        append_event(store, actor=settings.actor or "ecopy", action="verify",
+                     object=str((report.register_entry or {}).get("copy_id", "")),
+                     object_sha256=report.document_sha256,
+                     details={"indication": report.indication,
+                              "sub_indication": report.sub_indication})
     return report, render_text(report, lang)

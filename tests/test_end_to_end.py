@@ -256,3 +256,12 @@ def test_verify_elsewhere_with_trust_option(batch: dict, tmp_path: Path, pki_dir
     proc = run_cli(["verify", str(path), "--json", "--trust", str(pki_dir / "root.cert.pem")],
                    env)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_verify_writes_printable_reports(batch: dict, tmp_path: Path) -> None:
+    html, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
+    proc = run_cli(["verify", str(copy_path(batch, "4_1.jpg")), "--html", str(html),
+                    "--pdf", str(pdf)], batch["env"])
+    assert proc.returncode == 0
+    assert "HỢP LỆ" in html.read_text(encoding="utf-8") and "<script" not in html.read_text()
+    assert "HỢP LỆ (TOTAL-PASSED)" in pdftotext(pdf)
