@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +53,48 @@ def build_certify_context(settings: Settings, store: ObjectStore, *,
         timestamper = local_timestamper(pki.tsa_cert(), pki.tsa_key(), pki.chain())
     test_mode = settings.key_source == "dev" or certifier.is_test or agency.is_test
 
+    extend = _level_extender(settings, timestamper)
+
     def sign(unsigned: Path, signed: Path, assembled: AssembledCopy) -> None:
         sign_ecopy(unsigned, signed, certifier=certifier, agency=agency, timestamper=timestamper,
                    certifier_box=assembled.certifier_box, agency_box=assembled.agency_box,
                    font_path=settings.font_path, location=settings.agency_name)
+        if extend is not None:
+            extend(signed)
 
     return CertifyContext(
         store=store, agency_code=settings.commune_code, agency_name=settings.agency_name,
         certifier=Certifier(settings.certifier_name, settings.certifier_title), sign=sign,
         font_path=settings.font_path, bold_font_path=settings.bold_font_path, software=SOFTWARE,
         verify_base_url=settings.verify_base_url, test_mode=test_mode,
-        requester_name=requester_name, actor=settings.actor or "ecopy")
+        requester_name=requester_name, actor=settings.actor or "ecopy",
+        book=settings.register_book or None)
+
+
+def _level_extender(settings: Settings, timestamper: Any) -> Callable[[Path], None] | None:
+    """ECOPY_PADES_LEVEL=B-LT/B-LTA: extend each copy right after it is signed.
+
+    With the dev PKI the revocation evidence is a CRL its CAs sign on the spot; with real keys
+    it is fetched from the URLs in the certificates.
+    """
+    if settings.pades_level == "B-T":
+        return None
+    from signing.ltv import extend_to_level
+    from signing.revocation import RevocationAuthority
+    from signing.trust import trust_anchors
+
+    roots = trust_anchors(list(settings.trust_roots), include_gov_root=settings.include_gov_root)
+    crls: list = []
+    if settings.key_source == "dev":
+        pki = dev_pki(settings)
+        roots.append(pki.root_cert())
+        crls = RevocationAuthority(pki.directory).crls()
+
+    def extend(path: Path) -> None:
+        extend_to_level(path, path, settings.pades_level, roots=roots, crls=crls,
+                        fetching=settings.key_source != "dev", timestamper=timestamper)
+
+    return extend
 
 
 def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] = (),

@@ -58,6 +58,8 @@ class Settings:
     intermediates: tuple[Path, ...] = ()  # CA certificates embedded with the signer's
     tsa_url: str = ""  # RFC 3161 TSA; empty: the local TEST TSA of the dev PKI
     include_gov_root: bool = True  # trust the shipped Government Cipher Committee root
+    pades_level: str = "B-T"  # B-T, B-LT (validation data) or B-LTA (+ document timestamp)
+    register_book: str = ""  # "02/2026": a new book within the year; empty: "01/<year>"
     actor: str = ""  # who acts (cancellations), ECOPY_ACTOR
     role: str = ""  # certifier / admin / clerk, ECOPY_ROLE
     limits: Limits = field(default_factory=Limits)
@@ -71,7 +73,8 @@ _ENV = {
     "ECOPY_FONT": "font_path", "ECOPY_BOLD_FONT": "bold_font_path",
     "ECOPY_TRUST_ROOTS": "trust_roots", "ECOPY_KEY_SOURCE": "key_source",
     "ECOPY_INTERMEDIATES": "intermediates", "ECOPY_TSA_URL": "tsa_url",
-    "ECOPY_INCLUDE_GOV_ROOT": "include_gov_root",
+    "ECOPY_INCLUDE_GOV_ROOT": "include_gov_root", "ECOPY_PADES_LEVEL": "pades_level",
+    "ECOPY_REGISTER_BOOK": "register_book",
     **{f"ECOPY_{role.upper()}_{name.upper()}": f"{role}_{name}" for role in ("certifier", "agency")
        for name in ("p12", "p12_password_env", "p12_password_file", "pkcs11_module",
                     "pkcs11_token", "pkcs11_key_label", "pkcs11_pin_env", "pkcs11_pin_file")},
@@ -125,4 +128,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     settings = Settings(**converted)  # type: ignore[arg-type]
     if limit_values:
         settings = replace(settings, limits=replace(settings.limits, **limit_values))
+    if settings.pades_level not in ("B-T", "B-LT", "B-LTA"):
+        raise ValueError("ECOPY_PADES_LEVEL must be B-T, B-LT or B-LTA, "
+                         f"not {settings.pades_level!r}")
     return settings

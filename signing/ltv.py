@@ -138,6 +138,24 @@ def add_archive_timestamp(
     return out_path
 
 
+def extend_to_level(pdf_path: Path, out_path: Path, level: str, *, roots: list,
+                    crls: list | tuple = (), fetching: bool = True,
+                    timestamper: TimeStamper | None = None) -> str:
+    """B-T → "B-LT" (validation data in the DSS) or "B-LTA" (then a document timestamp).
+
+    Revocation is required while extending, so only a copy that will verify offline is written.
+    """
+    if level not in ("B-LT", "B-LTA"):
+        raise ValueError(f"unknown PAdES level {level!r}: B-LT or B-LTA")
+    extend_to_lt(pdf_path, out_path, validation_context(roots, crls=crls, fetching=fetching))
+    if level == "B-LTA":
+        if timestamper is None:
+            raise ValueError("B-LTA needs a timestamper")
+        add_archive_timestamp(out_path, out_path, timestamper,
+                              validation_context(roots, crls=crls, fetching=fetching))
+    return level
+
+
 def dss_contents(data: bytes) -> dict[str, list]:
     """Certificates, CRLs and OCSP responses held by a PDF's DSS (empty lists when none)."""
     from io import BytesIO

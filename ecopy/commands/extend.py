@@ -56,7 +56,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_extend(args: argparse.Namespace, settings: Any) -> int:
     from ecopy.keys import dev_pki
-    from signing.ltv import add_archive_timestamp, extend_to_lt, validation_context
+    from signing.ltv import extend_to_level
     from signing.revocation import RevocationAuthority, load_crls
     from signing.trust import load_certificate_files
     from signing.tsa import local_timestamper
@@ -79,20 +79,9 @@ def cmd_extend(args: argparse.Namespace, settings: Any) -> int:
         target = (args.out / source.name) if args.out is not None else source
         result: dict[str, Any] = {"file": str(source), "out": str(target)}
         try:
-            extend_to_lt(
-                source,
-                target,
-                validation_context(roots, crls=crls, fetching=not args.offline),
-            )
-            level = "B-LT"
-            if args.lta:
-                add_archive_timestamp(
-                    target,
-                    target,
-                    timestamper,
-                    validation_context(roots, crls=crls, fetching=not args.offline),
-                )
-                level = "B-LTA"
+            level = extend_to_level(source, target, "B-LTA" if args.lta else "B-LT",
+                                    roots=roots, crls=crls, fetching=not args.offline,
+                                    timestamper=timestamper)
             result.update(ok=True, level=level)
         except Exception as exc:  # one bad file must not stop the batch
             result.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
