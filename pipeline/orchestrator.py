@@ -192,11 +192,11 @@ class BatchRunner:
         source = str(path)
         try:
             if not path.is_file():
-                raise Rejected(Reason.EMPTY_FILE)
+                raise Rejected(Reason.FILE_NOT_FOUND)
             size = check_size(path, self.opt.limits)
             sha = sha256_file(path)
         except (Rejected, OSError) as exc:
-            reason = exc.reason if isinstance(exc, Rejected) else Reason.CORRUPT_FILE
+            reason = exc.reason if isinstance(exc, Rejected) else Reason.FILE_NOT_FOUND
             params = exc.params if isinstance(exc, Rejected) else {}
             self._finish(
                 DocumentOutcome(

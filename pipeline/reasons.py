@@ -14,6 +14,7 @@ class Reason(StrEnum):
     WRONG_FILE_TYPE = "wrong_file_type"
     CORRUPT_FILE = "corrupt_file"
     EMPTY_FILE = "empty_file"
+    FILE_NOT_FOUND = "file_not_found"
     FILE_TOO_LARGE = "file_too_large"
     TOO_MANY_PAGES = "too_many_pages"
     TOO_MANY_PIXELS = "too_many_pixels"
@@ -48,6 +49,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.CORRUPT_FILE: (
         "Tệp bị hỏng, không đọc được. Hãy quét hoặc xuất lại tệp từ máy quét.",
         "The file is damaged and cannot be read. Scan or export it again from the scanner.",
+    ),
+    Reason.FILE_NOT_FOUND: (
+        "Không tìm thấy tệp hoặc không có quyền đọc. Hãy kiểm tra đường dẫn.",
+        "The file does not exist or cannot be read. Check the path.",
     ),
     Reason.EMPTY_FILE: (
         "Tệp rỗng hoặc không có trang nào. Hãy kiểm tra lại tệp đã chọn.",

@@ -265,3 +265,10 @@ def test_verify_writes_printable_reports(batch: dict, tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "HỢP LỆ" in html.read_text(encoding="utf-8") and "<script" not in html.read_text()
     assert "HỢP LỆ (TOTAL-PASSED)" in pdftotext(pdf)
+
+
+def test_missing_file_is_named_as_such(batch: dict, tmp_path: Path) -> None:
+    proc = run_cli(["process", str(tmp_path / "không-có.pdf"), "--person-id", PERSON,
+                    "--out", str(tmp_path), "--json"], batch["env"])
+    (doc,) = json.loads(proc.stdout)["documents"]
+    assert proc.returncode == 4 and doc["reason"] == "file_not_found"
