@@ -123,7 +123,7 @@ def ensure_dev_pki(
         "certifier_title": certifier_title,
         "signer_keys": SIGNER_KEYS,  # a PKI made with older key choices gets new leaves
     }
-    with _exclusive_lock(directory / ".lock"):
+    with exclusive_lock(directory / ".lock"):
         state = _read_state(directory)
         if state is None:
             int_key, int_cert = _create_cas(directory)
@@ -165,7 +165,8 @@ def _load_intermediate(
 
 
 @contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """An flock held for the block: serialises processes sharing a PKI directory."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import fcntl
 import json
 import os
 import threading
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +37,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from signing.devpki import exclusive_lock
 
 REVOCATIONS_FILE = "revocations.json"
 CAS = ("root", "intermediate")
@@ -78,7 +77,7 @@ class RevocationStore:
         if issuer not in CAS:
             raise ValueError(f"unknown issuer {issuer!r}")
         moment = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-        with _locked(self.pki_dir / ".revocations.lock"):
+        with exclusive_lock(self.pki_dir / ".revocations.lock"):
             entries = self._read()
             for entry in entries:
                 if entry["serial"] == serial and entry["issuer"] == issuer:
@@ -116,17 +115,6 @@ def _as_revocation(entry: dict[str, Any]) -> Revocation:
         reason=str(entry["reason"]),
         issuer=str(entry["issuer"]),
     )
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _load_ca(pki_dir: Path, name: str) -> tuple[x509.Certificate, Any]:
