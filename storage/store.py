@@ -33,30 +33,11 @@ def check_key(key: str) -> str:
 class ObjectStore(Protocol):
     """MUST be safe for concurrent writers from several processes."""
 
-    def _write_atomically(self, key: str, fill: Callable[[BinaryIO], None]) -> None:
-        """Readers see the old object or the new one, never a half-written file."""
-        target = self.path_of(key)
-        fd, tmp = self._tmp_beside(target)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fill(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
     def put(self, key: str, data: bytes) -> None:
-        self._write_atomically(key, lambda fh: fh.write(data))
+        """Store data under key, replacing what was there; readers see old or new, never half."""
 
     def put_file(self, key: str, path: Path) -> None:
-        def copy(out: BinaryIO) -> None:
-            with open(path, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-
-        self._write_atomically(key, copy)
+        """Like put, streaming from a file (large objects must not be held in memory)."""
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Create key only if it does not exist; True if this call created it. Atomic."""
@@ -95,12 +76,13 @@ class LocalStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
 
-    def put(self, key: str, data: bytes) -> None:
+    def _write_atomically(self, key: str, fill: Callable[[BinaryIO], None]) -> None:
+        """Readers see the old object or the new one, never a half-written file."""
         target = self.path_of(key)
         fd, tmp = self._tmp_beside(target)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                fill(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
@@ -109,20 +91,15 @@ class LocalStore:
                 os.unlink(tmp)
             raise
 
+    def put(self, key: str, data: bytes) -> None:
+        self._write_atomically(key, lambda fh: fh.write(data))
+
     def put_file(self, key: str, path: Path) -> None:
-        target = self.path_of(key)
-        fd, tmp = self._tmp_beside(target)
-        try:
-            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        def copy(out: BinaryIO) -> None:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+        self._write_atomically(key, copy)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         target = self.path_of(key)

@@ -96,3 +96,17 @@ def test_store_refuses_escaping_keys(tmp_path: Path) -> None:
     for bad in ("../etc/passwd", "/abs", "a/../../b", "a//b", "tên/tệp"):
         with pytest.raises(InvalidKey):
             store.put(bad, b"x")
+
+
+def test_local_store_is_an_object_store_and_replaces_atomically(tmp_path: Path) -> None:
+    from storage.store import ObjectStore
+
+    store = LocalStore(tmp_path / "s")
+    assert isinstance(store, ObjectStore)
+    assert "put" in ObjectStore.__dict__ and "_write_atomically" not in ObjectStore.__dict__
+    store.put("a/b.json", b"one")
+    source = tmp_path / "big.bin"
+    source.write_bytes(b"x" * (3 << 20))
+    store.put_file("a/b.json", source)
+    assert store.get("a/b.json") == source.read_bytes()
+    assert not list((tmp_path / "s" / "a").glob(".tmp-*"))  # no temporary left behind
