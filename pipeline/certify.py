@@ -163,7 +163,8 @@ def certify_document(
             ),
         )
         raise Rejected(Reason.SIGNING_FAILED, detail=str(exc)[:200]) from exc
-    pdf_sha = hashlib.sha256(signed.read_bytes()).hexdigest()
+    with open(signed, "rb") as fh:  # streamed: a 300-page copy is hundreds of MB
+        pdf_sha = hashlib.file_digest(fh, "sha256").hexdigest()
     append_event(
         ctx.store,
         actor=ctx.actor,
