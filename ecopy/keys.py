@@ -101,15 +101,15 @@ def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] 
                 store_dir: Path | None = None, lang: str = "vi", revocation: str = "soft-fail",
                 crl_files: Sequence[Path] = (), fetching: bool = False,
                 ) -> tuple[VerificationReport, str]:
-    from signing.trust import trust_anchors
+    from signing.trust import load_certificate_files, trust_anchors
 
     # configured roots, --trust, and the shipped Government Cipher Committee root
     roots = trust_anchors([*settings.trust_roots, *extra_roots],
                           include_gov_root=settings.include_gov_root)
-    test_roots = []
-    pki_state = settings.pki_dir / "pki.json"
-    if pki_state.exists():  # this machine's dev PKI: trusted, but every report says TEST
-        test_roots.append(dev_pki(settings).root_cert())
+    # This machine's dev PKI root: trusted, but every report says TEST. Read, never created or
+    # re-issued: verifying must not change keys.
+    dev_root = settings.pki_dir / "root.cert.pem"
+    test_roots = load_certificate_files([dev_root]) if dev_root.is_file() else []
     lookup = cancelled = None
     if store_dir is not None:
         store = LocalStore(store_dir)

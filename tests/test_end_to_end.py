@@ -272,3 +272,11 @@ def test_missing_file_is_named_as_such(batch: dict, tmp_path: Path) -> None:
                     "--out", str(tmp_path), "--json"], batch["env"])
     (doc,) = json.loads(proc.stdout)["documents"]
     assert proc.returncode == 4 and doc["reason"] == "file_not_found"
+
+
+def test_verify_never_changes_the_dev_pki(batch: dict, pki_dir: Path) -> None:
+    before = {p.name: p.read_bytes() for p in pki_dir.glob("*.pem")}
+    proc = run_cli(["verify", str(copy_path(batch, "4_1.jpg"))],
+                   {**batch["env"], "ECOPY_AGENCY_NAME": "Ủy ban nhân dân xã Khác"})
+    assert proc.returncode == 0
+    assert {p.name: p.read_bytes() for p in pki_dir.glob("*.pem")} == before
