@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 # re-exported: stages see the register entry as a pipeline value
+from storage.records import to_jsonable as to_jsonable
 from storage.register import RegisterEntry as RegisterEntry
 
 
@@ -149,14 +148,3 @@ class DocumentOutcome:
     pages: int = 0
     ecopy_path: str = ""
     review_reasons: tuple[str, ...] = field(default_factory=tuple)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses (nested) to plain JSON values; tuples become lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    return value

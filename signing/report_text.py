@@ -7,9 +7,10 @@ messages, so the JSON form alone is enough to show a person what went wrong.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+from storage.records import to_jsonable
 
 TOTAL_PASSED = "TOTAL-PASSED"
 TOTAL_FAILED = "TOTAL-FAILED"
@@ -193,17 +194,7 @@ class VerificationReport:
     cancellation: dict[str, Any] | None = None  # the cancelling decision, when cancelled
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
+        return to_jsonable(self)
 
 
 _LABELS = {

@@ -6,6 +6,7 @@ the same scan uploaded twice is recognised, not processed twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -102,3 +103,14 @@ def update_record(store: ObjectStore, sha256: str, status: str, **changes: Any) 
     record["history"] = [*record.get("history", []), event]
     store.put(record_key(sha256), dump(record))
     return record
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses (nested) to plain JSON values; tuples become lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
