@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from asn1crypto import algos, cms, core, keys, x509
+from asn1crypto import algos, cms, core, keys, tsp, x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
@@ -27,6 +27,8 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+from signing.der import frozen
 
 
 class TimestampAuthority(Protocol):
@@ -57,21 +59,26 @@ class _LocalTimeStamper(DummyTimeStamper):
         if not isinstance(loaded, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
             raise ValueError("the local TSA supports ECDSA and RSA keys only")
         self._private_key = loaded
+        self._signing_certificate_v2 = frozen(as_signing_certificate_v2(tsa_cert))
+
+    def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        # Frozen: the token is dumped several times on its way into the signature.
+        return frozen(super().request_tsa_response(req))
 
     def _sign_tst_info(
         self, tst_info_data: bytes, md_algorithm: str, dt: datetime
     ) -> tuple[bytes, cms.CMSAttributes]:
         digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
         digest.update(tst_info_data)
-        signed_attrs = cms.CMSAttributes(
-            [
-                simple_cms_attribute("content_type", "tst_info"),
-                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-                simple_cms_attribute(
-                    "signing_certificate_v2", as_signing_certificate_v2(self.tsa_cert)
-                ),
-                simple_cms_attribute("message_digest", digest.finalize()),
-            ]
+        signed_attrs = frozen(
+            cms.CMSAttributes(
+                [
+                    simple_cms_attribute("content_type", "tst_info"),
+                    simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                    simple_cms_attribute("signing_certificate_v2", self._signing_certificate_v2),
+                    simple_cms_attribute("message_digest", digest.finalize()),
+                ]
+            )
         )
         hash_algo = get_pyca_cryptography_hash(md_algorithm)
         key = self._private_key
