@@ -58,7 +58,8 @@ def build_certify_context(settings: Settings, store: ObjectStore, *,
     def sign(unsigned: Path, signed: Path, assembled: AssembledCopy) -> None:
         sign_ecopy(unsigned, signed, certifier=certifier, agency=agency, timestamper=timestamper,
                    certifier_box=assembled.certifier_box, agency_box=assembled.agency_box,
-                   font_path=settings.font_path, location=settings.agency_name)
+                   font_path=settings.font_path, location=settings.agency_name,
+                   durable=False)  # certify copies it into the store, which syncs
         if extend is not None:
             extend(signed)
 

@@ -9,7 +9,9 @@ Side by side, in the same run and single-threaded (= one core): ecopy's path (ke
 from signing.keys, identities built once, cached key, placeholder sized without a trial
 signature) and a naive integration of pyHanko's stock signer (``SimpleSigner.load`` from the
 PEM files and a new ``PdfSigner`` for each of the two signatures, default placeholder sizing
-and stamp), doing the same register allocation and filing. Both use the same timestamper.
+and stamp), doing the same register allocation and filing. Both use the same timestamper, and both
+profit from the process-wide speed-ups of ``signing`` (frozen TSA tokens, the hex-string
+reader); the ratio shows what the signer-side work adds (docs/decisions.md).
 
     .venv/bin/python scripts/bench_sign.py [--seconds 8] [--pages 1 50]
 """
@@ -89,7 +91,8 @@ def ecopy_signer(pki: DevPki, copy: AssembledCopy, timestamper) -> Callable[[Pat
 
     def sign(src: Path, dst: Path) -> None:
         sign_ecopy(src, dst, certifier=certifier, agency=agency, timestamper=timestamper,
-                   certifier_box=copy.certifier_box, agency_box=copy.agency_box, font_path=FONT)
+                   certifier_box=copy.certifier_box, agency_box=copy.agency_box, font_path=FONT,
+                   durable=False)  # as ecopy.keys does: the store write syncs
     return sign
 
 

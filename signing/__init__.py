@@ -5,6 +5,7 @@ embedded deployment (dev PKI, local TSA) and the distributed one (PKCS#12/PKCS#1
 share this code unchanged.
 """
 
+from signing import pdfparse
 from signing.devpki import DevPki, ensure_dev_pki
 from signing.sign import (
     SignedInfo,
@@ -16,6 +17,10 @@ from signing.sign import (
 )
 from signing.tsa import TimestampAuthority, local_timestamper
 from signing.verify import SignatureReport, VerificationReport, render_text, verify_pdf
+
+# pyHanko parses hex strings byte by byte; see signing.pdfparse. Patched at call sites, so
+# the order of imports does not matter.
+pdfparse.install()
 
 __all__ = [
     "DevPki",

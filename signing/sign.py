@@ -15,28 +15,25 @@ cached timestamp token instead.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import os
 import tempfile
+import weakref
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
-from asn1crypto import keys, x509
+from asn1crypto import cms, keys, x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from fontTools import subset, ttLib
-from fontTools.ttLib.scaleUpem import scale_upem
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.api import FontEngineFactory
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.pdf_utils.writer import BasePdfFileWriter
+from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter, append_signature_field
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.signers.pdf_cms import Signer, SimpleSigner
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfSigningSession
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -44,20 +41,36 @@ from pyhanko.stamp.text import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from signing.der import frozen
+from signing.stampfont import FONT_SIZE, stamp_font
+
 # Viet Nam has kept UTC+07:00 without daylight saving since 1975; a fixed offset avoids
 # depending on the tz database being installed.
 VN_TZ = timezone(timedelta(hours=7))
 CERTIFIER_FIELD = "CertifierSignature"
 AGENCY_FIELD = "AgencySignature"
 DEFAULT_COPY_FORM = "Bản sao điện tử được chứng thực từ bản chính"
-FONT_SIZE = 10  # Decree 30/2020: Times New Roman 10 pt on the agency signature
+IN_MEMORY_MAX_BYTES = 32 * 1024 * 1024  # larger copies are signed through temporary files
 CERTIFIER_REASON = "Chứng thực bản sao từ bản chính"
 
 PageBox = tuple[int, tuple[float, float, float, float]]
 
 
+class _FixedAttribute(CMSAttributeProvider):
+    """A signed attribute whose value never changes for a signer, encoded once."""
+
+    def __init__(self, attribute_type: str, value: object) -> None:
+        self.attribute_type = attribute_type
+        self._value = value
+
+    async def build_attr_value(self, dry_run: bool = False) -> object:
+        return self._value
+
+
 class _CachedKeySigner(SimpleSigner):
-    """SimpleSigner that parses its private key once instead of on every signature."""
+    """SimpleSigner that does its per-signer work once instead of on every signature: the
+    private key is parsed once, the signing-certificate-v2 attribute is encoded once, and
+    the signed and unsigned attribute sets are frozen (see ``signing.der``)."""
 
     def __init__(
         self,
@@ -71,6 +84,22 @@ class _CachedKeySigner(SimpleSigner):
             cert_registry=SimpleCertificateStore.from_certs([cert, *chain]),
         )
         self._private_key = serialization.load_der_private_key(key.dump(), password=None)
+        self._signing_certificate_v2 = _FixedAttribute(
+            "signing_certificate_v2", frozen(as_signing_certificate_v2(cert))
+        )
+
+    def _signed_attr_providers(self, *args, **kwargs):
+        for provider in super()._signed_attr_providers(*args, **kwargs):
+            if isinstance(provider, SigningCertificateV2Provider):
+                provider = self._signing_certificate_v2
+            yield provider
+
+    async def signed_attrs(self, *args, **kwargs) -> cms.CMSAttributes:
+        return frozen(await super().signed_attrs(*args, **kwargs))
+
+    async def unsigned_attrs(self, *args, **kwargs) -> cms.CMSAttributes | None:
+        attrs = await super().unsigned_attrs(*args, **kwargs)
+        return None if attrs is None else frozen(attrs)
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
@@ -167,65 +196,10 @@ class _FixedTimePdfSigner(PdfSigner):
         return session
 
 
-# Everything Vietnamese text on a stamp can need: ASCII, Latin-1, Latin Extended-A (Đ đ),
-# Ơ ơ Ư ư, combining marks, Latin Extended Additional (ạ…ỹ) and typographic punctuation.
-_VIETNAMESE_RANGES = (
-    (0x20, 0x7F), (0xA0, 0x180), (0x1A0, 0x1B1), (0x300, 0x324), (0x1EA0, 0x1EFA), (0x2010, 0x2027),
-)  # fmt: skip
-
-
-@functools.lru_cache(maxsize=4)
-def _vietnamese_font_subset(path: str, mtime_ns: int) -> bytes:
-    """The stamp font cut down once per process to the Vietnamese repertoire.
-
-    Parsing a full TrueType font's layout tables and subsetting it took ~100 ms per signature;
-    this smaller font (no GSUB/GPOS: Vietnamese in NFC uses precomposed glyphs) makes the
-    per-signature subset a few milliseconds. The em is rescaled to 1000 units (see below).
-    ``mtime_ns`` keys the cache so a replaced font file is picked up.
-    """
-    options = subset.Options()
-    options.layout_features = []
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "FFTM"]
-    options.hinting = False
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    font = ttLib.TTFont(path)
-    subsetter = subset.Subsetter(options=options)
-    subsetter.populate(unicodes=[c for lo, hi in _VIETNAMESE_RANGES for c in range(lo, hi)])
-    subsetter.subset(font)
-    # pyHanko 0.38 writes /W widths in font units unscaled, which is only right for a
-    # 1000-unit em; Liberation has 2048, so glyphs came out spaced twice too wide.
-    scale_upem(font, 1000)
-    out = BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
-@dataclass(frozen=True)
-class _StampFontFactory(FontEngineFactory):
-    """Like GlyphAccumulatorFactory (embedded subset, ToUnicode), from the cached font bytes."""
-
-    font_bytes: bytes
-    font_size: int = FONT_SIZE
-
-    def create_font_engine(
-        self, writer: BasePdfFileWriter, obj_stream: generic.StreamObject | None = None
-    ) -> GlyphAccumulator:
-        if obj_stream is None and writer.stream_xrefs:
-            obj_stream = writer.prepare_object_stream()
-        return GlyphAccumulator(
-            writer=writer,
-            font_handle=BytesIO(self.font_bytes),
-            font_size=self.font_size,
-            obj_stream=obj_stream,
-        )
-
-
 def _stamp_style(font_path: Path, lines: int) -> TextStampStyle:
     # An embedded TrueType subset: the default Courier is not embedded (breaks PDF/A) and has
     # no Vietnamese glyphs.
-    path = Path(font_path)
-    font = _StampFontFactory(_vietnamese_font_subset(str(path), path.stat().st_mtime_ns))
+    font = stamp_font(font_path)
     return TextStampStyle(
         stamp_text="\n".join(f"%(line{i})s" for i in range(lines)),
         text_box_style=TextBoxStyle(font=font, font_size=FONT_SIZE),
@@ -234,7 +208,19 @@ def _stamp_style(font_path: Path, lines: int) -> TextStampStyle:
     )
 
 
+_RESERVED: weakref.WeakKeyDictionary[Signer, dict[int, int]] = weakref.WeakKeyDictionary()
+
+
 def _bytes_reserved(identity: SigningIdentity, timestamper: TimeStamper) -> int:
+    """Per signer and timestamper, computed once (see ``_estimate_bytes_reserved``)."""
+    per_signer = _RESERVED.setdefault(identity.signer, {})
+    key = id(timestamper)
+    if key not in per_signer:
+        per_signer[key] = _estimate_bytes_reserved(identity, timestamper)
+    return per_signer[key]
+
+
+def _estimate_bytes_reserved(identity: SigningIdentity, timestamper: TimeStamper) -> int:
     """Placeholder size without a trial signature: certs + a token + slack, doubled for hex.
 
     The token is pyHanko's own cached size-estimation token, so a TSA is asked once per
@@ -384,20 +370,35 @@ def sign_ecopy(
     agency_copy_form: str = DEFAULT_COPY_FORM,
     location: str = "",
     signing_time: datetime | None = None,
+    durable: bool = True,
 ) -> SignedInfo:
     """Both signatures, written atomically: a crash never leaves a half-signed e-copy.
 
     ``signing_time`` (when given) is used for both signatures, for reproducible output; the
-    RFC 3161 timestamps always carry the TSA's own clock.
+    RFC 3161 timestamps always carry the TSA's own clock. ``durable=False`` skips the fsync,
+    for callers that copy the output into the object store (which syncs) and then drop it.
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     certifier_time = (signing_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
-    # Files, not bytes: a 300-page copy is hundreds of MB, and each revision repeats the last.
-    with (
-        open(pdf_in, "rb") if isinstance(pdf_in, Path) else BytesIO(pdf_in) as source,
-        tempfile.TemporaryFile(dir=out_path.parent) as rev2,
-    ):
+    source_size = len(pdf_in) if isinstance(pdf_in, bytes) else Path(pdf_in).stat().st_size
+    # Small copies are signed in memory: pyHanko's many small reads, seeks and writes cost
+    # several milliseconds more on files. Large ones go through temporary files, since a
+    # 300-page copy is hundreds of MB and each revision repeats the last.
+    in_memory = source_size <= IN_MEMORY_MAX_BYTES
+
+    def scratch() -> BinaryIO:
+        return BytesIO() if in_memory else tempfile.TemporaryFile(dir=out_path.parent)
+
+    with ExitStack() as stack:
+        if isinstance(pdf_in, bytes):
+            source: BinaryIO = BytesIO(pdf_in)
+        elif in_memory:
+            source = BytesIO(Path(pdf_in).read_bytes())
+        else:
+            source = stack.enter_context(open(pdf_in, "rb"))
+        rev2 = stack.enter_context(scratch())
+        rev3 = stack.enter_context(scratch())
         sign_as_certifier(
             source,
             rev2,
@@ -410,30 +411,20 @@ def sign_ecopy(
             signing_time=certifier_time,
         )
         agency_time = (signing_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
-        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
-        try:
-            with os.fdopen(fd, "w+b") as rev3:
-                rev2.seek(0)
-                sign_as_agency(
-                    rev2,
-                    rev3,
-                    agency=agency,
-                    timestamper=timestamper,
-                    font_path=font_path,
-                    agency_copy_form=agency_copy_form,
-                    location=location,
-                    signing_time=agency_time,
-                )
-                rev3.flush()
-                os.fsync(rev3.fileno())
-                ends = (source.seek(0, os.SEEK_END), rev2.seek(0, os.SEEK_END),
-                        rev3.seek(0, os.SEEK_END))
-                rev3.seek(0)
-                digest = hashlib.file_digest(rev3, "sha256").hexdigest()
-            os.replace(tmp, out_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        rev2.seek(0)
+        sign_as_agency(
+            rev2,
+            rev3,
+            agency=agency,
+            timestamper=timestamper,
+            font_path=font_path,
+            agency_copy_form=agency_copy_form,
+            location=location,
+            signing_time=agency_time,
+        )
+        ends = tuple(f.seek(0, os.SEEK_END) for f in (source, rev2, rev3))
+        rev3.seek(0)
+        digest = _write_atomically(rev3, out_path, durable=durable)
     return SignedInfo(
         path=str(out_path),
         sha256=digest,
@@ -445,6 +436,26 @@ def sign_ecopy(
         agency_subject=agency.subject,
         is_test=certifier.is_test or agency.is_test,
     )
+
+
+def _write_atomically(data: BinaryIO, out_path: Path, *, durable: bool) -> str:
+    """Copy ``data`` to ``out_path`` through a temporary file (fsynced if ``durable``) and
+    rename it into place; returns its sha256."""
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while block := data.read(1 << 20):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest()
 
 
 def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
