@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from storage.register import RegisterEntry, check_chain, entry_key, register_prefix
+from storage.register import RegisterEntry, check_chain, entry_key, register_numbers
 from storage.store import ObjectStore
 
 FONT_DIR = Path("/usr/share/fonts/truetype/liberation2")
@@ -165,12 +165,7 @@ def load_book(
     unreadable: list[str] = []
     agency_name = ""
     prefix = f"{year}-{month:02d}-" if month is not None else f"{year}-"
-    numbers = []
-    for key in store.list(register_prefix(agency_code, year)):
-        stem = key.rsplit("/", 1)[-1].removesuffix(".json")
-        if stem.isdigit():
-            numbers.append(int(stem))
-    for n in sorted(numbers):
+    for n in register_numbers(store, agency_code, year):
         key = entry_key(agency_code, year, n)
         try:
             entry = RegisterEntry.from_dict(json.loads(store.get(key)))

@@ -6,6 +6,11 @@ object exists, so numbers per (agency, year) are unique and gap-free however man
 race. Each entry carries the sha256 of the previous one: the year's register is a hash chain,
 so an edited, removed or inserted entry is detectable.
 
+Finding the last number reads a head hint (``HEAD.json`` in the year's folder, rewritten after
+each claim) and checks it forward, instead of listing the whole year: O(1) per number. The
+hint is advisory: a stale one is walked forward, and one naming a number that does not exist
+(damaged, edited) is ignored in favour of a listing, so it can never cause a gap.
+
 The book ("Quyển số 01/2026-SCT/BS") is a column of the entry, not part of the key: numbers run
 on across books within a year (Decree 23/2015), so uniqueness is per (agency, year).
 """
@@ -74,7 +79,25 @@ def entry_key(agency_code: str, year: int, number: int) -> str:
     return f"{register_prefix(agency_code, year)}{number:06d}.json"
 
 
-def _numbers(store: ObjectStore, agency_code: str, year: int) -> list[int]:
+def head_key(agency_code: str, year: int) -> str:
+    return f"{register_prefix(agency_code, year)}HEAD.json"
+
+
+def _last_number(store: ObjectStore, agency_code: str, year: int) -> int:
+    try:
+        hint = int(json.loads(store.get(head_key(agency_code, year)))["number"])
+    except (KeyError, ValueError, TypeError):  # absent or damaged: list instead
+        hint = 0
+    if hint < 1 or not store.exists(entry_key(agency_code, year, hint)):
+        numbers = register_numbers(store, agency_code, year)
+        return numbers[-1] if numbers else 0
+    while store.exists(entry_key(agency_code, year, hint + 1)):
+        hint += 1
+    return hint
+
+
+def register_numbers(store: ObjectStore, agency_code: str, year: int) -> list[int]:
+    """The year's entry numbers, sorted (the head hint and other files are not entries)."""
     out = []
     for key in store.list(register_prefix(agency_code, year)):
         stem = key.rsplit("/", 1)[-1].removesuffix(".json")
@@ -95,8 +118,7 @@ def allocate_register_number(
     `make_entry(number, prev_hash)` builds the entry for a candidate number; it may be called
     again with a higher number when another certifier wins the race.
     """
-    numbers = _numbers(store, agency_code, year)
-    last = numbers[-1] if numbers else 0
+    last = _last_number(store, agency_code, year)
     for _ in range(MAX_ATTEMPTS):
         prev_hash = ""
         if last:
@@ -105,6 +127,8 @@ def allocate_register_number(
         if entry.number != last + 1 or entry.prev_hash != prev_hash:
             raise ValueError("make_entry must use the number and prev_hash it is given")
         if store.put_if_absent(entry_key(agency_code, year, entry.number), entry.canonical_bytes()):
+            hint = canonical_json({"number": entry.number})
+            store.put(head_key(agency_code, year), hint, durable=False)  # advisory only
             return entry
         last += 1
         while store.exists(entry_key(agency_code, year, last + 1)):
@@ -113,7 +137,7 @@ def allocate_register_number(
 
 
 def read_entries(store: ObjectStore, agency_code: str, year: int) -> Iterator[RegisterEntry]:
-    for n in _numbers(store, agency_code, year):
+    for n in register_numbers(store, agency_code, year):
         yield RegisterEntry.from_dict(json.loads(store.get(entry_key(agency_code, year, n))))
 
 
@@ -128,7 +152,7 @@ def check_chain(store: ObjectStore, agency_code: str, year: int) -> list[str]:
     """Problems in a year's register: gaps, broken links. Empty list means intact."""
     problems = []
     expected_prev = ""
-    for i, n in enumerate(_numbers(store, agency_code, year), start=1):
+    for i, n in enumerate(register_numbers(store, agency_code, year), start=1):
         raw = store.get(entry_key(agency_code, year, n))
         if n != i:
             problems.append(f"gap: expected number {i}, found {n}")

@@ -33,8 +33,12 @@ def check_key(key: str) -> str:
 class ObjectStore(Protocol):
     """MUST be safe for concurrent writers from several processes."""
 
-    def put(self, key: str, data: bytes) -> None:
-        """Store data under key, replacing what was there; readers see old or new, never half."""
+    def put(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        """Store data under key, replacing what was there; readers see old or new, never half.
+
+        ``durable=False`` is for advisory objects (hints) that may revert to an older version
+        after a crash; a store may then skip its sync. Never for records, copies or logs.
+        """
 
     def put_file(self, key: str, path: Path) -> None:
         """Like put, streaming from a file (large objects must not be held in memory)."""
@@ -76,7 +80,9 @@ class LocalStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
 
-    def _write_atomically(self, key: str, fill: Callable[[BinaryIO], None]) -> None:
+    def _write_atomically(
+        self, key: str, fill: Callable[[BinaryIO], None], *, durable: bool = True
+    ) -> None:
         """Readers see the old object or the new one, never a half-written file."""
         target = self.path_of(key)
         fd, tmp = self._tmp_beside(target)
@@ -84,15 +90,16 @@ class LocalStore:
             with os.fdopen(fd, "wb") as fh:
                 fill(fh)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
 
-    def put(self, key: str, data: bytes) -> None:
-        self._write_atomically(key, lambda fh: fh.write(data))
+    def put(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        self._write_atomically(key, lambda fh: fh.write(data), durable=durable)
 
     def put_file(self, key: str, path: Path) -> None:
         def copy(out: BinaryIO) -> None:

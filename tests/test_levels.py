@@ -34,7 +34,7 @@ def test_new_book_continues_the_year_numbering(corpus: Path, env: dict[str, str]
     second = _process(corpus / "tesseract-test/eurotext.tif", tmp_path,
                       {**env, "ECOPY_REGISTER_BOOK": "02/2026"})
     assert (first["register_number"], second["register_number"]) == (1, 2)
-    entries = sorted((tmp_path / "register").rglob("*.json"))
+    entries = sorted((tmp_path / "register").rglob("[0-9]*.json"))
     books = [json.loads(p.read_text())["book"] for p in entries]
     assert books[0].startswith("01/") and books[1] == "02/2026"
 

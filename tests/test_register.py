@@ -110,3 +110,41 @@ def test_local_store_is_an_object_store_and_replaces_atomically(tmp_path: Path) 
     store.put_file("a/b.json", source)
     assert store.get("a/b.json") == source.read_bytes()
     assert not list((tmp_path / "s" / "a").glob(".tmp-*"))  # no temporary left behind
+
+
+class _ListingCounter(LocalStore):
+    """A real LocalStore that counts directory listings (the O(n) step the hint avoids)."""
+
+    listings = 0
+
+    def list(self, prefix: str):
+        self.listings += 1
+        return super().list(prefix)
+
+
+def _allocate(store: LocalStore, tag: str) -> RegisterEntry:
+    return allocate_register_number(store, agency_code=AGENCY, year=YEAR,
+                                    make_entry=lambda n, h: _entry(n, h, tag))
+
+
+def test_head_hint_avoids_listing_and_is_only_advisory(tmp_path: Path) -> None:
+    store = _ListingCounter(tmp_path)
+    for i in range(5):
+        _allocate(store, f"c{i}")
+    assert store.listings == 1  # the first number of the year; afterwards the hint
+    hint = tmp_path / "register" / AGENCY / str(YEAR) / "HEAD.json"
+    assert json.loads(hint.read_text()) == {"number": 5}
+    # stale (another certifier's older write won): walked forward
+    hint.write_text('{"number": 2}')
+    assert _allocate(store, "stale").number == 6
+    # names a number that does not exist (edited): ignored, the listing decides
+    hint.write_text('{"number": 40}')
+    assert _allocate(store, "ahead").number == 7
+    for damaged in ("not json", '{"number": "x"}', "[]", '{"n": 1}'):
+        hint.write_text(damaged)
+        _allocate(store, damaged)
+    hint.unlink()
+    last = _allocate(store, "missing")
+    assert last.number == 12
+    assert [e.number for e in read_entries(store, AGENCY, YEAR)] == list(range(1, 13))
+    assert check_chain(store, AGENCY, YEAR) == []
