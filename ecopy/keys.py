@@ -29,6 +29,16 @@ from storage.register import find_entry
 from storage.store import LocalStore, ObjectStore
 
 
+def timestamper_for(settings: Settings) -> Any:
+    """The configured RFC 3161 TSA (``tsa_url``), else the dev PKI's local TEST TSA."""
+    from signing.keys import http_timestamper
+
+    if settings.tsa_url:
+        return http_timestamper(settings.tsa_url)
+    pki = dev_pki(settings)
+    return local_timestamper(pki.tsa_cert(), pki.tsa_key(), pki.chain())
+
+
 def dev_pki(settings: Settings) -> DevPki:
     return ensure_dev_pki(settings.pki_dir, agency_name=settings.agency_name,
                           certifier_name=settings.certifier_name,
@@ -38,7 +48,7 @@ def dev_pki(settings: Settings) -> DevPki:
 def build_certify_context(settings: Settings, store: ObjectStore, *,
                           requester_name: str | None = None) -> CertifyContext:
     # Key sources (dev PKI, PKCS#12, PKCS#11) are built from settings here, once per process.
-    from signing.keys import http_timestamper, key_source_for
+    from signing.keys import key_source_for
     from signing.trust import load_certificate_files
 
     intermediates = load_certificate_files(settings.intermediates)
@@ -46,11 +56,7 @@ def build_certify_context(settings: Settings, store: ObjectStore, *,
         key_source_for(settings, role, dev_pki=lambda: dev_pki(settings),
                        intermediates=intermediates).load(environ=os.environ)
         for role in ("certifier", "agency"))
-    if settings.tsa_url:
-        timestamper = http_timestamper(settings.tsa_url)
-    else:  # no TSA configured: the dev PKI's local TEST TSA
-        pki = dev_pki(settings)
-        timestamper = local_timestamper(pki.tsa_cert(), pki.tsa_key(), pki.chain())
+    timestamper = timestamper_for(settings)
     test_mode = settings.key_source == "dev" or certifier.is_test or agency.is_test
 
     extend = _level_extender(settings, timestamper)

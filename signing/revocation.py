@@ -10,6 +10,9 @@ RFC 6960 "CA-signed" response, so no responder certificate needs its own revocat
 * ``GET  /crl/<ca>.crl``              DER CRL of ``<ca>`` (``root`` or ``intermediate``)
 * ``POST /ocsp/<ca>``                 OCSP (``application/ocsp-request`` body)
 * ``GET  /ocsp/<ca>/<base64 request>`` OCSP (RFC 6960 appendix A GET form)
+* ``POST /tsa``                      RFC 3161 timestamps (``application/timestamp-query``),
+  only when the service was given a timestamper: lets tests and demos use ``ECOPY_TSA_URL``
+  exactly as production does, with the dev PKI's TEST TSA behind it.
 
 The default dev PKI certificates carry no CRL DP / AIA URLs (so existing PKIs are unchanged);
 ``issue_leaf`` issues extra leaves under the dev intermediate that point at a service's URLs.
@@ -31,6 +34,7 @@ from typing import Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
+from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -223,8 +227,11 @@ def _key_hash(cert: x509.Certificate, algorithm: hashes.HashAlgorithm) -> bytes:
 class RevocationService:
     """CRL + OCSP over HTTP on 127.0.0.1 (ephemeral port) for one dev PKI directory."""
 
-    def __init__(self, pki_dir: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, pki_dir: Path, host: str = "127.0.0.1", port: int = 0, *, timestamper: Any = None
+    ) -> None:
         self.authority = RevocationAuthority(pki_dir)
+        self.timestamper = timestamper  # a signing.tsa local timestamper, for POST /tsa
         self._address = (host, port)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -242,6 +249,12 @@ class RevocationService:
 
     def ocsp_url(self, ca: str = "intermediate") -> str:
         return f"{self.base_url}/ocsp/{ca}"
+
+    @property
+    def tsa_url(self) -> str:
+        if self.timestamper is None:
+            raise RuntimeError("this service was started without a timestamper")
+        return f"{self.base_url}/tsa"
 
     def revoke(
         self,
@@ -297,6 +310,16 @@ def _handler(service: RevocationService) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _timestamp(self, request_der: bytes) -> None:
+            try:
+                request = tsp.TimeStampReq.load(request_der)
+                request.native  # noqa: B018 - parse fully now: a bad request is a 400
+            except (ValueError, TypeError):
+                self._send(400, b"bad timestamp request", "text/plain")
+                return
+            reply = service.timestamper.request_tsa_response(request).dump()
+            self._send(200, reply, "application/timestamp-reply")
+
         def _ocsp(self, ca: str, request_der: bytes) -> None:
             self._send(200, authority.ocsp_der(ca, request_der), "application/ocsp-response")
 
@@ -323,6 +346,8 @@ def _handler(service: RevocationService) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             if len(parts) == 2 and parts[0] == "ocsp" and parts[1] in CAS:
                 self._ocsp(parts[1], body)
+            elif parts == ["tsa"] and service.timestamper is not None:
+                self._timestamp(body)
             else:
                 self._send(404, b"not found", "text/plain")
 

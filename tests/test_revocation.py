@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import urllib.error
+import urllib.request
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,40 @@ def test_cli_extend_lta(tmp_path: Path, env: dict[str, str], pki_dir: Path, corp
     # the unextended copy has no evidence: required revocation checking cannot pass
     bare = run_cli(["verify", str(copy), "--revocation", "require", "--json"], env)
     assert bare.returncode != 0 and json.loads(bare.stdout)["indication"] != "TOTAL-PASSED"
+
+
+def test_tsa_url_setting_is_used_for_signing_and_extending(
+    tmp_path: Path, env: dict[str, str], corpus: Path
+) -> None:
+    """ECOPY_TSA_URL: both B-T timestamps and the archive timestamp come from the RFC 3161
+    server at that URL (here the dev PKI's TSA behind HTTP on 127.0.0.1)."""
+    from ecopy.keys import dev_pki
+    from ecopy.settings import load_settings
+
+    pki = dev_pki(load_settings(env))  # the PKI the CLI runs will use
+    tsa = local_timestamper(pki.tsa_cert(), pki.tsa_key(), pki.chain())
+    with RevocationService(pki.directory, timestamper=tsa) as svc:
+        url_env = {**env, "ECOPY_TSA_URL": svc.tsa_url}
+        store = tmp_path / "store"
+        done = run_cli(
+            ["process", str(corpus / "tesseract-test" / "phototest.tif"), "--person-id",
+             PERSON, "--out", str(store), "--json", "--no-progress", "--certify-all"],
+            url_env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        signing_requests = svc.requests.count("POST /tsa")
+        # one token per signature, plus one that pyHanko asks for once per process to size
+        # the signature placeholder
+        assert signing_requests == 3
+        (copy,) = [p for p in store.rglob("*.pdf") if p.is_file()]
+        ext = run_cli(["extend", str(copy), "--lta", "--offline", "--json"], url_env)
+        assert ext.returncode == 0, ext.stdout + ext.stderr
+        assert svc.requests.count("POST /tsa") == signing_requests + 2  # size probe + archive
+        bad = urllib.request.Request(svc.tsa_url, data=b"not DER", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=10)
+        assert refused.value.code == 400
+    verified = run_cli(["verify", str(copy), "--revocation", "require", "--json"], env)
+    report = json.loads(verified.stdout)
+    assert verified.returncode == 0 and report["indication"] == "TOTAL-PASSED", report
+    assert {s["pades_level"] for s in report["signatures"]} == {"B-LTA"}

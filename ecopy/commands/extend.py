@@ -55,11 +55,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_extend(args: argparse.Namespace, settings: Any) -> int:
-    from ecopy.keys import dev_pki
+    from ecopy.keys import dev_pki, timestamper_for
     from signing.ltv import extend_to_level
     from signing.revocation import RevocationAuthority, load_crls
     from signing.trust import load_certificate_files
-    from signing.tsa import local_timestamper
 
     try:
         roots = load_certificate_files([*settings.trust_roots, *map(Path, args.trust)])
@@ -71,7 +70,7 @@ def cmd_extend(args: argparse.Namespace, settings: Any) -> int:
     roots.append(pki.root_cert())
     if not args.crl:
         crls = RevocationAuthority(pki.directory).crls()
-    timestamper = local_timestamper(pki.tsa_cert(), pki.tsa_key(), pki.chain())
+    timestamper = timestamper_for(settings)  # ECOPY_TSA_URL, like signing
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
