@@ -31,7 +31,7 @@ from pipeline.types import (
 )
 from storage.audit import append_event
 from storage.records import dump
-from storage.register import RegisterExhausted, allocate_register_number
+from storage.register import RegisterExhausted, allocate_register_number, find_by_copy_id
 from storage.store import ObjectStore
 from storage.warehouse import file_copy
 
@@ -84,9 +84,14 @@ def certify_document(
     source_size: int,
     person_id: str,
     workdir: Path,
+    copy_id: str | None = None,
 ) -> Certified:
+    """``copy_id`` given (a distributed sign job, retried after a crash): if a register entry
+    was already claimed for it, that number is reused, so a retry never costs a second number.
+    """
     now = datetime.now(VN_TZ)
-    copy_id = uuid.uuid4().hex
+    resumed = find_by_copy_id(ctx.store, ctx.agency_code, now.year, copy_id) if copy_id else None
+    copy_id = copy_id or uuid.uuid4().hex
     doc_type = classification.doc_type
     document_name = DOCUMENT_NAMES[doc_type]
     requester = ctx.requester_name or extraction.get("full_name") or ""
@@ -111,21 +116,24 @@ def certify_document(
             prev_hash=prev_hash,
         )
 
-    try:
-        entry = allocate_register_number(
-            ctx.store, agency_code=ctx.agency_code, year=now.year, make_entry=make_entry
+    if resumed is not None:
+        entry = resumed  # claimed by an earlier attempt that did not finish; audited then
+    else:
+        try:
+            entry = allocate_register_number(
+                ctx.store, agency_code=ctx.agency_code, year=now.year, make_entry=make_entry
+            )
+        except RegisterExhausted as exc:
+            raise Rejected(Reason.REGISTER_CONFLICT) from exc
+        append_event(
+            ctx.store,
+            actor=ctx.actor,
+            action="register",
+            object=f"register/{ctx.agency_code}/{entry.year}/{entry.number:06d}.json",
+            object_sha256=entry.entry_hash,
+            details={"number": entry.number, "book": entry.book, "copy_id": copy_id,
+                     "original_sha256": source_sha256},
         )
-    except RegisterExhausted as exc:
-        raise Rejected(Reason.REGISTER_CONFLICT) from exc
-    append_event(
-        ctx.store,
-        actor=ctx.actor,
-        action="register",
-        object=f"register/{ctx.agency_code}/{entry.year}/{entry.number:06d}.json",
-        object_sha256=entry.entry_hash,
-        details={"number": entry.number, "book": entry.book, "copy_id": copy_id,
-                 "original_sha256": source_sha256},
-    )
     manifest = _manifest(
         ctx,
         entry,

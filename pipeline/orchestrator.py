@@ -13,39 +13,35 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.certify import VN_TZ, CertifyContext, certify_document
-from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
-from pipeline.extract import extract
+from pipeline.certify import CertifyContext
 from pipeline.intake import Inspection, check_size, sha256_file, sniff
 from pipeline.limits import Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.pool import TaskPool
-from pipeline.reasons import REFUSAL_REASONS, EcopyError, Reason, Rejected, message
+from pipeline.reasons import Reason, Rejected, message
+from pipeline.stages import (
+    StageOptions,
+    audit_original,
+    certify,
+    reject,
+    save_ocr,
+    understand,
+)
 from pipeline.types import (
-    Classification,
     DocStatus,
     DocumentOutcome,
-    Extraction,
     OcrPage,
     PageScan,
-    to_jsonable,
 )
-from storage.audit import append_event, record_refusal
 from storage.records import (
     claim_document,
-    dump,
-    ocr_key,
     store_original,
     update_record,
 )
 from storage.store import ObjectStore
-
-ILLEGIBLE_CONF = 30.0
-REVIEW_CONF = 0.8
 
 
 class Progress(Protocol):
@@ -76,6 +72,13 @@ class ProcessOptions:
     # a clerk's refusal ground (Decree 23/2015 Art 22) for every document of the run: each is
     # refused with reason refused_by_clerk and the ground recorded, nothing is certified
     refuse: str = ""
+
+    def stage_options(self) -> StageOptions:
+        return StageOptions(
+            person_id=self.person_id, lang=self.lang, accept_signed=self.accept_signed,
+            hold_for_review=self.hold_for_review, limits=self.limits,
+            lang_messages=self.lang_messages, ocr_engine=self.ocr_engine, actor=self.actor,
+        )  # fmt: skip
 
 
 @dataclass
@@ -128,6 +131,7 @@ class BatchRunner:
         self.opt = options
         self.progress = progress or NoProgress()
         self.outcomes: list[DocumentOutcome] = []
+        self.stage_opt = options.stage_options()
 
     # ------------------------------------------------------------ outcome helpers
 
@@ -136,55 +140,16 @@ class BatchRunner:
         self.progress.document_done(outcome)
 
     def _audit(self, action: str, sha: str, details: dict | None = None) -> None:
-        append_event(self.store, actor=self.opt.actor, action=action,
-                     object=f"originals/{sha}", object_sha256=sha, details=details)
-
-    def _record_refusal(self, sha: str, name: str, reason: str, params: dict) -> None:
-        """Art 22: a refused paper's reason is kept (refusal record + register note)."""
-        now = datetime.now(VN_TZ)
-        record_refusal(
-            self.store,
-            agency_code=self.ctx.agency_code,
-            year=now.year,
-            sha256=sha,
-            ground=reason,
-            ground_detail=str(params["ground"]) if "ground" in params
-            else ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
-            message=message(Reason(reason), "vi", **params),
-            message_en=message(Reason(reason), "en", **params),
-            actor=self.opt.actor,
-            document_name=name,
-            time=now.isoformat(timespec="seconds"),
-        )
+        audit_original(self.store, self.opt.actor, action, sha, details)
 
     def _reject(self, doc: _Doc | None, source: str, sha: str, reason: str, params: dict) -> None:
-        text = message(Reason(reason), self.opt.lang_messages, **params)
         if doc is not None:
             doc.failed = True
         name = doc.path.name if doc is not None else Path(source).name
-        refused = reason in REFUSAL_REASONS
-        if sha and refused:
-            self._record_refusal(sha, name, reason, params)
-        append_event(
-            self.store,
-            actor=self.opt.actor,
-            action="refuse" if refused else "reject",
-            object=f"originals/{sha}" if sha else f"file:{name}",
-            object_sha256=sha,
-            details={"reason": str(reason), "name": name,
-                     "params": {k: str(v)[:200] for k, v in params.items()}},
-        )
-        if sha:
-            update_record(
-                self.store,
-                sha,
-                DocStatus.REJECTED,
-                reason=reason,
-                message=text,
-                message_en=message(Reason(reason), "en", **params),
-            )
         pages = doc.inspection.page_count if doc and doc.inspection else 0
-        self._finish(DocumentOutcome(source, sha, DocStatus.REJECTED, reason, text, pages=pages))
+        self._finish(reject(self.store, self.stage_opt, agency_code=self.ctx.agency_code,
+                            source=source, name=name, sha=sha, reason=reason, params=params,
+                            pages=pages))
 
     # ------------------------------------------------------------ intake
 
@@ -340,123 +305,17 @@ class BatchRunner:
     def _complete(self, doc: _Doc) -> None:
         ordered = [doc.pages[i] for i in sorted(doc.pages)]
         ocr_pages = [p for _, p in ordered]
-        self.store.put(ocr_key(doc.sha256), dump(to_jsonable(ocr_pages)))
-        words = [w.conf for p in ocr_pages for w in p.words]
-        self._audit("ocr", doc.sha256, {
-            "pages": len(ocr_pages), "words": len(words),
-            "mean_conf": round(sum(words) / len(words), 1) if words else 0})
-        try:
-            self._check_refusal(ocr_pages)
-        except Rejected as exc:
-            self._reject(doc, doc.source, doc.sha256, exc.reason, exc.params)
+        save_ocr(self.store, doc.sha256, ocr_pages)
+        result = understand(self.store, self.stage_opt, agency_code=self.ctx.agency_code,
+                            source=doc.source, name=doc.path.name, sha=doc.sha256,
+                            ocr_pages=ocr_pages)
+        if isinstance(result, DocumentOutcome):
+            doc.failed = result.status == DocStatus.REJECTED
+            self._finish(result)
             return
-        classification = classify(ocr_pages)
-        extraction = extract(ocr_pages, classification.doc_type)
-        review = self._review_reasons(ocr_pages, classification, extraction)
-        self._audit("classify", doc.sha256, {"doc_type": classification.doc_type,
-                                             "confidence": round(classification.confidence, 3)})
-        common = {
-            "doc_type": classification.doc_type,
-            "document_name": DOCUMENT_NAMES[classification.doc_type],
-            "classification": to_jsonable(classification),
-            "fields": to_jsonable(extraction.fields),
-            "warnings": list(extraction.warnings),
-            "review_reasons": review,
-        }
-        if review and self.opt.hold_for_review:
-            update_record(self.store, doc.sha256, DocStatus.NEEDS_REVIEW, **common)
-            self._audit("review", doc.sha256, {"status": "needs_review", "reasons": review})
-            self._finish(
-                DocumentOutcome(
-                    doc.source,
-                    doc.sha256,
-                    DocStatus.NEEDS_REVIEW,
-                    review[0],
-                    "; ".join(
-                        message(
-                            Reason(r),
-                            self.opt.lang_messages,
-                            detail=r,
-                            found=extraction.get("id_number") or "?",
-                            expected=self.opt.person_id,
-                        )
-                        for r in review
-                    ),
-                    doc_type=classification.doc_type,
-                    pages=len(ordered),
-                    review_reasons=tuple(review),
-                )
-            )
-            return
-        try:
-            certified = certify_document(
-                self.ctx,
-                pages=ordered,
-                classification=classification,
-                extraction=extraction,
-                source_name=doc.path.name,
-                source_sha256=doc.sha256,
-                source_kind=doc.kind,
-                source_size=doc.size,
-                person_id=self.opt.person_id,
-                workdir=doc.workdir,
-            )
-        except EcopyError as exc:
-            self._reject(doc, doc.source, doc.sha256, exc.reason, exc.params)
-            return
-        update_record(
-            self.store,
-            doc.sha256,
-            DocStatus.FILED,
-            **common,
-            copy_id=certified.copy_id,
-            ecopy_key=certified.ecopy_key,
-            register_entry=to_jsonable(certified.entry),
-        )
-        self._finish(
-            DocumentOutcome(
-                doc.source,
-                doc.sha256,
-                DocStatus.FILED,
-                "",
-                "",
-                doc_type=classification.doc_type,
-                copy_id=certified.copy_id,
-                register_number=certified.entry.number,
-                pages=len(ordered),
-                ecopy_path=str(certified.ecopy_key),
-                review_reasons=tuple(review),
-            )
-        )
-
-    @staticmethod
-    def _check_refusal(pages: Sequence[OcrPage]) -> None:
-        if all(p.blank for p in pages):
-            raise Rejected(Reason.BLANK_PAGE, page=1)
-        mark = refusal_mark(pages)
-        if mark:
-            raise Rejected(Reason.CLASSIFIED, stamp=mark)
-        words = [w for p in pages for w in p.words]
-        if not words:
-            raise Rejected(Reason.ILLEGIBLE, conf=0)
-        mean = sum(w.conf for w in words) / len(words)
-        if mean < ILLEGIBLE_CONF and len(words) >= 5:
-            raise Rejected(Reason.ILLEGIBLE, conf=round(mean))
-
-    def _review_reasons(
-        self, pages: Sequence[OcrPage], classification: Classification, extraction: Extraction
-    ) -> list[str]:
-        """Why a clerk must look before certifying; empty means the machine is sure enough."""
-        reasons = []
-        if classification.doc_type != "other" and classification.confidence < REVIEW_CONF:
-            reasons.append(Reason.LOW_CONFIDENCE.value)
-        found_id = extraction.get("id_number")
-        all_digits = "".join(c for p in pages for c in p.text if c.isdigit() or c == "\n")
-        if found_id and found_id != self.opt.person_id and self.opt.person_id not in all_digits:
-            reasons.append(Reason.ID_MISMATCH.value)
-        if any(p.blank for p in pages):
-            reasons.append(Reason.BLANK_PAGE.value)
-        return reasons
+        self._finish(certify(self.ctx, self.stage_opt, source=doc.source, name=doc.path.name,
+                             sha=doc.sha256, kind=doc.kind, size=doc.size, pages=ordered,
+                             understood=result, workdir=doc.workdir))
 
 
 def process_batch(

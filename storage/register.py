@@ -136,6 +136,18 @@ def allocate_register_number(
     raise RegisterExhausted(f"no register number after {MAX_ATTEMPTS} attempts")
 
 
+def find_by_copy_id(
+    store: ObjectStore, agency_code: str, year: int, copy_id: str
+) -> RegisterEntry | None:
+    """The entry already claimed for ``copy_id``, newest first (a resumed certification finds
+    its own claim near the end of the register)."""
+    for n in reversed(register_numbers(store, agency_code, year)):
+        entry = RegisterEntry.from_dict(json.loads(store.get(entry_key(agency_code, year, n))))
+        if entry.copy_id == copy_id:
+            return entry
+    return None
+
+
 def read_entries(store: ObjectStore, agency_code: str, year: int) -> Iterator[RegisterEntry]:
     for n in register_numbers(store, agency_code, year):
         yield RegisterEntry.from_dict(json.loads(store.get(entry_key(agency_code, year, n))))

@@ -1,0 +1,308 @@
+"""Pipeline stages as plain functions over an object store.
+
+The embedded orchestrator (``pipeline.orchestrator``, page-parallel in a process pool) and the
+distributed rq jobs (``workers.jobs``, one stage per job) call the same functions, so the two
+deployments cannot drift apart. Every stage reads what it needs from the store and writes its
+result back there: the store is the system of record, a queue only says what to do next.
+
+    read_pages      original → inspected, rasterised and OCR'd pages (sequential; the
+                    orchestrator does the same work page-parallel with the same tasks)
+    understand      OCR pages → refused, held for review, or ready to certify
+    certify         ready → register number, signed e-copy, filed in the warehouse
+    reject          any failure → record, audit event (and refusal record for Art 22 grounds)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.certify import VN_TZ, CertifyContext, certify_document
+from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
+from pipeline.extract import extract
+from pipeline.intake import Inspection
+from pipeline.limits import Limits
+from pipeline.pagework import TaskFailure, inspect_task, page_task
+from pipeline.rasterize import rasterize_page
+from pipeline.reasons import REFUSAL_REASONS, EcopyError, Reason, Rejected, message
+from pipeline.types import (
+    Classification,
+    DocStatus,
+    DocumentOutcome,
+    Extraction,
+    OcrPage,
+    OcrWord,
+    PageScan,
+    to_jsonable,
+)
+from storage.audit import append_event, record_refusal
+from storage.records import dump, ocr_key, update_record
+from storage.store import ObjectStore
+
+ILLEGIBLE_CONF = 30.0
+REVIEW_CONF = 0.8
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    """What the stages need to know about the run (a subset of ProcessOptions)."""
+
+    person_id: str
+    lang: str = "vie+eng"
+    accept_signed: bool = False
+    hold_for_review: bool = True
+    limits: Limits = field(default_factory=Limits)
+    lang_messages: str = "vi"
+    ocr_engine: str = "tesseract"
+    actor: str = "ecopy"
+
+
+@dataclass(frozen=True)
+class Understood:
+    """A document the machine is sure enough about to certify."""
+
+    classification: Classification
+    extraction: Extraction
+    review_reasons: tuple[str, ...]
+    record: dict  # the fields written to the document record
+
+
+def audit_original(store: ObjectStore, actor: str, action: str, sha: str,
+                   details: dict | None = None) -> None:
+    append_event(store, actor=actor, action=action, object=f"originals/{sha}",
+                 object_sha256=sha, details=details)
+
+
+def reject(
+    store: ObjectStore,
+    opt: StageOptions,
+    *,
+    agency_code: str,
+    source: str,
+    name: str,
+    sha: str,
+    reason: str,
+    params: dict,
+    pages: int = 0,
+) -> DocumentOutcome:
+    """Record a rejection (or an Art 22 refusal) with its reason code; the original stays."""
+    text = message(Reason(reason), opt.lang_messages, **params)
+    refused = reason in REFUSAL_REASONS
+    if sha and refused:
+        now = datetime.now(VN_TZ)
+        record_refusal(
+            store,
+            agency_code=agency_code,
+            year=now.year,
+            sha256=sha,
+            ground=reason,
+            ground_detail=str(params["ground"]) if "ground" in params
+            else ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
+            message=message(Reason(reason), "vi", **params),
+            message_en=message(Reason(reason), "en", **params),
+            actor=opt.actor,
+            document_name=name,
+            time=now.isoformat(timespec="seconds"),
+        )
+    append_event(
+        store,
+        actor=opt.actor,
+        action="refuse" if refused else "reject",
+        object=f"originals/{sha}" if sha else f"file:{name}",
+        object_sha256=sha,
+        details={"reason": str(reason), "name": name,
+                 "params": {k: str(v)[:200] for k, v in params.items()}},
+    )
+    if sha:
+        update_record(store, sha, DocStatus.REJECTED, reason=reason, message=text,
+                      message_en=message(Reason(reason), "en", **params))
+    return DocumentOutcome(source, sha, DocStatus.REJECTED, reason, text, pages=pages)
+
+
+# ------------------------------------------------------------------ pages
+
+
+def read_pages(
+    original: Path, kind: str, workdir: Path, opt: StageOptions
+) -> tuple[Inspection, list[tuple[PageScan, OcrPage]]] | TaskFailure:
+    """Inspect, rasterise and OCR every page in this process, in order."""
+    inspection = inspect_task(str(original), kind, opt.limits, opt.accept_signed)
+    if isinstance(inspection, TaskFailure):
+        return inspection
+    pages = []
+    for plan in inspection.pages:
+        done = page_task(str(original), kind, plan, str(workdir), opt.limits, opt.lang,
+                         opt.ocr_engine)
+        if isinstance(done, TaskFailure):
+            return done
+        pages.append(done)
+    return inspection, pages
+
+
+def rasterize_again(
+    original: Path, kind: str, workdir: Path, ocr_pages: Sequence[OcrPage], opt: StageOptions
+) -> list[tuple[PageScan, OcrPage]] | TaskFailure:
+    """The page images for the e-copy, re-made from the original on another machine.
+
+    OCR results travel through the store; images do not (rendering is cheap next to OCR, and
+    deterministic), so a sign worker needs only the original and the stored OCR.
+    """
+    inspection = inspect_task(str(original), kind, opt.limits, opt.accept_signed)
+    if isinstance(inspection, TaskFailure):
+        return inspection
+    by_index = {p.index: p for p in ocr_pages}
+    out = []
+    for plan in inspection.pages:
+        page = by_index.get(plan.index)
+        if page is None:
+            return TaskFailure(Reason.OCR_FAILED, {"page": plan.index + 1,
+                                                   "detail": "no stored OCR for this page"})
+        try:
+            scan = rasterize_page(original, kind, plan, workdir, opt.limits)
+        except EcopyError as exc:
+            return TaskFailure(exc.reason, {k: str(v) for k, v in exc.params.items()})
+        out.append((dataclasses.replace(scan, rotation=page.rotation), page))
+    return out
+
+
+def save_ocr(store: ObjectStore, sha: str, ocr_pages: Sequence[OcrPage]) -> None:
+    store.put(ocr_key(sha), dump(to_jsonable(list(ocr_pages))))
+
+
+def load_ocr(store: ObjectStore, sha: str) -> list[OcrPage] | None:
+    try:
+        raw = json.loads(store.get(ocr_key(sha)))
+    except KeyError:
+        return None
+    return [
+        OcrPage(**{**p, "words": tuple(OcrWord(**w) for w in p["words"])}) for p in raw
+    ]
+
+
+# ------------------------------------------------------------------ understand + certify
+
+
+def _check_refusal(pages: Sequence[OcrPage]) -> None:
+    if all(p.blank for p in pages):
+        raise Rejected(Reason.BLANK_PAGE, page=1)
+    mark = refusal_mark(pages)
+    if mark:
+        raise Rejected(Reason.CLASSIFIED, stamp=mark)
+    words = [w for p in pages for w in p.words]
+    if not words:
+        raise Rejected(Reason.ILLEGIBLE, conf=0)
+    mean = sum(w.conf for w in words) / len(words)
+    if mean < ILLEGIBLE_CONF and len(words) >= 5:
+        raise Rejected(Reason.ILLEGIBLE, conf=round(mean))
+
+
+def review_reasons(
+    pages: Sequence[OcrPage], classification: Classification, extraction: Extraction,
+    person_id: str,
+) -> list[str]:
+    """Why a clerk must look before certifying; empty means the machine is sure enough."""
+    reasons = []
+    if classification.doc_type != "other" and classification.confidence < REVIEW_CONF:
+        reasons.append(Reason.LOW_CONFIDENCE.value)
+    found_id = extraction.get("id_number")
+    all_digits = "".join(c for p in pages for c in p.text if c.isdigit() or c == "\n")
+    if found_id and found_id != person_id and person_id not in all_digits:
+        reasons.append(Reason.ID_MISMATCH.value)
+    if any(p.blank for p in pages):
+        reasons.append(Reason.BLANK_PAGE.value)
+    return reasons
+
+
+def understand(
+    store: ObjectStore,
+    opt: StageOptions,
+    *,
+    agency_code: str,
+    source: str,
+    name: str,
+    sha: str,
+    ocr_pages: Sequence[OcrPage],
+) -> DocumentOutcome | Understood:
+    """Refusal grounds, classification, extraction and the review decision, recorded."""
+    words = [w.conf for p in ocr_pages for w in p.words]
+    audit_original(store, opt.actor, "ocr", sha, {
+        "pages": len(ocr_pages), "words": len(words),
+        "mean_conf": round(sum(words) / len(words), 1) if words else 0})
+    try:
+        _check_refusal(ocr_pages)
+    except Rejected as exc:
+        return reject(store, opt, agency_code=agency_code, source=source, name=name, sha=sha,
+                      reason=exc.reason, params=exc.params, pages=len(ocr_pages))
+    classification = classify(ocr_pages)
+    extraction = extract(ocr_pages, classification.doc_type)
+    review = review_reasons(ocr_pages, classification, extraction, opt.person_id)
+    audit_original(store, opt.actor, "classify", sha, {
+        "doc_type": classification.doc_type, "confidence": round(classification.confidence, 3)})
+    record = {
+        "doc_type": classification.doc_type,
+        "document_name": DOCUMENT_NAMES[classification.doc_type],
+        "classification": to_jsonable(classification),
+        "fields": to_jsonable(extraction.fields),
+        "warnings": list(extraction.warnings),
+        "review_reasons": review,
+    }
+    if review and opt.hold_for_review:
+        update_record(store, sha, DocStatus.NEEDS_REVIEW, **record)
+        audit_original(store, opt.actor, "review", sha,
+                       {"status": "needs_review", "reasons": review})
+        text = "; ".join(
+            message(Reason(r), opt.lang_messages, detail=r,
+                    found=extraction.get("id_number") or "?", expected=opt.person_id)
+            for r in review
+        )
+        return DocumentOutcome(source, sha, DocStatus.NEEDS_REVIEW, review[0], text,
+                               doc_type=classification.doc_type, pages=len(ocr_pages),
+                               review_reasons=tuple(review))
+    return Understood(classification, extraction, tuple(review), record)
+
+
+def certify(
+    ctx: CertifyContext,
+    opt: StageOptions,
+    *,
+    source: str,
+    name: str,
+    sha: str,
+    kind: str,
+    size: int,
+    pages: Sequence[tuple[PageScan, OcrPage]],
+    understood: Understood,
+    workdir: Path,
+    copy_id: str | None = None,
+) -> DocumentOutcome:
+    """Register number, signed e-copy, warehouse; the record says FILED only at the end."""
+    store = ctx.store
+    try:
+        certified = certify_document(
+            ctx,
+            pages=pages,
+            classification=understood.classification,
+            extraction=understood.extraction,
+            source_name=name,
+            source_sha256=sha,
+            source_kind=kind,
+            source_size=size,
+            person_id=opt.person_id,
+            workdir=workdir,
+            copy_id=copy_id,
+        )
+    except EcopyError as exc:
+        return reject(store, opt, agency_code=ctx.agency_code, source=source, name=name,
+                      sha=sha, reason=exc.reason, params=exc.params, pages=len(pages))
+    update_record(store, sha, DocStatus.FILED, **understood.record, copy_id=certified.copy_id,
+                  ecopy_key=certified.ecopy_key, register_entry=to_jsonable(certified.entry))
+    return DocumentOutcome(
+        source, sha, DocStatus.FILED, "", "",
+        doc_type=understood.classification.doc_type, copy_id=certified.copy_id,
+        register_number=certified.entry.number, pages=len(pages),
+        ecopy_path=str(certified.ecopy_key), review_reasons=understood.review_reasons,
+    )  # fmt: skip
