@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.certify import CertifyContext
-from pipeline.intake import Inspection, check_size, sha256_file, sniff
+from pipeline.intake import Inspection
 from pipeline.limits import Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.pool import TaskPool
-from pipeline.reasons import Reason, Rejected, message
+from pipeline.reasons import Reason
 from pipeline.stages import (
     StageOptions,
-    audit_original,
     certify,
+    intake,
     reject,
     save_ocr,
     understand,
@@ -37,8 +37,6 @@ from pipeline.types import (
     PageScan,
 )
 from storage.records import (
-    claim_document,
-    store_original,
     update_record,
 )
 from storage.store import ObjectStore
@@ -139,9 +137,6 @@ class BatchRunner:
         self.outcomes.append(outcome)
         self.progress.document_done(outcome)
 
-    def _audit(self, action: str, sha: str, details: dict | None = None) -> None:
-        audit_original(self.store, self.opt.actor, action, sha, details)
-
     def _reject(self, doc: _Doc | None, source: str, sha: str, reason: str, params: dict) -> None:
         if doc is not None:
             doc.failed = True
@@ -154,64 +149,13 @@ class BatchRunner:
     # ------------------------------------------------------------ intake
 
     def _intake(self, path: Path) -> _Doc | None:
-        source = str(path)
-        try:
-            if not path.is_file():
-                raise Rejected(Reason.FILE_NOT_FOUND)
-            size = check_size(path, self.opt.limits)
-            sha = sha256_file(path)
-        except (Rejected, OSError) as exc:
-            reason = exc.reason if isinstance(exc, Rejected) else Reason.FILE_NOT_FOUND
-            params = exc.params if isinstance(exc, Rejected) else {}
-            self._finish(
-                DocumentOutcome(
-                    source,
-                    "",
-                    DocStatus.REJECTED,
-                    reason,
-                    message(reason, self.opt.lang_messages, **params),
-                )
-            )
+        result = intake(self.store, self.stage_opt, agency_code=self.ctx.agency_code,
+                        path=path, refuse=self.opt.refuse)
+        if isinstance(result, DocumentOutcome):
+            self._finish(result)
             return None
-        new = store_original(self.store, sha, path)
-        claimed, existing = claim_document(
-            self.store,
-            sha,
-            {
-                "sha256": sha,
-                "name": path.name,
-                "size": size,
-                "person_id": self.opt.person_id,
-            },
-        )
-        self._audit("ingest", sha, {"name": path.name, "size": size, "new_original": new,
-                                    "duplicate": not claimed})
-        if not claimed:
-            existing = existing or {}
-            self._finish(
-                DocumentOutcome(
-                    source,
-                    sha,
-                    DocStatus.DUPLICATE,
-                    "duplicate",
-                    f"đã xử lý trước đây (trạng thái: {existing.get('status', '?')})",
-                    doc_type=existing.get("doc_type", ""),
-                    copy_id=existing.get("copy_id", ""),
-                    register_number=(existing.get("register_entry") or {}).get("number"),
-                    pages=existing.get("pages", 0),
-                )
-            )
-            return None
-        try:
-            kind = sniff(path)
-        except Rejected as exc:
-            self._reject(None, source, sha, exc.reason, exc.params)
-            return None
-        if self.opt.refuse:
-            self._reject(None, source, sha, Reason.REFUSED_BY_CLERK, {"ground": self.opt.refuse})
-            return None
-        workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-{sha[:12]}-"))
-        return _Doc(source, path, sha, kind, size, workdir, order=0)
+        workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-{result.sha256[:12]}-"))
+        return _Doc(str(path), path, result.sha256, result.kind, result.size, workdir, order=0)
 
     # ------------------------------------------------------------ run
 

@@ -5,6 +5,7 @@ distributed rq jobs (``workers.jobs``, one stage per job) call the same function
 deployments cannot drift apart. Every stage reads what it needs from the store and writes its
 result back there: the store is the system of record, a queue only says what to do next.
 
+    intake          file → stored original + claimed record (or duplicate / rejected)
     read_pages      original → inspected, rasterised and OCR'd pages (sequential; the
                     orchestrator does the same work page-parallel with the same tasks)
     understand      OCR pages → refused, held for review, or ready to certify
@@ -24,7 +25,7 @@ from pathlib import Path
 from pipeline.certify import VN_TZ, CertifyContext, certify_document
 from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
 from pipeline.extract import extract
-from pipeline.intake import Inspection
+from pipeline.intake import Inspection, check_size, sha256_file, sniff
 from pipeline.limits import Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.rasterize import rasterize_page
@@ -40,7 +41,7 @@ from pipeline.types import (
     to_jsonable,
 )
 from storage.audit import append_event, record_refusal
-from storage.records import dump, ocr_key, update_record
+from storage.records import claim_document, dump, ocr_key, store_original, update_record
 from storage.store import ObjectStore
 
 ILLEGIBLE_CONF = 30.0
@@ -121,6 +122,61 @@ def reject(
         update_record(store, sha, DocStatus.REJECTED, reason=reason, message=text,
                       message_en=message(Reason(reason), "en", **params))
     return DocumentOutcome(source, sha, DocStatus.REJECTED, reason, text, pages=pages)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A file taken in: its original is stored and its record claimed by this run."""
+
+    sha256: str
+    kind: str
+    size: int
+    name: str
+
+
+def intake(
+    store: ObjectStore, opt: StageOptions, *, agency_code: str, path: Path, refuse: str = ""
+) -> Accepted | DocumentOutcome:
+    """Size limit, sha256, store the original, claim its record, sniff the type.
+
+    Returns an outcome instead when the file is missing, too big, already known (duplicate),
+    of an unsupported type, or refused by the clerk (``refuse``: an Art 22 ground).
+    """
+    source = str(path)
+    try:
+        if not path.is_file():
+            raise Rejected(Reason.FILE_NOT_FOUND)
+        size = check_size(path, opt.limits)
+        sha = sha256_file(path)
+    except (Rejected, OSError) as exc:
+        reason = exc.reason if isinstance(exc, Rejected) else Reason.FILE_NOT_FOUND
+        params = exc.params if isinstance(exc, Rejected) else {}
+        return DocumentOutcome(source, "", DocStatus.REJECTED, reason,
+                               message(reason, opt.lang_messages, **params))
+    new = store_original(store, sha, path)
+    claimed, existing = claim_document(
+        store, sha, {"sha256": sha, "name": path.name, "size": size, "person_id": opt.person_id}
+    )
+    audit_original(store, opt.actor, "ingest", sha, {
+        "name": path.name, "size": size, "new_original": new, "duplicate": not claimed})
+    if not claimed:
+        existing = existing or {}
+        return DocumentOutcome(
+            source, sha, DocStatus.DUPLICATE, "duplicate",
+            f"đã xử lý trước đây (trạng thái: {existing.get('status', '?')})",
+            doc_type=existing.get("doc_type", ""), copy_id=existing.get("copy_id", ""),
+            register_number=(existing.get("register_entry") or {}).get("number"),
+            pages=existing.get("pages", 0),
+        )  # fmt: skip
+    common = {"agency_code": agency_code, "source": source, "name": path.name, "sha": sha}
+    try:
+        kind = sniff(path)
+    except Rejected as exc:
+        return reject(store, opt, **common, reason=exc.reason, params=exc.params)
+    if refuse:
+        return reject(store, opt, **common, reason=Reason.REFUSED_BY_CLERK,
+                      params={"ground": refuse})
+    return Accepted(sha, kind, size, path.name)
 
 
 # ------------------------------------------------------------------ pages
