@@ -1,0 +1,258 @@
+"""Distributed mode: `ecopy submit`, `ecopy worker`, `ecopy status`, `ecopy reconcile`.
+
+The store (ECOPY_S3_ENDPOINT, or ECOPY_STORE for a shared directory) is the system of record;
+Redis (ECOPY_REDIS_URL) only holds queues. A scan station can run `ecopy worker --queues ocr`
+and a signing host `ecopy worker --queues understand,sign`.
+
+Exit codes: 0 ok; 2 bad input; status: 0 all done, 1 some still in progress, 4 some rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ecopy.settings import Settings
+
+EXIT_OK, EXIT_PENDING, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 4
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    su = subparsers.add_parser("submit", parents=[common],
+                               help="store scans and queue them for the workers; prints the "
+                                    "batch id")
+    su.add_argument("paths", nargs="+", type=Path)
+    su.add_argument("--person-id", required=True)
+    su.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
+    su.add_argument("--certify-all", action="store_true",
+                    help="certify without holding uncertain documents for review")
+    su.add_argument("--accept-signed", action="store_true")
+    su.add_argument("--json", action="store_true")
+    su.set_defaults(handler=cmd_submit)
+
+    wo = subparsers.add_parser("worker", parents=[common], help="run pipeline workers")
+    wo.add_argument("--queues", default="ocr,understand,sign",
+                    help="comma-separated stages to serve (ocr, understand, sign)")
+    wo.add_argument("--processes", type=int, default=0,
+                    help="worker processes, restarted when they die (default: one per core)")
+    wo.add_argument("--burst", action="store_true",
+                    help="one process, exit when the queues are empty")
+    wo.add_argument("--name", help=argparse.SUPPRESS)  # set by the supervisor for its children
+    wo.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
+    wo.set_defaults(handler=cmd_worker)
+
+    st = subparsers.add_parser("status", parents=[common], help="progress of a batch")
+    st.add_argument("batch_id")
+    st.add_argument("--store", type=Path)
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(handler=cmd_status)
+
+    re = subparsers.add_parser("reconcile", parents=[common],
+                               help="re-enqueue every unfinished document (after Redis loss)")
+    re.add_argument("--store", type=Path)
+    re.add_argument("--json", action="store_true")
+    re.set_defaults(handler=cmd_reconcile)
+
+
+def _redis(settings: Settings) -> Any:
+    from redis import Redis
+
+    return Redis.from_url(settings.redis_url)
+
+
+def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from redis.exceptions import RedisError
+
+    from ecopy.cli import open_store
+    from pipeline.idnumber import parse_personal_id
+    from pipeline.orchestrator import expand_inputs
+    from pipeline.reasons import Reason, message
+    from pipeline.stages import Accepted, StageOptions, intake
+    from pipeline.types import DocStatus
+    from storage.batches import create_batch, new_batch_id
+    from storage.records import update_record
+    from workers.jobs import enqueue
+
+    try:
+        parse_personal_id(args.person_id)
+    except ValueError as exc:
+        print(message(Reason.INVALID_PERSON_ID, settings.lang, value=args.person_id,
+                      detail=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    store = open_store(args, settings)
+    redis = _redis(settings)
+    opt = StageOptions(person_id=args.person_id, limits=settings.limits,
+                       lang_messages=settings.lang, actor=settings.actor or "ecopy")
+    batch_id = new_batch_id()
+    documents, outcomes = [], []
+    for path in expand_inputs(args.paths):
+        result = intake(store, opt, agency_code=settings.commune_code, path=path)
+        if isinstance(result, Accepted):
+            update_record(store, result.sha256, DocStatus.RECEIVED, kind=result.kind,
+                          batch_id=batch_id)
+            documents.append({"sha256": result.sha256, "name": result.name,
+                              "source": str(path)})
+        else:
+            outcomes.append({"source": str(path), "sha256": result.sha256,
+                             "status": str(result.status), "reason": result.reason,
+                             "message": result.message})
+    create_batch(store, batch_id, {
+        "person_id": args.person_id, "hold_for_review": not args.certify_all,
+        "accept_signed": args.accept_signed, "actor": settings.actor or "ecopy",
+        "commune_code": settings.commune_code, "documents": documents,
+        "not_queued": outcomes})
+    try:
+        for doc in documents:  # after the batch object exists: jobs read it
+            enqueue(redis, "ocr", doc["sha256"], batch_id)
+    except RedisError as exc:
+        # nothing is lost: originals, records and the batch are in the store
+        print(f"ecopy: batch {batch_id} is stored but could not be queued ({exc}); "
+              "run `ecopy reconcile` when Redis is back", file=sys.stderr)
+        return EXIT_PENDING
+    if args.json:
+        print(json.dumps({"batch_id": batch_id, "queued": documents, "not_queued": outcomes},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(batch_id)
+        for o in outcomes:
+            print(f"{o['source']}: {o['status']} {o['message']}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _worker_context(settings: Settings, store: Any) -> Any:
+    from ecopy.keys import build_certify_context
+    from pipeline.stages import StageOptions
+    from workers.jobs import WorkerContext
+
+    defaults = StageOptions(person_id="", lang=settings.ocr_lang, limits=settings.limits,
+                            lang_messages=settings.lang, actor=settings.actor or "ecopy",
+                            ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
+    return WorkerContext(store=store, redis=_redis(settings), agency_code=settings.commune_code,
+                         defaults=defaults,
+                         certify_context=lambda: build_certify_context(settings, store))
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.cli import open_store
+    from workers.supervisor import Supervisor, run_worker
+
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # one single-threaded tesseract per worker process
+    stages = [s.strip() for s in args.queues.split(",") if s.strip()]
+    store = open_store(args, settings)
+    count = args.processes or settings.workers
+    if args.burst or args.name or count == 1:
+        name = args.name or f"ecopy-{socket.gethostname()}-{os.getpid()}"
+        try:
+            run_worker(_worker_context(settings, store), stages, name, burst=args.burst)
+        except ValueError as exc:
+            print(f"ecopy: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
+
+    def spawn(name: str) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "ecopy.cli", "worker", "--queues", ",".join(stages),
+                "--name", name]
+        if args.store:
+            argv += ["--store", str(args.store)]
+        return subprocess.Popen(argv, start_new_session=True)  # its own group: killable whole
+
+    prefix = f"ecopy-{socket.gethostname()}-{os.getpid()}"
+    return Supervisor(_redis(settings), count, spawn, prefix).run()
+
+
+def _progress(store: Any, redis: Any, batch: dict) -> list[dict[str, Any]]:
+    from rq.job import Job
+
+    from storage.records import read_record
+    from workers.jobs import STAGES, job_id
+
+    rows = []
+    for doc in batch["documents"]:
+        record = read_record(store, doc["sha256"]) or {}
+        row = {"name": doc["name"], "sha256": doc["sha256"],
+               "status": record.get("status", "unknown"), "reason": record.get("reason", ""),
+               "message": record.get("message", ""), "copy_id": record.get("copy_id", ""),
+               "register_number": (record.get("register_entry") or {}).get("number"),
+               "ecopy_key": record.get("ecopy_key", ""), "job": None}
+        for stage in reversed(STAGES):  # the latest stage with a job says what is going on
+            try:
+                job = Job.fetch(job_id(stage, doc["sha256"]), connection=redis)
+            except Exception:  # no such job (finished long ago, or Redis was reset)
+                continue
+            info = {"stage": stage, "state": str(job.get_status().value)}
+            if job.is_failed:
+                lines = (job.latest_result().exc_string or "").strip().splitlines() \
+                    if job.latest_result() else []
+                info["error"] = lines[-1][:300] if lines else ""
+            row["job"] = info
+            break
+        rows.append(row)
+    return rows
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ecopy.cli import open_store
+    from storage.batches import read_batch
+
+    store = open_store(args, settings)
+    try:
+        batch = read_batch(store, args.batch_id)
+    except KeyError:
+        print(f"ecopy: no batch {args.batch_id} in {store.describe()}", file=sys.stderr)
+        return EXIT_USAGE
+    rows = _progress(store, _redis(settings), batch)
+    done = {"filed", "needs_review", "rejected", "duplicate"}
+    if args.json:
+        print(json.dumps({"batch_id": args.batch_id, "person_id": batch["person_id"],
+                          "documents": rows, "not_queued": batch.get("not_queued", [])},
+                         ensure_ascii=False, indent=2))
+    else:
+        table = Table(title=f"{args.batch_id} · {batch['person_id']}")
+        for col in ("document", "status", "register", "reason / job"):
+            table.add_column(col)
+        for r in rows:
+            job = r["job"] or {}
+            detail = r["reason"] or (f"{job.get('stage')}: {job.get('state')} "
+                                     f"{job.get('error', '')}" if job else "")
+            table.add_row(r["name"], r["status"], str(r["register_number"] or ""), detail)
+        Console().print(table)
+    if any(r["status"] not in done for r in rows):
+        return EXIT_PENDING
+    return EXIT_REJECTED if any(r["status"] == "rejected" for r in rows) else EXIT_OK
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.cli import open_store
+    from storage.batches import list_batches, read_batch
+    from storage.records import read_record
+    from workers.jobs import enqueue
+
+    store = open_store(args, settings)
+    redis = _redis(settings)
+    done = {"filed", "needs_review", "rejected", "duplicate"}
+    queued = []
+    for batch_id in list_batches(store):
+        for doc in read_batch(store, batch_id)["documents"]:
+            record = read_record(store, doc["sha256"]) or {}
+            if record.get("status") in done or record.get("batch_id") not in (None, batch_id):
+                continue
+            # each stage job skips what is done already, so starting at OCR is always safe;
+            # it finds stored OCR and moves straight on
+            if enqueue(redis, "ocr", doc["sha256"], batch_id):
+                queued.append({"batch_id": batch_id, "sha256": doc["sha256"],
+                               "status": record.get("status", "unknown")})
+    if args.json:
+        print(json.dumps({"requeued": queued}, ensure_ascii=False, indent=2))
+    else:
+        print(f"{len(queued)} document(s) re-enqueued")
+    return EXIT_OK
+

@@ -1,0 +1,230 @@
+"""rq job functions: thin wrappers over ``pipeline.stages``, one stage per job.
+
+A job takes only the document's sha256 and its batch id. Everything else comes from the
+object store (the system of record) and from the worker's context, which the shell installs
+once per worker process (``install``). rq forks a work-horse per job, and the horse inherits it.
+
+Every job is idempotent: it first reads the document record and does nothing if its stage
+is already done (a retried job, a duplicate enqueue, a reconcile run). A job only enqueues
+the next stage after it has written its own result to the store. So losing Redis (or a
+worker) can delay a document, but can never lose it or certify it twice. The sign stage
+reuses a register number already claimed under the document's copy_id (see
+``pipeline.certify.certify_document``).
+
+Documents are rejected or held for review with a reason code written to their record.
+Those are outcomes, not job failures. A job fails (and rq retries it with backoff) only
+when infrastructure fails: the store or Redis is unreachable, or a worker dies.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+
+from pipeline.certify import CertifyContext
+from pipeline.classify import classify
+from pipeline.extract import extract
+from pipeline.pagework import TaskFailure
+from pipeline.stages import (
+    StageOptions,
+    Understood,
+    certify,
+    load_ocr,
+    rasterize_again,
+    read_pages,
+    reject,
+    save_ocr,
+    understand,
+)
+from pipeline.types import DocStatus
+from storage.batches import read_batch
+from storage.records import original_key, read_record, update_record
+from storage.store import ObjectStore
+
+STAGES = ("ocr", "understand", "sign")
+QUEUE_PREFIX = "ecopy-"
+# Transient failures (store or network down) are retried with backoff. Work that keeps
+# failing ends in rq's failed registry, where `ecopy status` shows it.
+RETRY = Retry(max=6, interval=[2, 5, 10, 30, 60, 120])
+JOB_TIMEOUT = {"ocr": 3600, "understand": 300, "sign": 900}
+DONE = {DocStatus.FILED, DocStatus.NEEDS_REVIEW, DocStatus.REJECTED, DocStatus.DUPLICATE}
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    store: ObjectStore
+    redis: Redis
+    agency_code: str
+    defaults: StageOptions  # person_id etc. are replaced per batch
+    certify_context: Callable[[], CertifyContext]  # keys are loaded on first sign job only
+
+
+_context: WorkerContext | None = None
+_certify: CertifyContext | None = None
+
+
+def install(context: WorkerContext) -> None:
+    """Called once by the shell in each worker process, before work starts."""
+    global _context, _certify
+    _context, _certify = context, None
+
+
+def _ctx() -> WorkerContext:
+    if _context is None:
+        raise RuntimeError("no worker context: start workers with `ecopy worker`")
+    return _context
+
+
+def _certify_ctx() -> CertifyContext:
+    global _certify
+    if _certify is None:
+        _certify = _ctx().certify_context()
+    return _certify
+
+
+def queue(redis: Redis, stage: str) -> Queue:
+    return Queue(QUEUE_PREFIX + stage, connection=redis)
+
+
+def job_id(stage: str, sha: str) -> str:
+    return f"ecopy-{stage}-{sha}"
+
+
+def enqueue(redis: Redis, stage: str, sha: str, batch_id: str) -> bool:
+    """Enqueue a stage for a document unless it is already queued or running. True if queued.
+
+    A finished or failed job under the same id is replaced. This is how `reconcile`
+    re-enqueues work after a crash.
+    """
+    funcs = {"ocr": ocr_job, "understand": understand_job, "sign": sign_job}
+    q = queue(redis, stage)
+    jid = job_id(stage, sha)
+    for _ in range(2):
+        try:
+            q.enqueue(funcs[stage], sha, batch_id, job_id=jid, unique=True, retry=RETRY,
+                      job_timeout=JOB_TIMEOUT[stage], result_ttl=86400, failure_ttl=7 * 86400)
+            return True
+        except DuplicateJobError:
+            try:
+                job = Job.fetch(jid, connection=redis)
+            except Exception:  # vanished meanwhile: try again
+                continue
+            if job.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED,
+                                    JobStatus.DEFERRED):
+                return False
+            job.delete()
+    return False
+
+
+def _options(batch_id: str) -> StageOptions:
+    ctx = _ctx()
+    batch = read_batch(ctx.store, batch_id)
+    return replace(ctx.defaults, person_id=batch["person_id"],
+                   hold_for_review=batch.get("hold_for_review", True),
+                   accept_signed=batch.get("accept_signed", False),
+                   actor=batch.get("actor") or ctx.defaults.actor)
+
+
+def _fetch_original(store: ObjectStore, sha: str, workdir: Path, name: str) -> Path:
+    path = workdir / ("original" + Path(name).suffix.lower())
+    store.get_to_file(original_key(sha), path)
+    return path
+
+
+def _record(sha: str) -> dict:
+    record = read_record(_ctx().store, sha)
+    if record is None:
+        raise LookupError(f"no record for document {sha}")
+    return record
+
+
+def ocr_job(sha: str, batch_id: str) -> str:
+    ctx = _ctx()
+    record = _record(sha)
+    if record.get("status") in DONE:
+        return "done already"
+    if load_ocr(ctx.store, sha) is None:
+        opt = _options(batch_id)
+        workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-ocr-{sha[:12]}-"))
+        try:
+            original = _fetch_original(ctx.store, sha, workdir, record["name"])
+            result = read_pages(original, record["kind"], workdir, opt)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(result, TaskFailure):
+            reject(ctx.store, opt, agency_code=ctx.agency_code, source=record["name"],
+                   name=record["name"], sha=sha, reason=result.reason, params=result.params)
+            return f"rejected: {result.reason}"
+        inspection, pages = result
+        save_ocr(ctx.store, sha, [page for _, page in pages])
+        update_record(ctx.store, sha, DocStatus.OCR, pages=inspection.page_count)
+    enqueue(ctx.redis, "understand", sha, batch_id)
+    return "ocr done"
+
+
+def understand_job(sha: str, batch_id: str) -> str:
+    ctx = _ctx()
+    record = _record(sha)
+    if record.get("status") in DONE:
+        return "done already"
+    if record.get("copy_id"):  # understood earlier; the sign stage is next
+        enqueue(ctx.redis, "sign", sha, batch_id)
+        return "understood already"
+    ocr_pages = load_ocr(ctx.store, sha)
+    if ocr_pages is None:  # should not happen: OCR enqueues us only after saving
+        enqueue(ctx.redis, "ocr", sha, batch_id)
+        return "no OCR yet"
+    opt = _options(batch_id)
+    result = understand(ctx.store, opt, agency_code=ctx.agency_code, source=record["name"],
+                        name=record["name"], sha=sha, ocr_pages=ocr_pages)
+    if not isinstance(result, Understood):
+        return f"{result.status}: {result.reason}"
+    # The copy id is fixed before signing, so a retried sign job resumes its register claim.
+    update_record(ctx.store, sha, DocStatus.OCR, **result.record, copy_id=uuid.uuid4().hex)
+    enqueue(ctx.redis, "sign", sha, batch_id)
+    return "ready to certify"
+
+
+def sign_job(sha: str, batch_id: str) -> str:
+    ctx = _ctx()
+    record = _record(sha)
+    if record.get("status") in DONE:
+        return "done already"
+    ocr_pages = load_ocr(ctx.store, sha)
+    if ocr_pages is None or not record.get("copy_id"):
+        enqueue(ctx.redis, "understand" if ocr_pages else "ocr", sha, batch_id)
+        return "not understood yet"
+    opt = _options(batch_id)
+    certify_ctx = _certify_ctx()
+    # classification and extraction are pure functions of the stored OCR: recomputed here
+    # rather than serialised, so the sign worker sees exactly what understand saw
+    classification = classify(ocr_pages)
+    understood = Understood(
+        classification, extract(ocr_pages, classification.doc_type),
+        tuple(record.get("review_reasons", ())),
+        {k: record[k] for k in ("doc_type", "document_name", "classification", "fields",
+                                "warnings", "review_reasons") if k in record},
+    )  # fmt: skip
+    workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-sign-{sha[:12]}-"))
+    try:
+        original = _fetch_original(ctx.store, sha, workdir, record["name"])
+        pages = rasterize_again(original, record["kind"], workdir, ocr_pages, opt)
+        if isinstance(pages, TaskFailure):
+            reject(ctx.store, opt, agency_code=ctx.agency_code, source=record["name"],
+                   name=record["name"], sha=sha, reason=pages.reason, params=pages.params)
+            return f"rejected: {pages.reason}"
+        outcome = certify(certify_ctx, opt, source=record["name"], name=record["name"],
+                          sha=sha, kind=record["kind"], size=record["size"], pages=pages,
+                          understood=understood, workdir=workdir, copy_id=record["copy_id"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return f"{outcome.status}: {outcome.copy_id or outcome.reason}"

@@ -1,0 +1,121 @@
+"""Worker processes and the supervisor that keeps them running.
+
+``ecopy worker --processes N`` starts N worker processes, each running one rq worker
+(``run_worker``) in its own session, and restarts any that dies. When a worker is killed
+in the middle of a job (SIGKILL, OOM, power cut on a scan station), rq would only notice
+the abandoned job once its heartbeat TTL expires, minutes later. The supervisor knows at
+once, so it requeues that job itself (``requeue_abandoned``). Jobs are idempotent
+(``workers.jobs``), so running the same stage twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+from redis import Redis
+from rq import Worker
+from rq.job import Job, JobStatus
+
+from workers.jobs import QUEUE_PREFIX, STAGES, WorkerContext, enqueue, install, queue
+
+log = logging.getLogger("ecopy.workers")
+RESTART_BACKOFF_S = (1, 2, 5, 10, 30)
+
+
+def run_worker(context: WorkerContext, stages: Sequence[str], name: str,
+               *, burst: bool = False) -> bool:
+    """One rq worker in this process; returns whether it did any job (burst mode)."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown queue(s): {', '.join(sorted(unknown))}; "
+                         f"choose from {', '.join(STAGES)}")
+    install(context)
+    worker = Worker([queue(context.redis, s) for s in stages], connection=context.redis,
+                    name=name, job_monitoring_interval=5)
+    return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+def requeue_abandoned(redis: Redis, worker_name: str) -> str | None:
+    """The job a dead worker was running goes back on its queue. Returns its id, if any."""
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name,
+                                connection=redis)
+    if worker is None:
+        return None
+    job_id = worker.get_current_job_id()
+    worker.register_death()
+    if not job_id:
+        return None
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except Exception:  # expired or deleted meanwhile: nothing to requeue
+        return None
+    if job.get_status() != JobStatus.STARTED or not job.origin.startswith(QUEUE_PREFIX):
+        return None
+    stage = job.origin.removeprefix(QUEUE_PREFIX)
+    sha, batch_id = job.args
+    job.delete()
+    enqueue(redis, stage, sha, batch_id)
+    return job_id
+
+
+class Supervisor:
+    """Keeps ``count`` worker processes alive; ``spawn(name)`` starts one."""
+
+    def __init__(self, redis: Redis, count: int, spawn: Callable[[str], subprocess.Popen],
+                 prefix: str) -> None:
+        self.redis = redis
+        self.count = count
+        self.spawn = spawn
+        self.prefix = prefix
+        self.children: dict[str, subprocess.Popen] = {}
+        self.restarts = 0
+        self._stopping = False
+
+    def _name(self, slot: int) -> str:
+        return f"{self.prefix}-{slot}-{self.restarts}"
+
+    def stop(self, *_: object) -> None:
+        self._stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        slots = {slot: self._start(slot) for slot in range(self.count)}
+        failures = [0] * self.count
+        try:
+            while not self._stopping:
+                time.sleep(0.5)
+                for slot, name in list(slots.items()):
+                    proc = self.children[name]
+                    if proc.poll() is None:
+                        continue
+                    del self.children[name]
+                    requeued = requeue_abandoned(self.redis, name)
+                    log.warning("worker %s exited with %s; requeued %s", name, proc.returncode,
+                                requeued or "nothing")
+                    failures[slot] = failures[slot] + 1 if proc.returncode else 0
+                    if failures[slot] > 1:
+                        time.sleep(RESTART_BACKOFF_S[min(failures[slot], 5) - 1])
+                    self.restarts += 1
+                    slots[slot] = self._start(slot)
+        finally:
+            for proc in self.children.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)  # rq finishes the current job (warm stop)
+            deadline = time.monotonic() + 60
+            for proc in self.children.values():
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        return 0
+
+    def _start(self, slot: int) -> str:
+        name = self._name(slot)
+        self.children[name] = self.spawn(name)
+        return name
