@@ -26,3 +26,9 @@ def crash_on_blank(scan: PageScan, **kw: object) -> OcrPage:
     if _blank(scan):
         os._exit(139)  # as a segfaulting native library would
     return ocr_page(scan, **kw)  # type: ignore[arg-type]
+
+
+def slow(scan: PageScan, **kw: object) -> OcrPage:
+    """Real OCR after a pause: gives a fault test time to act while a job is mid-OCR."""
+    time.sleep(float(os.environ.get("ECOPY_TEST_OCR_DELAY", "4")))
+    return ocr_page(scan, **kw)  # type: ignore[arg-type]

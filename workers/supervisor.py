@@ -95,7 +95,10 @@ class Supervisor:
                     if proc.poll() is None:
                         continue
                     del self.children[name]
-                    requeued = requeue_abandoned(self.redis, name)
+                    try:
+                        requeued = requeue_abandoned(self.redis, name)
+                    except Exception as exc:  # Redis down: rq's own cleanup or reconcile will
+                        requeued = f"nothing ({type(exc).__name__}: {exc})"
                     log.warning("worker %s exited with %s; requeued %s", name, proc.returncode,
                                 requeued or "nothing")
                     failures[slot] = failures[slot] + 1 if proc.returncode else 0

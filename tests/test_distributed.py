@@ -1,0 +1,140 @@
+"""Distributed mode against a real redis-server: submit → rq workers → filed e-copies.
+
+Faults are real: worker process groups are SIGKILLed mid-OCR, Redis loses its data. The
+store is a LocalStore directory here; tests/test_distributed_s3.py runs the same flow on S3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rq import Worker
+
+from storage.register import check_chain, register_numbers
+from storage.store import LocalStore
+from tests.conftest import PERSON, ROOT, run_cli
+from tests.redisserver import RedisServer
+
+SAMPLES = [ROOT / "samples" / "birth_cert.jpg", ROOT / "samples" / "citizen_id.png"]
+COMMUNE = "99999"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path):
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def denv(env: dict[str, str], redis_server: RedisServer, tmp_path: Path) -> dict[str, str]:
+    return {**env, "ECOPY_REDIS_URL": redis_server.url, "ECOPY_STORE": str(tmp_path / "store"),
+            "ECOPY_COMMUNE": COMMUNE}
+
+
+def _submit(denv: dict[str, str]) -> str:
+    done = run_cli(["submit", *map(str, SAMPLES), "--person-id", PERSON, "--certify-all",
+                    "--json"], denv)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert len(out["queued"]) == 2 and not out["not_queued"]
+    return out["batch_id"]
+
+
+def _status(denv: dict[str, str], batch: str) -> tuple[int, dict]:
+    done = run_cli(["status", batch, "--json"], denv)
+    return done.returncode, json.loads(done.stdout)
+
+
+def _assert_filed_once(denv: dict[str, str], batch: str) -> None:
+    code, status = _status(denv, batch)
+    assert code == 0, status
+    assert [d["status"] for d in status["documents"]] == ["filed", "filed"]
+    store_dir = Path(denv["ECOPY_STORE"])
+    pdfs = sorted(store_dir.glob(f"warehouse/{PERSON}/*/*.pdf"))
+    assert len(pdfs) == 2  # exactly one e-copy per document
+    store = LocalStore(store_dir)
+    year = int(time.strftime("%Y"))
+    assert register_numbers(store, COMMUNE, year) == [1, 2]  # no gap, no second number
+    assert check_chain(store, COMMUNE, year) == []
+    assert sorted(d["register_number"] for d in status["documents"]) == [1, 2]
+    verified = run_cli(["verify", str(pdfs[0]), "--store", str(store_dir), "--json"], denv)
+    assert verified.returncode == 0, verified.stdout
+
+
+def test_stages_run_on_separate_workers(denv: dict[str, str]) -> None:
+    """A scan station runs OCR only; a signing host does the rest."""
+    batch = _submit(denv)
+    code, status = _status(denv, batch)
+    assert code == 1 and {d["job"]["state"] for d in status["documents"]} == {"queued"}
+    ocr = run_cli(["worker", "--queues", "ocr", "--burst"], denv)
+    assert ocr.returncode == 0, ocr.stderr
+    code, status = _status(denv, batch)
+    assert code == 1
+    assert [(d["status"], d["job"]["stage"]) for d in status["documents"]] == [
+        ("ocr", "understand"), ("ocr", "understand")]
+    rest = run_cli(["worker", "--queues", "understand,sign", "--burst"], denv)
+    assert rest.returncode == 0, rest.stderr
+    _assert_filed_once(denv, batch)
+    # running everything again changes nothing: jobs are idempotent
+    again = run_cli(["reconcile", "--json"], denv)
+    assert json.loads(again.stdout)["requeued"] == []
+
+
+def test_redis_data_loss_then_reconcile(denv: dict[str, str],
+                                        redis_server: RedisServer) -> None:
+    batch = _submit(denv)
+    run_cli(["worker", "--queues", "ocr", "--burst"], denv)  # half-way: OCR stored
+    redis_server.client().flushall()  # every queue and job is gone
+    code, status = _status(denv, batch)
+    assert code == 1 and {d["status"] for d in status["documents"]} == {"ocr"}
+    rec = run_cli(["reconcile", "--json"], denv)
+    assert rec.returncode == 0, rec.stderr
+    assert len(json.loads(rec.stdout)["requeued"]) == 2
+    work = run_cli(["worker", "--burst"], denv)
+    assert work.returncode == 0, work.stderr
+    _assert_filed_once(denv, batch)
+
+
+def test_sigkill_worker_mid_ocr(denv: dict[str, str], redis_server: RedisServer) -> None:
+    """The supervisor restarts the killed worker and requeues its job: exactly one e-copy."""
+    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
+            "ECOPY_TEST_OCR_DELAY": "5"}
+    batch = _submit(slow)
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "ecopy.cli", "worker", "--processes", "2"], env=slow, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        redis = redis_server.client()
+        victim = None
+        deadline = time.monotonic() + 60
+        while victim is None and time.monotonic() < deadline:
+            for worker in Worker.all(connection=redis):
+                job_id = worker.get_current_job_id() or ""
+                if job_id.startswith("ecopy-ocr-"):
+                    victim = worker
+                    break
+            time.sleep(0.2)
+        assert victim is not None, "no worker started an OCR job"
+        os.killpg(os.getpgid(victim.pid), signal.SIGKILL)  # the worker and its work-horse
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if _status(slow, batch)[0] != 1:
+                break
+            time.sleep(1)
+        _assert_filed_once(slow, batch)
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            out, _ = supervisor.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+            out, _ = supervisor.communicate()
+    assert "requeued ecopy-ocr-" in out, out[-2000:]
