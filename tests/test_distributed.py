@@ -108,33 +108,63 @@ def test_sigkill_worker_mid_ocr(denv: dict[str, str], redis_server: RedisServer)
     slow = {**denv, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
             "ECOPY_TEST_OCR_DELAY": "5"}
     batch = _submit(slow)
-    supervisor = subprocess.Popen(
-        [sys.executable, "-m", "ecopy.cli", "worker", "--processes", "2"], env=slow, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    supervisor = _run_supervised(slow)
     try:
-        redis = redis_server.client()
-        victim = None
-        deadline = time.monotonic() + 60
-        while victim is None and time.monotonic() < deadline:
-            for worker in Worker.all(connection=redis):
-                job_id = worker.get_current_job_id() or ""
-                if job_id.startswith("ecopy-ocr-"):
-                    victim = worker
-                    break
-            time.sleep(0.2)
-        assert victim is not None, "no worker started an OCR job"
+        _wait_for_ocr_job(redis_server)
+        (victim,) = [w for w in Worker.all(connection=redis_server.client())
+                     if (w.get_current_job_id() or "").startswith("ecopy-ocr-")][:1]
         os.killpg(os.getpgid(victim.pid), signal.SIGKILL)  # the worker and its work-horse
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if _status(slow, batch)[0] != 1:
-                break
-            time.sleep(1)
+        _wait_done(slow, batch)
         _assert_filed_once(slow, batch)
     finally:
-        supervisor.send_signal(signal.SIGTERM)
-        try:
-            out, _ = supervisor.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
-            out, _ = supervisor.communicate()
+        out = _stop(supervisor)
     assert "requeued ecopy-ocr-" in out, out[-2000:]
+
+
+def _run_supervised(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecopy.cli", "worker", "--processes", "2"], env=env, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_ocr_job(redis_server: RedisServer) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any((w.get_current_job_id() or "").startswith("ecopy-ocr-")
+               for w in Worker.all(connection=redis_server.client())):
+            return
+        time.sleep(0.2)
+    raise AssertionError("no worker started an OCR job")
+
+
+def _wait_done(env: dict[str, str], batch: str, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and _status(env, batch)[0] == 1:
+        time.sleep(1)
+
+
+def _stop(supervisor: subprocess.Popen) -> str:
+    supervisor.send_signal(signal.SIGTERM)
+    try:
+        return supervisor.communicate(timeout=90)[0]
+    except subprocess.TimeoutExpired:
+        supervisor.kill()
+        return supervisor.communicate()[0]
+
+
+def test_redis_restart_mid_batch(denv: dict[str, str], redis_server: RedisServer) -> None:
+    """redis-server stops and starts again (append-only file on) while jobs run: nothing
+    lost, nothing doubled."""
+    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
+            "ECOPY_TEST_OCR_DELAY": "4"}
+    batch = _submit(slow)
+    supervisor = _run_supervised(slow)
+    try:
+        _wait_for_ocr_job(redis_server)
+        redis_server.stop()
+        time.sleep(3)
+        redis_server.start()
+        _wait_done(slow, batch)
+        _assert_filed_once(slow, batch)
+    finally:
+        _stop(supervisor)
