@@ -1,4 +1,6 @@
 # ecopy: tesseract (vie+eng+osd), poppler, qpdf and the Liberation fonts, running `ecopy`.
+# Two stages: wheels are built with pip in the first, the runtime image has no build tools and
+# runs as the unprivileged user `ecopy` (uid 10001). docker-compose.yml runs it as workers.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -19,6 +21,8 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
  && useradd --create-home --uid 10001 ecopy
 USER ecopy
 WORKDIR /data
-ENV ECOPY_STORE=/data OMP_THREAD_LIMIT=1
+ENV ECOPY_STORE=/data OMP_THREAD_LIMIT=1 PYTHONUNBUFFERED=1
+# store + Redis reachable; compose overrides the interval per service
+HEALTHCHECK --interval=30s --timeout=10s --retries=3 CMD ["ecopy", "health"]
 ENTRYPOINT ["ecopy"]
 CMD ["--help"]

@@ -168,3 +168,17 @@ def test_redis_restart_mid_batch(denv: dict[str, str], redis_server: RedisServer
         _assert_filed_once(slow, batch)
     finally:
         _stop(supervisor)
+
+
+def test_health_reports_each_dependency(denv: dict[str, str],
+                                        redis_server: RedisServer) -> None:
+    ok = run_cli(["health", "--json"], denv)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["redis"] == "ok", ok.stdout
+    redis_server.stop()
+    try:
+        down = run_cli(["health", "--json"], denv)
+        checks = json.loads(down.stdout)
+        assert down.returncode == 1
+        assert checks["redis"].startswith("FAILED") and checks["store"].startswith("ok")
+    finally:
+        redis_server.start()

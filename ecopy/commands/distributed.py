@@ -59,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     re.add_argument("--json", action="store_true")
     re.set_defaults(handler=cmd_reconcile)
 
+    he = subparsers.add_parser("health", parents=[common],
+                               help="exit 0 when the store and Redis answer (health checks)")
+    he.add_argument("--store", type=Path)
+    he.add_argument("--json", action="store_true")
+    he.set_defaults(handler=cmd_health)
+
 
 def _redis(settings: Settings) -> Any:
     from redis import Redis
@@ -256,3 +262,26 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(queued)} document(s) re-enqueued")
     return EXIT_OK
 
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.cli import open_store
+
+    checks: dict[str, str] = {}
+    try:
+        store = open_store(args, settings)
+        store.exists("health/probe")
+        checks["store"] = f"ok {store.describe()}"
+    except Exception as exc:  # any failure is the answer here
+        checks["store"] = f"FAILED {type(exc).__name__}: {exc}"[:300]
+    try:
+        _redis(settings).ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"FAILED {type(exc).__name__}: {exc}"[:300]
+    if args.json:
+        print(json.dumps(checks, ensure_ascii=False, indent=2))
+    else:
+        for name, result in checks.items():
+            print(f"{name}: {result}")
+    return EXIT_OK if all(v.startswith("ok") for v in checks.values()) else EXIT_PENDING
