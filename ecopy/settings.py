@@ -62,6 +62,18 @@ class Settings:
     register_book: str = ""  # "02/2026": a new book within the year; empty: "01/<year>"
     actor: str = ""  # who acts (cancellations), ECOPY_ACTOR
     role: str = ""  # certifier / admin / clerk, ECOPY_ROLE
+    # Distributed mode. An S3 endpoint (MinIO in production) replaces the local store
+    # directory when set; credentials are read from files (or named env vars), never given.
+    s3_endpoint: str = ""  # host:port, e.g. "minio:9000"; empty: LocalStore at store_dir
+    s3_bucket: str = "ecopy"
+    s3_secure: bool = True  # TLS
+    s3_region: str = ""
+    s3_access_key_file: Path | None = None
+    s3_secret_key_file: Path | None = None
+    s3_access_key_env: str = ""  # name of an env var holding the access key
+    s3_secret_key_env: str = ""
+    s3_ca_file: Path | None = None  # private CA for the endpoint's TLS certificate
+    redis_url: str = "redis://127.0.0.1:6379/0"  # rq queues and progress only
     limits: Limits = field(default_factory=Limits)
 
 
@@ -79,6 +91,10 @@ _ENV = {
        for name in ("p12", "p12_password_env", "p12_password_file", "pkcs11_module",
                     "pkcs11_token", "pkcs11_key_label", "pkcs11_pin_env", "pkcs11_pin_file")},
     "ECOPY_ACTOR": "actor", "ECOPY_ROLE": "role",
+    **{f"ECOPY_{name.upper()}": name for name in (
+        "s3_endpoint", "s3_bucket", "s3_secure", "s3_region", "s3_access_key_file",
+        "s3_secret_key_file", "s3_access_key_env", "s3_secret_key_env", "s3_ca_file",
+        "redis_url")},
 }
 _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",

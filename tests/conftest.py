@@ -41,3 +41,26 @@ def run_cli(args: list[str], env: dict[str, str], timeout: int = 600,
             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ecopy.cli", *args], env=env, text=True,
                           capture_output=True, timeout=timeout, cwd=ROOT)
+
+
+# --- S3: a real SeaweedFS server (weed mini) for the whole session ---------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A running `weed mini` on 127.0.0.1 (tests.s3server.S3Server), stopped at session end."""
+    from tests.s3server import S3Server
+
+    server = S3Server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def s3_store(s3_server):
+    """An S3Store on a fresh bucket of the session's server."""
+    s3_server.start()  # no-op when running; restarts it if an earlier test left it stopped
+    return s3_server.new_store()
