@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from ecopy.settings import Settings, load_settings
 from pipeline.idnumber import parse_personal_id
 from pipeline.reasons import Reason, message
 from pipeline.types import DocStatus, to_jsonable
-from storage.store import LocalStore
+from storage.store import LocalStore, ObjectStore
 
 EXIT_OK, EXIT_USAGE, EXIT_REVIEW, EXIT_REJECTED = 0, 2, 3, 4
 VERIFY_EXIT = {"TOTAL-PASSED": 0, "TOTAL-FAILED": 1, "INDETERMINATE": 3}
@@ -118,10 +119,35 @@ def main(argv: list[str] | None = None) -> int:
     return args.handler(args, settings)
 
 
-def open_store(args: argparse.Namespace, settings: Settings) -> LocalStore:
-    """The store a command works on: --out/--store when given, else the setting."""
-    path = getattr(args, "out", None) or getattr(args, "store", None) or settings.store_dir
-    return LocalStore(path)
+def open_store(args: argparse.Namespace, settings: Settings) -> ObjectStore:
+    """The store a command works on: --out/--store (a directory) when given; else S3 when
+    ECOPY_S3_ENDPOINT is set; else the ECOPY_STORE directory."""
+    path = getattr(args, "out", None) or getattr(args, "store", None)
+    if path is None and settings.s3_endpoint:
+        return s3_store(settings)
+    return LocalStore(path or settings.store_dir)
+
+
+def _secret(what: str, file: Path | None, env_name: str) -> str:
+    """A credential from a file (Docker secrets) or a named env var; never a settings value."""
+    if file is not None:
+        return file.read_text(encoding="utf-8").strip()
+    if env_name and os.environ.get(env_name):
+        return os.environ[env_name]
+    raise SystemExit(f"ecopy: ECOPY_S3_ENDPOINT is set but no {what}: set "
+                     f"ECOPY_S3_{what.upper().replace(' ', '_')}_FILE (or ..._ENV)")
+
+
+def s3_store(settings: Settings) -> ObjectStore:
+    from storage.s3 import S3Store
+
+    return S3Store(
+        settings.s3_endpoint, settings.s3_bucket,
+        _secret("access key", settings.s3_access_key_file, settings.s3_access_key_env),
+        _secret("secret key", settings.s3_secret_key_file, settings.s3_secret_key_env),
+        secure=settings.s3_secure, region=settings.s3_region or None,
+        ca_file=settings.s3_ca_file,
+    )  # fmt: skip
 
 
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
@@ -173,7 +199,10 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    report, text = verify_file(data, settings, extra_roots=args.trust, store_dir=args.store,
+    # the register to check against: --store, else the configured S3 store (if any)
+    store = (LocalStore(args.store) if args.store is not None
+             else s3_store(settings) if settings.s3_endpoint else None)
+    report, text = verify_file(data, settings, extra_roots=args.trust, store=store,
                                lang=settings.lang, revocation=args.revocation,
                                crl_files=args.crl, fetching=args.fetch)
     if args.html or args.pdf:

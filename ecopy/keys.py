@@ -26,7 +26,7 @@ from signing.verify import render_text, verify_pdf
 from storage.audit import append_event
 from storage.cancellations import find_cancellation
 from storage.register import find_entry
-from storage.store import LocalStore, ObjectStore
+from storage.store import ObjectStore
 
 
 def timestamper_for(settings: Settings) -> Any:
@@ -105,7 +105,7 @@ def _level_extender(settings: Settings, timestamper: Any) -> Callable[[Path], No
 
 
 def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] = (),
-                store_dir: Path | None = None, lang: str = "vi", revocation: str = "soft-fail",
+                store: ObjectStore | None = None, lang: str = "vi", revocation: str = "soft-fail",
                 crl_files: Sequence[Path] = (), fetching: bool = False,
                 ) -> tuple[VerificationReport, str]:
     from signing.trust import load_certificate_files, trust_anchors
@@ -118,8 +118,7 @@ def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] 
     dev_root = settings.pki_dir / "root.cert.pem"
     test_roots = load_certificate_files([dev_root]) if dev_root.is_file() else []
     lookup = cancelled = None
-    if store_dir is not None:
-        store = LocalStore(store_dir)
+    if store is not None:
 
         def lookup(entry: dict[str, Any]) -> dict[str, Any] | None:
             raw = find_entry(store, str(entry.get("agency_code")), int(entry.get("year", 0)),
@@ -132,7 +131,7 @@ def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] 
     report = verify_pdf(data, trust_roots=roots, test_roots=test_roots, register_lookup=lookup,
                         cancellation_lookup=cancelled, revocation=revocation,
                         crls=load_crls(list(crl_files)), fetching=fetching)
-    if store_dir is not None:  # a check against the register is an act worth recording
+    if store is not None:  # a check against the register is an act worth recording
         append_event(store, actor=settings.actor or "ecopy", action="verify",
                      object=str((report.register_entry or {}).get("copy_id", "")),
                      object_sha256=report.document_sha256,
