@@ -91,6 +91,14 @@ def _certify_ctx() -> CertifyContext:
     return _certify
 
 
+def warm_up_signing() -> None:
+    """Build the signing context and its per-process caches now (see run_worker)."""
+    from signing.stampfont import stamp_font
+
+    ctx = _certify_ctx()
+    stamp_font(ctx.font_path)
+
+
 def queue(redis: Redis, stage: str) -> Queue:
     return Queue(QUEUE_PREFIX + stage, connection=redis)
 

@@ -18,10 +18,18 @@ import time
 from collections.abc import Callable, Sequence
 
 from redis import Redis
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.job import Job, JobStatus
 
-from workers.jobs import QUEUE_PREFIX, STAGES, WorkerContext, enqueue, install, queue
+from workers.jobs import (
+    QUEUE_PREFIX,
+    STAGES,
+    WorkerContext,
+    enqueue,
+    install,
+    queue,
+    warm_up_signing,
+)
 
 log = logging.getLogger("ecopy.workers")
 RESTART_BACKOFF_S = (1, 2, 5, 10, 30)
@@ -35,8 +43,17 @@ def run_worker(context: WorkerContext, stages: Sequence[str], name: str,
         raise ValueError(f"unknown queue(s): {', '.join(sorted(unknown))}; "
                          f"choose from {', '.join(STAGES)}")
     install(context)
-    worker = Worker([queue(context.redis, s) for s in stages], connection=context.redis,
-                    name=name, job_monitoring_interval=5)
+    if "sign" in stages:
+        # Load keys, build the signing context and warm the stamp-font cache once, here.
+        warm_up_signing()
+    # OCR runs in a forked work-horse per job: native code (tesseract, poppler) that crashes
+    # or leaks takes only the horse down. A worker without OCR runs jobs in its own process
+    # (rq's SimpleWorker): the signing context above stays warm, and a PKCS#11 session is
+    # never used across fork (tokens forbid that). With PKCS#11 keys, serve `sign` from such
+    # a worker (`--queues understand,sign`), as docker-compose.yml does.
+    worker_class = Worker if "ocr" in stages else SimpleWorker
+    worker = worker_class([queue(context.redis, s) for s in stages], connection=context.redis,
+                          name=name, job_monitoring_interval=5)
     return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 
