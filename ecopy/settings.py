@@ -74,6 +74,7 @@ class Settings:
     s3_secret_key_env: str = ""
     s3_ca_file: Path | None = None  # private CA for the endpoint's TLS certificate
     redis_url: str = "redis://127.0.0.1:6379/0"  # rq queues and progress only
+    redis_password_file: Path | None = None  # keep the password out of the URL
     limits: Limits = field(default_factory=Limits)
 
 
@@ -94,7 +95,7 @@ _ENV = {
     **{f"ECOPY_{name.upper()}": name for name in (
         "s3_endpoint", "s3_bucket", "s3_secure", "s3_region", "s3_access_key_file",
         "s3_secret_key_file", "s3_access_key_env", "s3_secret_key_env", "s3_ca_file",
-        "redis_url")},
+        "redis_url", "redis_password_file")},
 }
 _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",

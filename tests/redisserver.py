@@ -10,7 +10,8 @@ from redis import Redis
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, password: str = "") -> None:
+        self.password = password
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket = self.dir / "redis.sock"
@@ -21,13 +22,14 @@ class RedisServer:
         return f"unix://{self.socket}"
 
     def client(self) -> Redis:
-        return Redis(unix_socket_path=str(self.socket))
+        return Redis(unix_socket_path=str(self.socket), password=self.password or None)
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", "0", "--unixsocket", str(self.socket),
              "--unixsocketperm", "700", "--dir", str(self.dir), "--appendonly", "yes",
-             "--appendfsync", "always", "--save", "", "--logfile", str(self.dir / "redis.log")],
+             "--appendfsync", "always", "--save", "", "--logfile", str(self.dir / "redis.log"),
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 20

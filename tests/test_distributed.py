@@ -182,3 +182,18 @@ def test_health_reports_each_dependency(denv: dict[str, str],
         assert checks["redis"].startswith("FAILED") and checks["store"].startswith("ok")
     finally:
         redis_server.start()
+
+
+def test_redis_password_comes_from_a_file(env: dict[str, str], tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "locked", password="s3cret-from-file").start()
+    try:
+        secret = tmp_path / "redis_password"
+        secret.write_text("s3cret-from-file\n")
+        base = {**env, "ECOPY_REDIS_URL": server.url, "ECOPY_STORE": str(tmp_path / "store")}
+        without = run_cli(["health", "--json"], base)
+        assert without.returncode == 1 and "FAILED" in json.loads(without.stdout)["redis"]
+        with_file = run_cli(["health", "--json"], {**base,
+                                                   "ECOPY_REDIS_PASSWORD_FILE": str(secret)})
+        assert with_file.returncode == 0, with_file.stdout
+    finally:
+        server.stop()

@@ -69,7 +69,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def _redis(settings: Settings) -> Any:
     from redis import Redis
 
-    return Redis.from_url(settings.redis_url)
+    password = None
+    if settings.redis_password_file is not None:
+        password = settings.redis_password_file.read_text(encoding="utf-8").strip()
+    return Redis.from_url(settings.redis_url, password=password) if password \
+        else Redis.from_url(settings.redis_url)
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
