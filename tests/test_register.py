@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
 
 from storage.register import (
@@ -13,7 +15,7 @@ from storage.register import (
     entry_key,
     read_entries,
 )
-from storage.store import LocalStore
+from storage.store import LocalStore, ObjectStore
 
 AGENCY, YEAR = "26734", 2026
 
@@ -26,8 +28,9 @@ def _entry(number: int, prev_hash: str, copy_id: str) -> RegisterEntry:
         fee_vnd=2000, electronic=True, notes="", copy_id=copy_id, prev_hash=prev_hash)
 
 
-def _certify_many(root: str, worker: int, count: int, start: multiprocessing.Event) -> None:
-    store = LocalStore(Path(root))
+def _certify_many(make_store: Callable[[], ObjectStore], worker: int, count: int,
+                  start: multiprocessing.Event) -> None:
+    store = make_store()  # each certifier process has its own store (and connections)
     start.wait()
     for i in range(count):
         allocate_register_number(
@@ -35,11 +38,12 @@ def _certify_many(root: str, worker: int, count: int, start: multiprocessing.Eve
             make_entry=lambda n, h, i=i: _entry(n, h, f"w{worker}-{i}"))
 
 
-def test_racing_certifiers_get_unique_gap_free_numbers(tmp_path: Path) -> None:
+def race_certifiers(make_store: Callable[[], ObjectStore], workers: int = 8, each: int = 6,
+                    ) -> None:
+    """Processes race for numbers; they must come out 1..N, unique, chained."""
     ctx = multiprocessing.get_context("fork")
     start = ctx.Event()
-    workers, each = 8, 6
-    procs = [ctx.Process(target=_certify_many, args=(str(tmp_path), w, each, start))
+    procs = [ctx.Process(target=_certify_many, args=(make_store, w, each, start))
              for w in range(workers)]
     for p in procs:
         p.start()
@@ -47,11 +51,15 @@ def test_racing_certifiers_get_unique_gap_free_numbers(tmp_path: Path) -> None:
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    store = LocalStore(tmp_path)
+    store = make_store()
     entries = list(read_entries(store, AGENCY, YEAR))
     assert [e.number for e in entries] == list(range(1, workers * each + 1))
     assert len({e.copy_id for e in entries}) == workers * each
     assert check_chain(store, AGENCY, YEAR) == []
+
+
+def test_racing_certifiers_get_unique_gap_free_numbers(tmp_path: Path) -> None:
+    race_certifiers(functools.partial(LocalStore, tmp_path))
 
 
 def test_numbers_restart_each_year_and_agency(tmp_path: Path) -> None:

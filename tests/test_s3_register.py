@@ -8,6 +8,7 @@ serve the same data again.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -15,54 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from storage.register import (
-    RegisterEntry,
-    allocate_register_number,
-    check_chain,
-    read_entries,
-)
+from storage.register import allocate_register_number, check_chain
 from storage.s3 import S3Store, StoreUnavailable
+from tests.test_register import AGENCY, YEAR, _entry, race_certifiers
 
-AGENCY, YEAR = "26734", 2026
 FAST = 5.0  # seconds within which a call to a down server must give up
-
-
-def _entry(number: int, prev_hash: str, copy_id: str) -> RegisterEntry:
-    return RegisterEntry(
-        agency_code=AGENCY, agency_name="Ủy ban nhân dân phường Bến Thành", year=YEAR,
-        book=f"01/{YEAR}", number=number, date=f"{YEAR}-11-23", requester_name="Trần Văn Bình",
-        document_name="Giấy khai sinh", signer="Nguyễn Văn A, Phó Chủ tịch", copies=1,
-        fee_vnd=2000, electronic=True, notes="", copy_id=copy_id, prev_hash=prev_hash)
-
-
-def _certify_many(store_args: dict, worker: int, count: int, start: multiprocessing.Event,
-                  ) -> None:
-    store = S3Store(**store_args)  # its own client and connections: never shared
-    start.wait()
-    for i in range(count):
-        allocate_register_number(
-            store, agency_code=AGENCY, year=YEAR,
-            make_entry=lambda n, h, i=i: _entry(n, h, f"w{worker}-{i}"))
 
 
 def test_racing_certifiers_on_s3_get_unique_gap_free_numbers(s3_server) -> None:
     store = s3_server.new_store()
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Event()
-    workers, each = 8, 6
-    procs = [ctx.Process(target=_certify_many,
-                         args=(s3_server.store_args(store.bucket), w, each, start))
-             for w in range(workers)]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
-    entries = list(read_entries(store, AGENCY, YEAR))
-    assert [e.number for e in entries] == list(range(1, workers * each + 1))
-    assert len({e.copy_id for e in entries}) == workers * each
-    assert check_chain(store, AGENCY, YEAR) == []
+    race_certifiers(functools.partial(S3Store, **s3_server.store_args(store.bucket)))
 
 
 def _claim_with_inherited_store(store: S3Store, worker: int, start: multiprocessing.Event,
