@@ -242,7 +242,7 @@ def load_ocr(store: ObjectStore, sha: str) -> list[OcrPage] | None:
 # ------------------------------------------------------------------ understand + certify
 
 
-def _check_refusal(pages: Sequence[OcrPage]) -> None:
+def check_refusal(pages: Sequence[OcrPage]) -> None:
     if all(p.blank for p in pages):
         raise Rejected(Reason.BLANK_PAGE, page=1)
     mark = refusal_mark(pages)
@@ -289,7 +289,7 @@ def understand(
         "pages": len(ocr_pages), "words": len(words),
         "mean_conf": round(sum(words) / len(words), 1) if words else 0})
     try:
-        _check_refusal(ocr_pages)
+        check_refusal(ocr_pages)
     except Rejected as exc:
         return reject(store, opt, agency_code=agency_code, source=source, name=name, sha=sha,
                       reason=exc.reason, params=exc.params, pages=len(ocr_pages))
