@@ -101,6 +101,11 @@ _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",
     "ECOPY_MAX_IMAGE_PIXELS": "max_image_pixels", "ECOPY_MAX_PAGE_PIXELS": "max_page_pixels",
     "ECOPY_PAGE_TIMEOUT": "page_timeout_s", "ECOPY_DOC_TIMEOUT": "doc_timeout_s",
+    # quality gate thresholds (pipeline/quality.py)
+    **{f"ECOPY_{name.upper()}": name for name in (
+        "refuse_below_dpi", "review_below_dpi", "refuse_sharpness", "review_sharpness",
+        "refuse_dark_paper", "review_dark_paper", "refuse_contrast", "review_contrast",
+        "review_skew_deg")},
 }
 
 
@@ -136,7 +141,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             values[name] = env[var]
     for var, name in _LIMIT_ENV.items():
         if var in env:
-            limit_values[name] = int(env[var])
+            raw = env[var]
+            limit_values[name] = float(raw) if name.endswith(("sharpness", "deg")) else int(raw)
     types = {f.name: f.type for f in fields(Settings)}
     unknown = set(values) - set(types)
     if unknown:

@@ -18,6 +18,17 @@ class Limits:
     page_timeout_s: int = 180  # render + OSD + OCR of one page
     doc_timeout_s: int = 1800  # one document, all stages
     inspect_timeout_s: int = 60  # parsing one file's structure
+    # quality gate (pipeline/quality.py): below refuse_* the scan is rejected ("scan again"),
+    # below review_* the document goes to a clerk
+    refuse_below_dpi: int = 50  # real phone scans at ~70–80 dpi are still read (CER ~10 %)
+    review_below_dpi: int = 200  # Decree 30/2020 Annex I: scans at 200 dpi or more
+    refuse_sharpness: float = 10.0  # Laplacian variance at 150 dpi in content tiles;
+    review_sharpness: float = 100.0  # sharp scans measure 1000–20000
+    refuse_dark_paper: int = 60  # the paper (95th grey percentile) darker than this
+    review_dark_paper: int = 110
+    refuse_contrast: int = 30  # paper minus ink (0.2th grey percentile)
+    review_contrast: int = 80
+    review_skew_deg: float = 3.0
 
     def describe_bytes(self) -> str:
         return f"{self.max_bytes // (1024 * 1024)} MB"

@@ -14,10 +14,12 @@ from functools import cache
 from pathlib import Path
 
 import pytesseract
+from PIL import Image
 
 from pipeline.intake import Inspection, PagePlan, inspect
 from pipeline.limits import Limits
-from pipeline.ocr import ocr_page
+from pipeline.ocr import is_blank, ocr_page
+from pipeline.quality import QualityReport, assess
 from pipeline.rasterize import rasterize_page
 from pipeline.reasons import EcopyError, Reason
 from pipeline.types import OcrPage, PageScan
@@ -72,6 +74,15 @@ def resolve_engine(spec: str) -> OcrEngine:
     return getattr(importlib.import_module(module), name)
 
 
+def quality_gate(scan: PageScan, limits: Limits) -> QualityReport:
+    """Blank pages are left to the blank-page rule; every other page is measured."""
+    with Image.open(scan.image_path) as img:
+        img.load()
+        if is_blank(img):
+            return QualityReport()
+        return assess(img, scan.dpi, limits)
+
+
 def page_task(
     path: str,
     kind: str,
@@ -83,7 +94,9 @@ def page_task(
 ) -> tuple[PageScan, OcrPage] | TaskFailure:
     try:
         scan = rasterize_page(Path(path), kind, plan, Path(workdir), limits)
+        report = quality_gate(scan, limits)  # raises Rejected for a scan to redo
         page = resolve_engine(engine)(scan, lang=lang, timeout=limits.page_timeout_s)
+        page = dataclasses.replace(page, quality=report.flags, quality_metrics=report.metrics)
         return dataclasses.replace(scan, rotation=page.rotation), page
     except EcopyError as exc:
         return TaskFailure(exc.reason, {k: str(v) for k, v in exc.params.items()})

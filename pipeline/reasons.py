@@ -24,6 +24,10 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"
     # quality and content (Decree 23/2015 Art 22 refusal grounds among them)
     LOW_RESOLUTION = "low_resolution"
+    BLURRY = "blurry"
+    TOO_DARK = "too_dark"
+    TOO_LIGHT = "too_light"
+    SKEWED = "skewed"
     BLANK_PAGE = "blank_page"
     ILLEGIBLE = "illegible"
     CLASSIFIED = "classified"
@@ -94,6 +98,28 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.LOW_RESOLUTION: (
         "Độ phân giải {dpi} dpi thấp hơn mức tối thiểu {limit} dpi. Hãy quét lại ở 300 dpi.",
         "Resolution {dpi} dpi is below the minimum of {limit} dpi. Scan again at 300 dpi.",
+    ),
+    Reason.BLURRY: (
+        "Ảnh quét bị mờ (độ nét {sharpness}, cần từ {limit}). Hãy giữ giấy phẳng, lau kính máy "
+        "quét và quét lại.",
+        "The scan is blurred (sharpness {sharpness}, {limit} needed). Keep the paper flat, clean "
+        "the scanner glass and scan again.",
+    ),
+    Reason.TOO_DARK: (
+        "Ảnh quét quá tối (nền giấy ở mức xám {level}/255). Hãy tăng độ sáng và quét lại.",
+        "The scan is too dark (paper at grey level {level}/255). Raise the brightness and scan "
+        "again.",
+    ),
+    Reason.TOO_LIGHT: (
+        "Ảnh quét quá nhạt, chữ gần như không thấy (độ tương phản {contrast}/255). Hãy giảm độ "
+        "sáng hoặc quét ở chế độ màu và quét lại.",
+        "The scan is too faint to read (contrast {contrast}/255). Lower the brightness or scan "
+        "in colour, and scan again.",
+    ),
+    Reason.SKEWED: (
+        "Trang bị quét nghiêng {angle}°. Hãy đặt giấy thẳng và quét lại nếu chữ bị cắt.",
+        "The page is scanned at a {angle}° slant. Place the paper straight and scan again if "
+        "text is cut off.",
     ),
     Reason.BLANK_PAGE: (
         "Trang {page} trống. Hãy kiểm tra mặt giấy được quét hoặc bỏ trang trống.",

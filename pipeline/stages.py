@@ -270,7 +270,35 @@ def review_reasons(
         reasons.append(Reason.ID_MISMATCH.value)
     if any(p.blank for p in pages):
         reasons.append(Reason.BLANK_PAGE.value)
+    for page in pages:  # borderline scans flagged by the quality gate
+        reasons.extend(r for r in page.quality if r not in reasons)
     return reasons
+
+
+def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction,
+                   opt: StageOptions) -> str:
+    """The clerk's message for one review reason, with the measured facts filled in."""
+    worst = {}  # the worst page's measurement for each quality check
+    for page in pages:
+        m = page.quality_metrics
+        for key, pick in (("dpi", min), ("sharpness", min), ("grey_paper", min),
+                          ("skew_deg", lambda a, b: max(a, b, key=abs))):
+            if key in m:
+                worst[key] = pick(worst[key], m[key]) if key in worst else m[key]
+        if "grey_paper" in m and "grey_ink" in m:
+            contrast = m["grey_paper"] - m["grey_ink"]
+            worst["contrast"] = min(worst.get("contrast", contrast), contrast)
+    limits = opt.limits
+    params = {
+        Reason.LOW_RESOLUTION: {"dpi": worst.get("dpi", "?"), "limit": limits.review_below_dpi},
+        Reason.BLURRY: {"sharpness": worst.get("sharpness", "?"),
+                        "limit": limits.review_sharpness},
+        Reason.TOO_DARK: {"level": worst.get("grey_paper", "?")},
+        Reason.TOO_LIGHT: {"contrast": worst.get("contrast", "?")},
+        Reason.SKEWED: {"angle": worst.get("skew_deg", "?")},
+    }.get(Reason(reason), {"detail": reason, "found": extraction.get("id_number") or "?",
+                           "expected": opt.person_id})
+    return message(Reason(reason), opt.lang_messages, **params)
 
 
 def understand(
@@ -310,11 +338,7 @@ def understand(
         update_record(store, sha, DocStatus.NEEDS_REVIEW, **record)
         audit_original(store, opt.actor, "review", sha,
                        {"status": "needs_review", "reasons": review})
-        text = "; ".join(
-            message(Reason(r), opt.lang_messages, detail=r,
-                    found=extraction.get("id_number") or "?", expected=opt.person_id)
-            for r in review
-        )
+        text = "; ".join(review_message(r, ocr_pages, extraction, opt) for r in review)
         return DocumentOutcome(source, sha, DocStatus.NEEDS_REVIEW, review[0], text,
                                doc_type=classification.doc_type, pages=len(ocr_pages),
                                review_reasons=tuple(review))

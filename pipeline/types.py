@@ -81,6 +81,8 @@ class OcrPage:
     mean_conf: float
     engine: str
     blank: bool = False
+    quality: tuple[str, ...] = ()  # review reasons from the quality gate (pipeline.quality)
+    quality_metrics: dict = field(default_factory=dict)
 
     @property
     def text(self) -> str:
