@@ -35,13 +35,21 @@ from pipeline.types import (
     DocStatus,
     DocumentOutcome,
     Extraction,
+    Field,
     OcrPage,
     OcrWord,
     PageScan,
     to_jsonable,
 )
 from storage.audit import append_event, record_refusal
-from storage.records import claim_document, dump, ocr_key, store_original, update_record
+from storage.records import (
+    claim_document,
+    dump,
+    ocr_key,
+    original_key,
+    store_original,
+    update_record,
+)
 from storage.store import ObjectStore
 
 ILLEGIBLE_CONF = 30.0
@@ -386,3 +394,63 @@ def certify(
         register_number=certified.entry.number, pages=len(pages),
         ecopy_path=str(certified.ecopy_key), review_reasons=understood.review_reasons,
     )  # fmt: skip
+
+
+# ------------------------------------------------------------------ from the store
+
+
+def fetch_original(store: ObjectStore, sha: str, workdir: Path, name: str) -> Path:
+    """The stored original as a local file (streamed), named with its upload's suffix."""
+    path = workdir / ("original" + Path(name).suffix.lower())
+    store.get_to_file(original_key(sha), path)
+    return path
+
+
+def understood_from_record(record: dict, ocr_pages: Sequence[OcrPage]) -> Understood:
+    """What understand decided, rebuilt from the stored OCR and the record.
+
+    Classification and extraction are pure functions of the OCR, so they are recomputed
+    rather than stored as objects; a clerk's corrections (``record["corrections"]``, written
+    by ``ecopy review correct``) override the machine's type and fields.
+    """
+    corrections = record.get("corrections") or {}
+    classification = classify(ocr_pages)
+    if corrections.get("doc_type"):
+        classification = Classification(corrections["doc_type"], 1.0, "", "clerk")
+    extraction = extract(ocr_pages, classification.doc_type)
+    fields = {f.name: f for f in extraction.fields}
+    for name, value in (corrections.get("fields") or {}).items():
+        fields[name] = Field(name, value, 1.0, page=-1)  # page -1: typed in by a clerk
+    extraction = Extraction(tuple(fields.values()), extraction.warnings)
+    record_fields = {
+        "doc_type": classification.doc_type,
+        "document_name": DOCUMENT_NAMES[classification.doc_type],
+        "classification": to_jsonable(classification),
+        "fields": to_jsonable(extraction.fields),
+        "warnings": list(extraction.warnings),
+        "review_reasons": list(record.get("review_reasons", ())),
+    }
+    return Understood(classification, extraction, tuple(record.get("review_reasons", ())),
+                      record_fields)
+
+
+def certify_stored(ctx: CertifyContext, opt: StageOptions, *, sha: str, record: dict,
+                   workdir: Path) -> DocumentOutcome:
+    """Certify a document from what the store holds: its original, OCR and record.
+
+    Used by the distributed sign job and by a clerk approving a reviewed document. The
+    record's ``copy_id`` (when set) makes a retry reuse its register claim.
+    """
+    name = record["name"]
+    ocr_pages = load_ocr(ctx.store, sha)
+    if ocr_pages is None:
+        raise LookupError(f"no stored OCR for document {sha}")
+    original = fetch_original(ctx.store, sha, workdir, name)
+    pages = rasterize_again(original, record["kind"], workdir, ocr_pages, opt)
+    if isinstance(pages, TaskFailure):
+        return reject(ctx.store, opt, agency_code=ctx.agency_code, source=name, name=name,
+                      sha=sha, reason=pages.reason, params=pages.params)
+    return certify(ctx, opt, source=name, name=name, sha=sha, kind=record["kind"],
+                   size=record["size"], pages=pages,
+                   understood=understood_from_record(record, ocr_pages), workdir=workdir,
+                   copy_id=record.get("copy_id"))

@@ -31,15 +31,13 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
 from pipeline.certify import CertifyContext
-from pipeline.classify import classify
-from pipeline.extract import extract
 from pipeline.pagework import TaskFailure
 from pipeline.stages import (
     StageOptions,
     Understood,
-    certify,
+    certify_stored,
+    fetch_original,
     load_ocr,
-    rasterize_again,
     read_pages,
     reject,
     save_ocr,
@@ -47,7 +45,7 @@ from pipeline.stages import (
 )
 from pipeline.types import DocStatus
 from storage.batches import read_batch
-from storage.records import original_key, read_record, update_record
+from storage.records import read_record, update_record
 from storage.store import ObjectStore
 
 STAGES = ("ocr", "understand", "sign")
@@ -142,12 +140,6 @@ def _options(batch_id: str) -> StageOptions:
                    actor=batch.get("actor") or ctx.defaults.actor)
 
 
-def _fetch_original(store: ObjectStore, sha: str, workdir: Path, name: str) -> Path:
-    path = workdir / ("original" + Path(name).suffix.lower())
-    store.get_to_file(original_key(sha), path)
-    return path
-
-
 def _record(sha: str) -> dict:
     record = read_record(_ctx().store, sha)
     if record is None:
@@ -164,7 +156,7 @@ def ocr_job(sha: str, batch_id: str) -> str:
         opt = _options(batch_id)
         workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-ocr-{sha[:12]}-"))
         try:
-            original = _fetch_original(ctx.store, sha, workdir, record["name"])
+            original = fetch_original(ctx.store, sha, workdir, record["name"])
             result = read_pages(original, record["kind"], workdir, opt)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -212,27 +204,9 @@ def sign_job(sha: str, batch_id: str) -> str:
         enqueue(ctx.redis, "understand" if ocr_pages else "ocr", sha, batch_id)
         return "not understood yet"
     opt = _options(batch_id)
-    certify_ctx = _certify_ctx()
-    # classification and extraction are pure functions of the stored OCR: recomputed here
-    # rather than serialised, so the sign worker sees exactly what understand saw
-    classification = classify(ocr_pages)
-    understood = Understood(
-        classification, extract(ocr_pages, classification.doc_type),
-        tuple(record.get("review_reasons", ())),
-        {k: record[k] for k in ("doc_type", "document_name", "classification", "fields",
-                                "warnings", "review_reasons") if k in record},
-    )  # fmt: skip
     workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-sign-{sha[:12]}-"))
     try:
-        original = _fetch_original(ctx.store, sha, workdir, record["name"])
-        pages = rasterize_again(original, record["kind"], workdir, ocr_pages, opt)
-        if isinstance(pages, TaskFailure):
-            reject(ctx.store, opt, agency_code=ctx.agency_code, source=record["name"],
-                   name=record["name"], sha=sha, reason=pages.reason, params=pages.params)
-            return f"rejected: {pages.reason}"
-        outcome = certify(certify_ctx, opt, source=record["name"], name=record["name"],
-                          sha=sha, kind=record["kind"], size=record["size"], pages=pages,
-                          understood=understood, workdir=workdir, copy_id=record["copy_id"])
+        outcome = certify_stored(_certify_ctx(), opt, sha=sha, record=record, workdir=workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return f"{outcome.status}: {outcome.copy_id or outcome.reason}"
