@@ -343,10 +343,11 @@ def understand(
         "review_reasons": review,
     }
     if review and opt.hold_for_review:
-        update_record(store, sha, DocStatus.NEEDS_REVIEW, **record)
+        texts = {r: review_message(r, ocr_pages, extraction, opt) for r in review}
+        update_record(store, sha, DocStatus.NEEDS_REVIEW, **record, review_messages=texts)
         audit_original(store, opt.actor, "review", sha,
                        {"status": "needs_review", "reasons": review})
-        text = "; ".join(review_message(r, ocr_pages, extraction, opt) for r in review)
+        text = "; ".join(texts.values())
         return DocumentOutcome(source, sha, DocStatus.NEEDS_REVIEW, review[0], text,
                                doc_type=classification.doc_type, pages=len(ocr_pages),
                                review_reasons=tuple(review))

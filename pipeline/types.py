@@ -92,6 +92,17 @@ class OcrPage:
         return "\n".join(" ".join(ws) for ws in lines.values())
 
 
+# The field names of domain.md, used in manifests, records and corrections.
+FIELD_NAMES = frozenset({
+    "full_name", "date_of_birth", "sex", "id_number", "place_of_birth", "place_of_origin",
+    "place_of_residence", "document_number", "register_number", "serial_number", "issue_date",
+    "issuer", "expiry_date", "father_full_name", "mother_full_name", "husband_full_name",
+    "husband_date_of_birth", "husband_id_number", "wife_full_name", "wife_date_of_birth",
+    "wife_id_number", "date_of_death", "license_number", "license_class", "major", "grade",
+    "enterprise_code", "company_name", "parcel_number", "map_sheet_number", "area_m2",
+})
+
+
 @dataclass(frozen=True)
 class Field:
     name: str

@@ -1,0 +1,73 @@
+"""`ecopy review`: a clerk corrects what the machine was unsure about; a certifier approves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pikepdf
+
+from storage.records import read_record
+from storage.store import LocalStore
+from tests.conftest import PERSON, run_cli
+
+VIET = "vietadmin-ocr-llm-rag"
+
+
+def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
+                                           corpus: Path) -> None:
+    store = tmp_path / "store"
+    senv = {**env, "ECOPY_STORE": str(store), "ECOPY_ACTOR": "clerk.lan"}
+    done = run_cli(["process", str(corpus / VIET / "4_1.jpg"), str(corpus / VIET / "4_2.jpg"),
+                    "--person-id", PERSON, "--json"], senv)
+    docs = {Path(d["source"]).name: d for d in json.loads(done.stdout)["documents"]}
+    assert {d["status"] for d in docs.values()} == {"needs_review"}  # 82 dpi scans
+    first, second = docs["4_1.jpg"]["sha256"], docs["4_2.jpg"]["sha256"]
+
+    waiting = json.loads(run_cli(["review", "list", "--json"], senv).stdout)
+    assert {w["sha256"] for w in waiting} == {first, second}
+    assert all("low_resolution" in w["review_reasons"] for w in waiting)
+    shown = run_cli(["review", "show", first[:10]], senv)
+    assert shown.returncode == 0 and "low_resolution" in shown.stdout and "82 dpi" in shown.stdout
+
+    for bad in (["--field", "nickname=An"], ["--field", "id_number=123"],
+                ["--field", "date_of_birth=sometime"], ["--doc-type", "passport"], []):
+        refused = run_cli(["review", "correct", first, *bad], senv)
+        assert refused.returncode == 2, (bad, refused.stdout)
+    fixed = run_cli(["review", "correct", first, "--doc-type", "other",
+                     "--field", "full_name=Nguyễn Thị Ánh Tuyết",
+                     "--field", "date_of_birth=ngày 05 tháng 02 năm 1990", "--json"], senv)
+    assert fixed.returncode == 0, fixed.stderr
+    corrections = list((store / "documents" / first / "corrections").glob("*.json"))
+    assert len(corrections) == 1
+    kept = json.loads(corrections[0].read_text())
+    assert kept["actor"] == "clerk.lan" and kept["fields"]["date_of_birth"] == "1990-02-05"
+
+    no_role = run_cli(["review", "approve", first], senv)
+    assert no_role.returncode == 1 and "certifier" in no_role.stderr
+    certifier = {**senv, "ECOPY_ROLE": "certifier", "ECOPY_ACTOR": "chu.tich"}
+    approved = run_cli(["review", "approve", first, "--json"], certifier)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    result = json.loads(approved.stdout)
+    assert result["status"] == "filed" and result["register_number"] == 1
+    copy = store / result["ecopy"]
+    with pikepdf.open(copy) as pdf:
+        manifest = json.loads(pdf.attachments["manifest.json"].get_file().read_bytes())
+    assert manifest["doc_type"] == "other"
+    name, born = manifest["fields"]["full_name"], manifest["fields"]["date_of_birth"]
+    assert (name["value"], name["page"]) == ("Nguyễn Thị Ánh Tuyết", -1)  # -1: a clerk's entry
+    assert born["value"] == "1990-02-05"
+    verified = run_cli(["verify", str(copy), "--store", str(store)], env)
+    assert verified.returncode == 0, verified.stdout
+    again = run_cli(["review", "approve", first], certifier)
+    assert again.returncode == 1  # filed, no longer waiting
+
+    refuse = run_cli(["review", "refuse", second, "--ground", "Bản chính bị tẩy xóa"], senv)
+    assert refuse.returncode == 0, refuse.stderr
+    record = read_record(LocalStore(store), second)
+    assert (record["status"], record["reason"]) == ("rejected", "refused_by_clerk")
+    events = [json.loads(p.read_text()) for p in sorted((store / "audit").rglob("0*.json"))]
+    acts = [(e["action"], (e.get("details") or {}).get("act")) for e in events
+            if e["action"] in ("review", "refuse")]
+    assert ("review", "correct") in acts and ("review", "approve") in acts
+    assert ("refuse", None) in acts
