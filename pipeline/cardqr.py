@@ -30,6 +30,7 @@ from pipeline.vntext import fold, nfc, title_name
 Box = tuple[int, int, int, int]  # left, top, width, height in pixels of the given image
 
 _MAX_WORK_PIXELS = 16_000_000  # no enlarged copy of a page grows beyond this
+_SMALL_PAGE_PIXELS = 1_500_000  # a card photo rather than a page: worth enlarging whole
 _CROP_SIDES = (800, 500)  # a located code is enlarged to these sides before decoding
 _SEX = {"NAM": "M", "NU": "F", "MALE": "M", "FEMALE": "F"}
 
@@ -277,14 +278,13 @@ def _crops(grey: np.ndarray, corners: np.ndarray) -> Iterator[_View]:
 
 
 def _views(grey: np.ndarray, detectors: list[cv2.GraphicalCodeDetector]) -> Iterator[_View]:
-    """Ever more work: the page, enlarged crops of located codes, binarised and enlarged pages."""
+    """Ever more work: the page, enlarged cut-outs of located codes, the binarised page."""
     yield _View(grey)
     for corners in _located(grey, detectors):
         yield from _crops(grey, corners)
     yield _View(_binarised(grey, 1.0))
-    for factor in (2.0, 3.0):
-        if (big := _enlarged(grey, factor)) is not None:
-            yield big
+    if grey.size <= _SMALL_PAGE_PIXELS and (big := _enlarged(grey, 2.0)) is not None:
+        yield big  # a photo of just the card: enlarging all of it is cheap
 
 
 def _scan(grey: np.ndarray, wanted: Callable[[str], bool]) -> list[tuple[str, Box]]:

@@ -257,7 +257,7 @@ def _find_labelled(
 _DD = r"(?:(?<![0-9A-Z])[OIL]\d|(?<!\d)\d[\dOIL]?)"
 _SEP = r"\s*[/.\-|\\]\s*"
 _DMY = re.compile(rf"({_DD}){_SEP}({_DD}){_SEP}(\d[\dOIL]{{3}})(?!\d)")
-_YMD = re.compile(r"(?<![\d.])(\d{4})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{1,2})(?![\d.])")
+_YMD = re.compile(r"(?<!\d)(?<!\d\.)(\d{4})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{1,2})(?!\.?\d)")
 
 
 def _digits(group: str) -> int:
@@ -272,6 +272,7 @@ def find_dates(
     Reads dd/mm/yyyy (separators / . - with stray spaces), yyyy-mm-dd, and "ngày … tháng …
     năm …" with digits or words. Bare digit runs (QR ddmmyyyy, MRZ YYMMDD) are not dates in
     free text; use `parse_ddmmyyyy` / `parse_yymmdd` where the position says they are.
+    Spans index the NFC form of `text` (the same string when the text is already NFC).
     """
     text = unicodedata.normalize("NFC", text)
     folded, origin = _folded_with_map(text)

@@ -64,6 +64,9 @@ class Td1Checks:
 
 @dataclass(frozen=True)
 class Td1Mrz:
+    """A TD1 zone as read. `valid` only when every check digit holds, both dates exist and, on
+    a Vietnamese card, the personal ID agrees with the birth date and sex."""
+
     lines: tuple[str, str, str]  # after the recorded corrections
     document_code: str
     issuing_state: str
