@@ -11,12 +11,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipeline.dates import parse_date_iso
 from pipeline.idnumber import is_valid_personal_id, parse_personal_id
+from pipeline.mrz import find_td1
 from pipeline.types import Extraction, Field, OcrPage, OcrWord
 from pipeline.vntext import fold, title_name
 
-_DMY = re.compile(r"(?<!\d)(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})(?!\d)")
-_WORDY = re.compile(r"NGAY\W*(\d{1,2})\W+THANG\W*(\d{1,2})\W+NAM\W*(\d{4})")
 _ID12 = re.compile(r"(?<!\d)(\d{12})(?!\d)")
 
 NAME_LABELS = (
@@ -29,6 +29,8 @@ NAME_LABELS = (
 )
 DOB_LABELS = ("NGAY, THANG, NAM SINH", "NGAY THANG NAM SINH", "NGAY SINH", "DATE OF BIRTH")
 SEX_LABELS = ("GIOI TINH", "SEX")
+ID_CONTRADICTS_BIRTH = "id_number does not match date_of_birth/sex"
+CONFLICT_PREFIX = "conflict: "  # an Extraction warning that sends the document to review
 EXPIRY_LABELS = ("CO GIA TRI DEN", "DATE OF EXPIRY", "GIA TRI DEN")
 
 
@@ -79,15 +81,8 @@ def _after_label(line: _Line, labels: Sequence[str]) -> str | None:
 
 
 def parse_date(text: str) -> str | None:
-    """The first date in text as ISO 8601, from 'dd/mm/yyyy' or 'ngày dd tháng mm năm yyyy'."""
-    folded = fold(text)
-    for pattern in (_WORDY, _DMY):
-        m = pattern.search(folded)
-        if m:
-            day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-            if 1 <= day <= 31 and 1 <= month <= 12 and 1850 <= year <= 2150:
-                return f"{year:04d}-{month:02d}-{day:02d}"
-    return None
+    """The first date in text as ISO 8601, in any form papers use (see pipeline.dates)."""
+    return parse_date_iso(text)
 
 
 def _field(name: str, value: str, line: _Line) -> Field:
@@ -139,7 +134,31 @@ def extract(pages: Sequence[OcrPage], doc_type: str) -> Extraction:
                     fields["id_number"] = _field("id_number", m.group(1), line)
                     break
     warnings = _cross_check(fields)
+    warnings += _from_mrz(pages, fields)
     return Extraction(tuple(fields.values()), tuple(warnings))
+
+
+def _from_mrz(pages: Sequence[OcrPage], fields: dict[str, Field]) -> list[str]:
+    """The machine-readable zone of an ID card's back: its check digits verified, it fills
+    what the printed text did not give and contradicts what it got wrong (for review)."""
+    for page in pages:
+        mrz = find_td1(page.text)
+        if mrz is None or not mrz.valid:
+            continue
+        found = {"id_number": mrz.personal_id, "sex": mrz.sex,
+                 "date_of_birth": mrz.date_of_birth.isoformat() if mrz.date_of_birth else None,
+                 "expiry_date": mrz.expiry_date.isoformat() if mrz.expiry_date else None}
+        conflicts = []
+        for name, value in found.items():
+            if not value:
+                continue
+            if name not in fields:
+                fields[name] = Field(name, value, 1.0, page.index)  # check digits verified
+            elif fields[name].value != value:
+                conflicts.append(f"{CONFLICT_PREFIX}{name}: printed {fields[name].value}, "
+                                 f"MRZ {value}")
+        return conflicts
+    return []
 
 
 def _cross_check(fields: dict[str, Field]) -> list[str]:
@@ -150,5 +169,5 @@ def _cross_check(fields: dict[str, Field]) -> list[str]:
     year = int(fields["date_of_birth"].value[:4])
     sex = fields["sex"].value if "sex" in fields else None
     if not pid.matches_birth(year, sex):
-        return ["id_number does not match date_of_birth/sex"]
+        return [ID_CONTRADICTS_BIRTH]
     return []

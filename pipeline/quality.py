@@ -31,6 +31,7 @@ NORMAL_DPI = 150  # sharpness and skew are measured at this resolution
 TEXT_HEIGHT_MM = 2.6  # median glyph height of body text (10–13 pt), for estimating dpi
 PAPER_INCHES = (2.0, 17.5)  # long side of anything from an ID card to A3
 MAX_SKEW = 10.0
+MAX_WORK_SIDE = 2500
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def assess(img: Image.Image, metadata_dpi: float, limits: Limits) -> QualityRepo
     # paper: the 95th percentile; ink: see ink_level (text covers little of a page)
     p50, paper = (float(v) for v in np.percentile(grey, (50, 95)))
     ink = ink_level(grey)
-    normal = NORMAL_DPI / dpi if dpi > 0 else 1.0
+    # at most 150 dpi and 2500 px: bounded work whatever the page (a poster, a lying dpi)
+    normal = min(NORMAL_DPI / dpi if dpi > 0 else 1.0, MAX_WORK_SIDE / max(grey_full.shape))
     grey_normal = cv2.resize(grey_full, None, fx=normal, fy=normal, interpolation=cv2.INTER_AREA) \
         if 0 < normal < 1 else grey_full
     sharp = sharpness(grey_normal)

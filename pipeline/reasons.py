@@ -40,6 +40,7 @@ class Reason(StrEnum):
     UNKNOWN_DOCUMENT_TYPE = "unknown_document_type"
     LOW_CONFIDENCE = "low_confidence"
     ID_MISMATCH = "id_mismatch"
+    FIELD_CONFLICT = "field_conflict"
     # certification / signing
     SIGNING_FAILED = "signing_failed"
     REGISTER_CONFLICT = "register_conflict"
@@ -98,6 +99,11 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.LOW_RESOLUTION: (
         "Độ phân giải {dpi} dpi thấp hơn mức tối thiểu {limit} dpi. Hãy quét lại ở 300 dpi.",
         "Resolution {dpi} dpi is below the minimum of {limit} dpi. Scan again at 300 dpi.",
+    ),
+    Reason.FIELD_CONFLICT: (
+        "Các thông tin trên giấy tờ mâu thuẫn nhau ({detail}). Hãy đối chiếu với bản chính.",
+        "Fields on the paper contradict each other ({detail}). Check them against the "
+        "original.",
     ),
     Reason.BLURRY: (
         "Ảnh quét bị mờ (độ nét {sharpness}, cần từ {limit}). Hãy giữ giấy phẳng, lau kính máy "

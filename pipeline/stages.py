@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline.certify import VN_TZ, CertifyContext, certify_document
 from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
-from pipeline.extract import extract
+from pipeline.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
 from pipeline.intake import Inspection, check_size, sha256_file, sniff
 from pipeline.limits import Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
@@ -280,7 +280,14 @@ def review_reasons(
         reasons.append(Reason.BLANK_PAGE.value)
     for page in pages:  # borderline scans flagged by the quality gate
         reasons.extend(r for r in page.quality if r not in reasons)
+    if conflicts(extraction):  # MRZ vs printed text, ID vs birth date and sex
+        reasons.append(Reason.FIELD_CONFLICT.value)
     return reasons
+
+
+def conflicts(extraction: Extraction) -> list[str]:
+    return [w for w in extraction.warnings
+            if w.startswith(CONFLICT_PREFIX) or w == ID_CONTRADICTS_BIRTH]
 
 
 def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction,
@@ -304,6 +311,7 @@ def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction
         Reason.TOO_DARK: {"level": worst.get("grey_paper", "?")},
         Reason.TOO_LIGHT: {"contrast": worst.get("contrast", "?")},
         Reason.SKEWED: {"angle": worst.get("skew_deg", "?")},
+        Reason.FIELD_CONFLICT: {"detail": "; ".join(conflicts(extraction))},
     }.get(Reason(reason), {"detail": reason, "found": extraction.get("id_number") or "?",
                            "expected": opt.person_id})
     return message(Reason(reason), opt.lang_messages, **params)
