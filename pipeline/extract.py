@@ -253,8 +253,9 @@ def _value_after(line: _Line, pos: int, label: str) -> str:
     return text[rest_start:end].strip(" :;,./|\t")
 
 
-def _clean(field: str, value: str, doc_type: str) -> str | None:
-    base = field
+def _clean(field: str, value: str) -> str | None:
+    """A raw value made into the field's form, or None when it is not one."""
+    base = field  # without a section prefix
     if not value:
         return None
     if base.endswith("full_name"):
@@ -313,7 +314,7 @@ def extract(pages: Sequence[OcrPage], doc_type: str) -> Extraction:
                 name, label_line = pending
                 pending = None
                 value = _clean(name.split("_", 1)[-1] if name.startswith(_PREFIXES) else name,
-                               line.text.strip(), doc_type)
+                               line.text.strip())
                 put(name, value, label_line)
                 if value and _wraps(name):
                     continuing = (name, line)
@@ -340,7 +341,7 @@ def extract(pages: Sequence[OcrPage], doc_type: str) -> Extraction:
                     if not raw:
                         beside = _beside(lines, line, used)
                         raw = beside.text if beside is not None else ""
-                    put(f"{section}full_name", _clean("full_name", raw, doc_type), line)
+                    put(f"{section}full_name", _clean("full_name", raw), line)
                 found = _find_label(folded, at + len(label))
                 continue
             name = field if field in _DOCUMENT_FIELDS else f"{section}{field}"
@@ -349,7 +350,7 @@ def extract(pages: Sequence[OcrPage], doc_type: str) -> Extraction:
                 beside = _beside(lines, line, used)
                 if beside is not None:
                     raw = beside.text
-            value = _clean(field, raw, doc_type)
+            value = _clean(field, raw)
             if value is None and not raw:
                 pending = (name, line)
             else:
@@ -382,7 +383,7 @@ def _unlabelled(line: _Line, folded: str, doc_type: str, fields: dict[str, Field
         elif doc_type == "driving_license":
             put("license_number", re.sub(r"\D", "", value) or None, line)
         elif doc_type == "citizen_id":
-            put("id_number", _clean("id_number", value, doc_type), line)
+            put("id_number", _clean("id_number", value), line)
         else:
             put("document_number", value, line)
     if doc_type not in ("driving_license",) and "id_number" not in fields:
