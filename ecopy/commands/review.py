@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ecopy.settings import Settings
-from pipeline.types import FIELD_NAMES
+from pipeline.types import FIELD_NAMES, DocStatus
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 APPROVERS = ("certifier", "admin")
@@ -89,6 +89,15 @@ def _load(args: argparse.Namespace, settings: Settings) -> tuple[Any, dict | Non
         print(f"ecopy: no single document matches {args.sha!r} in {store.describe()}",
               file=sys.stderr)
     return store, record
+
+
+def _still_waiting(record: dict) -> bool:
+    """Only a document waiting for review can be corrected, approved or refused."""
+    if record.get("status") == DocStatus.NEEDS_REVIEW:
+        return True
+    print(f"ecopy: the document is {record.get('status')}, not waiting for review",
+          file=sys.stderr)
+    return False
 
 
 def _options(record: dict, settings: Settings) -> Any:
@@ -173,7 +182,6 @@ def _parse_fields(pairs: list[str]) -> dict[str, str]:
 
 def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.classify import DOCUMENT_NAMES
-    from pipeline.types import DocStatus
     from storage.audit import append_event
     from storage.records import dump, update_record
 
@@ -191,9 +199,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     if not fields and not args.doc_type:
         print("ecopy: nothing to correct: give --doc-type and/or --field", file=sys.stderr)
         return EXIT_USAGE
-    if record.get("status") != DocStatus.NEEDS_REVIEW:
-        print(f"ecopy: the document is {record.get('status')}, not waiting for review",
-              file=sys.stderr)
+    if not _still_waiting(record):
         return EXIT_REFUSED
     sha = record["sha256"]
     now = datetime.now(UTC)
@@ -224,7 +230,6 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.keys import build_certify_context
     from pipeline.stages import certify_stored
-    from pipeline.types import DocStatus
     from storage.audit import append_event
 
     if settings.role not in APPROVERS:
@@ -235,9 +240,7 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     store, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
-    if record.get("status") != DocStatus.NEEDS_REVIEW:
-        print(f"ecopy: the document is {record.get('status')}, not waiting for review",
-              file=sys.stderr)
+    if not _still_waiting(record):
         return EXIT_REFUSED
     sha = record["sha256"]
     append_event(store, actor=settings.actor or "ecopy", action="review",
@@ -260,14 +263,11 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.reasons import Reason
     from pipeline.stages import reject
-    from pipeline.types import DocStatus
 
     store, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
-    if record.get("status") != DocStatus.NEEDS_REVIEW:
-        print(f"ecopy: the document is {record.get('status')}, not waiting for review",
-              file=sys.stderr)
+    if not _still_waiting(record):
         return EXIT_REFUSED
     outcome = reject(store, _options(record, settings), agency_code=settings.commune_code,
                      source=record.get("name", ""), name=record.get("name", ""),
