@@ -113,7 +113,13 @@ def test_sigkill_worker_mid_ocr(denv: dict[str, str], redis_server: RedisServer)
         _wait_for_ocr_job(redis_server)
         (victim,) = [w for w in Worker.all(connection=redis_server.client())
                      if (w.get_current_job_id() or "").startswith("ecopy-ocr-")][:1]
-        os.killpg(os.getpgid(victim.pid), signal.SIGKILL)  # the worker and its work-horse
+        # rq puts each work-horse in a process group of its own: kill the worker and its
+        # horse, as a power cut or the OOM killer taking the machine's processes would
+        horses = subprocess.run(["pgrep", "-P", str(victim.pid)], capture_output=True,
+                                text=True).stdout.split()
+        assert horses, "the OCR job's work-horse was not found"
+        for pid in [victim.pid, *map(int, horses)]:
+            os.kill(pid, signal.SIGKILL)
         _wait_done(slow, batch)
         _assert_filed_once(slow, batch)
     finally:

@@ -45,7 +45,7 @@ from pipeline.stages import (
 )
 from pipeline.types import DocStatus
 from storage.batches import read_batch
-from storage.records import read_record, update_record
+from storage.records import ocr_key, read_record, update_record
 from storage.store import ObjectStore
 
 STAGES = ("ocr", "understand", "sign")
@@ -147,6 +147,14 @@ def _record(sha: str) -> dict:
     return record
 
 
+def _finished_meanwhile(sha: str) -> bool:
+    """Re-read before writing: a copy of this job (requeued after its worker died while the
+    work-horse lived on) may have finished the document meanwhile, and a record must never
+    move back from a final status. Records have no compare-and-set, so this narrows the race
+    to the read-write gap; a sign job that still runs twice reuses its register claim."""
+    return _record(sha).get("status") in DONE
+
+
 def ocr_job(sha: str, batch_id: str) -> str:
     ctx = _ctx()
     record = _record(sha)
@@ -165,6 +173,8 @@ def ocr_job(sha: str, batch_id: str) -> str:
                    name=record["name"], sha=sha, reason=result.reason, params=result.params)
             return f"rejected: {result.reason}"
         inspection, pages = result
+        if _finished_meanwhile(sha):
+            return "done meanwhile"
         save_ocr(ctx.store, sha, [page for _, page in pages])
         update_record(ctx.store, sha, DocStatus.OCR, pages=inspection.page_count)
     enqueue(ctx.redis, "understand", sha, batch_id)
@@ -188,6 +198,8 @@ def understand_job(sha: str, batch_id: str) -> str:
                         name=record["name"], sha=sha, ocr_pages=ocr_pages)
     if not isinstance(result, Understood):
         return f"{result.status}: {result.reason}"
+    if _finished_meanwhile(sha):
+        return "done meanwhile"
     # The copy id is fixed before signing, so a retried sign job resumes its register claim.
     update_record(ctx.store, sha, DocStatus.OCR, **result.record, copy_id=uuid.uuid4().hex)
     enqueue(ctx.redis, "sign", sha, batch_id)
@@ -199,9 +211,9 @@ def sign_job(sha: str, batch_id: str) -> str:
     record = _record(sha)
     if record.get("status") in DONE:
         return "done already"
-    ocr_pages = load_ocr(ctx.store, sha)
-    if ocr_pages is None or not record.get("copy_id"):
-        enqueue(ctx.redis, "understand" if ocr_pages else "ocr", sha, batch_id)
+    has_ocr = ctx.store.exists(ocr_key(sha))  # certify_stored reads it; no need to here
+    if not has_ocr or not record.get("copy_id"):
+        enqueue(ctx.redis, "understand" if has_ocr else "ocr", sha, batch_id)
         return "not understood yet"
     opt = _options(batch_id)
     workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-sign-{sha[:12]}-"))
