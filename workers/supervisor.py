@@ -5,7 +5,9 @@
 in the middle of a job (SIGKILL, OOM, power cut on a scan station), rq would only notice
 the abandoned job once its heartbeat TTL expires, minutes later. The supervisor knows at
 once, so it requeues that job itself (``requeue_abandoned``). Jobs are idempotent
-(``workers.jobs``), so running the same stage twice is harmless.
+(``workers.jobs``), so running the same stage twice is harmless. That matters: rq gives each
+work-horse its own process group, so when only the worker process dies its horse may still
+finish the job while the requeued copy runs; jobs re-read the record before writing.
 """
 
 from __future__ import annotations
