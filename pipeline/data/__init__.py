@@ -1,0 +1,1 @@
+"""Versioned reference data shipped with the pipeline (see docs/admin-units.md)."""
