@@ -1,17 +1,23 @@
-"""Classify: which kind of paper this is (rules over title skeletons), and refusal marks.
+"""Classify: which kind of paper this is, and refusal marks.
 
-A first rule-based classifier: the earliest title phrase on the first page wins. Titles are
-matched on the diacritic-free, space-free skeleton so OCR damage to tone marks and word breaks
-does not hide them. A learned model replaces this in the understanding issue.
+`classify` asks the learned model (pipeline.doctype): calibrated probabilities over character
+n-grams of the first page plus the title rules below as features. `classify_by_title` is the
+rule on its own: the earliest title phrase on the first page wins, matched on the
+diacritic-free, space-free skeleton so OCR damage to tone marks and word breaks does not hide
+it; the model uses its hits and `matched` reports the phrase.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.types import Classification, OcrPage
 from pipeline.vntext import fold, squash
+
+if TYPE_CHECKING:
+    from pipeline.doctype import DoctypeModel
 
 DOCUMENT_NAMES: dict[str, str] = {
     "birth_cert": "Giấy khai sinh",
@@ -52,7 +58,14 @@ def _lines(page: OcrPage) -> list[str]:
     return page.text.splitlines()
 
 
-def classify(pages: Sequence[OcrPage]) -> Classification:
+def classify(pages: Sequence[OcrPage], model: DoctypeModel | None = None) -> Classification:
+    """The document type by the given model (the bundled one when None)."""
+    from pipeline.doctype import bundled_model
+
+    return (model or bundled_model()).classify(pages)
+
+
+def classify_by_title(pages: Sequence[OcrPage]) -> Classification:
     first = next((p for p in pages if p.words), None)
     if first is None:
         return Classification("other", NO_TITLE)

@@ -112,12 +112,25 @@ class Field:
     box: tuple[int, int, int, int] | None = None  # left, top, width, height in upright pixels
 
 
+MIN_READABLE = 0.4  # below: OCR produced non-words (e.g. a page read upside down)
+
+
 @dataclass(frozen=True)
 class Classification:
+    """A document type with calibrated confidence; below `threshold` the machine abstains."""
+
     doc_type: str
     confidence: float
-    matched: str = ""
-    method: str = "rules-v1"
+    matched: str = ""  # the title phrase found, if any
+    method: str = "rules-v1"  # "model" | "rules-v1" | "clerk"
+    model: str = ""  # model version@digest (pipeline.doctype), recorded in the manifest
+    threshold: float = 0.8
+    readable: float = 1.0  # share of Vietnamese syllables in the text (vntext.readable_ratio)
+
+    @property
+    def abstains(self) -> bool:
+        """The machine does not answer: unsure, or the OCR text is not Vietnamese at all."""
+        return self.confidence < self.threshold or self.readable < MIN_READABLE
 
 
 @dataclass(frozen=True)

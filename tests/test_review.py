@@ -54,6 +54,9 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
     with pikepdf.open(copy) as pdf:
         manifest = json.loads(pdf.attachments["manifest.json"].get_file().read_bytes())
     assert manifest["doc_type"] == "other"
+    # the model that classified it is named even when a clerk set the type
+    assert manifest["classification"]["method"] == "clerk"
+    assert manifest["classification"]["model"].startswith("doctype-1@")
     name, born = manifest["fields"]["full_name"], manifest["fields"]["date_of_birth"]
     assert (name["value"], name["page"]) == ("Nguyễn Thị Ánh Tuyết", -1)  # -1: a clerk's entry
     assert born["value"] == "1990-02-05"
