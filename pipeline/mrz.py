@@ -12,6 +12,7 @@ line 1, names are written without diacritics, surname first.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -129,7 +130,9 @@ class Td1Mrz:
 
 
 def _clean_line(line: str) -> str:
-    return "".join(line.translate(_FILLER_LOOKALIKES).upper().split())
+    """Upper case without spaces; an accent OCR hung on a letter ("NÑG0C") is dropped."""
+    bare = "".join(c for c in unicodedata.normalize("NFD", line) if not unicodedata.combining(c))
+    return "".join(bare.translate(_FILLER_LOOKALIKES).upper().split())
 
 
 def _split_lines(mrz: str | Sequence[str]) -> list[str]:
@@ -257,12 +260,16 @@ def _candidate_lines(text: str) -> list[str | None]:
     return out
 
 
+_NO_NAME = "<" * LINE_LEN
+
+
 def find_td1(text: str, *, reference: date | None = None) -> Td1Mrz | None:
     """The TD1 zone in free OCR text: the best-verifying run of three MRZ-shaped lines."""
     lines = _candidate_lines(text)
     best: tuple[tuple[int, int], Td1Mrz] | None = None
-    for i in range(len(lines) - 2):
-        triple = lines[i : i + 3]
+    for i in range(len(lines) - 1):
+        # no check digit covers the name line: a garbled one only costs the name
+        triple = [*lines[i : i + 2], (lines[i + 2] if i + 2 < len(lines) else None) or _NO_NAME]
         if any(x is None for x in triple):
             continue
         parsed = parse_td1([x for x in triple if x is not None], reference=reference)

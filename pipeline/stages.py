@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from PIL import Image
+
+from pipeline.cardqr import CardQr, decode_card_qr, parse_card_payload
 from pipeline.certify import VN_TZ, CertifyContext, certify_document
 from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
+from pipeline.doctype import active_model
 from pipeline.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
 from pipeline.intake import Inspection, check_size, sha256_file, sniff
 from pipeline.limits import Limits
@@ -242,6 +247,11 @@ def load_ocr(store: ObjectStore, sha: str) -> list[OcrPage] | None:
         raw = json.loads(store.get(ocr_key(sha)))
     except KeyError:
         return None
+    return ocr_pages_from_json(raw)
+
+
+def ocr_pages_from_json(raw: Sequence[dict]) -> list[OcrPage]:
+    """Rebuild OCR pages from their JSON form (`to_jsonable` of a list of OcrPage)."""
     return [
         OcrPage(**{**p, "words": tuple(OcrWord(**w) for w in p["words"])}) for p in raw
     ]
@@ -270,7 +280,7 @@ def review_reasons(
 ) -> list[str]:
     """Why a clerk must look before certifying; empty means the machine is sure enough."""
     reasons = []
-    if classification.doc_type != "other" and classification.confidence < REVIEW_CONF:
+    if classification.abstains:
         reasons.append(Reason.LOW_CONFIDENCE.value)
     found_id = extraction.get("id_number")
     all_digits = "".join(c for p in pages for c in p.text if c.isdigit() or c == "\n")
@@ -337,11 +347,14 @@ def understand(
     except Rejected as exc:
         return reject(store, opt, agency_code=agency_code, source=source, name=name, sha=sha,
                       reason=exc.reason, params=exc.params, pages=len(ocr_pages))
-    classification = classify(ocr_pages)
-    extraction = extract(ocr_pages, classification.doc_type)
+    classification = classify(ocr_pages, model=active_model(store))
+    card = read_card_qr(store, sha, name, ocr_pages, opt) \
+        if classification.doc_type == "citizen_id" else None
+    extraction = extract(ocr_pages, classification.doc_type, *(card or ()))
     review = review_reasons(ocr_pages, classification, extraction, opt.person_id)
     audit_original(store, opt.actor, "classify", sha, {
-        "doc_type": classification.doc_type, "confidence": round(classification.confidence, 3)})
+        "doc_type": classification.doc_type, "confidence": round(classification.confidence, 3),
+        "model": classification.model})
     record = {
         "doc_type": classification.doc_type,
         "document_name": DOCUMENT_NAMES[classification.doc_type],
@@ -350,6 +363,8 @@ def understand(
         "warnings": list(extraction.warnings),
         "review_reasons": review,
     }
+    if card is not None:  # kept so a later certify rebuilds the same extraction
+        record["card_qr"] = {"payload": card[0].raw, "page": card[1], "box": card[0].box}
     if review and opt.hold_for_review:
         texts = {r: review_message(r, ocr_pages, extraction, opt) for r in review}
         update_record(store, sha, DocStatus.NEEDS_REVIEW, **record, review_messages=texts)
@@ -360,6 +375,46 @@ def understand(
                                doc_type=classification.doc_type, pages=len(ocr_pages),
                                review_reasons=tuple(review))
     return Understood(classification, extraction, tuple(review), record)
+
+
+def read_card_qr(store: ObjectStore, sha: str, name: str, ocr_pages: Sequence[OcrPage],
+                 opt: StageOptions) -> tuple[CardQr, int] | None:
+    """The chip card's QR code and its page, from page images re-made from the original.
+
+    Re-rendering (as a sign worker does) works in the main process and on any worker; only
+    documents classified as ID cards pay for it.
+    """
+    with tempfile.TemporaryDirectory(prefix="ecopy-qr-") as tmp:
+        work = Path(tmp)
+        original = fetch_original(store, sha, work, name)
+        try:
+            pages = rasterize_again(original, sniff(original), work, ocr_pages, opt)
+        except Rejected:
+            return None
+        if isinstance(pages, TaskFailure):
+            return None
+        return card_qr_in_images([(Path(scan.image_path), scan.rotation, scan.index)
+                                  for scan, _page in pages])
+
+
+def card_qr_in_images(images: Sequence[tuple[Path, int, int]]) -> tuple[CardQr, int] | None:
+    """The first chip-card QR code in (image, clockwise turn to upright, page) triples, with
+    its page; the code's box is in upright pixels like the OCR's."""
+    for path, rotation, index in images:
+        with Image.open(path) as im:
+            card = decode_card_qr(im.rotate(-rotation, expand=True) if rotation else im)
+        if card is not None:
+            return card, index
+    return None
+
+
+def _stored_card(record: dict) -> tuple[CardQr, int] | tuple[()]:
+    stored = record.get("card_qr")
+    card = parse_card_payload(stored["payload"]) if stored else None
+    if card is None:
+        return ()
+    box = tuple(stored["box"]) if stored.get("box") else None
+    return dataclasses.replace(card, box=box), stored["page"]
 
 
 def certify(
@@ -418,15 +473,18 @@ def fetch_original(store: ObjectStore, sha: str, workdir: Path, name: str) -> Pa
 def understood_from_record(record: dict, ocr_pages: Sequence[OcrPage]) -> Understood:
     """What understand decided, rebuilt from the stored OCR and the record.
 
-    Classification and extraction are pure functions of the OCR, so they are recomputed
-    rather than stored as objects; a clerk's corrections (``record["corrections"]``, written
-    by ``ecopy review correct``) override the machine's type and fields.
+    The classification is the stored one (a model retrained meanwhile must not change what was
+    decided and shown to the clerk); extraction is a pure function of the OCR and the type, so
+    it is recomputed. A clerk's corrections (``record["corrections"]``, written by ``ecopy
+    review correct``) override the machine's type and fields.
     """
     corrections = record.get("corrections") or {}
-    classification = classify(ocr_pages)
+    stored = record.get("classification")
+    classification = Classification(**stored) if stored else classify(ocr_pages)
     if corrections.get("doc_type"):
-        classification = Classification(corrections["doc_type"], 1.0, "", "clerk")
-    extraction = extract(ocr_pages, classification.doc_type)
+        classification = Classification(corrections["doc_type"], 1.0, "", "clerk",
+                                        model=classification.model)
+    extraction = extract(ocr_pages, classification.doc_type, *_stored_card(record))
     fields = {f.name: f for f in extraction.fields}
     for name, value in (corrections.get("fields") or {}).items():
         fields[name] = Field(name, value, 1.0, page=-1)  # page -1: typed in by a clerk

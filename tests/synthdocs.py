@@ -14,7 +14,8 @@ person, number and seal here is invented; place names are real so addresses look
                   space), area_m2 with a decimal point
     expected      "ok", or "rejected:<reason code>" with a code of pipeline.reasons
     degradations  scan damage applied, as "name:parameter"
-    layout, font, dpi; side ("front"/"back") for citizen_id; mrz (3 lines) on card backs
+    layout, font, dpi; side ("front"/"back") for citizen_id; mrz (3 lines) on card backs,
+                  qr (the text of the real QR symbol) on chip ID card fronts
 
 Determinism: one random stream per (seed, type, index), so document k of a type is the same
 whatever `per_type` is, and the files are byte-identical on the same Pillow/OpenCV build.
@@ -36,6 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from reportlab.graphics.barcode import qrencoder
 
 Rng = np.random.Generator
 RGB = tuple[int, int, int]
@@ -541,7 +543,8 @@ class Card:
     under_photo: tuple[tuple[str, bool], ...] = ()  # (text, bold)
     chip: bool = False
     fingerprints: bool = False
-    qr: bool = False
+    qr: bool = False  # a decorative QR-like grid
+    qr_payload: str = ""  # a real QR symbol holding this text (chip ID cards)
     mrz: tuple[str, ...] = ()
     signer: tuple[str, ...] = ()
     signer_name: str = ""
@@ -951,6 +954,31 @@ def _qr_like(s: Sheet, rng: Rng, x: float, y: float, size: float) -> None:
                outline=None, fill=(0, 0, 0))
 
 
+def qr_symbol(text: str) -> np.ndarray:
+    """The dark modules of a real QR symbol for ``text`` (UTF-8, error correction M)."""
+    code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    code.addData(text)
+    code.make()
+    return np.array([[bool(v) for v in row] for row in code.modules])
+
+
+def _qr_code(s: Sheet, x: float, y: float, size: float, text: str) -> None:
+    """A real, decodable QR symbol with its 4-module quiet zone inside ``size`` mm."""
+    modules = np.pad(qr_symbol(text), 4, constant_values=False)
+    n = modules.shape[0]
+    side = s.px(size)
+    sharp = Image.fromarray(np.where(modules, 0, 255).astype(np.uint8)).resize(
+        (side, side), Image.Resampling.NEAREST)
+    s.img.paste(sharp.convert("RGB"), (s.px(x), s.px(y)))
+    assert side >= 2 * n, "QR modules would be under two pixels"
+
+
+def card_qr_payload(person: Person, issued: date, old_id: str = "") -> str:
+    """The chip card's QR text: ID12|CMND9|name|ddmmyyyy|Nam/Nữ|address|issue ddmmyyyy."""
+    return "|".join((person.id_number, old_id, person.full_name, person.dob.strftime("%d%m%Y"),
+                     person.sex_vn, person.residence, issued.strftime("%d%m%Y")))
+
+
 def _fingerprint(s: Sheet, x: float, y: float, w: float, h: float, label: str) -> None:
     s.rect(x, y, x + w, y + h, 0.15, outline=(90, 90, 90))
     cx, cy = x + w / 2, y + h / 2
@@ -994,13 +1022,16 @@ def render_card(c: Card, family: str, dpi: int, rng: Rng) -> Image.Image:
     _card_base(s, c.palette, rng)
     if c.emblem:
         _emblem(s, 8.5, 8.5, 6.0)
-    hx = 46.0 if c.qr else 50.0
+    hx = 46.0 if c.qr or c.qr_payload else 50.0
+    head_mm = 2 * (69.5 - hx) if c.qr_payload else 62  # clear of the QR symbol
     y = 4.6
     for k, text in enumerate(c.header):
         pt = 6.2 if k < 2 else 5.0
-        s.centered(hx, y, text, pt, "bold" if k < 2 else "regular", max_mm=62)
+        s.centered(hx, y, text, pt, "bold" if k < 2 else "regular", max_mm=head_mm)
         y += 2.7
-    if c.qr:
+    if c.qr_payload:
+        _qr_code(s, 70.5, 2.0, 13.5, c.qr_payload)
+    elif c.qr:
         _qr_like(s, rng, 72.5, 3.0, 10.5)
     ty = max(y + 3.4, 8.0) if c.header else 6.5
     for k, text in enumerate(c.title):
@@ -1347,8 +1378,11 @@ def _citizen_id(rng: Rng, variant: int, index: int) -> Drawn:
     expiry = _card_expiry(person.dob, issued)
     mrz = td1_mrz(person.id_number, person.full_name, person.dob, person.sex, expiry)
     header = (*MOTTO, *MOTTO_EN)
+    old_id = f"{int(rng.integers(10**8, 10**9))}" if variant == 0 and rng.random() < 0.5 else ""
+    payload = card_qr_payload(person, issued, old_id)
     if side == "front" and variant == 0:
         card = Card("cccd", header=header, title=("CĂN CƯỚC CÔNG DÂN", "Citizen Identity Card"),
+                    qr_payload=payload,
                     rows=(CardRow("Số / No.:", person.id_number, pt=8.4),
                           CardRow("Họ và tên / Full name:", person.upper, True, pt=7.2),
                           CardRow("Ngày sinh / Date of birth:", short_date(person.dob)),
@@ -1362,9 +1396,11 @@ def _citizen_id(rng: Rng, variant: int, index: int) -> Drawn:
         fields = {"id_number": person.id_number, "full_name": person.full_name,
                   "date_of_birth": person.dob.isoformat(), "sex": person.sex,
                   "place_of_origin": person.origin.address,
-                  "place_of_residence": person.residence, "expiry_date": expiry.isoformat()}
+                  "place_of_residence": person.residence, "expiry_date": expiry.isoformat(),
+                  "issue_date": issued.isoformat()}  # the issue date only in the QR code
     elif side == "front":
-        card = Card("cancuoc", header=header, title=("CĂN CƯỚC", "IDENTITY CARD"), qr=True,
+        card = Card("cancuoc", header=header, title=("CĂN CƯỚC", "IDENTITY CARD"),
+                    qr_payload=payload,
                     rows=(CardRow("Số định danh cá nhân / Personal identification number:",
                                   person.id_number, True, pt=8.4),
                           CardRow("Họ, chữ đệm và tên khai sinh / Full name:", person.upper,
@@ -1374,7 +1410,9 @@ def _citizen_id(rng: Rng, variant: int, index: int) -> Drawn:
                           CardRow("Giới tính / Sex:", person.sex_vn),
                           CardRow("Quốc tịch / Nationality:", "Việt Nam", column=1)))
         fields = {"id_number": person.id_number, "full_name": person.full_name,
-                  "date_of_birth": person.dob.isoformat(), "sex": person.sex}
+                  "date_of_birth": person.dob.isoformat(), "sex": person.sex,
+                  # only in the QR code on this side
+                  "place_of_residence": person.residence, "issue_date": issued.isoformat()}
     elif variant == 0:
         card = Card("cccd", photo=False, emblem=False, chip=True, fingerprints=True, mrz=mrz,
                     rows=(CardRow("Đặc điểm nhân dạng / Personal identification:",
@@ -1400,6 +1438,8 @@ def _citizen_id(rng: Rng, variant: int, index: int) -> Drawn:
     extra: dict = {"side": side}
     if side == "back":
         extra["mrz"] = list(mrz)
+    else:
+        extra["qr"] = payload
     return Drawn(card, fields, ("cccd-2021", "cancuoc-2024")[variant] + f"-{side}", extra)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,13 @@ from PIL import Image
 from reportlab.graphics.barcode import qrencoder
 
 from pipeline.cardqr import CardQr, decode_card_qr, parse_card_payload, read_qr_codes
+from pipeline.extract import extract
+from pipeline.intake import sha256_file
+from pipeline.stages import StageOptions, conflicts, read_card_qr
+from pipeline.types import OcrPage, OcrWord
+from storage.records import store_original
+from storage.store import LocalStore
+from tests.synthdocs import make_document
 
 ADDRESS = "Số 12 ngõ 3 phố Huế, Phường Hai Bà Trưng, Thành phố Hà Nội"
 PAYLOAD = f"001195012345|012345678|Nguyễn Thị Mai Anh|15031995|Nữ|{ADDRESS}|20042021"
@@ -218,3 +226,63 @@ def test_page_without_qr_code() -> None:
     stamped, _ = scan([(code, (400, 600))], seed=10)
     assert decode_card_qr(stamped) is not None
     assert decode_card_qr(np.full((200, 300), 255, np.uint8)) is None
+
+
+# --- in the pipeline ----------------------------------------------------------------------
+
+
+def _front_page(rows: list[str]) -> OcrPage:
+    words = tuple(OcrWord(t, 10 + 60 * j, 40 * i, 50, 30, 88.0, f"1.1.{i}")
+                  for i, row in enumerate(rows) for j, t in enumerate(row.split()))
+    return OcrPage(0, 1000, 640, 0, words, 88.0, "tesseract")
+
+
+def test_qr_fills_missing_fields_and_repairs_the_printed_name() -> None:
+    card = parse_card_payload(PAYLOAD)
+    assert card is not None
+    page = _front_page(["CĂN CƯỚC CÔNG DÂN", "Số / No.: 001195012345",
+                        "Họ và tên / Full name: NGUYEN THI MAI ANH"])
+    extraction = extract([page], "citizen_id", card, 0)
+    got = {f.name: f for f in extraction.fields}
+    assert got["full_name"].value == "Nguyễn Thị Mai Anh" and got["full_name"].confidence == 1.0
+    assert got["date_of_birth"].value == "1995-03-15" and got["sex"].value == "F"
+    assert got["issue_date"].value == "2021-04-20"
+    assert got["place_of_residence"].value == ADDRESS
+    assert extraction.warnings == ()
+
+
+def test_qr_contradicting_the_printed_text_goes_to_review() -> None:
+    card = parse_card_payload(PAYLOAD)
+    page = _front_page(["CĂN CƯỚC CÔNG DÂN", "Số / No.: 001195012345",
+                        "Ngày sinh / Date of birth: 16/03/1995"])
+    extraction = extract([page], "citizen_id", card, 0)
+    assert [w for w in extraction.warnings if w.startswith("conflict: date_of_birth")]
+    assert conflicts(extraction)  # what review_reasons turns into field_conflict
+
+
+def test_a_code_whose_id_contradicts_itself_fills_at_half_confidence() -> None:
+    card = parse_card_payload(PAYLOAD.replace("15031995", "15031996"))
+    assert card is not None and not card.valid
+    extraction = extract([_front_page(["CĂN CƯỚC CÔNG DÂN"])], "citizen_id", card, 0)
+    assert {f.name: f.confidence for f in extraction.fields}["id_number"] == 0.5
+    assert any("QR code" in w for w in extraction.warnings)
+
+
+def test_stage_reads_the_code_of_a_generated_card_from_the_store(tmp_path: Path) -> None:
+    """The understand step's reader: original from the store, page re-rendered, turned
+    upright with the OCR's rotation, decoded."""
+    label = make_document(tmp_path, "card", "citizen_id", 0, seed=11, degrade=False)
+    assert label["side"] == "front"
+    path = tmp_path / label["file"]
+    store = LocalStore(tmp_path / "store")
+    sha = sha256_file(path)
+    store_original(store, sha, path)
+    page = _front_page(["CĂN CƯỚC CÔNG DÂN"])
+    with Image.open(path) as im:
+        page = replace(page, width_px=im.width, height_px=im.height)
+    found = read_card_qr(store, sha, label["file"], [page], StageOptions(person_id="0" * 12))
+    assert found is not None
+    card, index = found
+    assert index == 0 and card.raw == label["qr"] and card.valid
+    assert card.id_number == label["fields"]["id_number"]
+    assert card.box is not None and card.box[0] > im.width // 2  # top right of the card

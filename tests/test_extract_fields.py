@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import re
+
 from pipeline.extract import extract
 from pipeline.types import OcrPage, OcrWord
 
 
-def _page(rows: list[tuple[int, int, str]], width: int = 1200, height: int = 1700) -> OcrPage:
-    """rows: (x, y, text); each row is one OCR line (its own block, as tesseract does)."""
+def _page(rows: list[tuple[int, int, str]], width: int = 1200, height: int = 1700,
+          slope: float = 0.0) -> OcrPage:
+    """rows: (x, y, text); each row is one OCR line (its own block, as tesseract does).
+
+    Words are 12 px a letter, 10 px apart; every further space widens the gap by 40 px, so a
+    line can hold two table columns ("NGUYỄN VĂN A      TRẦN THỊ B"). ``slope`` tilts every
+    line as a skewed scan does (dy/dx)."""
     words = []
     for n, (x, y, text) in enumerate(rows):
         left = x
-        for token in text.split():
-            words.append(OcrWord(token, left, y, 12 * len(token), 28, 90.0, f"{n}.1.1"))
-            left += 12 * len(token) + 10
+        for token in re.split(r"( {2,}| )", text):
+            if token.isspace():
+                left += 10 + 40 * (len(token) - 1)
+                continue
+            top = round(y + slope * (left - x))
+            words.append(OcrWord(token, left, top, 12 * len(token), 28, 90.0, f"{n}.1.1"))
+            left += 12 * len(token)
     return OcrPage(0, width, height, 0, tuple(words), 90.0, "tesseract")
 
 
-def _fields(rows: list[tuple[int, int, str]], doc_type: str) -> dict[str, str]:
-    return {f.name: f.value for f in extract([_page(rows), ], doc_type).fields}
+def _fields(rows: list[tuple[int, int, str]], doc_type: str, slope: float = 0.0
+            ) -> dict[str, str]:
+    return {f.name: f.value for f in extract([_page(rows, slope=slope)], doc_type).fields}
 
 
 def test_birth_certificate_sections_and_wrapped_values() -> None:
@@ -92,3 +104,151 @@ def test_land_business_and_licence_fields() -> None:
                       "driving_license")
     assert (licence["license_class"], licence["expiry_date"], licence["license_number"]) == (
         "B2", "2032-07-25", "193237426752")
+
+
+def test_label_qualifiers_and_death_date() -> None:
+    """Real OCR lines: words between a label and its colon narrow it, they are no value."""
+    got = _fields([
+        (279, 849, "Họ và tên người chết: NGUYỄN NGỌC LỘC"),
+        (281, 971, "Ngày sinh: 03/03/1973"),
+        (294, 1502, "Ngày, tháng, năm chết: 12/03/2025"),
+        (304, 1914, "Họ, chữ đệm, tên người đi khai tử: Nguyễn Thu Huyền"),
+    ], "death_extract")
+    assert got["full_name"] == "Nguyễn Ngọc Lộc" and got["date_of_death"] == "2025-03-12"
+    diploma = _fields([(250, 700, "Ngành đào tạo: Kế toán")], "university_diploma")
+    assert diploma["major"] == "Kế toán"
+
+
+def test_two_column_values_follow_the_skew_and_skip_other_labels() -> None:
+    """A 2.6° skewed table layout (from a real OCR run): values sit up to 45 px above their
+    labels, and an unlabelled-looking "Dân tộc: …" line is nearer than the name."""
+    got = _fields([
+        (258, 866, "Họ và tên: HOÀNG ĐÌNH DUY"),
+        (1029, 1467, "NGUYỄN KHÁNH LAN"),
+        (947, 1524, "Dân tộc: Thái Quốc tịch: Việt Nam"),
+        (286, 1514, "Họ và tên mẹ:"),
+        (1042, 1760, "HOÀNG QUỐC HIẾU"),
+        (960, 1826, "Dân tộc: Thái Quốc tịch: Việt Nam"),
+        (300, 1814, "Họ và tên cha:"),
+    ], "birth_cert", slope=-0.055)
+    assert got["mother_full_name"] == "Nguyễn Khánh Lan"
+    assert got["father_full_name"] == "Hoàng Quốc Hiếu"
+
+
+def test_table_values_beside_labels_and_wrapped_under_them() -> None:
+    got = _fields([
+        (297, 1335, "Giấy tờ tùy thân:"), (297, 1444, "Nơi cư trú:"),
+        (1041, 1335, "Căn cước công dân số 052191369453"),
+        (1043, 1442, "Số 233 đường Nguyễn Văn Cừ, phường Trần Phú, thành"),
+        (1040, 1478, "phố Quy Nhơn, tỉnh Bình Định"),
+        (297, 1515, "Quê quán:"), (1040, 1514, "Phường Đông Thọ, thành phố Thanh Hóa"),
+    ], "marital_status")
+    assert got["place_of_residence"] == ("Số 233 đường Nguyễn Văn Cừ, phường Trần Phú, thành "
+                                         "phố Quy Nhơn, tỉnh Bình Định")
+    assert got["place_of_origin"] == "Phường Đông Thọ, thành phố Thanh Hóa"
+    assert got["id_number"] == "052191369453"
+
+
+def test_marriage_table_splits_husband_and_wife_columns() -> None:
+    got = _fields([
+        (250, 511, "GIẤY CHỨNG NHẬN KẾT HÔN"),
+        (246, 645, "Thông tin"), (650, 640, "CHỒNG"), (1070, 642, "VỢ"),
+        (250, 732, "Họ, chữ đệm, tên      NGUYEN HỮU TUẤN       HUỲNH DIỆU HẰNG"),
+        (250, 834, "Ngày, tháng, năm sinh"), (652, 830, "10/03/1987"), (1072, 832, "14/06/2003"),
+        (250, 923, "Dân tộc"), (650, 923, "Mường"), (1070, 923, "Khmer"),
+        (302, 1051, "Số định danh cá nhân"), (652, 1042, "079087756388"),
+        (1076, 1040, "040303632987"),
+        (250, 1134, "Nơi đăng ký kết hôn: Ủy ban nhân dân phường Cái Khế, quận Ninh"),
+        (270, 1170, "Kiều, thành phố Cần Thơ"),
+    ], "marriage_cert")
+    # one row may come as one OCR line or as a line per column
+    assert got["husband_date_of_birth"] == "1987-03-10"
+    assert got["wife_date_of_birth"] == "2003-06-14"
+    assert got["husband_id_number"] == "079087756388"
+    assert got["wife_id_number"] == "040303632987"
+    assert got["husband_full_name"] == "Nguyễn Hữu Tuấn"
+    assert got["wife_full_name"] == "Huỳnh Diệu Hằng"
+    assert got["issuer"] == "Ủy ban nhân dân phường Cái Khế, quận Ninh Kiều, thành phố Cần Thơ"
+    assert "full_name" not in got and "date_of_birth" not in got
+
+
+def test_wrapped_values_keep_their_comma_and_stop_at_the_next_thing() -> None:
+    got = _fields([
+        (250, 1911, "Nơi đăng ký kết hôn: Ủy ban nhân dân xã Cẩm Thanh, thành phố Hội An,"),
+        (306, 2007, "tỉnh Quảng Nam"),
+    ], "marriage_cert")
+    assert got["issuer"] == "Ủy ban nhân dân xã Cẩm Thanh, thành phố Hội An, tỉnh Quảng Nam"
+    licence = _fields([
+        (508, 686, "Nơi cư trú/Address:"),
+        (507, 731, "Số 255 đường Bà Triệu, phường Hoàng Văn Thụ,"),
+        (505, 786, "thành phố Thái Nguyên, tỉnh Thái Nguyên"),
+        (505, 848, "Thái Nguyên, ngày 25 tháng 7 năm 2022"),
+    ], "driving_license")
+    assert licence["place_of_residence"] == ("Số 255 đường Bà Triệu, phường Hoàng Văn Thụ, "
+                                             "thành phố Thái Nguyên, tỉnh Thái Nguyên")
+    status = _fields([
+        (304, 1368, "Nơi cư trú: Số 14 đường Lê Duẩn, phường Trường Thi, thành phố Vinh, tỉnh "
+                    "Nghệ An"),
+        (396, 1476, "Trong thời gian cư trú tại Phường Trường Thi, thành phố Vinh, tỉnh Nghệ"),
+    ], "marital_status")
+    assert status["place_of_residence"].endswith("thành phố Vinh, tỉnh Nghệ An")
+    firm = _fields([
+        (296, 1129, "Tên công ty viết bằng tiếng Việ: CÔNG TY TNHH THỰC PHẨM MINH KHANG"),
+        (296, 1229, "Tên công ty viết bằng tiếng nước ngoài: MINH KHANG FOOD COMPANY LIMITED"),
+    ], "business_registration")
+    assert firm["company_name"] == "CÔNG TY TNHH THỰC PHẨM MINH KHANG"
+
+
+def test_licence_number_class_and_motto_that_is_no_name() -> None:
+    got = _fields([
+        (1186, 670, "Độc lập - Tự do - Hạnh phúc"), (507, 563, "sø/o.: 793530766301"),
+        (586, 676, "Ho, chữ đệm và tén/Full name:"), (505, 720, "PHAM THU MAI"),
+        (506, 833, "Hang/Class: Al"),
+    ], "driving_license")
+    assert got["license_number"] == "793530766301"
+    assert got["full_name"] == "Phạm Thu Mai"  # surname restored: Pham can only be Phạm
+    assert got["license_class"] == "A1"
+    assert "license_class" not in _fields([(506, 833, "Hang/Class: Xy")], "driving_license")
+
+
+def test_number_slashes_read_as_letters_and_misread_so() -> None:
+    notice = _fields([(150, 200, "Số: 374ITB-UBND")], "other")
+    assert notice["document_number"] == "374/TB-UBND"
+    diploma = _fields([(191, 1394, "S6 hiéu: C6768695"),
+                       (352, 1442, "Số vào sổ cấp bằng: 2006IFTUI35317")],
+                      "university_diploma")
+    assert diploma["serial_number"] == "C6768695"
+    assert diploma["register_number"] == "2006/FTU/35317"
+
+
+def test_birth_registration_office_or_place() -> None:
+    cv = _fields([(297, 707, "Họ và tên: NGUYỄN TRỌNG TÙNG"),
+                  (297, 1037, "Nơi đăng ký khai sinh: Phường 5, thành phố Cà Mau, tỉnh Cà Mau"),
+                  (297, 1693, "Họ và tên bố: NGUYỄN THÀNH DUY HẢI")], "other")
+    assert cv["place_of_birth"] == "Phường 5, thành phố Cà Mau, tỉnh Cà Mau"
+    assert cv["father_full_name"] == "Nguyễn Thành Duy Hải" and "issuer" not in cv
+    birth = _fields([(114, 866, "Nơi đăng ký khai sinh: Ủy ban nhân dân phường Dịch Vọng Hậu")],
+                    "birth_cert")
+    assert birth == {"issuer": "Ủy ban nhân dân phường Dịch Vọng Hậu"}
+
+
+def test_card_expiry_under_the_photo_leaves_the_address_beside_it() -> None:
+    """Real OCR of a CCCD front: the expiry label sits left of the address lines."""
+    got = _fields([
+        (135, 860, "Có giá trị đến:"), (136, 906, "Date of expiry:"), (135, 945, "31/05/2025"),
+        (507, 868, "Nơi thường trú / Place of residence:"),
+        (507, 905, "Số 113 đường Trường Chinh, phường Hồng Hải, thành"),
+        (507, 949, "phố Hạ Long, tỉnh Quảng Ninh"),
+    ], "citizen_id")
+    assert got["expiry_date"] == "2025-05-31"
+    assert got["place_of_residence"] == ("Số 113 đường Trường Chinh, phường Hồng Hải, thành "
+                                         "phố Hạ Long, tỉnh Quảng Ninh")
+
+
+def test_registration_office_wrapped_keeps_its_comma() -> None:
+    got = _fields([
+        (199, 1483, "Nơi đăng ký khai sinh: Ủy ban nhân dân phường Hồng Hải, thành phố Hạ Long,"),
+        (694, 1539, "tỉnh Quảng Ninh"),
+    ], "birth_cert")
+    assert got["issuer"] == ("Ủy ban nhân dân phường Hồng Hải, thành phố Hạ Long, "
+                             "tỉnh Quảng Ninh")

@@ -40,3 +40,18 @@ def test_mrz_with_a_broken_check_digit_is_ignored() -> None:
     broken = line2[:6] + str((int(line2[6]) + 1) % 10) + line2[7:]  # DOB check digit
     extraction = extract([_page([line1, broken, line3])], "citizen_id")
     assert "date_of_birth" not in {f.name for f in extraction.fields}
+
+
+def test_name_line_ocr_garbled_still_gives_the_checked_fields() -> None:
+    """Real OCR of a card back: an accent hung on a letter of the name line ("NÑG0C"), which
+    no check digit covers; lines 1-2 verify, so their fields count."""
+    extraction = extract([_page(["IDVNM1915958248079191595824<<<",
+                                 "9108208F3108206VNM<<<<<<<<<<<2",
+                                 "TRAN<<NÑG0C<THU<<<<<<<<<<<<<<<<"])], "citizen_id")
+    got = {f.name: f.value for f in extraction.fields}
+    assert got["id_number"] == "079191595824" and got["sex"] == "F"
+    assert got["date_of_birth"] == "1991-08-20" and got["expiry_date"] == "2031-08-20"
+    missing_name = extract([_page(["IDVNM1915958248079191595824<<<",
+                                   "9108208F3108206VNM<<<<<<<<<<<2", "£€ Ì¿ ~1"])],
+                           "citizen_id")
+    assert {f.name: f.value for f in missing_name.fields}["id_number"] == "079191595824"

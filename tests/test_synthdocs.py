@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pipeline.cardqr import decode_card_qr
 from pipeline.classify import classify
 from pipeline.idnumber import parse_personal_id
 from pipeline.intake import sniff
@@ -234,3 +235,19 @@ def test_the_pipeline_reads_titles_and_secret_stamps(tmp_path: Path) -> None:
             continue
         check_refusal(pages)
         assert classify(pages).doc_type == x["doc_type"], (x["file"], pages[0].text[:300])
+
+
+def test_card_fronts_carry_a_real_qr_code_of_their_labels(tmp_path: Path) -> None:
+    """Both chip-card layouts: the QR symbol decodes to the card's true values in the real
+    payload format, and the printed fields agree with it."""
+    labels = generate(tmp_path, per_type=2, seed=7, degrade=False, types=("citizen_id",))
+    assert {x["layout"] for x in labels} == {"cccd-2021-front", "cancuoc-2024-front"}
+    for x in labels:
+        card = decode_card_qr(tmp_path / x["file"])
+        assert card is not None and card.valid, x["file"]
+        assert card.raw == x["qr"]
+        decoded = card.field_values()
+        for name, value in x["fields"].items():
+            if name in decoded:
+                assert decoded[name] == value, (x["file"], name)
+        assert {"id_number", "full_name", "date_of_birth", "sex"} <= decoded.keys()
