@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 
+from pipeline.adminunits import normalise_place
 from pipeline.cardqr import CardQr
 from pipeline.dates import parse_date_iso
 from pipeline.idnumber import is_valid_personal_id, parse_personal_id
@@ -652,11 +653,25 @@ def extract(pages: Sequence[OcrPage], doc_type: str, card: CardQr | None = None,
     reader.read()
     reader.finish()
     fields = reader.fields
+    _official_unit_names(fields)
     warnings = _cross_check(fields)
     warnings += _from_mrz(pages, fields)
     if card is not None:
         warnings += _from_card_qr(card, card_page, fields)
     return Extraction(tuple(fields.values()), tuple(warnings))
+
+
+PLACE_FIELDS = ("place_of_birth", "place_of_origin", "place_of_residence", "issuer")
+
+
+def _official_unit_names(fields: dict[str, Field]) -> None:
+    """Administrative-unit names in places and issuers spelled as the official lists spell
+    them (OCR loses tone marks: "tỉnh Binh Định"); the era of the address is never changed."""
+    for name in PLACE_FIELDS:
+        found = fields.get(name)
+        fixed = normalise_place(found.value) if found else None
+        if found and fixed and fixed != found.value:
+            fields[name] = replace(found, value=fixed)
 
 
 def _cross_check(fields: dict[str, Field]) -> list[str]:

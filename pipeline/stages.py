@@ -36,6 +36,7 @@ from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.rasterize import rasterize_page
 from pipeline.reasons import REFUSAL_REASONS, EcopyError, Reason, Rejected, message
 from pipeline.types import (
+    MIN_READABLE,
     Classification,
     DocStatus,
     DocumentOutcome,
@@ -59,6 +60,9 @@ from storage.store import ObjectStore
 
 ILLEGIBLE_CONF = 30.0
 REVIEW_CONF = 0.8
+# pipeline.names gives 0.6 to a name whose surname it restored and 0.5 to one left without any
+# tone mark; on the seed-2025 evaluation set 8 of 9 names at 0.5 were wrong, 3 of 17 at 0.6.
+NAME_REVIEW_CONF = 0.55
 
 
 @dataclass(frozen=True)
@@ -280,7 +284,7 @@ def review_reasons(
 ) -> list[str]:
     """Why a clerk must look before certifying; empty means the machine is sure enough."""
     reasons = []
-    if classification.abstains:
+    if classification.abstains or unsure_names(extraction):
         reasons.append(Reason.LOW_CONFIDENCE.value)
     found_id = extraction.get("id_number")
     all_digits = "".join(c for p in pages for c in p.text if c.isdigit() or c == "\n")
@@ -295,13 +299,32 @@ def review_reasons(
     return reasons
 
 
+def unsure_names(extraction: Extraction) -> list[str]:
+    """Name fields the extractor was not sure of (e.g. tone marks lost in OCR, pipeline.names):
+    a wrong diacritic in a citizen's name is a wrong name."""
+    return [f.name for f in extraction.fields
+            if f.name.endswith("full_name") and f.confidence < NAME_REVIEW_CONF]
+
+
+def unsure_detail(classification: Classification, extraction: Extraction) -> str:
+    """What the machine is unsure of, for the low_confidence message."""
+    parts = []
+    if classification.readable < MIN_READABLE:
+        parts.append(f"OCR: {classification.readable:.0%} Vietnamese words")
+    elif classification.abstains:
+        parts.append(f"{classification.doc_type} {classification.confidence:.2f} "
+                     f"< {classification.threshold:.2f}")
+    parts += [f"{name} {extraction.get(name)!r}" for name in unsure_names(extraction)]
+    return "; ".join(parts)
+
+
 def conflicts(extraction: Extraction) -> list[str]:
     return [w for w in extraction.warnings
             if w.startswith(CONFLICT_PREFIX) or w == ID_CONTRADICTS_BIRTH]
 
 
 def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction,
-                   opt: StageOptions) -> str:
+                   opt: StageOptions, classification: Classification | None = None) -> str:
     """The clerk's message for one review reason, with the measured facts filled in."""
     worst = {}  # the worst page's measurement for each quality check
     for page in pages:
@@ -322,6 +345,8 @@ def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction
         Reason.TOO_LIGHT: {"contrast": worst.get("contrast", "?")},
         Reason.SKEWED: {"angle": worst.get("skew_deg", "?")},
         Reason.FIELD_CONFLICT: {"detail": "; ".join(conflicts(extraction))},
+        Reason.LOW_CONFIDENCE: {"detail": unsure_detail(classification, extraction)
+                                if classification else reason},
     }.get(Reason(reason), {"detail": reason, "found": extraction.get("id_number") or "?",
                            "expected": opt.person_id})
     return message(Reason(reason), opt.lang_messages, **params)
@@ -366,7 +391,8 @@ def understand(
     if card is not None:  # kept so a later certify rebuilds the same extraction
         record["card_qr"] = {"payload": card[0].raw, "page": card[1], "box": card[0].box}
     if review and opt.hold_for_review:
-        texts = {r: review_message(r, ocr_pages, extraction, opt) for r in review}
+        texts = {r: review_message(r, ocr_pages, extraction, opt, classification)
+                 for r in review}
         update_record(store, sha, DocStatus.NEEDS_REVIEW, **record, review_messages=texts)
         audit_original(store, opt.actor, "review", sha,
                        {"status": "needs_review", "reasons": review})

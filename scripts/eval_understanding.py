@@ -45,7 +45,7 @@ from pipeline.classify import classify  # noqa: E402
 from pipeline.extract import extract  # noqa: E402
 from pipeline.intake import sniff  # noqa: E402
 from pipeline.pagework import TaskFailure, init_worker  # noqa: E402
-from pipeline.reasons import Reason, Rejected  # noqa: E402
+from pipeline.reasons import Rejected  # noqa: E402
 from pipeline.stages import (  # noqa: E402
     REVIEW_CONF,
     StageOptions,
@@ -88,9 +88,11 @@ class Outcome:
     def good(self) -> bool:
         return self.expected == "ok"
 
+    type_abstained: bool = False  # the classifier did not answer (Classification.abstains)
+
     @property
     def abstained(self) -> bool:
-        return Reason.LOW_CONFIDENCE.value in self.review
+        return self.type_abstained
 
 
 def _nfc(value: str | None) -> str | None:
@@ -120,6 +122,7 @@ def understand(label: dict, pages: Sequence[OcrPage] | None, failure: str = "",
     extraction = extract(pages, classification.doc_type, *(card or ()))
     out.predicted = classification.doc_type
     out.confidence = classification.confidence
+    out.type_abstained = classification.abstains
     out.fields = {f.name: f.value for f in extraction.fields}
     person = label["fields"].get("id_number", "")
     out.review = review_reasons_of(pages, classification, extraction, person)
@@ -249,6 +252,8 @@ def classification_metrics(outcomes: Sequence[Outcome]) -> dict:
         "below_review_conf": sum(1 for o in good if not o.rejected
                                  and o.confidence < REVIEW_CONF),
         "falsely_rejected": sum(1 for o in good if o.rejected),
+        "held_for_review": sum(1 for o in good if o.review and not o.rejected),
+        "review_reasons": dict(Counter(r for o in good for r in o.review).most_common()),
         "macro_f1": sum(f1s) / len(f1s) if f1s else None,
         "per_class": per_class,
         "confusions": [{"truth": t, "predicted": p, "count": c}
@@ -329,6 +334,8 @@ def print_report(report: dict, outcomes: Sequence[Outcome], examples: int) -> No
           f"macro-F1 {_pct(c['macro_f1'])}   abstained {c['abstained']}, "
           f"confidence < {REVIEW_CONF} {c['below_review_conf']}, "
           f"good scans rejected {c['falsely_rejected']}")
+    print(f"good scans held for a clerk (any reason) {c['held_for_review']}: "
+          + ", ".join(f"{k} {v}" for k, v in c["review_reasons"].items()))
     print(f"{'class':24} {'support':>7} {'pred':>5} {'precision':>9} {'recall':>7} {'F1':>7}")
     for name, m in c["per_class"].items():
         print(f"{name:24} {m['support']:7d} {m['predicted']:5d} {_pct(m['precision']):>9} "

@@ -252,3 +252,32 @@ def test_registration_office_wrapped_keeps_its_comma() -> None:
     ], "birth_cert")
     assert got["issuer"] == ("Ủy ban nhân dân phường Hồng Hải, thành phố Hạ Long, "
                              "tỉnh Quảng Ninh")
+
+
+def test_unit_names_in_places_are_spelled_officially_without_changing_era() -> None:
+    got = _fields([
+        (400, 230, "GIẤY KHAI SINH"),
+        (130, 300, "Họ, chữ đệm, tên: TRẦN VĂN BÌNH"),
+        (130, 340, "Nơi sinh: Trạm Y tế phường Trần Phú, thành phố Quy Nhon, tỉnh Binh Định"),
+        (130, 380, "Quê quán: xã Nghi Phong, huyện Nghi Lộc, tỉnh Nghệ An"),
+    ], "birth_cert")
+    # tone marks OCR lost are put back from the official lists; the pre-2025 city stays
+    assert got["place_of_birth"] == ("Trạm Y tế phường Trần Phú, thành phố Quy Nhơn, "
+                                     "tỉnh Bình Định")
+    assert got["place_of_origin"] == "xã Nghi Phong, huyện Nghi Lộc, tỉnh Nghệ An"
+
+
+def test_a_name_without_any_tone_mark_goes_to_a_clerk() -> None:
+    from pipeline.doctype import bundled_model
+    from pipeline.stages import StageOptions, review_message, review_reasons
+
+    page = _page([(400, 230, "GIẤY KHAI SINH"), (130, 300, "Họ, chữ đệm, tên: LE NGOC HANH"),
+                  (130, 340, "Ngày, tháng, năm sinh: 12/03/1990")])
+    classification = bundled_model().classify([page])
+    extraction = extract([page], classification.doc_type)
+    assert not classification.abstains
+    reasons = review_reasons([page], classification, extraction, "000000000000")
+    assert "low_confidence" in reasons
+    text = review_message("low_confidence", [page], extraction,
+                          StageOptions(person_id="000000000000"), classification)
+    assert "full_name 'Lê Ngoc Hanh'" in text, text
