@@ -423,3 +423,23 @@ def current_units(text: str) -> CurrentUnits | None:
         return None
     codes = tuple(c.code for c in match.current_communes)
     return CurrentUnits(match.current_province.code, codes, len(codes) > 1)
+
+
+PLACE_FIELDS = ("place_of_birth", "place_of_origin", "place_of_residence", "issuer")
+
+
+def units_of_fields(fields: dict[str, str]) -> dict[str, dict]:
+    """For the manifest: the post-2025 units each place field lies in, with the data version.
+
+    A receiving agency can then find a paper by today's province and commune even when the
+    paper names units that no longer exist; the printed value is never rewritten.
+    """
+    out: dict[str, dict] = {}
+    for name in PLACE_FIELDS:
+        units = current_units(fields[name]) if fields.get(name) else None
+        if units is not None:
+            out[name] = {"province": units.province, "communes": list(units.communes),
+                         "ambiguous": units.ambiguous}
+    if out:
+        out["units_version"] = data_version()  # type: ignore[assignment]
+    return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipeline.adminunits import units_of_fields
 from pipeline.assemble import AssembledCopy, build_ecopy
 from pipeline.classify import DOCUMENT_NAMES
 from pipeline.reasons import Reason, Rejected
@@ -240,6 +241,7 @@ def _manifest(
         "classification": to_jsonable(classification),
         "fields": {f.name: to_jsonable(f) for f in extraction.fields},
         "warnings": list(extraction.warnings),
+        "places": units_of_fields({f.name: f.value for f in extraction.fields}),
         "original": {
             "sha256": source_sha256,
             "name": source_name,

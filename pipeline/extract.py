@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from statistics import median
 
-from pipeline.adminunits import normalise_place
+from pipeline.adminunits import PLACE_FIELDS, normalise_place
 from pipeline.cardqr import CardQr
 from pipeline.dates import parse_date_iso
 from pipeline.idnumber import is_valid_personal_id, parse_personal_id
@@ -659,9 +659,6 @@ def extract(pages: Sequence[OcrPage], doc_type: str, card: CardQr | None = None,
     if card is not None:
         warnings += _from_card_qr(card, card_page, fields)
     return Extraction(tuple(fields.values()), tuple(warnings))
-
-
-PLACE_FIELDS = ("place_of_birth", "place_of_origin", "place_of_residence", "issuer")
 
 
 def _official_unit_names(fields: dict[str, Field]) -> None:

@@ -14,13 +14,13 @@ import pytest
 from pipeline import adminunits
 from pipeline.adminunits import Era, MatchQuality, _spelling_key
 from pipeline.idnumber import OLD_PROVINCE_CODES
+from tests.conftest import CORPUS as CORPUS_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "pipeline" / "data" / "admin_units.json"
-CORPUS = Path("/work/shared/corpus/vietnam-provinces")
+CORPUS = CORPUS_ROOT / "vietnam-provinces"
 CONVERSION = CORPUS / "BangChuyendoiDVHCmoi_cu_khong_merge.csv"
 OLD_LIST = CORPUS / "Xa_2025-01-04_pre-reorganisation.csv"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not mounted")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,6 @@ def test_counts_and_version(data):
     assert SHIPPED.stat().st_size < 1_500_000
 
 
-@needs_corpus
 def test_agrees_with_independent_package(data):
     """Codes and names equal those of the VietnamProvinces package (not our source)."""
     nested = json.loads((CORPUS / "nested-divisions.json").read_text("utf-8"))
@@ -197,7 +196,6 @@ def test_speed():
     assert statistics.median(timings) < 0.005
 
 
-@needs_corpus
 def test_build_script_reproduces_shipped_file(tmp_path):
     out = tmp_path / "admin_units.json"
     subprocess.run(
@@ -207,3 +205,17 @@ def test_build_script_reproduces_shipped_file(tmp_path):
         check=True, capture_output=True, timeout=60,
     )
     assert out.read_bytes() == SHIPPED.read_bytes()
+
+
+def test_manifest_places_name_todays_units_of_old_addresses() -> None:
+    from pipeline.adminunits import data_version, units_of_fields
+
+    places = units_of_fields({
+        "place_of_origin": "Thôn Đoài, xã Hòa Phong, huyện Hòa Vang, thành phố Đà Nẵng",
+        "issuer": "Ủy ban nhân dân phường Phúc Xá, quận Ba Đình, thành phố Hà Nội",
+        "full_name": "Nguyễn Văn An"})
+    assert places["place_of_origin"] == {"province": "48", "communes": ["20320"],
+                                         "ambiguous": False}
+    assert places["issuer"]["province"] == "01"
+    assert "full_name" not in places and places["units_version"] == data_version()
+    assert units_of_fields({"place_of_birth": "Bệnh viện"}) == {}

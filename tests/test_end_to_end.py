@@ -121,6 +121,7 @@ def test_ecopy_is_pdfa3_with_manifest(batch: dict) -> None:
     assert manifest["original"]["sha256"] == batch["docs"]["4_1.jpg"]["sha256"]
     assert manifest["register_entry"]["number"] == batch["docs"]["4_1.jpg"]["register_number"]
     assert manifest["register_entry"]["electronic"] is True
+    assert isinstance(manifest["places"], dict)
     assert "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH" in pdftotext(path)
 
 
