@@ -75,6 +75,14 @@ class Settings:
     s3_ca_file: Path | None = None  # private CA for the endpoint's TLS certificate
     redis_url: str = "redis://127.0.0.1:6379/0"  # rq queues and progress only
     redis_password_file: Path | None = None  # keep the password out of the URL
+    # Web app (ecopy serve). Cookies are Secure unless turned off for plain-http local tests.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    web_secure_cookies: bool = True
+    web_session_minutes: int = 480  # a working day
+    web_login_failures: int = 5  # per user name in web_login_window_s, then HTTP 429
+    web_login_window_s: int = 900
+    web_max_upload_files: int = 50  # per request; each file is also under limits.max_bytes
     limits: Limits = field(default_factory=Limits)
 
 
@@ -95,7 +103,9 @@ _ENV = {
     **{f"ECOPY_{name.upper()}": name for name in (
         "s3_endpoint", "s3_bucket", "s3_secure", "s3_region", "s3_access_key_file",
         "s3_secret_key_file", "s3_access_key_env", "s3_secret_key_env", "s3_ca_file",
-        "redis_url", "redis_password_file")},
+        "redis_url", "redis_password_file", "web_host", "web_port", "web_secure_cookies",
+        "web_session_minutes", "web_login_failures", "web_login_window_s",
+        "web_max_upload_files")},
 }
 _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",

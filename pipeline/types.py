@@ -17,6 +17,7 @@ class DocStatus(StrEnum):
     DUPLICATE = "duplicate"
     OCR = "ocr"
     NEEDS_REVIEW = "needs_review"
+    READY = "ready"  # understood, nothing to review, waiting for a certifier (web uploads)
     CERTIFIED = "certified"
     FILED = "filed"
     REJECTED = "rejected"

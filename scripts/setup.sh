@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng tesseract-ocr-osd poppler-utils
               qpdf fonts-liberation2 redis-server softhsm2 opensc python3-venv)
+# the browser tests of the web app drive Debian's chromium through its chromedriver
+[ "${1:-}" = "--dev" ] && APT_PACKAGES+=(chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,137 @@
+"""`ecopy serve` (the web app) and `ecopy user` (its local accounts).
+
+    ecopy serve [--host 127.0.0.1] [--port 8080] [--store DIR]
+    ecopy user add USER --role clerk|certifier|auditor|admin --agency 99999 --full-name NAME
+                   [--title TEXT] [--password-file F]      (else asked twice on the terminal)
+    ecopy user list | disable USER | password USER [--password-file F]
+
+Exit codes: 0 done, 1 refused (exists, unknown user), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ecopy.settings import Settings
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    sv = subparsers.add_parser("serve", parents=[common], help="run the web app")
+    sv.add_argument("--host", help="address to listen on (default ECOPY_WEB_HOST, 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default ECOPY_WEB_PORT, 8080)")
+    sv.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
+    sv.set_defaults(handler=cmd_serve)
+
+    us = subparsers.add_parser("user", help="web app accounts")
+    actions = us.add_subparsers(dest="action", required=True)
+    for name, handler, text in (("add", cmd_add, "create an account"),
+                                ("list", cmd_list, "list accounts"),
+                                ("disable", cmd_disable, "disable an account"),
+                                ("password", cmd_password, "set a new password")):
+        sp = actions.add_parser(name, parents=[common], help=text)
+        sp.add_argument("--store", type=Path, help="store directory")
+        sp.set_defaults(handler=handler)
+        if name != "list":
+            sp.add_argument("username")
+        if name in ("add", "password"):
+            sp.add_argument("--password-file", type=Path,
+                            help="read the password from this file (first line)")
+        if name == "add":
+            sp.add_argument("--role", required=True)
+            sp.add_argument("--agency", required=True, help="5-digit commune code")
+            sp.add_argument("--full-name", required=True)
+            sp.add_argument("--title", default="", help="e.g. Phó Chủ tịch UBND xã")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from ecopy.cli import open_store
+    from ecopy.web.app import create_app
+
+    settings = replace(settings, web_host=args.host or settings.web_host,
+                       web_port=args.port or settings.web_port)
+    app = create_app(settings, open_store(args, settings))
+    uvicorn.run(app, host=settings.web_host, port=settings.web_port, log_level="warning",
+                server_header=False, proxy_headers=False)
+    return EXIT_OK
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        return args.password_file.read_text(encoding="utf-8").splitlines()[0]
+    first = getpass.getpass("Mật khẩu / password: ")
+    if first != getpass.getpass("Nhập lại / again: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy import accounts
+    from ecopy.cli import open_store
+    from storage.audit import append_event
+
+    store = open_store(args, settings)
+    try:
+        account = accounts.create(store, args.username, args.full_name, args.role, args.agency,
+                                  _password(args), args.title)
+    except ValueError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileExistsError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    append_event(store, actor=settings.actor or "ecopy", action="account",
+                 object=accounts.account_key(account.username),
+                 details={"act": "add", "role": account.role, "agency": account.agency})
+    print(f"{account.username}: {account.role}, {account.agency}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy import accounts
+    from ecopy.cli import open_store
+
+    for a in accounts.all_accounts(open_store(args, settings)):
+        print(json.dumps({"username": a.username, "full_name": a.full_name, "role": a.role,
+                          "agency": a.agency, "active": a.active}, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _change(args: argparse.Namespace, settings: Settings, act: str) -> int:
+    from ecopy import accounts
+    from ecopy.cli import open_store
+    from storage.audit import append_event
+
+    store = open_store(args, settings)
+    account = accounts.load(store, args.username)
+    if account is None:
+        print(f"ecopy: no user {args.username!r}", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        if act == "disable":
+            accounts.save(store, replace(account, active=False))
+        else:
+            accounts.set_password(store, account, _password(args))
+    except ValueError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    append_event(store, actor=settings.actor or "ecopy", action="account",
+                 object=accounts.account_key(account.username), details={"act": act})
+    print(f"{account.username}: {act} done")
+    return EXIT_OK
+
+
+def cmd_disable(args: argparse.Namespace, settings: Settings) -> int:
+    return _change(args, settings, "disable")
+
+
+def cmd_password(args: argparse.Namespace, settings: Settings) -> int:
+    return _change(args, settings, "password")

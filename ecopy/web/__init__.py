@@ -1,0 +1,1 @@
+"""The web app (`ecopy serve`): see ecopy/web/app.py."""

@@ -1,0 +1,189 @@
+"""`ecopy serve`: the web app for clerks, certifiers, auditors and the public verify page.
+
+Server-rendered (FastAPI + Jinja2 templates with autoescaping); the little JavaScript there is
+(upload progress, status refresh, field highlighting) lives in static files, so the Content
+Security Policy forbids inline scripts. Pages live one module per area in ecopy/web/views/,
+each exposing `router`; they get the store, settings and helpers from `request.app.state`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ecopy.accounts import Account, authenticate
+from ecopy.settings import Settings
+from ecopy.web import i18n
+from ecopy.web.security import (
+    COOKIE,
+    HEADERS,
+    LANG_COOKIE,
+    LoginRequired,
+    LoginThrottle,
+    Session,
+    check_csrf,
+    close_session,
+    current,
+    open_session,
+)
+from storage.audit import append_event
+from storage.store import ObjectStore
+
+HERE = Path(__file__).parent
+HOME_OF_ROLE = {"clerk": "/dossiers", "certifier": "/certify", "auditor": "/register",
+                "admin": "/dossiers"}
+
+
+def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
+    app = FastAPI(title="ecopy", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.throttle = LoginThrottle(settings.web_login_failures, settings.web_login_window_s)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith(("/login", "/dossiers", "/certify", "/documents")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(safe_next(request.url.path))}", 303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def error_page(request: Request, exc: StarletteHTTPException) -> Response:
+        status = exc.status_code if exc.status_code in (400, 403, 404, 413, 429) else 400
+        if request.headers.get("accept", "").startswith("application/json"):
+            return Response(f'{{"error": {status}}}', status, media_type="application/json")
+        return render(request, "error.html", {"status": status}, status=status)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> Response:
+        found = current(request)
+        if found is None:
+            return RedirectResponse("/login", 303)
+        return RedirectResponse(HOME_OF_ROLE.get(found[0].role, "/verify"), 303)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"ok": True}
+
+    @app.get("/lang/{code}")
+    async def set_lang(request: Request, code: str, next: str = "/") -> Response:
+        if code not in i18n.LANGS:
+            raise HTTPException(404)
+        response = RedirectResponse(safe_next(next), 303)
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, httponly=True,
+                            samesite="lax", secure=settings.web_secure_cookies)
+        return response
+
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_form(request: Request, next: str = "/") -> Response:
+        return render(request, "login.html", {"next": safe_next(next), "error": ""})
+
+    @app.post("/login")
+    async def login(request: Request, username: str = Form(""), password: str = Form(""),
+                    next: str = Form("/")) -> Response:
+        throttle: LoginThrottle = app.state.throttle
+        address = request.client.host if request.client else "?"
+        username = username.strip().lower()
+        if throttle.blocked(username, address):
+            audit_event(request, username or "?", "login_throttled", f"accounts/{username}")
+            return render(request, "login.html", {"next": safe_next(next), "error": t(
+                request, "auth.throttled", minutes=settings.web_login_window_s // 60)},
+                status=429)
+        account = authenticate(store, username, password)
+        if account is None:
+            throttle.failed(username, address)
+            audit_event(request, username or "?", "login_failed", f"accounts/{username}")
+            return render(request, "login.html", {"next": safe_next(next),
+                                                  "error": t(request, "auth.failed")},
+                          status=401)
+        throttle.succeeded(username)
+        token, _session = open_session(store, account.username, settings.web_session_minutes)
+        audit_event(request, account.username, "login", f"accounts/{account.username}")
+        target = safe_next(next)
+        response = RedirectResponse(HOME_OF_ROLE[account.role] if target == "/" else target, 303)
+        response.set_cookie(COOKIE, token, max_age=settings.web_session_minutes * 60,
+                            httponly=True, samesite="strict",
+                            secure=settings.web_secure_cookies, path="/")
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        found = current(request)
+        if found is not None:
+            await check_csrf(request, found[1])
+            close_session(store, found[1])
+            audit_event(request, found[0].username, "logout", f"accounts/{found[0].username}")
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    for module in _view_modules():
+        app.include_router(module.router)
+    return app
+
+
+def _view_modules() -> list:
+    from ecopy.web import views
+
+    return [importlib.import_module(f"ecopy.web.views.{m.name}")
+            for m in sorted(pkgutil.iter_modules(views.__path__), key=lambda m: m.name)]
+
+
+# ------------------------------------------------------------------ helpers for the views
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host, no backslash tricks) may be returned to."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def lang_of(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE, "")
+    return lang if lang in i18n.LANGS else request.app.state.settings.lang
+
+
+def t(request: Request, key: str, **params: object) -> str:
+    return i18n.text(key, lang_of(request), **params)
+
+
+def render(request: Request, template: str, context: dict | None = None,
+           status: int = 200) -> Response:
+    found = current(request)
+    account: Account | None = found[0] if found else None
+    session: Session | None = found[1] if found else None
+    lang = lang_of(request)
+    settings: Settings = request.app.state.settings
+    ctx = {"request": request, "user": account, "csrf": session.csrf if session else "",
+           "lang": lang, "t": lambda key, **p: i18n.text(key, lang, **p),
+           "settings": settings, "test_mode": settings.key_source == "dev",
+           "path": request.url.path, **(context or {})}
+    return request.app.state.templates.TemplateResponse(request, template, ctx,
+                                                        status_code=status)
+
+
+def audit_event(request: Request, actor: str, act: str, obj: str, sha: str = "",
+                **details: Any) -> None:
+    """Every web action goes into the hash-chained audit log, with the client address."""
+    address = request.client.host if request.client else "?"
+    append_event(request.app.state.store, actor=actor, action="web", object=obj,
+                 object_sha256=sha, details={"act": act, "address": address, **details})

@@ -1,0 +1,154 @@
+"""Sessions, CSRF, login throttling, role checks and security headers of the web app.
+
+Sessions are server-side objects in the store (`web/sessions/<sha256 of token>.json`): the
+cookie holds only a random token (HttpOnly, SameSite=Strict, Secure unless configured off for
+plain-http tests), so logging out or disabling an account ends the session everywhere. Each
+session has its own CSRF token; every state-changing request must carry it (form field
+`csrf` or header `X-CSRF-Token`), compared in constant time. Failed logins are counted per user
+name and per client address in a sliding window and answered with HTTP 429 past the limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import HTTPException, Request
+from starlette.datastructures import FormData
+
+from ecopy.accounts import Account, load
+from storage.store import ObjectStore
+
+COOKIE = "ecopy_session"
+LANG_COOKIE = "ecopy_lang"
+IP_FACTOR = 4  # an address may fail this many times more than one user name
+
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+@dataclass(frozen=True)
+class Session:
+    key: str  # store key
+    username: str
+    csrf: str
+    expires: datetime
+
+
+def _session_key(token: str) -> str:
+    return f"web/sessions/{hashlib.sha256(token.encode()).hexdigest()}.json"
+
+
+def open_session(store: ObjectStore, username: str, minutes: int) -> tuple[str, Session]:
+    token = secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + timedelta(minutes=minutes)
+    session = Session(_session_key(token), username, secrets.token_urlsafe(32), expires)
+    store.put(session.key, json.dumps({"username": username, "csrf": session.csrf,
+                                       "expires": expires.isoformat()}).encode(),
+              durable=False)
+    return token, session
+
+
+def read_session(store: ObjectStore, token: str | None) -> Session | None:
+    if not token or len(token) > 100:
+        return None
+    key = _session_key(token)
+    try:
+        data = json.loads(store.get(key))
+    except KeyError:
+        return None
+    expires = datetime.fromisoformat(data["expires"])
+    if expires <= datetime.now(UTC):
+        return None
+    return Session(key, data["username"], data["csrf"], expires)
+
+
+def close_session(store: ObjectStore, session: Session) -> None:
+    """Overwrite with an expired session (stores without delete keep it harmless)."""
+    store.put(session.key, json.dumps({"username": session.username, "csrf": "",
+                                       "expires": "1970-01-01T00:00:00+00:00"}).encode(),
+              durable=False)
+
+
+def csrf_ok(session: Session, presented: str | None) -> bool:
+    return bool(presented) and hmac.compare_digest(session.csrf, presented or "")
+
+
+class LoginThrottle:
+    """Failed logins per user name and per client address within a sliding window."""
+
+    def __init__(self, max_failures: int, window_s: int) -> None:
+        self.max, self.window = max_failures, window_s
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._fails.setdefault(key, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, username: str, address: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return (len(self._recent(f"u:{username}", now)) >= self.max
+                    or len(self._recent(f"a:{address}", now)) >= self.max * IP_FACTOR)
+
+    def failed(self, username: str, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent(f"u:{username}", now).append(now)
+            self._recent(f"a:{address}", now).append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._fails.pop(f"u:{username}", None)
+
+
+class LoginRequired(Exception):
+    """Raised by `current_user` for anonymous requests to a page that needs a login."""
+
+
+def current(request: Request) -> tuple[Account, Session] | None:
+    store = request.app.state.store
+    session = read_session(store, request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    account = load(store, session.username)
+    if account is None or not account.active:
+        return None
+    return account, session
+
+
+def require(request: Request, *roles: str) -> tuple[Account, Session]:
+    """The signed-in account, if it has one of `roles` (any role when none are given)."""
+    found = current(request)
+    if found is None:
+        raise LoginRequired()
+    if roles and found[0].role not in roles:
+        raise HTTPException(status_code=403)
+    return found
+
+
+async def check_csrf(request: Request, session: Session) -> FormData:
+    """The submitted form, after checking its CSRF token (HTTP 403 when wrong)."""
+    form = await request.form()
+    presented = request.headers.get("X-CSRF-Token") or form.get("csrf")
+    if not csrf_ok(session, presented if isinstance(presented, str) else None):
+        raise HTTPException(status_code=403, detail="csrf")
+    return form
