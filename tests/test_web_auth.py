@@ -1,0 +1,142 @@
+"""Web app foundations: accounts, sign-in, sessions, CSRF, throttling, headers, language."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ecopy import accounts
+from ecopy.settings import load_settings
+from ecopy.web.app import create_app, safe_next
+from storage.store import LocalStore
+from tests.conftest import run_cli
+
+PASSWORD = "mật khẩu đủ dài 2026"
+
+
+@pytest.fixture
+def web(tmp_path: Path, env: dict[str, str]) -> tuple[TestClient, LocalStore]:
+    store = LocalStore(tmp_path / "store")
+    accounts.create(store, "lan", "Trần Thị Lan", "clerk", "99999", PASSWORD)
+    accounts.create(store, "kiem.tra", "Lê Văn Kiểm", "auditor", "99999", PASSWORD)
+    settings = replace(load_settings(env), web_secure_cookies=False, web_login_failures=3)
+    return TestClient(create_app(settings, store), follow_redirects=False), store
+
+
+def login(client: TestClient, user: str = "lan", password: str = PASSWORD):
+    return client.post("/login", data={"username": user, "password": password, "next": "/"})
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_sign_in_and_out(web: tuple[TestClient, LocalStore]) -> None:
+    client, store = web
+    assert client.get("/").headers["location"] == "/login"
+    page = client.get("/login")
+    assert page.status_code == 200 and 'lang="vi"' in page.text and "Đăng nhập" in page.text
+    wrong = login(client, password="sai mật khẩu rồi")
+    assert wrong.status_code == 401 and "không đúng" in wrong.text
+    ok = login(client)
+    assert ok.status_code == 303 and ok.headers["location"] == "/dossiers"
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    token = client.cookies.get("ecopy_session")
+    assert token and token not in json.dumps([p.read_text() for p in
+                                              (store.root / "web").rglob("*.json")])
+
+    home = client.get("/lang/vi?next=/login")  # any signed-in page carries the CSRF token
+    assert home.status_code == 303
+    signed_in = client.get("/login")
+    assert "Trần Thị Lan" in signed_in.text
+    no_token = client.post("/logout")
+    assert no_token.status_code == 403  # CSRF
+    out = client.post("/logout", data={"csrf": csrf_of(signed_in.text)})
+    assert out.status_code == 303
+    assert "Trần Thị Lan" not in client.get("/login").text
+    # the old token is dead even if replayed
+    client.cookies.set("ecopy_session", token)
+    assert "Trần Thị Lan" not in client.get("/login").text
+
+    events = [json.loads(p.read_text()) for p in sorted((store.root / "audit").rglob("0*.json"))]
+    acts = [(e["actor"], e["details"]["act"]) for e in events if e["action"] == "web"]
+    assert acts == [("lan", "login_failed"), ("lan", "login"), ("lan", "logout")]
+
+
+def test_secure_cookies_by_default(tmp_path: Path, env: dict[str, str]) -> None:
+    store = LocalStore(tmp_path / "store")
+    accounts.create(store, "lan", "Trần Thị Lan", "clerk", "99999", PASSWORD)
+    client = TestClient(create_app(load_settings(env), store), follow_redirects=False,
+                        base_url="https://testserver")
+    assert "Secure" in login(client).headers["set-cookie"]
+
+
+def test_failed_logins_are_throttled(web: tuple[TestClient, LocalStore]) -> None:
+    client, _store = web
+    for _ in range(3):
+        assert login(client, password="không phải mật khẩu").status_code == 401
+    blocked = login(client)  # even the right password waits now
+    assert blocked.status_code == 429 and "thử lại sau 15 phút" in blocked.text
+    assert login(client, "kiem.tra").status_code == 303  # other users are not locked out
+
+
+def test_disabled_account_cannot_sign_in(web: tuple[TestClient, LocalStore]) -> None:
+    client, store = web
+    account = accounts.load(store, "lan")
+    accounts.save(store, replace(account, active=False))
+    assert login(client).status_code == 401
+
+
+def test_headers_and_language(web: tuple[TestClient, LocalStore]) -> None:
+    client, _store = web
+    page = client.get("/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    english = client.get("/lang/en?next=/login")
+    assert english.headers["location"] == "/login"
+    assert "Sign in" in client.get("/login").text
+    assert client.get("/lang/en?next=https://evil.example/").headers["location"] == "/"
+    assert client.get("/lang/xx").status_code == 404
+
+
+@pytest.mark.parametrize(("target", "safe"), [
+    ("/dossiers/1", "/dossiers/1"), ("https://evil.example", "/"), ("//evil.example", "/"),
+    ("/\\evil.example", "/"), ("", "/"), ("dossiers", "/")])
+def test_redirects_stay_on_the_site(target: str, safe: str) -> None:
+    assert safe_next(target) == safe
+
+
+def test_user_cli(tmp_path: Path, env: dict[str, str]) -> None:
+    store = tmp_path / "store"
+    pw = tmp_path / "pw"
+    pw.write_text("ngắn\n")
+    short = run_cli(["user", "add", "lan", "--role", "clerk", "--agency", "99999",
+                     "--full-name", "Trần Thị Lan", "--password-file", str(pw),
+                     "--store", str(store)], env)
+    assert short.returncode == 2 and "at least" in short.stderr
+    pw.write_text(PASSWORD + "\n")
+    for bad in (["--role", "boss", "--agency", "99999"], ["--role", "clerk", "--agency", "9"]):
+        refused = run_cli(["user", "add", "lan", *bad, "--full-name", "X", "--password-file",
+                           str(pw), "--store", str(store)], env)
+        assert refused.returncode == 2
+    made = run_cli(["user", "add", "lan", "--role", "clerk", "--agency", "99999",
+                    "--full-name", "Trần Thị Lan", "--password-file", str(pw),
+                    "--store", str(store)], env)
+    assert made.returncode == 0, made.stderr
+    saved = json.loads((store / "accounts" / "lan.json").read_text())
+    assert saved["password_hash"].startswith("$argon2id$") and PASSWORD not in json.dumps(saved)
+    again = run_cli(["user", "add", "lan", "--role", "clerk", "--agency", "99999",
+                     "--full-name", "X", "--password-file", str(pw), "--store", str(store)], env)
+    assert again.returncode == 1
+    assert accounts.authenticate(LocalStore(store), "lan", PASSWORD) is not None
+    off = run_cli(["user", "disable", "lan", "--store", str(store)], env)
+    assert off.returncode == 0
+    assert accounts.authenticate(LocalStore(store), "lan", PASSWORD) is None
