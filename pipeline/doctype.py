@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.types import MIN_READABLE, Classification, OcrPage
+from pipeline.types import CONFIDENT_OCR, MIN_READABLE, Classification, OcrPage
 from pipeline.vntext import fold, readable_ratio, squash
 
 if TYPE_CHECKING:
@@ -179,10 +179,14 @@ class DoctypeModel:
         probs = self.probabilities([text], rule_features(pages)[None, :])[0]
         best = int(np.argmax(probs))
         doc_type = self.classes[best]
+        readable = readable_ratio(text)
+        first = next(p for p in pages if p.words)
+        if first.mean_conf >= CONFIDENT_OCR:  # read confidently, whatever the language
+            readable = max(readable, MIN_READABLE)
         return Classification(doc_type, round(float(probs[best]), 4),
                               matched=by_title.matched if by_title.doc_type == doc_type else "",
                               method="model", model=self.name, threshold=self.threshold,
-                              readable=round(readable_ratio(text), 3))
+                              readable=round(readable, 3))
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed pack
 from pipeline.classify import classify  # noqa: E402
 from pipeline.extract import extract  # noqa: E402
 from pipeline.intake import sniff  # noqa: E402
+from pipeline.ocr import DEFAULT_STEPS, READING_VERSION  # noqa: E402
 from pipeline.pagework import TaskFailure, init_worker  # noqa: E402
 from pipeline.reasons import Rejected  # noqa: E402
 from pipeline.stages import (  # noqa: E402
@@ -140,7 +141,8 @@ class OcrCache:
     def _path(self, document: Path) -> Path:
         digest = hashlib.sha256(document.read_bytes()).hexdigest()
         assert self.folder is not None
-        return self.folder / f"{digest}.{self.lang}.json"
+        steps = "+".join(DEFAULT_STEPS) or "none"
+        return self.folder / f"{digest}.{self.lang}.{READING_VERSION}.{steps}.json"
 
     def get(self, document: Path) -> dict | None:
         if not self.folder or not self._path(document).exists():
