@@ -38,21 +38,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.actions import cancel_certification
     from ecopy.cli import open_store
-    from storage.cancellations import (
-        CancellationError,
-        NotAllowed,
-        UnknownCopy,
-        cancel_copy,
-        find_cancellation,
-    )
+    from storage.cancellations import CancellationError, NotAllowed, UnknownCopy
 
     store = open_store(args, settings)
     try:
-        before = find_cancellation(store, args.copy_id)
-        decision = cancel_copy(store, args.copy_id, decision_ref=args.decision,
-                               decision_date=args.decision_date, reason=args.reason,
-                               actor=settings.actor, role=settings.role)
+        decision, already = cancel_certification(
+            store, args.copy_id, decision_ref=args.decision, decision_date=args.decision_date,
+            reason=args.reason, actor=settings.actor, role=settings.role)
     except (NotAllowed, UnknownCopy) as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_REFUSED
@@ -60,11 +54,11 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps({"already_cancelled": before is not None, "decision": decision},
+        print(json.dumps({"already_cancelled": already, "decision": decision},
                          ensure_ascii=False, indent=2))
         return EXIT_OK
     en = settings.lang == "en"
-    if before is not None:
+    if already:
         print(f"Already cancelled by decision {decision['decision_ref']} of "
               f"{decision['decision_date']}." if en else
               f"Bản sao đã bị hủy trước đó theo Quyết định số {decision['decision_ref']} "

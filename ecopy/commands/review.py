@@ -6,7 +6,8 @@
     ecopy review approve SHA                certify it now (role certifier or admin)
     ecopy review refuse SHA --ground TEXT   refuse it (Decree 23/2015 Art 22), recorded
 
-Corrections are kept as immutable objects (documents/<sha>/corrections/<time>-<n>.json, who
+The work is done by ecopy.actions (shared with the web app). Corrections are kept
+as immutable objects (documents/<sha>/corrections/<time>-<n>.json, who
 and when) and merged into the record; the audit log gets a `review` event for each act. SHA
 may be abbreviated to a unique prefix of at least 8 characters.
 
@@ -17,20 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ecopy import actions
 from ecopy.settings import Settings
-from pipeline.types import FIELD_NAMES, DocStatus
+from pipeline.types import DocStatus
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
-APPROVERS = ("certifier", "admin")
-DATE_FIELDS = frozenset(f for f in FIELD_NAMES if f.endswith(("date", "date_of_birth",
-                                                             "date_of_death")))
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -57,55 +53,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                                                             "the requester")
 
 
-def _waiting(store: Any) -> list[dict[str, Any]]:
-    from storage.records import read_record
-
-    out = []
-    for key in store.list("documents/"):
-        if key.endswith("/record.json"):
-            record = read_record(store, key.split("/")[1])
-            if record and record.get("status") == "needs_review":
-                out.append(record)
-    return sorted(out, key=lambda r: r.get("history", [{}])[-1].get("at", ""))
-
-
-def _find(store: Any, prefix: str) -> dict[str, Any] | None:
-    from storage.records import read_record
-
-    if len(prefix) == 64:
-        return read_record(store, prefix)
-    if len(prefix) < 8:
-        return None
-    shas = {k.split("/")[1] for k in store.list(f"documents/{prefix}")}
-    return read_record(store, shas.pop()) if len(shas) == 1 else None
-
-
 def _load(args: argparse.Namespace, settings: Settings) -> tuple[Any, dict | None]:
     from ecopy.cli import open_store
 
     store = open_store(args, settings)
-    record = _find(store, args.sha)
+    record = actions.find_document(store, args.sha)
     if record is None:
         print(f"ecopy: no single document matches {args.sha!r} in {store.describe()}",
               file=sys.stderr)
     return store, record
-
-
-def _still_waiting(record: dict) -> bool:
-    """Only a document waiting for review can be corrected, approved or refused."""
-    if record.get("status") == DocStatus.NEEDS_REVIEW:
-        return True
-    print(f"ecopy: the document is {record.get('status')}, not waiting for review",
-          file=sys.stderr)
-    return False
-
-
-def _options(record: dict, settings: Settings) -> Any:
-    from pipeline.stages import StageOptions
-
-    return StageOptions(person_id=record.get("person_id", ""), lang=settings.ocr_lang,
-                        limits=settings.limits, lang_messages=settings.lang,
-                        actor=settings.actor or "ecopy")
 
 
 def _summary(record: dict) -> dict[str, Any]:
@@ -124,7 +80,7 @@ def _summary(record: dict) -> dict[str, Any]:
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
 
-    rows = [_summary(r) for r in _waiting(open_store(args, settings))]
+    rows = [_summary(r) for r in actions.waiting_documents(open_store(args, settings))]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
@@ -157,82 +113,43 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _parse_fields(pairs: list[str]) -> dict[str, str]:
-    from pipeline.dates import parse_date
-    from pipeline.idnumber import parse_personal_id
-
+    """NAME=VALUE pairs; the values are checked by actions.correct_document."""
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or name not in FIELD_NAMES:
-            raise ValueError(f"--field {pair!r}: expected NAME=VALUE with NAME one of "
-                             f"{', '.join(sorted(FIELD_NAMES))}")
-        if name in DATE_FIELDS:
-            parsed = parse_date(value)
-            if parsed is None:
-                raise ValueError(f"--field {name}: {value!r} is not a date")
-            value = parsed.isoformat()
-        if name.endswith("id_number"):
-            parse_personal_id(value)  # raises ValueError with the reason
-        if name == "sex" and value not in ("M", "F"):
-            raise ValueError("--field sex: M or F")
-        out[name] = value
+        if not sep:
+            raise ValueError(f"--field {pair!r}: expected NAME=VALUE")
+        out[name.strip()] = value
     return out
 
 
-def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.classify import DOCUMENT_NAMES
-    from storage.audit import append_event
-    from storage.records import dump, update_record
+def _refused(exc: Exception) -> int:
+    print(f"ecopy: {exc}", file=sys.stderr)
+    return EXIT_REFUSED
 
+
+def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     store, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
-    if args.doc_type and args.doc_type not in DOCUMENT_NAMES:
-        print(f"ecopy: --doc-type must be one of {', '.join(DOCUMENT_NAMES)}", file=sys.stderr)
-        return EXIT_USAGE
     try:
         fields = _parse_fields(args.field)
+        if not fields and not args.doc_type:
+            raise ValueError("nothing to correct: give --doc-type and/or --field")
+        merged = actions.correct_document(store, record, actor=settings.actor or "ecopy",
+                                          doc_type=args.doc_type, fields=fields)
+    except actions.ActionRefused as exc:
+        return _refused(exc)
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not fields and not args.doc_type:
-        print("ecopy: nothing to correct: give --doc-type and/or --field", file=sys.stderr)
-        return EXIT_USAGE
-    if not _still_waiting(record):
-        return EXIT_REFUSED
-    sha = record["sha256"]
-    now = datetime.now(UTC)
-    correction = {"sha256": sha, "actor": settings.actor or "ecopy",
-                  "at": now.isoformat(timespec="seconds"), "doc_type": args.doc_type,
-                  "fields": fields,
-                  "machine": {"doc_type": record.get("doc_type"),
-                              "fields": {f["name"]: f["value"]
-                                         for f in record.get("fields", [])}}}
-    n = 0
-    while not store.put_if_absent(f"documents/{sha}/corrections/{now:%Y%m%dT%H%M%SZ}-{n}.json",
-                                  dump(correction)):
-        n += 1
-    merged = dict(record.get("corrections") or {})
-    merged["fields"] = {**merged.get("fields", {}), **fields}
-    if args.doc_type:
-        merged["doc_type"] = args.doc_type
-    update_record(store, sha, DocStatus.NEEDS_REVIEW, corrections=merged)
-    append_event(store, actor=settings.actor or "ecopy", action="review",
-                 object=f"originals/{sha}", object_sha256=sha,
-                 details={"act": "correct", "doc_type": args.doc_type,
-                          "fields": sorted(fields)})
     print(json.dumps(merged, ensure_ascii=False, indent=2) if args.json
-          else f"{sha[:12]}: corrections recorded")
+          else f"{record['sha256'][:12]}: corrections recorded")
     return EXIT_OK
 
 
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.keys import build_certify_context
-    from pipeline.stages import certify_stored
-    from storage.audit import append_event
-
-    if settings.role not in APPROVERS:
+    if settings.role not in actions.APPROVERS:
         print(f"ecopy: Vai trò {settings.role or '(không có)'!r} không được phê duyệt chứng "
               f"thực; chỉ certifier hoặc admin. / Role {settings.role or '(none)'!r} may not "
               "approve a certification (ECOPY_ROLE certifier or admin).", file=sys.stderr)
@@ -240,18 +157,12 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     store, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
-    if not _still_waiting(record):
-        return EXIT_REFUSED
-    sha = record["sha256"]
-    append_event(store, actor=settings.actor or "ecopy", action="review",
-                 object=f"originals/{sha}", object_sha256=sha,
-                 details={"act": "approve", "reasons": record.get("review_reasons", [])})
-    workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-review-{sha[:12]}-"))
     try:
-        outcome = certify_stored(build_certify_context(settings, store), _options(record,
-                                 settings), sha=sha, record=record, workdir=workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        outcome = actions.approve_document(settings, store, record,
+                                           actor=settings.actor or "ecopy", role=settings.role)
+    except actions.ActionRefused as exc:
+        return _refused(exc)
+    sha = record["sha256"]
     result = {"sha256": sha, "status": str(outcome.status), "reason": outcome.reason,
               "message": outcome.message, "copy_id": outcome.copy_id,
               "register_number": outcome.register_number, "ecopy": outcome.ecopy_path}
@@ -261,18 +172,18 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.reasons import Reason
-    from pipeline.stages import reject
-
     store, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
-    if not _still_waiting(record):
-        return EXIT_REFUSED
-    outcome = reject(store, _options(record, settings), agency_code=settings.commune_code,
-                     source=record.get("name", ""), name=record.get("name", ""),
-                     sha=record["sha256"], reason=Reason.REFUSED_BY_CLERK,
-                     params={"ground": args.ground})
+    try:
+        outcome = actions.refuse_document(settings, store, record,
+                                          actor=settings.actor or "ecopy", ground=args.ground,
+                                          agency_code=settings.commune_code)
+    except actions.ActionRefused as exc:
+        return _refused(exc)
+    except ValueError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps({"sha256": record["sha256"], "status": str(outcome.status),
                       "message": outcome.message}, ensure_ascii=False, indent=2) if args.json
           else f"{record['sha256'][:12]}: {outcome.message}")

@@ -1,0 +1,366 @@
+"""The certifier's screens: the queue, compare and approve or refuse, cancel an issued copy.
+
+GET  /certify                      the agency's documents ready to certify (then unchecked)
+GET  /certify/{sha}                original beside the e-copy preview; result once certified
+POST /certify/{sha}/approve        certify and sign now (ecopy.actions.approve_document)
+POST /certify/{sha}/refuse         refuse under Decree 23/2015 Art 22 with the ground
+POST /copies/{copy_id}/cancel      cancel an issued copy by a decision
+
+The preview is the page images plus the statement text of Mẫu số 01 as HTML: the register
+number is only allocated when signing, so an assembled "preview PDF" would have to print a
+number that does not exist yet.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ecopy import actions
+from ecopy.accounts import Account
+from ecopy.web import i18n
+from ecopy.web.app import audit_event, render, t
+from ecopy.web.security import check_csrf, require
+from ecopy.web.views.pages import visible_record
+from ecopy.web.views.review import current_fields, page_views, review_messages, status_text
+from pipeline.types import DocStatus
+from storage.dossiers import DOSSIER_ID, SHA256, Dossier, load_dossier
+
+router = APIRouter()
+
+CERTIFIERS = ("certifier", "admin")
+COPY_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_TEXT = 500
+
+# Decree 23/2015 Art 22: the grounds on which a certifier must refuse (domain.md).
+GROUNDS: dict[str, tuple[str, str]] = {
+    "altered": ("Bản chính bị tẩy xóa, sửa chữa, thêm, bớt nội dung không hợp lệ",
+                "The original is erased, altered or has unlawful additions"),
+    "damaged": ("Bản chính bị hư hỏng, cũ nát, không xác định được nội dung",
+                "The original is damaged or worn so its content cannot be read"),
+    "secret": ("Bản chính đóng dấu mật hoặc ghi rõ không được sao chụp",
+               "The original is stamped secret (MẬT) or marked not to be copied"),
+    "unlawful": ("Bản chính có nội dung trái pháp luật, đạo đức xã hội",
+                 "The original has unlawful content or content against social ethics"),
+    "foreign": ("Giấy tờ do cơ quan nước ngoài cấp chưa được hợp pháp hóa lãnh sự",
+                "A foreign paper that has not been legalised"),
+    "self_made": ("Giấy tờ do cá nhân tự lập, không có xác nhận và đóng dấu của cơ quan có "
+                  "thẩm quyền", "A self-made paper without an authority's certification and "
+                                "seal"),
+}
+
+i18n.register({f"certify.ground.{k}": v for k, v in GROUNDS.items()})
+i18n.register({
+    "certify.title": ("Chứng thực bản sao", "Certify copies"),
+    "certify.ready": ("Chờ chứng thực", "Ready to certify"),
+    "certify.unchecked": ("Chưa được công chức kiểm tra", "Not yet checked by a clerk"),
+    "certify.unchecked_hint": ("Máy còn thắc mắc về các giấy tờ này; nên để công chức kiểm "
+                               "tra trước.", "The machine still has doubts about these; a clerk "
+                                             "should check them first."),
+    "certify.none": ("Không có giấy tờ nào.", "No documents."),
+    "certify.col.document": ("Giấy tờ", "Document"),
+    "certify.col.person": ("Người yêu cầu", "Requester"),
+    "certify.col.file": ("Tệp", "File"),
+    "certify.col.since": ("Chờ từ", "Waiting since"),
+    "certify.col.status": ("Trạng thái", "Status"),
+    "certify.open": ("Mở", "Open"),
+    "certify.original": ("Bản chính (ảnh quét)", "Original (scan)"),
+    "certify.preview": ("Bản sao điện tử (xem trước)", "E-copy (preview)"),
+    "certify.preview_note": ("Xem trước: các trang giống ảnh quét; lời chứng dưới đây được in "
+                             "ở trang cuối. Số chứng thực được cấp khi ký.",
+                             "Preview: the pages are the scan; the statement below is printed "
+                             "on the last page. The number is allocated at signing."),
+    "certify.number_at_signing": ("Số chứng thực: (cấp khi ký)  Quyển số: {book}",
+                                  "Number: (allocated at signing)  Book: {book}"),
+    "certify.page_alt": ("Trang {n} của bản chính", "Page {n} of the original"),
+    "certify.preview_alt": ("Trang {n} của bản sao điện tử", "Page {n} of the e-copy"),
+    "certify.facts": ("Thông tin", "Details"),
+    "certify.review_link": ("Xem chi tiết các thông tin và vị trí trên ảnh",
+                            "See every item and where it is on the page"),
+    "certify.approve": ("Phê duyệt và ký số", "Approve and sign"),
+    "certify.approve_hint": ("Bạn xác nhận bản sao đúng với bản chính. Bản sao sẽ được cấp số "
+                             "chứng thực, ký số (người chứng thực và cơ quan) và lưu vào kho dữ "
+                             "liệu của công dân.",
+                             "You confirm the copy matches the original. It gets a register "
+                             "number, two digital signatures and is filed in the citizen's "
+                             "data warehouse."),
+    "certify.signer": ("Người ký: {name}, {title}", "Signer: {name}, {title}"),
+    "certify.refuse": ("Từ chối chứng thực", "Refuse"),
+    "certify.refuse_ground": ("Lý do từ chối (Điều 22 Nghị định 23/2015)",
+                              "Ground (Decree 23/2015 Art 22)"),
+    "certify.refuse_choose": ("— chọn lý do —", "— choose —"),
+    "certify.refuse_detail": ("Ghi chú thêm (không bắt buộc)", "Details (optional)"),
+    "certify.refuse_missing": ("Hãy chọn lý do từ chối.", "Choose a ground."),
+    "certify.other_agency": ("Máy chủ này chỉ ký cho xã {code}; tài khoản của bạn thuộc xã "
+                             "{agency}.", "This server signs for commune {code} only; your "
+                                          "account belongs to commune {agency}."),
+    "certify.key_holder": ("Khóa ký đã cấu hình thuộc về người khác; bạn không ký được bằng "
+                           "khóa này.", "The configured signing key belongs to someone else."),
+    "certify.busy": ("Giấy tờ đang được người khác ký; hãy tải lại trang sau ít phút.",
+                     "Someone else is signing this document; reload in a few minutes."),
+    "certify.not_waiting": ("Giấy tờ không còn chờ chứng thực.",
+                            "The document is no longer waiting for certification."),
+    "certify.done": ("Đã chứng thực và ký số.", "Certified and signed."),
+    "certify.failed": ("Không chứng thực được: {message}", "Not certified: {message}"),
+    "certify.refused": ("Đã từ chối chứng thực; lý do đã được ghi lại.",
+                        "Refused; the ground is recorded."),
+    "certify.result": ("Kết quả chứng thực", "Certification"),
+    "certify.number": ("Số chứng thực", "Register number"),
+    "certify.book": ("Quyển số", "Book"),
+    "certify.date": ("Ngày chứng thực", "Date"),
+    "certify.copy_id": ("Mã bản sao điện tử", "E-copy id"),
+    "certify.download": ("Tải bản sao điện tử (PDF)", "Download the e-copy (PDF)"),
+    "certify.rejected": ("Giấy tờ bị từ chối: {message}", "Refused: {message}"),
+    "certify.cancelled": ("Bản sao đã bị hủy theo Quyết định số {ref} ngày {date}: {reason}",
+                          "Cancelled by decision {ref} of {date}: {reason}"),
+    "certify.cancel": ("Hủy bản sao đã cấp", "Cancel this copy"),
+    "certify.cancel_hint": ("Chỉ hủy khi đã có quyết định hủy. Bản sao bị hủy sẽ không còn "
+                            "hợp lệ khi kiểm tra và có tên trong danh sách hủy.",
+                            "Cancel only under a decision. A cancelled copy fails "
+                            "verification and is listed publicly."),
+    "certify.cancel_ref": ("Số quyết định hủy", "Decision reference"),
+    "certify.cancel_date": ("Ngày quyết định", "Decision date"),
+    "certify.cancel_reason": ("Lý do hủy", "Reason"),
+    "certify.cancel_button": ("Hủy bản sao theo quyết định", "Cancel under this decision"),
+    "certify.cancel_missing": ("Cần số quyết định, ngày hợp lệ và lý do hủy.",
+                               "A decision reference, a valid date and a reason are needed."),
+    "certify.cancel_done": ("Đã hủy bản sao.", "The copy is cancelled."),
+})
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _agency_documents(store: object, agency: str) -> list[tuple[str, str]]:
+    """(dossier_id, sha256) of every document linked to one of the agency's dossiers."""
+    out = []
+    for key in store.list(f"dossiers/{agency}/"):
+        parts = key.split("/")
+        if len(parts) == 5 and parts[3] == "documents" and DOSSIER_ID.match(parts[2]) \
+                and SHA256.match(parts[4]):
+            out.append((parts[2], parts[4]))
+    return out
+
+
+def _dossier_of(store: object, agency: str, sha: str) -> Dossier | None:
+    """The agency's (first) dossier holding the document: who asked for the copy."""
+    from storage.dossiers import dossiers_of_document
+
+    for owner, dossier_id in sorted(dossiers_of_document(store, sha)):
+        if owner == agency:
+            return load_dossier(store, agency, dossier_id)
+    return None
+
+
+def _when(iso: str) -> str:
+    """A stored UTC time as Vietnam shows it."""
+    from pipeline.certify import VN_TZ
+
+    try:
+        return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+    except ValueError:
+        return iso
+
+
+def _signer(request: Request, account: Account) -> tuple[object | None, str]:
+    """(settings naming this account as the signer, or None) and why not."""
+    settings = request.app.state.settings
+    if account.agency != settings.commune_code:
+        return None, t(request, "certify.other_agency", code=settings.commune_code,
+                       agency=account.agency)
+    try:
+        return actions.settings_for_signer(settings, account.full_name, account.title), ""
+    except actions.NotAllowed:
+        return None, t(request, "certify.key_holder")
+
+
+def _copy_facts(store: object, record: dict) -> dict:
+    from storage.cancellations import find_cancellation
+
+    entry = record.get("register_entry") or {}
+    copy_id = record.get("copy_id", "")
+    return {"copy_id": copy_id, "number": entry.get("number"),
+            "book": f"{entry.get('book', '')}-SCT/BS" if entry.get("book") else "",
+            "date": entry.get("date", ""), "signer": entry.get("signer", ""),
+            "cancellation": find_cancellation(store, copy_id) if copy_id else None}
+
+
+def _page_context(request: Request, account: Account, record: dict, *, status: int = 200,
+                  notice: str = "", alert: str = "", refuse_error: str = "",
+                  cancel_error: str = "", form: dict | None = None) -> Response:
+    from pipeline.assemble import SIGNER_HEADING, STATEMENT_TITLE, TEST_MARK_BOX
+    from pipeline.certify import VN_TZ
+
+    store, settings = request.app.state.store, request.app.state.settings
+    signer_settings, signer_problem = _signer(request, account)
+    who = signer_settings or settings
+    today = datetime.now(VN_TZ)
+    dossier = _dossier_of(store, account.agency, record["sha256"])
+    fields = current_fields(record)
+    for f in fields:
+        f["label"] = t(request, f"review.field.{f['name']}")
+    waiting = record.get("status") in actions.WAITING
+    ctx = {
+        "record": record, "sha": record["sha256"], "status": record.get("status", ""),
+        "status_text": status_text(request, record.get("status", "")),
+        "pages": page_views(request, record), "fields": fields, "dossier": dossier,
+        "reasons": review_messages(request, record)
+        if record.get("status") == DocStatus.NEEDS_REVIEW else [],
+        "waiting": waiting, "signer_problem": signer_problem,
+        "statement": {"test": TEST_MARK_BOX if settings.key_source == "dev" else "",
+                      "caption": STATEMENT_TITLE,
+                      "book": f"{settings.register_book or f'01/{today.year}'}-SCT/BS",
+                      "date": f"Ngày {today.day:02d} tháng {today.month:02d} năm {today.year}",
+                      "heading": SIGNER_HEADING, "name": who.certifier_name,
+                      "signer_title": who.certifier_title},
+        "grounds": [(code, t(request, f"certify.ground.{code}")) for code in GROUNDS],
+        "copy": _copy_facts(store, record) if record.get("status") == DocStatus.FILED else None,
+        "notice": notice, "alert": alert, "refuse_error": refuse_error,
+        "cancel_error": cancel_error, "form": form or {},
+    }
+    return render(request, "certify_document.html", ctx, status=status)
+
+
+# ------------------------------------------------------------------ pages
+
+
+@router.get("/certify")
+def queue(request: Request) -> Response:
+    account, _ = require(request, *CERTIFIERS)
+    from storage.records import read_record
+
+    store = request.app.state.store
+    dossiers: dict[str, Dossier | None] = {}
+    ready, unchecked = [], []
+    seen: set[str] = set()
+    for dossier_id, sha in _agency_documents(store, account.agency):
+        if sha in seen:
+            continue
+        record = read_record(store, sha)
+        if record is None or record.get("status") not in actions.WAITING:
+            continue
+        seen.add(sha)
+        if dossier_id not in dossiers:
+            dossiers[dossier_id] = load_dossier(store, account.agency, dossier_id)
+        dossier = dossiers[dossier_id]
+        row = {"sha": sha, "name": record.get("name", ""),
+               "document": record.get("document_name") or record.get("doc_type", ""),
+               "person": dossier.person_name if dossier else "",
+               "since": actions.waiting_since(record), "when": _when(
+                   actions.waiting_since(record)),
+               "status": record["status"], "status_text": status_text(request,
+                                                                      record["status"])}
+        (ready if record["status"] == DocStatus.READY else unchecked).append(row)
+    ready.sort(key=lambda r: r["since"])
+    unchecked.sort(key=lambda r: r["since"])
+    return render(request, "certify_queue.html", {"ready": ready, "unchecked": unchecked})
+
+
+@router.get("/certify/{sha}")
+def document_page(request: Request, sha: str, done: str = "") -> Response:
+    account, _ = require(request, *CERTIFIERS)
+    record = visible_record(request, account, sha)
+    notice = {"approved": "certify.done", "refused": "certify.refused",
+              "cancelled": "certify.cancel_done"}.get(done, "")
+    alert = ""
+    if done == "failed" and record.get("status") == DocStatus.REJECTED:
+        alert = t(request, "certify.failed", message=record.get("message", ""))
+    return _page_context(request, account, record,
+                         notice=t(request, notice) if notice and not alert else "",
+                         alert=alert)
+
+
+@router.post("/certify/{sha}/approve")
+async def approve(request: Request, sha: str) -> Response:
+    account, session = require(request, *CERTIFIERS)
+    await check_csrf(request, session)
+    record = visible_record(request, account, sha)
+    settings, problem = _signer(request, account)
+    if settings is None:
+        return _page_context(request, account, record, status=403, alert=problem)
+    dossier = _dossier_of(request.app.state.store, account.agency, sha)
+    try:
+        outcome = await run_in_threadpool(
+            actions.approve_document, settings, request.app.state.store, record,
+            actor=account.username, role=account.role,
+            requester_name=dossier.person_name if dossier and dossier.person_name else None)
+    except actions.InProgress:
+        return _page_context(request, account, record, status=409,
+                             alert=t(request, "certify.busy"))
+    except actions.ActionRefused:
+        return _page_context(request, account, record, status=409,
+                             alert=t(request, "certify.not_waiting"))
+    audit_event(request, account.username, "certify_approve", f"originals/{sha}", sha,
+                status=str(outcome.status), copy_id=outcome.copy_id,
+                register_number=outcome.register_number, reason=outcome.reason)
+    done = "approved" if outcome.status == DocStatus.FILED else "failed"
+    return RedirectResponse(f"/certify/{sha}?done={done}", 303)
+
+
+@router.post("/certify/{sha}/refuse")
+async def refuse(request: Request, sha: str) -> Response:
+    account, session = require(request, *CERTIFIERS)
+    form = await check_csrf(request, session)
+    record = visible_record(request, account, sha)
+    code = str(form.get("ground") or "")
+    detail = " ".join(str(form.get("detail") or "").split())[:MAX_TEXT]
+    if code not in GROUNDS:
+        return _page_context(request, account, record, status=400,
+                             refuse_error=t(request, "certify.refuse_missing"),
+                             form={"detail": detail})
+    ground = GROUNDS[code][0] + (f" — {detail}" if detail else "")
+    try:
+        actions.refuse_document(request.app.state.settings, request.app.state.store, record,
+                                actor=account.username, ground=ground,
+                                agency_code=account.agency)
+    except actions.ActionRefused:
+        return _page_context(request, account, record, status=409,
+                             alert=t(request, "certify.not_waiting"))
+    audit_event(request, account.username, "certify_refuse", f"originals/{sha}", sha,
+                ground=code, detail=detail)
+    return RedirectResponse(f"/certify/{sha}?done=refused", 303)
+
+
+@router.post("/copies/{copy_id}/cancel")
+async def cancel(request: Request, copy_id: str) -> Response:
+    from pipeline.dates import parse_date
+    from storage.cancellations import CancellationError, find_copy
+    from storage.records import read_record
+
+    account, session = require(request, *CERTIFIERS)
+    form = await check_csrf(request, session)
+    store = request.app.state.store
+    found = find_copy(store, copy_id) if COPY_ID.match(copy_id) else None
+    if found is None:
+        raise HTTPException(404)
+    meta = found[1]
+    sha = str(meta.get("original_sha256", ""))
+    if (meta.get("register_entry") or {}).get("agency_code") != account.agency \
+            or not SHA256.match(sha):
+        raise HTTPException(404)  # another commune's certification
+    record = read_record(store, sha)
+    if record is None:
+        raise HTTPException(404)
+    ref = " ".join(str(form.get("decision_ref") or "").split())[:MAX_TEXT]
+    reason = " ".join(str(form.get("reason") or "").split())[:MAX_TEXT]
+    raw_date = str(form.get("decision_date") or "").strip()
+    decided = parse_date(raw_date) if raw_date else None
+    values = {"decision_ref": ref, "reason": reason, "decision_date": raw_date}
+    if not ref or not reason or (raw_date and decided is None):
+        return _page_context(request, account, record, status=400,
+                             cancel_error=t(request, "certify.cancel_missing"), form=values)
+    try:
+        decision, already = actions.cancel_certification(
+            store, copy_id, decision_ref=ref,
+            decision_date=decided.isoformat() if decided else None, reason=reason,
+            actor=account.username, role=account.role)
+    except CancellationError:
+        return _page_context(request, account, record, status=400,
+                             cancel_error=t(request, "certify.cancel_missing"), form=values)
+    audit_event(request, account.username, "certify_cancel", f"copies/{copy_id}",
+                sha, decision_ref=decision["decision_ref"], already_cancelled=already)
+    return RedirectResponse(f"/certify/{sha}?done=cancelled", 303)
