@@ -24,7 +24,7 @@ from signing.sign import sign_ecopy
 from signing.tsa import local_timestamper
 from signing.verify import render_text, verify_pdf
 from storage.audit import append_event
-from storage.cancellations import find_cancellation
+from storage.cancellations import PUBLIC_FIELDS, find_cancellation
 from storage.register import find_entry
 from storage.store import ObjectStore
 
@@ -126,7 +126,9 @@ def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] 
             return json.loads(raw) if raw else None
 
         def cancelled(copy_id: str) -> dict[str, Any] | None:
-            return find_cancellation(store, copy_id)
+            # what the published list shows, never the person or the officer who recorded it
+            found = find_cancellation(store, copy_id)
+            return {k: found.get(k) for k in PUBLIC_FIELDS} if found else None
 
     report = verify_pdf(data, trust_roots=roots, test_roots=test_roots, register_lookup=lookup,
                         cancellation_lookup=cancelled, revocation=revocation,

@@ -44,7 +44,7 @@ _EXTRA = {
 }
 
 
-def _labels(lang: str) -> dict[str, str]:
+def report_labels(lang: str) -> dict[str, str]:
     key = "en" if lang == "en" else "vi"
     return {**_LABELS[key], **_EXTRA[key]}
 
@@ -53,11 +53,11 @@ def _yn(t: dict[str, str], flag: bool | None) -> str:
     return t["none"] if flag is None else (t["yes"] if flag else t["no"])
 
 
-def _indic(t: dict[str, str], value: str, sub: str | None) -> str:
+def indication_text(t: dict[str, str], value: str, sub: str | None) -> str:
     return f"{t.get(value, value)} ({value}{' / ' + sub if sub else ''})"
 
 
-def _document_rows(report: VerificationReport, t: dict[str, str], lang: str) -> list[tuple]:
+def document_rows(report: VerificationReport, t: dict[str, str], lang: str) -> list[tuple]:
     return [
         (t["sha256"], report.document_sha256),
         (t["size"], str(report.file_size)),
@@ -69,7 +69,7 @@ def _document_rows(report: VerificationReport, t: dict[str, str], lang: str) -> 
     ]
 
 
-def _signature_rows(sig: SignatureReport, t: dict[str, str]) -> list[tuple[str, str]]:
+def signature_rows(sig: SignatureReport, t: dict[str, str]) -> list[tuple[str, str]]:
     timestamp = sig.timestamp_time or t["none"]
     if sig.timestamp_time:
         timestamp += f" ({_yn(t, sig.timestamp_valid)})"
@@ -77,7 +77,7 @@ def _signature_rows(sig: SignatureReport, t: dict[str, str]) -> list[tuple[str, 
     if sig.docmdp_permission:
         certification += f" ({sig.docmdp_permission})"
     return [
-        (t["indication"], _indic(t, sig.indication, sig.sub_indication)),
+        (t["indication"], indication_text(t, sig.indication, sig.sub_indication)),
         (t["signer"], sig.signer_cn),
         (t["org"], sig.organisation),
         (t["serial"], sig.certificate_serial),
@@ -96,7 +96,7 @@ def _signature_rows(sig: SignatureReport, t: dict[str, str]) -> list[tuple[str, 
     ]
 
 
-def _problems(report: VerificationReport, lang: str) -> list[str]:
+def problem_messages(report: VerificationReport, lang: str) -> list[str]:
     key = "message_en" if lang == "en" else "message_vi"
     return [getattr(p, key) for p in report.problems]
 
@@ -140,7 +140,7 @@ td{word-break:break-all}
 
 def render_html(report: VerificationReport, lang: str = "vi") -> str:
     """A self-contained printable page (no JavaScript, no external resources)."""
-    t = _labels(lang)
+    t = report_labels(lang)
     esc = html.escape
     colour = _COLOURS.get(report.indication, "#555")
 
@@ -158,8 +158,8 @@ def render_html(report: VerificationReport, lang: str = "vi") -> str:
     parts += [
         f"<h1>{esc(t['title'])}</h1>",
         f'<p>{esc(t["verdict"])}: <span class="verdict" style="background:{colour}">'
-        f"{esc(_indic(t, report.indication, report.sub_indication))}</span></p>",
-        table(_document_rows(report, t, lang) + _extra_rows(report)),
+        f"{esc(indication_text(t, report.indication, report.sub_indication))}</span></p>",
+        table(document_rows(report, t, lang) + _extra_rows(report)),
     ]
     for i, sig in enumerate(report.signatures, 1):
         sig_colour = _COLOURS.get(sig.indication, "#555")
@@ -167,8 +167,8 @@ def render_html(report: VerificationReport, lang: str = "vi") -> str:
             f'<h2 style="border-left:6px solid {sig_colour};padding-left:.4em">'
             f"{esc(t['signature'])} {i}: {esc(sig.field_name)}</h2>"
         )
-        parts.append(table(_signature_rows(sig, t)))
-    problems = _problems(report, lang)
+        parts.append(table(signature_rows(sig, t)))
+    problems = problem_messages(report, lang)
     if problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in problems)
         parts.append(f"<h2>{esc(t['problems'])}</h2><ul>{items}</ul>")
@@ -197,7 +197,7 @@ def render_pdf(report: VerificationReport, out_path: str | Path, lang: str = "vi
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     regular, bold = _register_fonts()
-    t = _labels(lang)
+    t = report_labels(lang)
     esc = html.escape  # Paragraph parses a small markup language: escape like HTML
     body = ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=12)
     head = ParagraphStyle("head", fontName=bold, fontSize=15, leading=19, spaceAfter=6)
@@ -244,14 +244,15 @@ def render_pdf(report: VerificationReport, out_path: str | Path, lang: str = "vi
     story += [
         Paragraph(esc(t["title"]), head),
         Paragraph(
-            esc(f"{t['verdict']}: {_indic(t, report.indication, report.sub_indication)}"), verdict
+            esc(f"{t['verdict']}: "
+                f"{indication_text(t, report.indication, report.sub_indication)}"), verdict
         ),
-        table(_document_rows(report, t, lang) + _extra_rows(report)),
+        table(document_rows(report, t, lang) + _extra_rows(report)),
     ]
     for i, sig in enumerate(report.signatures, 1):
         story.append(Paragraph(esc(f"{t['signature']} {i}: {sig.field_name}"), sub))
-        story.append(table(_signature_rows(sig, t)))
-    problems = _problems(report, lang)
+        story.append(table(signature_rows(sig, t)))
+    problems = problem_messages(report, lang)
     if problems:
         story.append(Paragraph(esc(t["problems"]), sub))
         story += [Paragraph(esc(f"• {p}"), body) for p in problems]

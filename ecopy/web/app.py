@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ecopy.accounts import Account, authenticate
 from ecopy.settings import Settings
 from ecopy.web import i18n
+from ecopy.web.processing import Processor
 from ecopy.web.security import (
     COOKIE,
     HEADERS,
@@ -48,6 +49,8 @@ def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.throttle = LoginThrottle(settings.web_login_failures, settings.web_login_window_s)
+    app.state.processor = Processor(settings, store)  # uploads: embedded or distributed
+    app.router.on_shutdown.append(app.state.processor.close)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -57,7 +60,9 @@ def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
         response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.url.path.startswith(("/login", "/dossiers", "/certify", "/documents")):
+        if request.url.path.startswith(("/login", "/dossiers", "/certify", "/documents",
+                                         "/verify", "/warehouse", "/copies", "/register",
+                                         "/cancellations")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -34,6 +34,7 @@ register({
     "nav.dossiers": ("Hồ sơ", "Dossiers"),
     "nav.certify": ("Chứng thực", "Certify"),
     "nav.register": ("Sổ chứng thực", "Register"),
+    "nav.warehouse": ("Kho dữ liệu công dân", "Citizens' data warehouse"),
     "nav.cancellations": ("Danh sách hủy", "Cancellations"),
     "nav.verify": ("Kiểm tra bản sao", "Verify a copy"),
     "nav.main": ("Điều hướng chính", "Main navigation"),
