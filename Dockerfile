@@ -23,6 +23,7 @@ USER ecopy
 WORKDIR /data
 ENV ECOPY_STORE=/data OMP_THREAD_LIMIT=1 PYTHONUNBUFFERED=1
 # store + Redis reachable; compose overrides the interval per service
+EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=10s --retries=3 CMD ["ecopy", "health"]
 ENTRYPOINT ["ecopy"]
 CMD ["--help"]
