@@ -70,12 +70,15 @@ class ProcessOptions:
     # a clerk's refusal ground (Decree 23/2015 Art 22) for every document of the run: each is
     # refused with reason refused_by_clerk and the ground recorded, nothing is certified
     refuse: str = ""
+    # False: a document with nothing to review ends READY for a certifier (web uploads)
+    certify_when_sure: bool = True
 
     def stage_options(self) -> StageOptions:
         return StageOptions(
             person_id=self.person_id, lang=self.lang, accept_signed=self.accept_signed,
             hold_for_review=self.hold_for_review, limits=self.limits,
             lang_messages=self.lang_messages, ocr_engine=self.ocr_engine, actor=self.actor,
+            certify_when_sure=self.certify_when_sure,
         )  # fmt: skip
 
 

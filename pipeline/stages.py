@@ -8,7 +8,8 @@ result back there: the store is the system of record, a queue only says what to 
     intake          file → stored original + claimed record (or duplicate / rejected)
     read_pages      original → inspected, rasterised and OCR'd pages (sequential; the
                     orchestrator does the same work page-parallel with the same tasks)
-    understand      OCR pages → refused, held for review, or ready to certify
+    understand      OCR pages → refused, held for review, or ready to certify (certified at
+                    once, or left READY for a certifier when certify_when_sure is off)
     certify         ready → register number, signed e-copy, filed in the warehouse
     reject          any failure → record, audit event (and refusal record for Art 22 grounds)
 """
@@ -77,6 +78,8 @@ class StageOptions:
     lang_messages: str = "vi"
     ocr_engine: str = "tesseract"
     actor: str = "ecopy"
+    # False (web uploads): a document with nothing to review waits as READY for a certifier
+    certify_when_sure: bool = True
 
 
 @dataclass(frozen=True)
@@ -398,6 +401,13 @@ def understand(
                        {"status": "needs_review", "reasons": review})
         text = "; ".join(texts.values())
         return DocumentOutcome(source, sha, DocStatus.NEEDS_REVIEW, review[0], text,
+                               doc_type=classification.doc_type, pages=len(ocr_pages),
+                               review_reasons=tuple(review))
+    if not opt.certify_when_sure:  # nothing is signed until a certifier approves it
+        update_record(store, sha, DocStatus.READY, **record)
+        audit_original(store, opt.actor, "ready", sha,
+                       {"status": "ready", "doc_type": classification.doc_type})
+        return DocumentOutcome(source, sha, DocStatus.READY, "", "",
                                doc_type=classification.doc_type, pages=len(ocr_pages),
                                review_reasons=tuple(review))
     return Understood(classification, extraction, tuple(review), record)

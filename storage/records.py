@@ -16,7 +16,7 @@ from typing import Any
 
 from storage.store import ObjectStore
 
-FINAL_STATUSES = {"needs_review", "certified", "filed"}
+FINAL_STATUSES = {"needs_review", "ready", "certified", "filed"}
 
 
 def original_key(sha256: str) -> str:

@@ -11,7 +11,8 @@ worker) can delay a document, but can never lose it or certify it twice. The sig
 reuses a register number already claimed under the document's copy_id (see
 ``pipeline.certify.certify_document``).
 
-Documents are rejected or held for review with a reason code written to their record.
+Documents are rejected or held for review with a reason code written to their record, or
+left READY for a certifier when their batch says ``certify_when_sure: false`` (web uploads).
 Those are outcomes, not job failures. A job fails (and rq retries it with backoff) only
 when infrastructure fails: the store or Redis is unreachable, or a worker dies.
 """
@@ -54,7 +55,9 @@ QUEUE_PREFIX = "ecopy-"
 # failing ends in rq's failed registry, where `ecopy status` shows it.
 RETRY = Retry(max=6, interval=[2, 5, 10, 30, 60, 120])
 JOB_TIMEOUT = {"ocr": 3600, "understand": 300, "sign": 900}
-DONE = {DocStatus.FILED, DocStatus.NEEDS_REVIEW, DocStatus.REJECTED, DocStatus.DUPLICATE}
+# READY (batches with certify_when_sure off) waits for a certifier, never for a sign job
+DONE = {DocStatus.FILED, DocStatus.NEEDS_REVIEW, DocStatus.READY, DocStatus.REJECTED,
+        DocStatus.DUPLICATE}
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,13 @@ def _options(batch_id: str) -> StageOptions:
     return replace(ctx.defaults, person_id=batch["person_id"],
                    hold_for_review=batch.get("hold_for_review", True),
                    accept_signed=batch.get("accept_signed", False),
+                   certify_when_sure=batch.get("certify_when_sure", True),
                    actor=batch.get("actor") or ctx.defaults.actor)
+
+
+def _agency(batch_id: str) -> str:
+    """The commune the batch was submitted for (one deployment may serve several)."""
+    return read_batch(_ctx().store, batch_id).get("commune_code") or _ctx().agency_code
 
 
 def _record(sha: str) -> dict:
@@ -169,7 +178,7 @@ def ocr_job(sha: str, batch_id: str) -> str:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if isinstance(result, TaskFailure):
-            reject(ctx.store, opt, agency_code=ctx.agency_code, source=record["name"],
+            reject(ctx.store, opt, agency_code=_agency(batch_id), source=record["name"],
                    name=record["name"], sha=sha, reason=result.reason, params=result.params)
             return f"rejected: {result.reason}"
         inspection, pages = result
@@ -194,7 +203,7 @@ def understand_job(sha: str, batch_id: str) -> str:
         enqueue(ctx.redis, "ocr", sha, batch_id)
         return "no OCR yet"
     opt = _options(batch_id)
-    result = understand(ctx.store, opt, agency_code=ctx.agency_code, source=record["name"],
+    result = understand(ctx.store, opt, agency_code=_agency(batch_id), source=record["name"],
                         name=record["name"], sha=sha, ocr_pages=ocr_pages)
     if not isinstance(result, Understood):
         return f"{result.status}: {result.reason}"

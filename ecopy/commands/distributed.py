@@ -66,14 +66,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     he.set_defaults(handler=cmd_health)
 
 
-def _redis(settings: Settings) -> Any:
+def _redis(settings: Settings, **options: Any) -> Any:
     from redis import Redis
 
     password = None
     if settings.redis_password_file is not None:
         password = settings.redis_password_file.read_text(encoding="utf-8").strip()
-    return Redis.from_url(settings.redis_url, password=password) if password \
-        else Redis.from_url(settings.redis_url)
+    return Redis.from_url(settings.redis_url, password=password, **options) if password \
+        else Redis.from_url(settings.redis_url, **options)
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
@@ -84,10 +84,7 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.orchestrator import expand_inputs
     from pipeline.reasons import Reason, message
     from pipeline.stages import Accepted, StageOptions, intake
-    from pipeline.types import DocStatus
-    from storage.batches import create_batch, new_batch_id
-    from storage.records import update_record
-    from workers.jobs import enqueue
+    from storage.batches import new_batch_id
 
     try:
         parse_personal_id(args.person_id)
@@ -104,22 +101,17 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     for path in expand_inputs(args.paths):
         result = intake(store, opt, agency_code=settings.commune_code, path=path)
         if isinstance(result, Accepted):
-            update_record(store, result.sha256, DocStatus.RECEIVED, kind=result.kind,
-                          batch_id=batch_id)
-            documents.append({"sha256": result.sha256, "name": result.name,
-                              "source": str(path)})
+            documents.append(batch_document(store, batch_id, result.sha256, result.kind,
+                                            result.name, str(path)))
         else:
             outcomes.append({"source": str(path), "sha256": result.sha256,
                              "status": str(result.status), "reason": result.reason,
                              "message": result.message})
-    create_batch(store, batch_id, {
-        "person_id": args.person_id, "hold_for_review": not args.certify_all,
-        "accept_signed": args.accept_signed, "actor": settings.actor or "ecopy",
-        "commune_code": settings.commune_code, "documents": documents,
-        "not_queued": outcomes})
     try:
-        for doc in documents:  # after the batch object exists: jobs read it
-            enqueue(redis, "ocr", doc["sha256"], batch_id)
+        queue_batch(store, redis, batch_id, documents, {
+            "person_id": args.person_id, "hold_for_review": not args.certify_all,
+            "accept_signed": args.accept_signed, "actor": settings.actor or "ecopy",
+            "commune_code": settings.commune_code, "not_queued": outcomes})
     except RedisError as exc:
         # nothing is lost: originals, records and the batch are in the store
         print(f"ecopy: batch {batch_id} is stored but could not be queued ({exc}); "
@@ -133,6 +125,39 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         for o in outcomes:
             print(f"{o['source']}: {o['status']} {o['message']}", file=sys.stderr)
     return EXIT_OK
+
+
+def batch_document(store: Any, batch_id: str, sha256: str, kind: str, name: str,
+                   source: str) -> dict[str, str]:
+    """Mark a taken-in document as part of a batch; its entry in the batch's document list."""
+    from pipeline.types import DocStatus
+    from storage.records import update_record
+
+    update_record(store, sha256, DocStatus.RECEIVED, kind=kind, batch_id=batch_id)
+    return {"sha256": sha256, "name": name, "source": source}
+
+
+def queue_batch(store: Any, redis: Any, batch_id: str, documents: list[dict[str, str]],
+                options: dict[str, Any]) -> None:
+    """Write the batch object (options: person_id, hold_for_review, ...), then queue each
+    document's OCR job. Raises RedisError when Redis is down: the batch is stored by then, so
+    `ecopy reconcile` can queue it later."""
+    from storage.batches import create_batch
+    from workers.jobs import enqueue
+
+    create_batch(store, batch_id, {**options, "documents": documents})
+    for doc in documents:  # after the batch object exists: jobs read it
+        enqueue(redis, "ocr", doc["sha256"], batch_id)
+
+
+def redis_reachable(settings: Settings) -> Any | None:
+    """A Redis client when Redis answers a ping, else None."""
+    try:
+        redis = _redis(settings, socket_connect_timeout=2)
+        redis.ping()
+    except Exception:  # unreachable, refused, bad URL or password: not distributed
+        return None
+    return redis
 
 
 def _worker_context(settings: Settings, store: Any) -> Any:
@@ -220,7 +245,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ecopy: no batch {args.batch_id} in {store.describe()}", file=sys.stderr)
         return EXIT_USAGE
     rows = _progress(store, _redis(settings), batch)
-    done = {"filed", "needs_review", "rejected", "duplicate"}
+    done = {"filed", "needs_review", "ready", "rejected", "duplicate"}
     if args.json:
         print(json.dumps({"batch_id": args.batch_id, "person_id": batch["person_id"],
                           "documents": rows, "not_queued": batch.get("not_queued", [])},
@@ -248,7 +273,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(args, settings)
     redis = _redis(settings)
-    done = {"filed", "needs_review", "rejected", "duplicate"}
+    done = {"filed", "needs_review", "ready", "rejected", "duplicate"}
     queued = []
     for batch_id in list_batches(store):
         for doc in read_batch(store, batch_id)["documents"]:
