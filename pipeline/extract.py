@@ -400,7 +400,17 @@ def _clean(field: str, value: str) -> str | None:
         return _license_class(value)
     if base in ("register_number", "serial_number", "license_number", "document_number"):
         return _document_number(value)
-    return value
+    return _without_rules(value)
+
+
+# Table borders and underlines OCR reads as words: "|", "_|", "—___", "=".
+_RULE_TOKEN = re.compile(r"^[|_—–=~¦]+$")
+
+
+def _without_rules(value: str) -> str | None:
+    """A text value without the table borders and underlines read into it."""
+    kept = " ".join(w for w in value.split() if not _RULE_TOKEN.match(w))
+    return kept or None
 
 
 def _wraps(field: str) -> bool:

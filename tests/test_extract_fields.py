@@ -281,3 +281,13 @@ def test_a_name_without_any_tone_mark_goes_to_a_clerk() -> None:
     text = review_message("low_confidence", [page], extraction,
                           StageOptions(person_id="000000000000"), classification)
     assert "full_name 'Lê Ngoc Hanh'" in text, text
+
+
+def test_table_borders_read_as_words_are_dropped_from_values() -> None:
+    got = _fields([
+        (400, 230, "GIẤY XÁC NHẬN TÌNH TRẠNG HÔN NHÂN"),
+        (130, 300, "Họ, chữ đệm, tên: PHAN TUẤN TÙNG"),
+        (130, 340, "Nơi cư trú: | | Thôn Phú Mỹ, xã Cẩm Thanh, _| thành phố Hội An, tỉnh Quảng Nam"),
+    ], "marital_status")
+    assert got["place_of_residence"] == ("Thôn Phú Mỹ, xã Cẩm Thanh, thành phố Hội An, "
+                                         "tỉnh Quảng Nam")
