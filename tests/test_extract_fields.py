@@ -287,7 +287,8 @@ def test_table_borders_read_as_words_are_dropped_from_values() -> None:
     got = _fields([
         (400, 230, "GIẤY XÁC NHẬN TÌNH TRẠNG HÔN NHÂN"),
         (130, 300, "Họ, chữ đệm, tên: PHAN TUẤN TÙNG"),
-        (130, 340, "Nơi cư trú: | | Thôn Phú Mỹ, xã Cẩm Thanh, _| thành phố Hội An, tỉnh Quảng Nam"),
+        (130, 340, "Nơi cư trú: | | Thôn Phú Mỹ, xã Cẩm Thanh, _| thành phố Hội An, "
+                   "tỉnh Quảng Nam"),
     ], "marital_status")
     assert got["place_of_residence"] == ("Thôn Phú Mỹ, xã Cẩm Thanh, thành phố Hội An, "
                                          "tỉnh Quảng Nam")
