@@ -203,3 +203,26 @@ def test_redis_password_comes_from_a_file(env: dict[str, str], tmp_path: Path) -
         assert with_file.returncode == 0, with_file.stdout
     finally:
         server.stop()
+
+
+def test_a_job_lost_between_dequeue_and_start_is_requeued(redis_server: RedisServer) -> None:
+    """rq parks a dequeued job in an intermediate list until it starts; a connection lost in
+    between (Redis restarting) leaves it there. The supervisor's rescue puts it back."""
+    from rq.intermediate_queue import IntermediateQueue
+
+    from workers.jobs import enqueue, queue
+    from workers.supervisor import rescue_stuck
+
+    redis = redis_server.client()
+    sha = "ab" * 32
+    assert enqueue(redis, "ocr", sha, "20261123T000000Z-00000000")
+    q = queue(redis, "ocr")
+    (job_id,) = q.job_ids
+    parked = IntermediateQueue(q.key, connection=redis)
+    redis.lmove(q.key, parked.key, "RIGHT", "LEFT")  # what a dequeue does before the start
+    assert q.job_ids == [] and parked.get_job_ids() == [job_id]
+    assert rescue_stuck(redis, stuck_after_s=0.5) == []  # first seen now: not yet stuck
+    time.sleep(0.6)
+    assert rescue_stuck(redis, stuck_after_s=0.5) == [job_id]
+    assert q.job_ids == [job_id] and parked.get_job_ids() == []
+    assert list(q.fetch_job(job_id).args) == [sha, "20261123T000000Z-00000000"]

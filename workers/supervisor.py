@@ -82,6 +82,41 @@ def requeue_abandoned(redis: Redis, worker_name: str) -> str | None:
     return job_id
 
 
+STUCK_AFTER_S = 20  # a job this long between dequeue and start was lost in a dequeue
+
+
+def rescue_stuck(redis: Redis, stuck_after_s: float = STUCK_AFTER_S) -> list[str]:
+    """Jobs a worker took off a queue but never started go back on their queue.
+
+    rq moves a job from its queue to an "intermediate" list and from there into the started
+    registry. When the connection drops between the two (Redis restarting, a worker killed at
+    that moment) the job stays in the intermediate list, and rq's own clean-up, every ten
+    minutes, only marks it failed. The supervisor checks every few seconds and requeues such a
+    job once it has been seen there, unstarted, for `stuck_after_s`. Returns the ids requeued.
+    """
+    from rq.intermediate_queue import IntermediateQueue
+
+    rescued = []
+    for stage in STAGES:
+        q = queue(redis, stage)
+        waiting = IntermediateQueue(q.key, connection=redis)
+        for job_id in waiting.get_job_ids():
+            if job_id in q.started_job_registry or waiting.set_first_seen(job_id):
+                continue  # running, or seen for the first time now
+            first_seen = waiting.get_first_seen(job_id)
+            if first_seen is None or time.time() - first_seen.timestamp() < stuck_after_s:
+                continue
+            waiting.remove(job_id)
+            job = q.fetch_job(job_id)
+            if job is None:
+                continue
+            sha, batch_id = job.args
+            job.delete()
+            enqueue(redis, stage, sha, batch_id)
+            rescued.append(job_id)
+    return rescued
+
+
 class Supervisor:
     """Keeps ``count`` worker processes alive; ``spawn(name)`` starts one."""
 
@@ -106,9 +141,17 @@ class Supervisor:
         signal.signal(signal.SIGINT, self.stop)
         slots = {slot: self._start(slot) for slot in range(self.count)}
         failures = [0] * self.count
+        next_rescue = time.monotonic()
         try:
             while not self._stopping:
                 time.sleep(0.5)
+                if time.monotonic() >= next_rescue:
+                    next_rescue = time.monotonic() + 5
+                    try:
+                        for job_id in rescue_stuck(self.redis):
+                            log.warning("requeued %s, lost between dequeue and start", job_id)
+                    except Exception as exc:  # Redis down: try again at the next round
+                        log.debug("rescue skipped: %s", exc)
                 for slot, name in list(slots.items()):
                     proc = self.children[name]
                     if proc.poll() is None:
