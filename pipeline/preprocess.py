@@ -83,23 +83,29 @@ def rotate(arr: np.ndarray, degrees: float) -> np.ndarray:
                           borderValue=tuple(int(v) for v in paper))
 
 
-def background(arr: np.ndarray) -> np.ndarray:
-    """The paper without the ink, per channel: a closing wider than a glyph, smoothed."""
+def _paper(arr: np.ndarray) -> np.ndarray:
+    """The paper without the ink at reduced size: a closing wider than a glyph, smoothed."""
     small, _ = _reduced(arr, BACKGROUND_WORK_SIDE)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (BACKGROUND_KERNEL, BACKGROUND_KERNEL))
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
-    paper = cv2.medianBlur(paper, 2 * (BACKGROUND_KERNEL // 2) + 1)
-    return cv2.resize(paper, (arr.shape[1], arr.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return cv2.medianBlur(paper, 2 * (BACKGROUND_KERNEL // 2) + 1)
+
+
+def background(arr: np.ndarray) -> np.ndarray:
+    """The paper without the ink, per channel, at the page's size."""
+    return cv2.resize(_paper(arr), (arr.shape[1], arr.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def normalise_illumination(arr: np.ndarray) -> np.ndarray:
     """Divide by the estimated paper so shading and shadows become white, on unevenly lit
     pages only: on an even page the division gains nothing and can lose boxed text (a red
-    secret stamp went unread on a synthetic page)."""
-    paper = background(arr)
-    level = _grey_of(paper)
+    secret stamp went unread on a synthetic page). Evenness is judged on the reduced paper,
+    so an even page costs no full-size work."""
+    small = _paper(arr)
+    level = _grey_of(small)
     if float(np.percentile(level, 95) - np.percentile(level, 5)) < UNEVEN_PAPER:
         return arr
+    paper = cv2.resize(small, (arr.shape[1], arr.shape[0]), interpolation=cv2.INTER_LINEAR)
     paper = paper.astype(np.float32)
     flat = arr.astype(np.float32) / np.maximum(paper, 1.0) * 255.0
     return np.clip(flat, 0, 255).astype(np.uint8)

@@ -275,13 +275,14 @@ def benchmark(args: argparse.Namespace) -> dict:
           f"[{'met' if vs_ocrmypdf > GOAL_VS_OCRMYPDF else 'NOT met'}]")
     cer = {r.engine: {p.name: error_rates(p.truth, r.texts.get(p.name, "")).cer
                       for p in pages if p.truth} for r in runs}
-    print("\n== CER on the ground-truth images (%) ==")
-    print(f"  {'image':32s}" + "".join(f"{r.engine:>16s}" for r in runs))
-    for name in cer["ours"]:
-        print(f"  {name:32s}" + "".join(f"{cer[r.engine][name] * 100:16.2f}" for r in runs))
     means = {e: sum(v.values()) / len(v) for e, v in cer.items() if v}
-    print(f"  {'mean':32s}" + "".join(f"{means[r.engine] * 100:16.2f}" for r in runs))
-    if means:
+    if means:  # --office-scans has no ground-truth pages
+        print("\n== CER on the ground-truth images (%) ==")
+        print(f"  {'image':32s}" + "".join(f"{r.engine:>16s}" for r in runs))
+        for name in cer["ours"]:
+            print(f"  {name:32s}" + "".join(f"{cer[r.engine][name] * 100:16.2f}"
+                                          for r in runs))
+        print(f"  {'mean':32s}" + "".join(f"{means[r.engine] * 100:16.2f}" for r in runs))
         ok = means["ours"] <= means["OCRmyPDF"]
         print(f"  ours no worse than OCRmyPDF: [{'met' if ok else 'NOT met'}]")
     return {"pages": [asdict(p) | {"source": str(p.source), "image": str(p.image), "truth": ""}
