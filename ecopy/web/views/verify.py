@@ -347,15 +347,22 @@ def _unknown(request: Request, copy_id: str) -> Response:
     return _no_store(render(request, "verify_unknown.html", {"copy_id": shown}, status=404))
 
 
-@router.get("/verify/{copy_id}")
-async def verify_stored(request: Request, copy_id: str) -> Response:
-    """The page the QR code on a copy opens: <verify_base_url>/<copy_id>."""
+async def _check_stored(request: Request, copy_id: str) -> VerificationReport | Response:
+    """The report of a stored copy, or the page saying why there is none (rate, unknown)."""
     if not _limiter(request).allow(_address(request)):
         return _message(request, "verify.too_many", 429)
     data = await run_in_threadpool(_stored_copy, request, copy_id)
     if data is None:
         return _unknown(request, copy_id)
-    report = await run_in_threadpool(_verify, request, data)
+    return await run_in_threadpool(_verify, request, data)
+
+
+@router.get("/verify/{copy_id}")
+async def verify_stored(request: Request, copy_id: str) -> Response:
+    """The page the QR code on a copy opens: <verify_base_url>/<copy_id>."""
+    report = await _check_stored(request, copy_id)
+    if isinstance(report, Response):
+        return report
     settings: Settings = request.app.state.settings
     return _no_store(render(request, "verify.html", {
         "reports": _views(request, report), "source": ("copy", copy_id), "copy_id": copy_id,
@@ -365,12 +372,10 @@ async def verify_stored(request: Request, copy_id: str) -> Response:
 @router.get("/verify/{copy_id}/report.pdf")
 async def verify_stored_pdf(request: Request, copy_id: str) -> Response:
     """The same report as a printable PDF (signing.report_render.render_pdf)."""
-    if not _limiter(request).allow(_address(request)):
-        return _message(request, "verify.too_many", 429)
-    data = await run_in_threadpool(_stored_copy, request, copy_id)
-    if data is None:
-        return _unknown(request, copy_id)
-    report = public_report(await run_in_threadpool(_verify, request, data))
+    checked = await _check_stored(request, copy_id)
+    if isinstance(checked, Response):
+        return checked
+    report = public_report(checked)
     lang = lang_of(request)
 
     def as_pdf() -> bytes:
