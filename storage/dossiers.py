@@ -3,6 +3,7 @@
     dossiers/<agency>/<dossier_id>/dossier.json         who, opened by whom and when (immutable)
     dossiers/<agency>/<dossier_id>/documents/<sha256>   one link per document (create-if-absent)
     documents/<sha256>/dossiers/<agency>-<dossier_id>   the reverse link, for access checks
+    public-status/<code>.json                            the dossier's public status code
 
 Links are separate immutable objects rather than a list inside dossier.json, so two uploads to
 one dossier at the same moment never overwrite each other. A document belongs to every dossier
@@ -23,6 +24,8 @@ from storage.store import ObjectStore
 DOSSIER_ID = re.compile(r"^\d{8}-[0-9a-f]{8}$")  # yyyymmdd-random
 AGENCY = re.compile(r"^\d{5}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PUBLIC_CODE = re.compile(f"^[{CODE_ALPHABET}]{{10}}$")
 
 
 def check_sha(sha256: str) -> str:
@@ -41,6 +44,9 @@ class Dossier:
     opened_by: str
     opened_at: str
     note: str = ""
+    # given to the citizen: anyone holding it may follow the processing status (no login);
+    # 10 characters of an alphabet without look-alikes, 50 bits: not guessable
+    public_code: str = ""
 
     @property
     def key(self) -> str:
@@ -57,12 +63,28 @@ def open_dossier(store: ObjectStore, *, agency: str, person_id: str, person_name
                  date_of_birth: str, opened_by: str, note: str = "") -> Dossier:
     now = datetime.now(UTC)
     while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
         dossier = Dossier(f"{now:%Y%m%d}-{secrets.token_hex(4)}", agency, person_id,
                           person_name, date_of_birth, opened_by,
-                          now.isoformat(timespec="seconds"), note)
+                          now.isoformat(timespec="seconds"), note, code)
+        pointer = json.dumps({"agency": agency, "dossier_id": dossier.dossier_id}).encode()
+        if not store.put_if_absent(f"public-status/{code}.json", pointer):
+            continue  # the code is taken: draw another
         data = json.dumps(asdict(dossier), ensure_ascii=False, indent=2).encode("utf-8")
         if store.put_if_absent(dossier.key, data):
             return dossier
+
+
+def dossier_by_code(store: ObjectStore, code: str) -> Dossier | None:
+    """The dossier a public status code names (codes are case-insensitive for citizens)."""
+    code = code.strip().upper()
+    if not PUBLIC_CODE.match(code):
+        return None
+    try:
+        pointer = json.loads(store.get(f"public-status/{code}.json"))
+    except KeyError:
+        return None
+    return load_dossier(store, pointer["agency"], pointer["dossier_id"])
 
 
 def load_dossier(store: ObjectStore, agency: str, dossier_id: str) -> Dossier | None:

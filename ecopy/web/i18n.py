@@ -37,6 +37,7 @@ register({
     "nav.warehouse": ("Kho dữ liệu công dân", "Citizens' data warehouse"),
     "nav.cancellations": ("Danh sách hủy", "Cancellations"),
     "nav.verify": ("Kiểm tra bản sao", "Verify a copy"),
+    "nav.status": ("Tra cứu hồ sơ", "Dossier status"),
     "nav.main": ("Điều hướng chính", "Main navigation"),
     "nav.language": ("English", "Tiếng Việt"),
     "nav.language_label": ("Switch the interface to English",
