@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
-from ecopy.web.views.verify import VerifyLimiter
+from ecopy.web.security import AddressLimiter
 from storage.audit import read_events
 from storage.store import LocalStore
 from tests.conftest import PERSON, SAMPLES, run_cli
@@ -57,7 +57,7 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
 def make_app(env: dict[str, str], store_dir: Path, **settings: object):
     app = create_app(replace(load_settings(env), web_secure_cookies=False, **settings),
                      LocalStore(store_dir))
-    app.state.verify_limiter = VerifyLimiter(10_000, 60)  # the limit has its own test
+    app.state.verify_limiter = AddressLimiter(10_000, 60)  # the limit has its own test
     return app
 
 
@@ -169,7 +169,7 @@ def test_refused_uploads(made: dict, app) -> None:
 
 def test_verifications_are_rate_limited(made: dict) -> None:
     limited = make_app(made["env"], made["dir"])
-    limited.state.verify_limiter = VerifyLimiter(2, 60)
+    limited.state.verify_limiter = AddressLimiter(2, 60)
     c = client(limited)
     assert [c.get(f"/verify/{'0' * 32}").status_code for _ in range(3)] == [404, 404, 429]
     assert "thử lại sau một phút" in c.get(f"/verify/{made['copy_id']}").text

@@ -32,6 +32,7 @@ from ecopy.web.security import (
     LoginThrottle,
     Session,
     check_csrf,
+    client_address,
     close_session,
     current,
     open_session,
@@ -105,7 +106,7 @@ def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
     async def login(request: Request, username: str = Form(""), password: str = Form(""),
                     next: str = Form("/")) -> Response:
         throttle: LoginThrottle = app.state.throttle
-        address = request.client.host if request.client else "?"
+        address = client_address(request)
         username = username.strip().lower()
         if throttle.blocked(username, address):
             audit_event(request, username or "?", "login_throttled", f"accounts/{username}")
@@ -189,6 +190,6 @@ def render(request: Request, template: str, context: dict | None = None,
 def audit_event(request: Request, actor: str, act: str, obj: str, sha: str = "",
                 **details: Any) -> None:
     """Every web action goes into the hash-chained audit log, with the client address."""
-    address = request.client.host if request.client else "?"
+    address = client_address(request)
     append_event(request.app.state.store, actor=actor, action="web", object=obj,
                  object_sha256=sha, details={"act": act, "address": address, **details})

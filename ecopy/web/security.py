@@ -120,6 +120,44 @@ class LoginThrottle:
             self._fails.pop(f"u:{username}", None)
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+class AddressLimiter:
+    """At most `limit` requests per client address in a sliding window of `window_s`."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window = limit, window_s
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 10_000:  # forget idle addresses so the table stays bounded
+                recent = now - self.window
+                self._seen = {a: q for a, q in self._seen.items() if q and q[-1] > recent}
+            q = self._seen.setdefault(address, deque())
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            if len(q) >= self.limit:
+                return False
+            q.append(now)
+            return True
+
+
+def allowed(request: Request, name: str, limit: int, window_s: float) -> bool:
+    """One more `name` request from this client address within its limit? The app keeps one
+    limiter per name (`app.state.<name>_limiter`, which tests may replace)."""
+    state = request.app.state
+    limiter = getattr(state, f"{name}_limiter", None)
+    if limiter is None:
+        limiter = AddressLimiter(limit, window_s)
+        setattr(state, f"{name}_limiter", limiter)
+    return limiter.allow(client_address(request))
+
+
 class LoginRequired(Exception):
     """Raised by `current_user` for anonymous requests to a page that needs a login."""
 

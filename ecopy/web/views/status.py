@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ecopy.web import i18n
 from ecopy.web.app import lang_of, render
-from ecopy.web.views.verify import VerifyLimiter
+from ecopy.web.security import allowed
+from ecopy.web.views.verify import VERIFY_LIMIT, VERIFY_WINDOW_S
 from pipeline.classify import DOCUMENT_NAMES
 from storage.dossiers import dossier_by_code, dossier_documents
 from storage.records import read_record
@@ -46,13 +47,6 @@ i18n.register({
     "status.code_for_citizen": ("Mã tra cứu tình trạng cho công dân: {code} (tại trang {url})",
                                 "Status code for the citizen: {code} (on the page {url})"),
 })
-
-
-def _limiter(request: Request) -> VerifyLimiter:
-    state = request.app.state
-    if getattr(state, "status_limiter", None) is None:
-        state.status_limiter = VerifyLimiter()
-    return state.status_limiter
 
 
 def _local(at: str) -> str:
@@ -99,7 +93,7 @@ async def status_form(request: Request, code: str | None = None) -> Response:
 
 @router.get("/status/{code}.json")
 async def status_json(request: Request, code: str) -> Response:
-    if not _limiter(request).allow(request.client.host if request.client else "?"):
+    if not allowed(request, "status", VERIFY_LIMIT, VERIFY_WINDOW_S):
         return JSONResponse({"error": "too_many_requests"}, 429)
     found = public_status(request, code)
     if found is None:
@@ -109,7 +103,7 @@ async def status_json(request: Request, code: str) -> Response:
 
 @router.get("/status/{code}")
 async def status_page(request: Request, code: str) -> Response:
-    if not _limiter(request).allow(request.client.host if request.client else "?"):
+    if not allowed(request, "status", VERIFY_LIMIT, VERIFY_WINDOW_S):
         return render(request, "status.html", {"found": None, "code": code[:20],
                                                "error": i18n.text("status.too_many",
                                                                   lang_of(request))}, 429)

@@ -22,9 +22,6 @@ import hmac
 import re
 import secrets
 import tempfile
-import threading
-import time
-from collections import deque
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
@@ -39,7 +36,7 @@ from ecopy.keys import verify_file
 from ecopy.settings import Settings
 from ecopy.web import i18n
 from ecopy.web.app import lang_of, render
-from ecopy.web.security import current
+from ecopy.web.security import allowed, current
 from signing.report_render import (
     document_rows,
     indication_text,
@@ -128,40 +125,6 @@ i18n.register({
                        "the code, or upload the copy's PDF file to verify it."),
     "verify.details": ("Chi tiết kỹ thuật", "Technical details"),
 })
-
-
-class VerifyLimiter:
-    """At most `limit` verifications per client address in a sliding window of `window_s`."""
-
-    def __init__(self, limit: int = VERIFY_LIMIT, window_s: float = VERIFY_WINDOW_S) -> None:
-        self.limit, self.window = limit, window_s
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._seen) > 10_000:  # forget idle addresses so the table stays bounded
-                recent = now - self.window
-                self._seen = {a: q for a, q in self._seen.items() if q and q[-1] > recent}
-            q = self._seen.setdefault(address, deque())
-            while q and q[0] <= now - self.window:
-                q.popleft()
-            if len(q) >= self.limit:
-                return False
-            q.append(now)
-            return True
-
-
-def _limiter(request: Request) -> VerifyLimiter:
-    state = request.app.state
-    if getattr(state, "verify_limiter", None) is None:
-        state.verify_limiter = VerifyLimiter()
-    return state.verify_limiter
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "?"
 
 
 def _actor(request: Request) -> str:
@@ -291,7 +254,7 @@ async def verify_upload(request: Request) -> Response:
     cookie = request.cookies.get(TOKEN_COOKIE, "")
     if not cookie:
         return _message(request, "verify.expired", 403)
-    if not _limiter(request).allow(_address(request)):
+    if not allowed(request, "verify", VERIFY_LIMIT, VERIFY_WINDOW_S):
         return _message(request, "verify.too_many", 429)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + FORM_OVERHEAD:
@@ -349,7 +312,7 @@ def _unknown(request: Request, copy_id: str) -> Response:
 
 async def _check_stored(request: Request, copy_id: str) -> VerificationReport | Response:
     """The report of a stored copy, or the page saying why there is none (rate, unknown)."""
-    if not _limiter(request).allow(_address(request)):
+    if not allowed(request, "verify", VERIFY_LIMIT, VERIFY_WINDOW_S):
         return _message(request, "verify.too_many", 429)
     data = await run_in_threadpool(_stored_copy, request, copy_id)
     if data is None:
