@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pipeline.adminunits import units_of_fields
 from pipeline.assemble import AssembledCopy, build_ecopy
 from pipeline.classify import DOCUMENT_NAMES
+from pipeline.issueqr import dossier_for_issue, issue_qr_text
 from pipeline.reasons import Reason, Rejected
 from pipeline.types import (
     Certification,
@@ -38,6 +39,8 @@ from storage.warehouse import file_copy
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MANIFEST_SCHEMA = "ecopy.manifest/1"
+# certifying copies from originals issued by Vietnamese authorities, at commune level [check]
+DEFAULT_PROCEDURE = "2.000815.000.00.00.H"
 
 # Signs `unsigned` into `signed` (certifier, then agency); built by the shell from key sources.
 SignFn = Callable[[Path, Path, AssembledCopy], None]
@@ -135,6 +138,12 @@ def certify_document(
             details={"number": entry.number, "book": entry.book, "copy_id": copy_id,
                      "original_sha256": source_sha256},
         )
+    dossier = dossier_for_issue(ctx.store, source_sha256, ctx.agency_code)
+    procedure = (dossier.procedure if dossier else "") or DEFAULT_PROCEDURE
+    qr_text = issue_qr_text(ctx.verify_base_url, copy_id,
+                            dossier_code=dossier.public_code if dossier else "",
+                            procedure=procedure, person_id=person_id, doc_type=doc_type,
+                            issued_at=now)
     manifest = _manifest(
         ctx,
         entry,
@@ -148,11 +157,13 @@ def certify_document(
         source_size,
         now,
     )
+    manifest["issue"] = {"dossier_code": dossier.public_code if dossier else "",
+                         "procedure": procedure, "qr": qr_text}
     unsigned, signed = workdir / f"{copy_id}.unsigned.pdf", workdir / f"{copy_id}.pdf"
     try:
         assembled = build_ecopy(
             pages,
-            Certification(entry, ctx.certifier, f"{ctx.verify_base_url}/{copy_id}", ctx.test_mode),
+            Certification(entry, ctx.certifier, qr_text, ctx.test_mode),
             manifest,
             unsigned,
             font_path=ctx.font_path,

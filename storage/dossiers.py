@@ -47,6 +47,14 @@ class Dossier:
     # given to the citizen: anyone holding it may follow the processing status (no login);
     # 10 characters of an alphabet without look-alikes, 50 bits: not guessable
     public_code: str = ""
+    # the administrative procedure (code in pipeline/data/procedures.json; "" = certifying
+    # copies from originals) and how the dossier came in: "counter" (at the one-stop desk)
+    # or "online" (submitted through the portal): both feed the per-commune figures
+    procedure: str = ""
+    channel: str = "counter"
+    # set by `ecopy migrate` when a province/commune merger re-homed the dossier: the commune
+    # code it was opened under (its register entries keep that code)
+    former_agency: str = ""
 
     @property
     def key(self) -> str:
@@ -60,13 +68,14 @@ def dossier_prefix(agency: str, dossier_id: str) -> str:
 
 
 def open_dossier(store: ObjectStore, *, agency: str, person_id: str, person_name: str,
-                 date_of_birth: str, opened_by: str, note: str = "") -> Dossier:
+                 date_of_birth: str, opened_by: str, note: str = "", procedure: str = "",
+                 channel: str = "counter") -> Dossier:
     now = datetime.now(UTC)
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
         dossier = Dossier(f"{now:%Y%m%d}-{secrets.token_hex(4)}", agency, person_id,
                           person_name, date_of_birth, opened_by,
-                          now.isoformat(timespec="seconds"), note, code)
+                          now.isoformat(timespec="seconds"), note, code, procedure, channel)
         pointer = json.dumps({"agency": agency, "dossier_id": dossier.dossier_id}).encode()
         if not store.put_if_absent(f"public-status/{code}.json", pointer):
             continue  # the code is taken: draw another

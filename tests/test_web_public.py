@@ -25,6 +25,8 @@ from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from ecopy.web.security import AddressLimiter
+from pipeline.certify import DEFAULT_PROCEDURE
+from pipeline.issueqr import parse_issue_qr
 from storage.audit import read_events
 from storage.store import LocalStore
 from tests.conftest import PERSON, SAMPLES, run_cli
@@ -184,7 +186,12 @@ def test_qr_link_opens_the_report(app, made: dict, tmp_path: Path) -> None:
                     str(tmp_path / "page")], check=True, timeout=60)
     urls = [text for page in sorted(tmp_path.glob("page*.png"))
             for text, _box in read_qr_codes(page)]
-    assert len(urls) == 1 and urls[0].endswith(f"/verify/{made['copy_id']}")
+    assert len(urls) == 1 and urlsplit(urls[0]).path.endswith(f"/verify/{made['copy_id']}")
+    issue = parse_issue_qr(urls[0])  # Circular 01/2023: what the issued result's QR carries
+    assert issue["copy_id"] == made["copy_id"] and issue["cd"] == PERSON
+    assert issue["gt"] == "birth_cert" and issue["ht"] == "ecopy"
+    assert issue["tthc"] == DEFAULT_PROCEDURE and re.fullmatch(r"\d{8}T\d{6}\+0700", issue["tg"])
+    assert "hs" not in issue  # made by `ecopy process`, outside any dossier
     r = client(app).get(urlsplit(urls[0]).path)
     assert r.status_code == 200 and verdict(r.text, "vi") == "TOTAL-PASSED"
     assert made["copy_id"] in r.text and "Giấy khai sinh" in r.text

@@ -47,6 +47,7 @@ from signing.report_render import (
 )
 from signing.report_text import TOTAL_FAILED, TOTAL_PASSED, VerificationReport
 from storage.cancellations import PUBLIC_FIELDS, find_copy
+from storage.dossiers import PUBLIC_CODE
 
 router = APIRouter()
 
@@ -118,6 +119,7 @@ i18n.register({
                           "Xem báo cáo bằng tiếng Việt (Vietnamese)"),
     "verify.report_pdf": ("Tải báo cáo (PDF)", "Download the report (PDF)"),
     "verify.again": ("Kiểm tra tệp khác", "Verify another file"),
+    "verify.follow_dossier": ("Theo dõi hồ sơ {code}", "Follow dossier {code}"),
     "verify.unknown_title": ("Không có bản sao này", "No such copy"),
     "verify.unknown": ("Hệ thống không có bản sao điện tử nào mang mã {copy_id}. Hãy kiểm tra "
                        "lại mã, hoặc tải tệp PDF của bản sao lên để kiểm tra.",
@@ -321,15 +323,19 @@ async def _check_stored(request: Request, copy_id: str) -> VerificationReport | 
 
 
 @router.get("/verify/{copy_id}")
-async def verify_stored(request: Request, copy_id: str) -> Response:
-    """The page the QR code on a copy opens: <verify_base_url>/<copy_id>."""
+async def verify_stored(request: Request, copy_id: str, hs: str = "") -> Response:
+    """The page the QR code on a copy opens: <verify_base_url>/<copy_id>?hs=…&… (see
+    pipeline/issueqr.py). Only the dossier code ``hs`` is used, for a link to its status page:
+    the report itself comes from the signed copy, never from the query."""
     report = await _check_stored(request, copy_id)
     if isinstance(report, Response):
         return report
     settings: Settings = request.app.state.settings
+    dossier_code = hs.strip().upper() if PUBLIC_CODE.match(hs.strip().upper()) else ""
     return _no_store(render(request, "verify.html", {
         "reports": _views(request, report), "source": ("copy", copy_id), "copy_id": copy_id,
-        "vtoken": "", "error": "", "code": "", "limit": settings.limits.describe_bytes()}))
+        "vtoken": "", "error": "", "code": "", "limit": settings.limits.describe_bytes(),
+        "dossier_code": dossier_code}))
 
 
 @router.get("/verify/{copy_id}/report.pdf")

@@ -1,0 +1,95 @@
+"""The QR code on an issued copy carries its dossier's code (issue 8, point 3; Circular
+01/2023/TT-VPCP): scanning it opens the verification report, which links to the status page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi.testclient import TestClient
+
+from ecopy.settings import load_settings
+from ecopy.web.app import create_app
+from pipeline.cardqr import read_qr_codes
+from pipeline.issueqr import dossier_for_issue, issue_qr_text, parse_issue_qr
+from storage.dossiers import link_document, open_dossier
+from storage.store import LocalStore
+from tests.conftest import PERSON, SAMPLES, run_cli
+
+
+def test_issue_qr_text_round_trip() -> None:
+    at = datetime(2026, 11, 23, 9, 5, 7, tzinfo=timezone(timedelta(hours=7)))
+    text = issue_qr_text("https://xa.example.vn/verify/", "ab" * 16, dossier_code="K7M2P9QRST",
+                         procedure="2.000815.000.00.00.H", person_id="001301012345",
+                         doc_type="birth_cert", issued_at=at)
+    assert text.startswith(f"https://xa.example.vn/verify/{'ab' * 16}?")
+    assert text.isascii() and " " not in text
+    assert parse_issue_qr(text) == {
+        "copy_id": "ab" * 16, "hs": "K7M2P9QRST", "tthc": "2.000815.000.00.00.H",
+        "cd": "001301012345", "gt": "birth_cert", "ht": "ecopy", "tg": "20261123T090507+0700"}
+    bare = issue_qr_text("https://x/verify", "cd" * 16, dossier_code="", procedure="p",
+                         person_id="", doc_type="other", issued_at=at)
+    assert "hs" not in parse_issue_qr(bare) and "cd" not in parse_issue_qr(bare)
+
+
+def test_the_certifying_communes_newest_dossier_is_named(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    sha = "ef" * 32
+    assert dossier_for_issue(store, sha, "99999") is None
+    ours = [open_dossier(store, agency="99999", person_id=PERSON, person_name="A",
+                         date_of_birth="", opened_by="lan") for _ in range(2)]
+    theirs = open_dossier(store, agency="11111", person_id=PERSON, person_name="A",
+                          date_of_birth="", opened_by="hoa")
+    for d in (*ours, theirs):
+        link_document(store, d, sha, "scan.jpg", d.opened_by)
+    newest = max(ours, key=lambda d: d.opened_at)
+    assert dossier_for_issue(store, sha, "99999") in ours
+    assert dossier_for_issue(store, sha, "99999").opened_at == newest.opened_at
+    assert dossier_for_issue(store, sha, "11111") == theirs
+
+
+def test_copy_issued_in_a_dossier_carries_its_code(tmp_path: Path, pki_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env["ECOPY_PKI_DIR"] = str(pki_dir)
+    store_dir = tmp_path / "store"
+    store = LocalStore(store_dir)
+    scan = SAMPLES / "birth_cert.jpg"
+    sha = hashlib.sha256(scan.read_bytes()).hexdigest()
+    dossier = open_dossier(store, agency="99999", person_id=PERSON, person_name="Người thử",
+                           date_of_birth="", opened_by="lan")
+    link_document(store, dossier, sha, scan.name, "lan")
+
+    proc = run_cli(["process", str(scan), "--person-id", PERSON, "--certify-all", "--out",
+                    str(store_dir), "--workers", "1", "--json", "--no-progress"], env,
+                   timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (doc,) = json.loads(proc.stdout)["documents"]
+    assert doc["status"] == "filed", doc
+    pdf = store_dir / doc["ecopy_path"]
+    subprocess.run(["pdftoppm", "-r", "150", "-gray", "-png", "-f", "2", str(pdf),
+                    str(tmp_path / "page")], check=True, timeout=60)
+    (qr,) = [text for page in sorted(tmp_path.glob("page*.png"))
+             for text, _box in read_qr_codes(page)]
+    issue = parse_issue_qr(qr)
+    assert issue["hs"] == dossier.public_code and issue["copy_id"] == doc["copy_id"]
+    assert issue["cd"] == PERSON and issue["gt"] == "birth_cert"
+    meta = json.loads(store.get(doc["ecopy_path"].removesuffix(".pdf") + ".json"))
+    assert meta["copy_id"] == doc["copy_id"]
+
+    app = create_app(replace(load_settings(env), web_secure_cookies=False), store)
+    client = TestClient(app, follow_redirects=False)
+    page = client.get(f"{urlsplit(qr).path}?{urlsplit(qr).query}")  # what the phone opens
+    assert page.status_code == 200
+    assert f'href="/status/{dossier.public_code}"' in page.text
+    status = client.get(f"/status/{dossier.public_code}.json")
+    assert status.status_code == 200
+    assert [d["status"] for d in status.json()["documents"]] == ["filed"]
+    # a forged dossier code in a hand-made link is not echoed as a link
+    forged = client.get(f"{urlsplit(qr).path}?hs=%22%3E%3Cscript%3E")
+    assert forged.status_code == 200 and "/status/" not in forged.text
