@@ -19,6 +19,7 @@ from typing import Any
 from storage.audit import append_event
 from storage.records import dump
 from storage.store import ObjectStore
+from storage.warehouse import copy_metadata_key
 
 ALLOWED_ROLES = ("certifier", "admin")
 PREFIX = "cancellations/"
@@ -56,15 +57,14 @@ def find_copy(store: ObjectStore, copy_id: str) -> tuple[str, dict[str, Any]] | 
     """(metadata key, metadata) of warehouse/<person>/<type>/<copy_id>.json, or None."""
     if not _valid_copy_id(copy_id):
         return None
-    suffix = f"/{copy_id}.json"
-    for key in store.list("warehouse/"):
-        if key.endswith(suffix) and key.count("/") == 3:
-            try:
-                meta = json.loads(store.get(key))
-            except (KeyError, ValueError):
-                meta = {}
-            return key, meta if isinstance(meta, dict) else {}
-    return None
+    key = copy_metadata_key(store, copy_id)
+    if key is None:
+        return None
+    try:
+        meta = json.loads(store.get(key))
+    except (KeyError, ValueError):
+        meta = {}
+    return key, meta if isinstance(meta, dict) else {}
 
 
 def find_cancellation(store: ObjectStore, copy_id: str) -> dict[str, Any] | None:
