@@ -188,8 +188,10 @@ def render(request: Request, template: str, context: dict | None = None,
 
 
 def audit_event(request: Request, actor: str, act: str, obj: str, sha: str = "",
-                **details: Any) -> None:
-    """Every web action goes into the hash-chained audit log, with the client address."""
-    address = client_address(request)
+                with_address: bool = True, **details: Any) -> None:
+    """Every web action goes into the hash-chained audit log, with the client address unless
+    the actor is an anonymous citizen (``with_address=False``: data minimisation)."""
+    if with_address:
+        details = {"address": client_address(request), **details}
     append_event(request.app.state.store, actor=actor, action="web", object=obj,
-                 object_sha256=sha, details={"act": act, "address": address, **details})
+                 object_sha256=sha, details={"act": act, **details})
