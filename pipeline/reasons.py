@@ -195,6 +195,45 @@ def message(reason: Reason, lang: str = "vi", **params: object) -> str:
 # Decree 23/2015 Art 22 refusal grounds: the reason is recorded (refusal record, register note)
 REFUSAL_REASONS = frozenset({Reason.CLASSIFIED, Reason.ILLEGIBLE, Reason.REFUSED_BY_CLERK})
 
+# Short names of the reasons for tables and published figures (no parameters to fill in).
+LABELS: dict[str, tuple[str, str]] = {
+    Reason.WRONG_FILE_TYPE: ("Sai định dạng tệp", "Wrong file type"),
+    Reason.CORRUPT_FILE: ("Tệp bị hỏng", "Damaged file"),
+    Reason.EMPTY_FILE: ("Tệp rỗng", "Empty file"),
+    Reason.FILE_NOT_FOUND: ("Không tìm thấy tệp", "File not found"),
+    Reason.FILE_TOO_LARGE: ("Tệp quá lớn", "File too large"),
+    Reason.TOO_MANY_PAGES: ("Quá nhiều trang", "Too many pages"),
+    Reason.TOO_MANY_PIXELS: ("Ảnh quá lớn", "Image too large"),
+    Reason.ENCRYPTED: ("PDF có mật khẩu", "Password-protected PDF"),
+    Reason.ALREADY_SIGNED: ("PDF đã có chữ ký số", "PDF already signed"),
+    Reason.DYNAMIC_FORM: ("Biểu mẫu động (XFA)", "Dynamic (XFA) form"),
+    Reason.TIMEOUT: ("Quá thời gian xử lý", "Processing timed out"),
+    Reason.LOW_RESOLUTION: ("Độ phân giải thấp", "Low resolution"),
+    Reason.BLURRY: ("Ảnh quét bị mờ", "Blurred scan"),
+    Reason.TOO_DARK: ("Ảnh quét quá tối", "Scan too dark"),
+    Reason.TOO_LIGHT: ("Ảnh quét quá nhạt", "Scan too faint"),
+    Reason.SKEWED: ("Trang bị nghiêng", "Skewed page"),
+    Reason.BLANK_PAGE: ("Trang trống", "Blank page"),
+    Reason.ILLEGIBLE: ("Không đọc được nội dung", "Illegible"),
+    Reason.CLASSIFIED: ("Có dấu mật / cấm sao chụp", "Secret or no-copy stamp"),
+    Reason.REFUSED_BY_CLERK: ("Từ chối theo Điều 22 NĐ 23/2015", "Refused (Decree 23/2015 Art 22)"),
+    Reason.OCR_FAILED: ("Nhận dạng chữ thất bại", "Text recognition failed"),
+    Reason.INVALID_PERSON_ID: ("Số định danh không hợp lệ", "Invalid personal ID"),
+    Reason.INVALID_COMMUNE: ("Mã xã không hợp lệ", "Invalid commune code"),
+    Reason.UNKNOWN_DOCUMENT_TYPE: ("Chưa xác định loại giấy tờ", "Unknown document type"),
+    Reason.LOW_CONFIDENCE: ("Máy chưa chắc chắn", "Low confidence"),
+    Reason.ID_MISMATCH: ("Số định danh không khớp", "ID mismatch"),
+    Reason.FIELD_CONFLICT: ("Thông tin mâu thuẫn", "Conflicting fields"),
+    Reason.SIGNING_FAILED: ("Ký số thất bại", "Signing failed"),
+    Reason.REGISTER_CONFLICT: ("Không cấp được số chứng thực", "Register number conflict"),
+}
+
+
+def label(code: str, lang: str = "vi") -> str:
+    """The short name of a reason code; an unknown code (e.g. from a newer version) as is."""
+    pair = LABELS.get(code)
+    return code if pair is None else pair[1] if lang == "en" else pair[0]
+
 
 class EcopyError(Exception):
     """A failure a person can act on: a stable reason code plus the facts for its message."""
