@@ -157,6 +157,20 @@ def test_open_dossier_with_name_and_birth_date(web: Web) -> None:
     assert bad.status_code == 400 and "Không hiểu ngày sinh" in bad.text
 
 
+def test_channel_and_procedure_are_recorded_for_the_figures(web: Web) -> None:
+    made = open_dossier(web.clerk, person_id=PERSON, person_name="", date_of_birth="",
+                        channel="online")
+    assert made.status_code == 303
+    dossier = load_dossier(web.store, "11111", made.headers["location"].rsplit("/", 1)[1])
+    assert (dossier.channel, dossier.procedure) == ("online", "")
+    assert open_dossier(web.clerk, person_id=PERSON, person_name="", date_of_birth="").status_code \
+        == 303  # at the desk by default
+    for bad in ({"channel": "fax"}, {"procedure": "9.999999"}):
+        refused = open_dossier(web.clerk, person_id=PERSON, person_name="", date_of_birth="",
+                               **bad)
+        assert refused.status_code == 400 and "Lựa chọn không hợp lệ" in refused.text
+
+
 def test_auditor_reads_but_cannot_write(web: Web) -> None:
     listing = web.auditor.get("/dossiers")
     assert listing.status_code == 200 and 'data-testid="open-form"' not in listing.text

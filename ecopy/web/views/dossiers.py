@@ -39,6 +39,7 @@ from ecopy.web.security import check_csrf, csrf_ok, require
 from pipeline.certify import VN_TZ
 from pipeline.dates import parse_date
 from pipeline.idnumber import parse_personal_id
+from pipeline.procedures import procedures
 from pipeline.reasons import Reason, message
 from pipeline.stages import Accepted, StageOptions, intake
 from pipeline.types import DocStatus
@@ -56,6 +57,7 @@ from storage.store import ObjectStore
 
 router = APIRouter()
 WRITERS = ("clerk", "admin")
+CHANNELS = ("counter", "online")  # how the dossier came in (Dossier.channel, per-commune figures)
 READERS = ("clerk", "admin", "auditor")
 FIELD_CAP = 4096  # bytes of a non-file form field (the CSRF token) kept from an upload
 MAX_FIELDS = 20  # non-file parts of one upload request
@@ -81,6 +83,11 @@ i18n.register({
     "dossier.date_of_birth": ("Ngày sinh", "Date of birth"),
     "dossier.date_hint": ("Ví dụ 15/03/1990", "e.g. 15/03/1990"),
     "dossier.open_button": ("Mở hồ sơ", "Open the dossier"),
+    "dossier.channel": ("Hồ sơ nộp", "Received"),
+    "dossier.channel.counter": ("Trực tiếp tại Bộ phận một cửa", "In person at the one-stop desk"),
+    "dossier.channel.online": ("Trực tuyến qua Cổng Dịch vụ công", "Online through the portal"),
+    "dossier.procedure": ("Thủ tục", "Procedure"),
+    "dossier.bad_choice": ("Lựa chọn không hợp lệ.", "Invalid choice."),
     "dossier.search": ("Tìm theo số định danh hoặc họ tên", "Search by ID number or name"),
     "dossier.search_button": ("Tìm", "Search"),
     "dossier.none": ("Chưa có hồ sơ nào.", "No dossiers yet."),
@@ -265,7 +272,8 @@ def _list_page(request: Request, account: Account, *, q: str = "", errors: list[
                     if needle in d.person_id or needle in _fold(d.person_name)]
     return render(request, "dossiers.html", {
         "dossiers": dossiers, "opened": {d.dossier_id: local_time(d.opened_at) for d in dossiers},
-        "q": q, "errors": errors or [], "form": form or {},
+        "q": q, "errors": errors or [], "form": form or {}, "channels": CHANNELS,
+        "procedures": sorted(procedures().values(), key=lambda p: p.code),
         "may_write": account.role in WRITERS}, status=status)
 
 
@@ -309,19 +317,23 @@ async def dossier_open(request: Request) -> Response:
     account, session = require(request, *WRITERS)
     form = await check_csrf(request, session)
     fields = {k: str(form.get(k) or "")[:200] for k in ("person_id", "person_name",
-                                                         "date_of_birth")}
+                                                         "date_of_birth", "channel",
+                                                         "procedure")}
     errors, person_id, name, birth = _check_person(
         request, fields["person_id"], fields["person_name"], fields["date_of_birth"])
+    channel, procedure = fields["channel"] or "counter", fields["procedure"]
+    if channel not in CHANNELS or (procedure and procedure not in procedures()):
+        errors.append(t(request, "dossier.bad_choice"))
     if errors:
         return await run_in_threadpool(_list_page, request, account, errors=errors,
                                        form=fields, status=400)
     store = request.app.state.store
     dossier = await run_in_threadpool(
         open_dossier, store, agency=account.agency, person_id=person_id, person_name=name,
-        date_of_birth=birth, opened_by=account.username)
+        date_of_birth=birth, opened_by=account.username, procedure=procedure, channel=channel)
     audit_event(request, account.username, "open_dossier",
                 f"dossiers/{dossier.agency}/{dossier.dossier_id}", person_id=person_id,
-                person_name=name, date_of_birth=birth)
+                person_name=name, date_of_birth=birth, procedure=procedure, channel=channel)
     return RedirectResponse(f"/dossiers/{dossier.dossier_id}", 303)
 
 
