@@ -83,6 +83,12 @@ class Settings:
     web_login_failures: int = 5  # per user name in web_login_window_s, then HTTP 429
     web_login_window_s: int = 900
     web_max_upload_files: int = 50  # per request; each file is also under limits.max_bytes
+    # National/provincial portal sync (`ecopy sync run`): empty URL = not configured, items
+    # wait in the outbox. The bearer token is read from a file, never given as a value.
+    portal_url: str = ""
+    portal_token_file: Path | None = None
+    portal_ca_file: Path | None = None  # private CA for the portal's TLS certificate
+    portal_timeout_s: int = 30  # read timeout per request (connect: at most 10 s)
     limits: Limits = field(default_factory=Limits)
 
 
@@ -106,6 +112,8 @@ _ENV = {
         "redis_url", "redis_password_file", "web_host", "web_port", "web_secure_cookies",
         "web_session_minutes", "web_login_failures", "web_login_window_s",
         "web_max_upload_files")},
+    **{f"ECOPY_{name.upper()}": name for name in (
+        "portal_url", "portal_token_file", "portal_ca_file", "portal_timeout_s")},
 }
 _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",

@@ -8,6 +8,7 @@ note explaining the void is written beside it, so the register keeps no silent g
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from pipeline.adminunits import units_of_fields
 from pipeline.assemble import AssembledCopy, build_ecopy
 from pipeline.classify import DOCUMENT_NAMES
 from pipeline.issueqr import dossier_for_issue, issue_qr_text
+from pipeline.procedures import procedure as procedure_of
+from pipeline.procedures import procedures
 from pipeline.reasons import Reason, Rejected
 from pipeline.types import (
     Certification,
@@ -32,6 +35,7 @@ from pipeline.types import (
     to_jsonable,
 )
 from storage.audit import append_event
+from storage.portal_events import enqueue_ecopy
 from storage.records import dump
 from storage.register import RegisterExhausted, allocate_register_number, find_by_copy_id
 from storage.store import ObjectStore
@@ -39,8 +43,6 @@ from storage.warehouse import file_copy
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MANIFEST_SCHEMA = "ecopy.manifest/1"
-# certifying copies from originals issued by Vietnamese authorities, at commune level [check]
-DEFAULT_PROCEDURE = "2.000815.000.00.00.H"
 
 # Signs `unsigned` into `signed` (certifier, then agency); built by the shell from key sources.
 SignFn = Callable[[Path, Path, AssembledCopy], None]
@@ -139,7 +141,9 @@ def certify_document(
                      "original_sha256": source_sha256},
         )
     dossier = dossier_for_issue(ctx.store, source_sha256, ctx.agency_code)
-    procedure = (dossier.procedure if dossier else "") or DEFAULT_PROCEDURE
+    procedure = dossier.procedure if dossier else ""
+    if procedure in procedures() or not procedure:  # a code the data file no longer knows
+        procedure = procedure_of(procedure).code  # is printed as the dossier has it
     qr_text = issue_qr_text(ctx.verify_base_url, copy_id,
                             dossier_code=dossier.public_code if dossier else "",
                             procedure=procedure, person_id=person_id, doc_type=doc_type,
@@ -227,7 +231,21 @@ def certify_document(
         object_sha256=pdf_sha,
         details={"copy_id": copy_id, "doc_type": doc_type},
     )
+    _push_to_portal(ctx, copy_id, person_id, doc_type, key, pdf_sha)
     return Certified(copy_id, entry, key, pdf_sha)
+
+
+def _push_to_portal(ctx: CertifyContext, copy_id: str, person_id: str, doc_type: str,
+                    pdf_key: str, pdf_sha: str) -> None:
+    """Queue the copy for the national portal (issue 8 point 2): a store write only, and a
+    failure of it is logged, never raised: the copy is signed and filed, and `ecopy sync
+    backfill` enqueues it again later."""
+    try:
+        enqueue_ecopy(ctx.store, copy_id=copy_id, person_id=person_id, doc_type=doc_type,
+                      pdf_key=pdf_key, pdf_sha256=pdf_sha, agency=ctx.agency_code)
+    except Exception:
+        logging.getLogger(__name__).warning("portal outbox: copy %s not enqueued", copy_id,
+                                            exc_info=True)
 
 
 def _manifest(

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from storage.audit import append_event
+from storage.portal_events import enqueue_cancellation
 from storage.records import dump
 from storage.store import ObjectStore
 from storage.warehouse import copy_metadata_key
@@ -156,9 +158,20 @@ def cancel_copy(
         append_event(store, actor=decision["actor"], action="cancel", object=copy_id,
                      object_sha256=hashlib.sha256(raw).hexdigest(),
                      details={"decision_ref": decision_ref, "reason": reason})
+        _push_to_portal(store, decision)
         return decision
     # lost a race against another cancellation of the same copy: the first one stands
     return find_cancellation(store, copy_id) or decision
+
+
+def _push_to_portal(store: ObjectStore, decision: dict[str, Any]) -> None:
+    """The provincial portal must post cancellations too (Circ. 01/2020 Art 7 [check]): the
+    published fields go to the outbox. The decision stands even if that write fails."""
+    try:
+        enqueue_cancellation(store, {k: decision.get(k) for k in PUBLIC_FIELDS})
+    except Exception:
+        logging.getLogger(__name__).warning("portal outbox: cancellation of %s not enqueued",
+                                            decision.get("copy_id"), exc_info=True)
 
 
 def list_cancellations(store: ObjectStore) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import socket
 from datetime import UTC, datetime
@@ -102,7 +103,21 @@ def update_record(store: ObjectStore, sha256: str, status: str, **changes: Any) 
         event["reason"] = changes["reason"]
     record["history"] = [*record.get("history", []), event]
     store.put(record_key(sha256), dump(record))
+    _push_status(store, sha256, record)
     return record
+
+
+def _push_status(store: ObjectStore, sha256: str, record: dict) -> None:
+    """Dossiers' status changes go to the portal outbox (issue 8 point 3). The record is
+    already written, so a failure here is logged, not raised: `ecopy sync backfill` can
+    enqueue the missed event again from the history (the key is deterministic)."""
+    from storage.portal_events import enqueue_status_change  # lazily: it imports dossiers
+
+    try:
+        enqueue_status_change(store, sha256, record)
+    except Exception:
+        logging.getLogger(__name__).warning("portal outbox: status of %s not enqueued",
+                                            sha256[:12], exc_info=True)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -25,8 +25,8 @@ from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from ecopy.web.security import AddressLimiter
-from pipeline.certify import DEFAULT_PROCEDURE
 from pipeline.issueqr import parse_issue_qr
+from pipeline.procedures import procedure
 from storage.audit import read_events
 from storage.store import LocalStore
 from tests.conftest import PERSON, SAMPLES, run_cli
@@ -190,7 +190,7 @@ def test_qr_link_opens_the_report(app, made: dict, tmp_path: Path) -> None:
     issue = parse_issue_qr(urls[0])  # Circular 01/2023: what the issued result's QR carries
     assert issue["copy_id"] == made["copy_id"] and issue["cd"] == PERSON
     assert issue["gt"] == "birth_cert" and issue["ht"] == "ecopy"
-    assert issue["tthc"] == DEFAULT_PROCEDURE and re.fullmatch(r"\d{8}T\d{6}\+0700", issue["tg"])
+    assert issue["tthc"] == procedure("").code and re.fullmatch(r"\d{8}T\d{6}\+0700", issue["tg"])
     assert "hs" not in issue  # made by `ecopy process`, outside any dossier
     r = client(app).get(urlsplit(urls[0]).path)
     assert r.status_code == 200 and verdict(r.text, "vi") == "TOTAL-PASSED"
