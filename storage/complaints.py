@@ -25,6 +25,7 @@ import json
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
@@ -69,7 +70,7 @@ BAD_STEP = "complaint_step_not_allowed"
 @dataclass(frozen=True)
 class TimeLimit:
     days: int
-    working_days: bool  # Monday-Friday only (public holidays are not modelled: stricter)
+    working_days: bool  # working days of the calendar the caller gives (see due_date)
     source: str
 
 
@@ -314,18 +315,28 @@ def add_event(store: ObjectStore, complaint: Complaint, action: str, *, by: str,
             return event, data
 
 
-def due_date(start_iso: str, limit: TimeLimit) -> date:
-    """The last day of a time limit that starts on the day of `start_iso` (Vietnam time)."""
+def _weekday(day: date) -> bool:
+    return day.weekday() < 5
+
+
+def due_date(start_iso: str, limit: TimeLimit,
+             working_day: Callable[[date], bool] = _weekday) -> date:
+    """The last day of a time limit that starts on the day of `start_iso` (Vietnam time).
+
+    ``working_day`` is the shell's calendar with public holidays and make-up Saturdays
+    (pipeline.procedures.calendar); Monday to Friday when none is given, which can only make
+    a complaint due earlier, never later."""
     day = datetime.fromisoformat(start_iso).astimezone(VN).date()
     left = limit.days
     while left > 0:
         day += timedelta(days=1)
-        if not limit.working_days or day.weekday() < 5:
+        if not limit.working_days or working_day(day):
             left -= 1
     return day
 
 
-def state_of(complaint: Complaint, events: list[Event], now: datetime | None = None) -> State:
+def state_of(complaint: Complaint, events: list[Event], now: datetime | None = None,
+             working_day: Callable[[date], bool] = _weekday) -> State:
     """Where a complaint stands now, and whether its running time limit has passed."""
     status, accepted_at, closed_at, complex_case = "received", "", "", False
     for event in events:
@@ -342,19 +353,20 @@ def state_of(complaint: Complaint, events: list[Event], now: datetime | None = N
         return State(status, accepted_at, closed_at, complex_case, "", False)
     limits = TIME_LIMITS[complaint.kind]
     if accepted_at:
-        due = due_date(accepted_at, limits.resolve_complex if complex_case else limits.resolve)
+        due = due_date(accepted_at, limits.resolve_complex if complex_case else limits.resolve,
+                       working_day)
     else:
-        due = due_date(complaint.created_at, limits.accept)
+        due = due_date(complaint.created_at, limits.accept, working_day)
     today = (now or datetime.now(UTC)).astimezone(VN)
     overdue = today > datetime.combine(due, time.max, tzinfo=VN)
     return State(status, accepted_at, closed_at, complex_case, due.isoformat(), overdue)
 
 
 def public_view(complaint: Complaint, events: list[Event], now: datetime | None = None,
-                ) -> dict[str, object]:
+                working_day: Callable[[date], bool] = _weekday) -> dict[str, object]:
     """What the follow-up code shows: the complaint as filed minus every contact detail, its
     status, and the staff answers with their dates (never who wrote them)."""
-    state = state_of(complaint, events, now)
+    state = state_of(complaint, events, now, working_day)
     return {
         "code": complaint.public_code, "kind": complaint.kind,
         "target_type": complaint.target_type, "target": complaint.target,

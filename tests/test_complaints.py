@@ -297,3 +297,14 @@ def test_concurrent_staff_close_once(store: LocalStore) -> None:
         th.join()
     assert sorted(results) == [cs.BAD_STEP] * 7 + ["ok"]
     assert [e.seq for e in cs.events_of(store, c)] == [1]
+
+
+def test_working_day_limits_skip_tet_with_the_shells_calendar() -> None:
+    from pipeline.procedures import calendar
+
+    feedback = cs.TIME_LIMITS["feedback"].accept  # 5 working days
+    filed = "2026-02-13T03:00:00+00:00"  # Friday before Tết Bính Ngọ (16-20 Feb 2026 off)
+    assert cs.due_date(filed, feedback).isoformat() == "2026-02-20"  # weekdays only
+    assert cs.due_date(filed, feedback, calendar().is_working_day).isoformat() == "2026-02-27"
+    complaint = cs.TIME_LIMITS["complaint"].accept  # 10 calendar days: holidays count
+    assert cs.due_date(filed, complaint, calendar().is_working_day).isoformat() == "2026-02-23"

@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
+    from pipeline.procedures import calendar
     from storage.complaints import events_of, list_complaints, state_of
     from storage.dossiers import AGENCY
 
@@ -56,7 +57,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(args, settings)
     rows = []
     for c in list_complaints(store, args.agency):
-        state = state_of(c, events_of(store, c))
+        state = state_of(c, events_of(store, c), working_day=calendar().is_working_day)
         if args.overdue and not state.overdue:
             continue
         rows.append({"complaint_id": c.complaint_id, "agency": c.agency, "kind": c.kind,

@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from ecopy.web import i18n
 from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import allowed, check_csrf, current, require
+from pipeline.procedures import calendar
 from storage import complaints as cs
 from storage.store import ObjectStore
 
@@ -333,7 +334,8 @@ async def complaint_public(request: Request, code: str, filed: str = "") -> Resp
     if complaint is None:
         return _no_store(render(request, "complaint_public.html",
                                 {"found": None, "code": code[:20]}, status=404))
-    view = cs.public_view(complaint, cs.events_of(store, complaint))
+    view = cs.public_view(complaint, cs.events_of(store, complaint),
+                           working_day=calendar().is_working_day)
     view["created_local"] = _local(str(view["created_at"]))
     view["due_local"] = _day(str(view["due"]))
     for answer in view["answers"]:  # type: ignore[union-attr]
@@ -354,7 +356,8 @@ def _row(complaint: cs.Complaint, state: cs.State) -> dict[str, Any]:
 def agency_rows(store: ObjectStore, agency: str) -> list[dict[str, Any]]:
     """The commune's complaints: open before closed, overdue first, then oldest first."""
     now = datetime.now(UTC)
-    rows = [_row(c, cs.state_of(c, cs.events_of(store, c), now))
+    rows = [_row(c, cs.state_of(c, cs.events_of(store, c), now,
+                                 calendar().is_working_day))
             for c in cs.list_complaints(store, agency)]
     return sorted(rows, key=lambda r: (r["state"].status == "closed", not r["state"].overdue,
                                        r["c"].created_at))
@@ -380,7 +383,7 @@ def _detail(request: Request, complaint: cs.Complaint, may_write: bool, *, error
             status: int = 200) -> Response:
     store = request.app.state.store
     events = cs.events_of(store, complaint)
-    state = cs.state_of(complaint, events)
+    state = cs.state_of(complaint, events, working_day=calendar().is_working_day)
     return _no_store(render(request, "complaint.html", {
         "c": complaint, "state": state, "row": _row(complaint, state),
         "events": [{"e": e, "at_local": _local(e.at)} for e in events],
