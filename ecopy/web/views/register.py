@@ -3,7 +3,8 @@
 Read-only pages for every role (auditors included). The books and their CSV/PDF exports come
 from storage.books, so a download is byte-for-byte what `ecopy register export` writes; the
 chain status is that of `ecopy register check`. Another agency's register cannot be asked
-for: the commune is always the signed-in user's.
+for: the commune is the signed-in user's, or (``?agency=``) one it succeeded in the 2025
+mergers (storage.succession: its books keep their old commune code); any other code is 404.
 
 Cancellations: /cancellations lists the agency's decisions for its signed-in users;
 /cancellations/public.json is the publishable list of `ecopy cancellations publish` (no
@@ -30,6 +31,7 @@ from signing.sign import VN_TZ
 from storage.books import Book, book_csv, book_pdf, load_book, vn_date
 from storage.cancellations import PUBLIC_FIELDS, list_cancellations, public_list
 from storage.store import ObjectStore
+from storage.succession import visible_agencies
 
 router = APIRouter()
 
@@ -41,6 +43,10 @@ i18n.register({
     "register.title": ("Sổ chứng thực bản sao từ bản chính", "Register of certified copies"),
     "register.form": ("Mẫu số 19", "Form no. 19"),
     "register.agency": ("Cơ quan: {name} (xã mã {code})", "Agency: {name} (commune {code})"),
+    "register.book_of": ("Sổ của xã", "Register of commune"),
+    "register.own": ("{code} (xã hiện nay)", "{code} (current commune)"),
+    "register.former": ("{code} (xã cũ, trước sắp xếp)", "{code} (former commune, before the "
+                                                         "merger)"),
     "register.year": ("Năm", "Year"),
     "register.show": ("Xem", "Show"),
     "register.months": ("Chọn tháng", "Choose a month"),
@@ -118,6 +124,16 @@ def _period(year: str | None, month: str | None, years: list[int],
     return None
 
 
+def _agency(store: ObjectStore, own: str, wanted: str | None) -> tuple[str, tuple[str, ...]]:
+    """The commune whose books are asked for, and every one the user may pick; 404 others."""
+    allowed = visible_agencies(store, own)
+    if wanted in (None, ""):
+        return own, allowed
+    if wanted not in allowed:
+        raise HTTPException(404)
+    return wanted, allowed
+
+
 def _filter_month(book: Book, month: int) -> Book:
     """The month's rows of a year's book, as storage.books.load_book(..., month) selects them."""
     prefix = f"{book.year}-{month:02d}-"
@@ -128,16 +144,17 @@ def _filter_month(book: Book, month: int) -> Book:
 
 @router.get("/register")
 async def register_page(request: Request, year: str | None = None,
-                        month: str | None = None) -> Response:
+                        month: str | None = None, agency: str | None = None) -> Response:
     account, _session = require(request, *ROLES)
     store = request.app.state.store
     settings: Settings = request.app.state.settings
-    years = await run_in_threadpool(register_years, store, account.agency)
+    code, allowed = await run_in_threadpool(_agency, store, account.agency, agency)
+    years = await run_in_threadpool(register_years, store, code)
     period = _period(year, month, years)
     if period is None:
         raise HTTPException(400)
     y, m = period
-    whole = await run_in_threadpool(load_book, store, account.agency, y, None)
+    whole = await run_in_threadpool(load_book, store, code, y, None)
     per_month = Counter(int(r.entry.date[5:7]) for r in whole.rows
                         if r.entry.date[5:7].isdigit())
     if month in (None, "") and m is None:  # default: the newest month with entries
@@ -148,34 +165,38 @@ async def register_page(request: Request, year: str | None = None,
         "per_month": per_month, "book": book,
         "rows": [r.cells() for r in book.rows],
         "agency_name": book.agency_name or whole.agency_name or settings.agency_name,
+        "agency": code, "agencies": allowed,
+        "agency_q": "" if code == account.agency else f"&agency={code}",
         "chain_problems": [*book.chain_problems, *(f"unreadable: {k}" for k in book.unreadable)],
         "columns": [f"register.col{i}" for i in range(1, 10)],
-        "query": f"year={y}" + (f"&month={m}" if m else "&month=all"),
+        "query": f"year={y}" + (f"&month={m}" if m else "&month=all")
+        + ("" if code == account.agency else f"&agency={code}"),
     }))
 
 
 @router.get("/register/export")
 async def register_export(request: Request, year: str = "", month: str = "",
-                          format: str = "pdf") -> Response:
+                          format: str = "pdf", agency: str = "") -> Response:
     account, _session = require(request, *ROLES)
     store = request.app.state.store
     settings: Settings = request.app.state.settings
+    code, _allowed = await run_in_threadpool(_agency, store, account.agency, agency)
     if format not in ("csv", "pdf") or not year:
         raise HTTPException(400)
     period = _period(year, month or "all", [])
     if period is None:
         raise HTTPException(400)
     y, m = period
-    book = await run_in_threadpool(load_book, store, account.agency, y, m)
+    book = await run_in_threadpool(load_book, store, code, y, m)
     if format == "csv":
         data, media = book_csv(book), "text/csv; charset=utf-8"
     else:
         data = await run_in_threadpool(book_pdf, book, font_path=settings.font_path,
                                        bold_font_path=settings.bold_font_path)
         media = "application/pdf"
-    name = f"so-chung-thuc-{account.agency}-{y}" + (f"-{m:02d}" if m else "") + f".{format}"
+    name = f"so-chung-thuc-{code}-{y}" + (f"-{m:02d}" if m else "") + f".{format}"
     audit_event(request, account.username, "register_export",
-                f"register/{account.agency}/{y}", period=f"{y}-{m:02d}" if m else str(y),
+                f"register/{code}/{y}", period=f"{y}-{m:02d}" if m else str(y),
                 format=format, entries=len(book.rows))
     return _no_store(Response(data, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{name}"'}))
@@ -186,9 +207,10 @@ async def cancellations_page(request: Request) -> Response:
     account, _session = require(request, *ROLES)
     store = request.app.state.store
     decisions = await run_in_threadpool(list_cancellations, store)
+    agencies = await run_in_threadpool(visible_agencies, store, account.agency)
     rows = []
     for d in decisions:
-        if str(d.get("agency_code", "")) != account.agency:
+        if str(d.get("agency_code", "")) not in agencies:
             continue
         row = {k: d.get(k) for k in PUBLIC_FIELDS}
         row["decision_date"] = vn_date(str(row.get("decision_date") or ""))

@@ -1,7 +1,8 @@
 """A person's e-copies (storage.warehouse) for signed-in staff, and their download.
 
-Only copies certified by the user's own agency (the register entry's commune code) are listed
-or served; another agency's copy answers 404 exactly like a copy that does not exist. Every
+Only copies certified by the user's own agency (the register entry's commune code), or by a
+commune it succeeded in the 2025 mergers (storage.succession), are listed or served; another
+agency's copy answers 404 exactly like a copy that does not exist. Every
 look at a person's warehouse and every download is audited (they show personal data).
 """
 
@@ -19,6 +20,7 @@ from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import require
 from storage.cancellations import find_cancellation, find_copy
 from storage.store import ObjectStore
+from storage.succession import visible_agencies
 from storage.warehouse import list_copies
 
 router = APIRouter()
@@ -71,7 +73,8 @@ def copy_of_agency(store: ObjectStore, copy_id: str, agency: str,
         return None
     key, meta = found
     entry = meta.get("register_entry")
-    if not isinstance(entry, dict) or str(entry.get("agency_code", "")) != agency:
+    if (not isinstance(entry, dict)
+            or str(entry.get("agency_code", "")) not in visible_agencies(store, agency)):
         return None
     return key.removesuffix(".json") + ".pdf", meta
 
@@ -100,9 +103,10 @@ def _row(store: ObjectStore, meta: dict[str, Any]) -> dict[str, Any]:
 def agency_copies(store: ObjectStore, person_id: str, agency: str) -> list[dict[str, Any]]:
     """The person's copies certified by `agency`, oldest first, as table rows."""
     rows = []
+    agencies = visible_agencies(store, agency)
     for meta in list_copies(store, person_id):
         entry = meta.get("register_entry")
-        if isinstance(entry, dict) and str(entry.get("agency_code", "")) == agency:
+        if isinstance(entry, dict) and str(entry.get("agency_code", "")) in agencies:
             rows.append(_row(store, meta))
     return rows
 
