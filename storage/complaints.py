@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from storage.cancellations import find_copy
 from storage.dossiers import AGENCY, CODE_ALPHABET, dossier_by_code
 from storage.store import ObjectStore
+from storage.succession import successor_of
 
 PREFIX = "complaints/"
 CODES = "complaint-codes/"
@@ -189,7 +190,8 @@ def resolve_target(store: ObjectStore, target_type: str, target: str) -> tuple[s
         agency = str(entry.get("agency_code", "")) if isinstance(entry, dict) else ""
         if not AGENCY.match(agency):
             raise ComplaintError(UNKNOWN_TARGET, "target")
-        return agency, copy_id, ""
+        # a copy certified by a commune since merged into another: that one answers now
+        return successor_of(store, agency), copy_id, ""
     raise ComplaintError(BAD_VALUE, "target_type")
 
 

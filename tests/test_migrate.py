@@ -164,6 +164,12 @@ def test_migration_moves_everything_unchanged(tmp_path: Path, sources: dict[str,
     assert predecessors(dest, "00691") == ["00692", "00697"]
     assert predecessors(dest, "02215") == ["02200", "02203"]
     assert successor_of(dest, "02200") == "02215" and successor_of(dest, "00691") == "00691"
+    # a complaint filed after the merger about a former commune's copy goes to its successor
+    copy_id = provinces["tuyenquang"]["doc"]["copy_id"]
+    later = file_complaint(dest, kind="complaint", target_type="copy", target=copy_id,
+                           filer="citizen", name="Nguyễn Văn An", phone="0912345678",
+                           text="Bản sao sai tên.")
+    assert later.agency == "02215"
     # the destination chain: one migrate event per source, naming the report's hash
     assert verify_audit(dest) == []
     events = [e for e in read_events(dest) if e["action"] == "migrate"]
