@@ -89,6 +89,9 @@ class Settings:
     portal_token_file: Path | None = None
     portal_ca_file: Path | None = None  # private CA for the portal's TLS certificate
     portal_timeout_s: int = 30  # read timeout per request (connect: at most 10 s)
+    # Authoritative registers asked before a citizen is asked for a paper (reuse before
+    # asking): JSON files read by pipeline.connectors.FileSource, ":"-separated in the env
+    external_sources: tuple[Path, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
 
@@ -113,7 +116,8 @@ _ENV = {
         "web_session_minutes", "web_login_failures", "web_login_window_s",
         "web_max_upload_files")},
     **{f"ECOPY_{name.upper()}": name for name in (
-        "portal_url", "portal_token_file", "portal_ca_file", "portal_timeout_s")},
+        "portal_url", "portal_token_file", "portal_ca_file", "portal_timeout_s",
+        "external_sources")},
 }
 _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",

@@ -14,3 +14,14 @@ if [ "$status" != 0 ] && [ "$status" != 3 ]; then exit "$status"; fi
 .venv/bin/ecopy warehouse list "$PERSON" --out .
 copy=$(ls -t warehouse/"$PERSON"/*/*.pdf | head -n 1)
 .venv/bin/ecopy verify "$copy" --store .
+# Reuse before asking (docs/reuse.md): the papers two procedures need, looked up in the
+# warehouse just filled and in two simulated national registers; prints each hit rate.
+for needs in citizen_id,birth_cert,marital_status citizen_id,birth_cert,university_diploma; do
+  set +e
+  .venv/bin/ecopy reuse check --person-id "$PERSON" --needs "$needs" --store . \
+      --source samples/sources/csdl-dan-cu.json --source samples/sources/csdl-ho-tich.json
+  status=$?
+  set -e
+  # 0: all available, 3: some must be asked for
+  if [ "$status" != 0 ] && [ "$status" != 3 ]; then exit "$status"; fi
+done
