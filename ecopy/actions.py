@@ -276,7 +276,7 @@ def approve_document(settings: Settings, store: ObjectStore, record: dict, *, ac
 
 
 def refuse_document(settings: Settings, store: ObjectStore, record: dict, *, actor: str,
-                    ground: str, agency_code: str) -> DocumentOutcome:
+                    ground: str, agency_code: str, ground_code: str = "") -> DocumentOutcome:
     """Refuse under Decree 23/2015 Art 22: record, refusal record and audit keep ``ground``."""
     from pipeline.reasons import Reason
     from pipeline.stages import reject
@@ -288,7 +288,8 @@ def refuse_document(settings: Settings, store: ObjectStore, record: dict, *, act
     return reject(store, stage_options(record, settings, actor), agency_code=agency_code,
                   source=record.get("name", ""), name=record.get("name", ""),
                   sha=record["sha256"], reason=Reason.REFUSED_BY_CLERK,
-                  params={"ground": ground})
+                  params={"ground": ground},
+                  record_extra={"ground_code": ground_code} if ground_code else None)
 
 
 def cancel_certification(store: ObjectStore, copy_id: str, *, decision_ref: str,

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from pipeline import adminunits
 from pipeline.procedures import VN_TZ, WorkingCalendar, calendar, due_at, procedure
+from pipeline.reasons import REFUSAL_GROUNDS
 from storage.dossiers import AGENCY, Dossier, dossier_documents, list_dossiers
 from storage.records import read_record
 from storage.store import ObjectStore
@@ -210,7 +211,9 @@ def dossier_outcome(store: ObjectStore, dossier: Dossier, as_of: datetime,
         record = read_record(store, link["sha256"]) or {}
         pages += int(record.get("pages") or 0)
         if record.get("status") == "rejected":
-            refusals.append(str(record.get("reason") or "unknown"))
+            ground = record.get("ground_code")  # an Art 22 refusal names its ground
+            refusals.append(str(record.get("reason") or "unknown")
+                            + (f":{ground}" if ground in REFUSAL_GROUNDS else ""))
         finished = _terminal_time(record)
         finishes.append(finished if finished is not None and finished <= as_of else None)
     finished_at = None

@@ -229,10 +229,37 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+# Decree 23/2015 Art 22: the grounds on which a certifier must refuse (domain.md). A refusal
+# by a certifier is recorded with one of these codes (record "ground_code"), so published
+# figures can count refusals per ground; figures show it as "refused_by_clerk:<ground>".
+REFUSAL_GROUNDS: dict[str, tuple[str, str]] = {
+    "altered": ("Bản chính bị tẩy xóa, sửa chữa, thêm, bớt nội dung không hợp lệ",
+                "The original is erased, altered or has unlawful additions"),
+    "damaged": ("Bản chính bị hư hỏng, cũ nát, không xác định được nội dung",
+                "The original is damaged or worn so its content cannot be read"),
+    "secret": ("Bản chính đóng dấu mật hoặc ghi rõ không được sao chụp",
+               "The original is stamped secret (MẬT) or marked not to be copied"),
+    "unlawful": ("Bản chính có nội dung trái pháp luật, đạo đức xã hội",
+                 "The original has unlawful content or content against social ethics"),
+    "foreign": ("Giấy tờ do cơ quan nước ngoài cấp chưa được hợp pháp hóa lãnh sự",
+                "A foreign paper that has not been legalised"),
+    "self_made": ("Giấy tờ do cá nhân tự lập, không có xác nhận và đóng dấu của cơ quan có "
+                  "thẩm quyền", "A self-made paper without an authority's certification and "
+                                "seal"),
+}
+
+
 def label(code: str, lang: str = "vi") -> str:
-    """The short name of a reason code; an unknown code (e.g. from a newer version) as is."""
-    pair = LABELS.get(code)
-    return code if pair is None else pair[1] if lang == "en" else pair[0]
+    """The short name of a reason code ("refused_by_clerk:<ground>" names the Art 22
+    ground too); an unknown code (e.g. from a newer version) as is."""
+    base, _, ground = code.partition(":")
+    pair = LABELS.get(base)
+    if pair is None:
+        return code
+    name = pair[1] if lang == "en" else pair[0]
+    if ground in REFUSAL_GROUNDS:
+        name += ": " + REFUSAL_GROUNDS[ground][1 if lang == "en" else 0]
+    return name if not ground or ground in REFUSAL_GROUNDS else code
 
 
 class EcopyError(Exception):

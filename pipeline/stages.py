@@ -109,8 +109,10 @@ def reject(
     reason: str,
     params: dict,
     pages: int = 0,
+    record_extra: dict | None = None,
 ) -> DocumentOutcome:
-    """Record a rejection (or an Art 22 refusal) with its reason code; the original stays."""
+    """Record a rejection (or an Art 22 refusal) with its reason code; the original stays.
+    ``record_extra`` adds facts to the record (the Art 22 ground code of a refusal)."""
     text = message(Reason(reason), opt.lang_messages, **params)
     refused = reason in REFUSAL_REASONS
     if sha and refused:
@@ -140,7 +142,8 @@ def reject(
     )
     if sha:
         update_record(store, sha, DocStatus.REJECTED, reason=reason, message=text,
-                      message_en=message(Reason(reason), "en", **params))
+                      message_en=message(Reason(reason), "en", **params),
+                      **(record_extra or {}))
     return DocumentOutcome(source, sha, DocStatus.REJECTED, reason, text, pages=pages)
 
 

@@ -281,3 +281,23 @@ def test_cli_gives_the_same_numbers(store: LocalStore, env: dict[str, str],
     assert "Phường Ba Đình" in text.stdout and NAME not in text.stdout
     bad = run_cli(["figures", "--month", "2026-13", "--store", str(store.root)], env)
     assert bad.returncode == 2
+
+
+def test_refusals_are_counted_per_art22_ground(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    received = vn(2026, 3, 2, 9)
+    add_dossier(store, BA_DINH, received, [("rejected", vn(2026, 3, 2, 10), "refused_by_clerk", 1),
+                                           ("rejected", vn(2026, 3, 2, 10), "refused_by_clerk", 1),
+                                           ("rejected", vn(2026, 3, 2, 11), "illegible", 1)])
+    key, record = next((k, r) for k in store.list("documents/") if k.endswith("/record.json")
+                       if (r := json.loads(store.get(k)))["reason"] == "refused_by_clerk")
+    store.put(key, dump({**record, "ground_code": "secret"}))  # as the certify page records
+    (row, _total) = compute_figures(store, Period.month("2026-03")).rows()
+    assert sorted(row["refusals_by_reason"].split(";")) == [
+        "illegible=1", "refused_by_clerk:secret=1", "refused_by_clerk=1"]
+    from pipeline.reasons import label
+
+    assert label("refused_by_clerk:secret") == ("Từ chối theo Điều 22 NĐ 23/2015: Bản chính đóng "
+                                                "dấu mật hoặc ghi rõ không được sao chụp")
+    assert label("refused_by_clerk:secret", "en").endswith("marked not to be copied")
+    assert label("refused_by_clerk:nonsense") == "refused_by_clerk:nonsense"

@@ -272,6 +272,7 @@ def test_refuse_with_art22_ground(site) -> None:
     assert refused.status_code == 303
     record = read_record(store, second)
     assert (record["status"], record["reason"]) == ("rejected", "refused_by_clerk")
+    assert record["ground_code"] == "altered"  # counted per Art 22 ground in the figures
     assert "Bản chính bị tẩy xóa, sửa chữa" in record["message"]
     assert "Số hiệu bị sửa" in record["message"]
     events = [json.loads(p.read_text()) for p in sorted((store.root / "audit").rglob("0*.json"))]

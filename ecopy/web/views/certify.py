@@ -27,6 +27,7 @@ from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.pages import visible_record
 from ecopy.web.views.review import current_fields, page_views, review_messages, status_text
+from pipeline.reasons import REFUSAL_GROUNDS
 from pipeline.types import DocStatus
 from storage.dossiers import DOSSIER_ID, SHA256, Dossier, load_dossier
 
@@ -36,22 +37,7 @@ CERTIFIERS = ("certifier", "admin")
 COPY_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_TEXT = 500
 
-# Decree 23/2015 Art 22: the grounds on which a certifier must refuse (domain.md).
-GROUNDS: dict[str, tuple[str, str]] = {
-    "altered": ("Bản chính bị tẩy xóa, sửa chữa, thêm, bớt nội dung không hợp lệ",
-                "The original is erased, altered or has unlawful additions"),
-    "damaged": ("Bản chính bị hư hỏng, cũ nát, không xác định được nội dung",
-                "The original is damaged or worn so its content cannot be read"),
-    "secret": ("Bản chính đóng dấu mật hoặc ghi rõ không được sao chụp",
-               "The original is stamped secret (MẬT) or marked not to be copied"),
-    "unlawful": ("Bản chính có nội dung trái pháp luật, đạo đức xã hội",
-                 "The original has unlawful content or content against social ethics"),
-    "foreign": ("Giấy tờ do cơ quan nước ngoài cấp chưa được hợp pháp hóa lãnh sự",
-                "A foreign paper that has not been legalised"),
-    "self_made": ("Giấy tờ do cá nhân tự lập, không có xác nhận và đóng dấu của cơ quan có "
-                  "thẩm quyền", "A self-made paper without an authority's certification and "
-                                "seal"),
-}
+GROUNDS = REFUSAL_GROUNDS  # Decree 23/2015 Art 22 (pipeline/reasons.py)
 
 i18n.register({f"certify.ground.{k}": v for k, v in GROUNDS.items()})
 i18n.register({
@@ -316,7 +302,7 @@ async def refuse(request: Request, sha: str) -> Response:
     try:
         actions.refuse_document(request.app.state.settings, request.app.state.store, record,
                                 actor=account.username, ground=ground,
-                                agency_code=account.agency)
+                                agency_code=account.agency, ground_code=code)
     except actions.ActionRefused:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.not_waiting"))
