@@ -122,7 +122,8 @@ def _parse(at: str) -> datetime | None:
         return None
 
 
-def _load(store: ObjectStore, key: str) -> dict[str, Any] | None:
+def load_object(store: ObjectStore, key: str) -> dict[str, Any] | None:
+    """A JSON object from the store; None when absent or not a JSON object."""
     try:
         data = json.loads(store.get(key))
     except (KeyError, ValueError):
@@ -174,7 +175,7 @@ def enqueued(store: ObjectStore, kind: str, ref: str, version: str = "") -> bool
 
 
 def load_item(store: ObjectStore, key: str) -> dict[str, Any] | None:
-    return _load(store, f"{ITEMS}{key}.json") if _plain(key) else None
+    return load_object(store, f"{ITEMS}{key}.json") if _plain(key) else None
 
 
 def _plain(key: str) -> bool:
@@ -190,8 +191,8 @@ def item_state(store: ObjectStore, key: str, item: dict[str, Any] | None = None,
         return None
     base = {"key": key, "kind": item.get("kind", ""), "ref": item.get("ref", ""),
             "agency": item.get("agency", ""), "enqueued_at": item.get("enqueued_at", "")}
-    receipt = _load(store, f"{RECEIPTS}{key}.json")
-    state = _load(store, f"{STATE}{key}.json") or {}
+    receipt = load_object(store, f"{RECEIPTS}{key}.json")
+    state = load_object(store, f"{STATE}{key}.json") or {}
     if receipt is not None:
         return ItemState(**base, status=OutboxStatus.DELIVERED,
                          attempts=int(receipt.get("attempts", state.get("attempts", 0))),
@@ -204,7 +205,7 @@ def item_state(store: ObjectStore, key: str, item: dict[str, Any] | None = None,
 
 
 def _read_cursor(store: ObjectStore) -> str | None:
-    data = _load(store, CURSOR)
+    data = load_object(store, CURSOR)
     day = data.get("bucket") if data else None
     return day if isinstance(day, str) and len(day) == 8 and day.isdigit() else None
 
@@ -298,13 +299,13 @@ def mark_delivered(store: ObjectStore, pending: Pending, *, http_status: int, re
                "response_sha256": body_sha256, "attempts": pending.state.attempts + 1,
                "endpoint": endpoint}
     if not store.put_if_absent(f"{RECEIPTS}{key}.json", _dump(receipt)):
-        receipt = _load(store, f"{RECEIPTS}{key}.json") or receipt
+        receipt = load_object(store, f"{RECEIPTS}{key}.json") or receipt
     _settle(store, pending.marker)
     return receipt
 
 
 def _first_attempt(store: ObjectStore, key: str, now: datetime) -> str:
-    state = _load(store, f"{STATE}{key}.json") or {}
+    state = load_object(store, f"{STATE}{key}.json") or {}
     return state.get("first_attempt_at") or _iso(now)
 
 

@@ -12,20 +12,10 @@ event (for copies made before the outbox existed, or an enqueue that failed).
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
-from storage.outbox import KINDS, enqueue, enqueued
+from storage.outbox import KINDS, enqueue, enqueued, load_object
 from storage.store import ObjectStore
-
-
-def _load(store: ObjectStore, key: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(store.get(key))
-    except (KeyError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
 
 
 def enqueue_ecopy(store: ObjectStore, *, copy_id: str, person_id: str, doc_type: str,
@@ -113,7 +103,7 @@ def backfill(store: ObjectStore) -> dict[str, int]:
 
     counts = {kind: 0 for kind in KINDS}
     for key in store.list("warehouse/"):
-        meta = _load(store, key) if key.endswith(".json") and key.count("/") == 3 else None
+        meta = load_object(store, key) if key.endswith(".json") and key.count("/") == 3 else None
         if not meta or not meta.get("copy_id") or not meta.get("pdf_sha256"):
             continue
         if enqueued(store, "ecopy", meta["copy_id"], meta["pdf_sha256"]):
@@ -125,7 +115,7 @@ def backfill(store: ObjectStore) -> dict[str, int]:
                       agency=entry.get("agency_code", "") if isinstance(entry, dict) else "")
         counts["ecopy"] += 1
     for key in store.list("cancellations/"):
-        decision = _load(store, key) if key.count("/") == 1 else None
+        decision = load_object(store, key) if key.count("/") == 1 else None
         if not decision or not decision.get("copy_id"):
             continue
         if enqueued(store, "cancellation", str(decision["copy_id"]),
@@ -135,13 +125,13 @@ def backfill(store: ObjectStore) -> dict[str, int]:
         counts["cancellation"] += 1
     seen: set[str] = set()
     for key in store.list("dossiers/"):
-        data = _load(store, key) if key.endswith("/dossier.json") else None
+        data = load_object(store, key) if key.endswith("/dossier.json") else None
         if not data or not data.get("public_code"):
             continue
         for link in dossier_documents(store, Dossier(**data)):
             if link["sha256"] in seen:
                 continue  # one call covers every dossier of the document
             seen.add(link["sha256"])
-            record = _load(store, f"documents/{link['sha256']}/record.json") or {}
+            record = load_object(store, f"documents/{link['sha256']}/record.json") or {}
             counts["status"] += len(enqueue_status_change(store, link["sha256"], record))
     return counts

@@ -43,6 +43,28 @@ def run_cli(args: list[str], env: dict[str, str], timeout: int = 600,
                           capture_output=True, timeout=timeout, cwd=ROOT)
 
 
+@pytest.fixture(scope="session")
+def sample_copy(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
+    """A store holding one real signed copy of samples/birth_cert.jpg (commune 99999), made
+    once per session by `ecopy process`: {"env", "dir", "copy_id", "doc"}. Tests copy the
+    directory (shutil.copytree) before writing to it."""
+    import json
+    import shutil
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env["ECOPY_PKI_DIR"] = str(pki_dir)
+    store_dir = tmp_path_factory.mktemp("sample-copy") / "store"
+    proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
+                    "--certify-all", "--out", str(store_dir), "--workers", "1", "--json",
+                    "--no-progress"], env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)["documents"][0]
+    assert doc["status"] == "filed", doc
+    frozen = store_dir.with_name("frozen")
+    shutil.copytree(store_dir, frozen)
+    return {"env": env, "dir": frozen, "copy_id": doc["copy_id"], "doc": doc}
+
+
 # --- S3: a real SeaweedFS server (weed mini) for the whole session ---------------------------
 
 

@@ -9,7 +9,6 @@ staff (11111) and as an auditor; plus the CLI and the storage rules directly.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import threading
@@ -28,7 +27,7 @@ from storage import complaints as cs
 from storage.audit import read_events, verify_audit
 from storage.dossiers import open_dossier
 from storage.store import LocalStore
-from tests.conftest import PERSON, SAMPLES, run_cli
+from tests.conftest import PERSON, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"
 CONTACT = {"name": "Lê Thị Khiếu Nại", "phone": "0912 345 678", "email": "le.thi@example.vn",
@@ -38,20 +37,13 @@ STAFF = (("lan", "clerk", "22222"), ("kiem.tra", "auditor", "22222"),
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
-    env["ECOPY_PKI_DIR"] = str(pki_dir)
-    store_dir = tmp_path_factory.mktemp("complaints-store")
-    proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
-                    "--certify-all", "--out", str(store_dir), "--workers", "1", "--json",
-                    "--no-progress"], env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)["documents"][0]
-    assert doc["status"] == "filed", doc
+def made(tmp_path_factory: pytest.TempPathFactory, sample_copy: dict) -> dict:
+    store_dir = tmp_path_factory.mktemp("complaints") / "store"
+    shutil.copytree(sample_copy["dir"], store_dir)
     store = LocalStore(store_dir)
     for user, role, agency in STAFF:
         accounts.create(store, user, f"Cán bộ {user}", role, agency, PASSWORD)
-    return {"env": env, "dir": store_dir, "copy_id": doc["copy_id"]}
+    return {"env": sample_copy["env"], "dir": store_dir, "copy_id": sample_copy["copy_id"]}
 
 
 @pytest.fixture

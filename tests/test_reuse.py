@@ -5,7 +5,6 @@ the reason (legal brief, requirement 18)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import replace
@@ -34,18 +33,10 @@ TODAY = date(2026, 11, 23)
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
-    """A store holding a real certified copy of the sample birth certificate (commune 99999)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
-    env["ECOPY_PKI_DIR"] = str(pki_dir)
-    store_dir = tmp_path_factory.mktemp("reuse-store")
-    proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
-                    "--certify-all", "--out", str(store_dir), "--workers", "1", "--json",
-                    "--no-progress"], env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)["documents"][0]
-    assert doc["status"] == "filed", doc
-    return {"env": env, "dir": store_dir, "copy_id": doc["copy_id"]}
+def made(sample_copy: dict) -> dict:
+    """A store holding a real certified copy of the sample birth certificate (commune 99999);
+    read-only here: tests that write copy it."""
+    return sample_copy
 
 
 @pytest.fixture
