@@ -46,6 +46,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                  "giấy tờ này.",
                  "Neither the citizen's data warehouse nor the registers queried ({sources}) "
                  "hold this paper."),
+    "not_held_no_sources": ("Kho dữ liệu của công dân chưa có giấy tờ này (chưa kết nối cơ sở "
+                            "dữ liệu quốc gia nào để tra cứu).",
+                            "The citizen's data warehouse does not hold this paper (no national "
+                            "register is connected to ask)."),
 }
 
 
@@ -67,7 +71,9 @@ class Availability:
     def message(self, lang: str = "vi", source_titles: str = "") -> str:
         if self.available:
             return ""
-        vi, en = MESSAGES[self.reason]
+        key = "not_held_no_sources" if self.reason == "not_held" and not source_titles \
+            else self.reason
+        vi, en = MESSAGES[key]
         return (en if lang == "en" else vi).format(sources=source_titles or "—")
 
 

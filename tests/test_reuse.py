@@ -72,6 +72,8 @@ def test_warehouse_copy_is_found_for_any_commune(store: LocalStore, made: dict) 
     (other,) = find_available(store, PERSON, ["marriage_cert"], [], today=TODAY,
                               test_mode=True)
     assert not other.available and other.reason == "not_held"
+    assert "chưa kết nối cơ sở dữ liệu quốc gia nào" in other.message("vi")
+    assert "(CSDL hộ tịch) chưa có" in other.message("vi", "CSDL hộ tịch")
     assert find_available(store, "001301099999", ["birth_cert"], [], today=TODAY,
                           test_mode=True)[0].reason == "not_held"
 

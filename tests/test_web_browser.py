@@ -190,3 +190,67 @@ def test_keyboard_only_sign_in(site) -> None:
             assert d.find_elements(By.CSS_SELECTOR, f"label[for='{field.get_attribute('id')}']")
         ActionChains(d).send_keys("lan", Keys.TAB, PASSWORD, Keys.ENTER).perform()
         WebDriverWait(d, 20).until(lambda drv: drv.current_url.endswith("/dossiers"))
+
+
+def test_citizen_follows_complains_and_staff_answers(site) -> None:
+    """Issue 8 in the browser: the status page by code, a complaint through the public form
+    (honeypot hidden, token, minimum fill time), its answer by the clerk, the follow-up page,
+    the papers a dossier needs, and the public figures."""
+    import time
+
+    from storage.dossiers import open_dossier
+
+    base, store, _root = site
+    dossier = open_dossier(store, agency="99999", person_id=PERSON,
+                           person_name="Nguyễn Thị Mai Anh", date_of_birth="2001-02-05",
+                           opened_by="lan")
+    with chromium(DESKTOP) as d:
+        d.get(f"{base}/status")
+        d.find_element(By.CSS_SELECTOR, "[data-testid='status-code']").send_keys(
+            dossier.public_code.lower())
+        d.find_element(By.CSS_SELECTOR, "[data-testid='status-code']").submit()
+        wait_for(d, "[data-testid='status-result']")
+        assert "Nguyễn" not in d.page_source and PERSON not in d.page_source
+        screenshot(d, "12-status-public")
+
+        d.find_element(By.CSS_SELECTOR, "[data-testid='status-complain']").click()
+        wait_for(d, "[data-testid='complaint-form']")
+        assert d.find_element(By.CSS_SELECTOR, "[data-testid='complaint-target']"
+                              ).get_attribute("value") == dossier.public_code
+        assert not d.find_element(By.ID, "c-hp").is_displayed()  # the honeypot
+        d.find_element(By.ID, "c-name").send_keys("Lê Thị Khiếu Nại")
+        d.find_element(By.ID, "c-phone").send_keys("0912 345 678")
+        d.find_element(By.ID, "c-text").send_keys("Hồ sơ của tôi đã quá hẹn trả kết quả.")
+        screenshot(d, "13-complaint-form")
+        time.sleep(3.2)  # a person takes longer than the minimum fill time
+        d.find_element(By.CSS_SELECTOR, "[data-testid='complaint-submit']").click()
+        wait_for(d, "[data-testid='complaint-filed']")
+        follow_up = d.current_url.split("?")[0]
+
+        sign_in(d, base, "lan", PASSWORD)
+        d.get(f"{base}/complaints")
+        wait_for(d, "[data-testid='complaints-table']")
+        screenshot(d, "14-complaints-staff")
+        d.find_element(By.CSS_SELECTOR, "[data-testid='complaints-table'] a").click()
+        wait_for(d, "[data-testid='complaint-answer']")
+        assert "0912 345 678" in d.page_source  # staff see the contact
+        d.find_element(By.ID, "a-text").send_keys("Đã trả kết quả, xin lỗi bà.")
+        d.find_element(By.CSS_SELECTOR, "button[value='answer']").click()
+        wait_text(d, "[data-testid='complaint-status']", "Đã trả lời")
+
+        d.get(f"{base}/dossiers/{dossier.dossier_id}/papers")
+        d.find_element(By.CSS_SELECTOR, "[data-testid='need-marital_status']").click()
+        d.find_element(By.CSS_SELECTOR, "[data-testid='papers-check']").click()
+        row = wait_for(d, "[data-testid='paper-marital_status']")
+        assert row.get_attribute("data-status") == "requested"
+        screenshot(d, "15-papers")
+
+        d.delete_all_cookies()
+        d.get(follow_up)
+        assert "Đã trả kết quả, xin lỗi bà." in wait_for(d, "[data-testid='complaint-answers']"
+                                                          ).text
+        assert "0912 345 678" not in d.page_source  # nor any contact detail
+        d.get(f"{base}/figures")
+        wait_for(d, "[data-testid='figures-period']")
+        assert "99999" in d.page_source and PERSON not in d.page_source
+        screenshot(d, "16-figures")
