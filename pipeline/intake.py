@@ -68,11 +68,8 @@ def sniff(path: Path) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as fh:  # streamed: never the whole upload in memory
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def check_size(path: Path, limits: Limits) -> int:

@@ -97,11 +97,8 @@ def _sha(data: bytes) -> str:
 
 
 def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as fh:  # streamed: a copy can be hundreds of MB
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _mapped(mapping: dict[str, str], old: str) -> str:
