@@ -3,13 +3,16 @@
 # runs as the unprivileged user `ecopy` (uid 10001). docker-compose.yml runs it as workers.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY ecopy ecopy
 COPY pipeline pipeline
 COPY signing signing
 COPY storage storage
 COPY workers workers
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# the locked versions, each checked against its hash; then ecopy itself without dependencies
+RUN pip wheel --no-cache-dir --require-hashes --no-deps --wheel-dir /wheels -r requirements.lock \
+ && pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock \
+ && pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
@@ -17,7 +20,7 @@ RUN apt-get update \
       tesseract-ocr-osd poppler-utils qpdf fonts-liberation2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+RUN pip install --no-cache-dir --no-deps /wheels/*.whl && rm -rf /wheels \
  && useradd --create-home --uid 10001 ecopy
 USER ecopy
 WORKDIR /data

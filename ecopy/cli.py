@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,15 +101,26 @@ def _command_modules() -> list:
 
 
 def _quiet_libraries() -> None:
-    """pyHanko logs every failed path build with a traceback; the report already says it."""
+    """pyHanko logs every failed path build with a traceback; the report already says it.
+
+    Libraries' deprecation notices (cryptography 51 deprecates DSA, which pyHanko imports) are
+    for their callers' developers, not for a clerk at a terminal: they are silenced unless
+    Python's own -W or PYTHONWARNINGS asks for them. Ours are never silenced."""
+    if not sys.warnoptions:
+        from cryptography.utils import CryptographyDeprecationWarning
+
+        third_party = r"(?!(ecopy|pipeline|signing|storage|workers)(\.|$))"
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning,
+                         CryptographyDeprecationWarning):
+            warnings.filterwarnings("ignore", category=category, module=third_party)
     logging.basicConfig(level=logging.WARNING, format="ecopy: %(message)s")
     for name in ("pyhanko", "pyhanko_certvalidator", "pikepdf", "fontTools"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     _quiet_libraries()
+    args = _parser().parse_args(argv)
     try:
         settings = load_settings()
     except (ValueError, OSError) as exc:

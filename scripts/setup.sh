@@ -26,12 +26,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.ecopy-installed
-extra=""
-[ "${1:-}" = "--dev" ] && extra="[dev]"
-want="$(sha256sum pyproject.toml | cut -c1-16)$extra"
+lock=requirements.lock
+[ "${1:-}" = "--dev" ] && lock=requirements-dev.lock
+want="$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16) $lock"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  # quiet unless it fails: build-backend notices are noise to someone running the demo
-  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e ".$extra"; } \
+  # Exactly the locked versions, each checked against its hash (scripts/lock.sh makes the
+  # files); then ecopy itself, built with the locked setuptools. Quiet unless it fails:
+  # build-backend notices are noise to someone running the demo.
+  if ! { .venv/bin/pip install -q --require-hashes --no-deps -r "$lock" \
+         && .venv/bin/pip install -q --no-deps --no-build-isolation -e .; } \
        > .venv/install.log 2>&1; then
     cat .venv/install.log >&2
     exit 1
