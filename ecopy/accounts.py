@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 ROLES = ("clerk", "certifier", "auditor", "admin")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")

@@ -25,7 +25,7 @@ from uuid import uuid4
 
 from ecopy.settings import Settings
 from pipeline.types import FIELD_NAMES, DocStatus, DocumentOutcome
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 APPROVERS = ("certifier", "admin")
 WAITING = (DocStatus.NEEDS_REVIEW, DocStatus.READY)
@@ -151,7 +151,7 @@ def correct_document(store: ObjectStore, record: dict, *, actor: str, doc_type: 
     """Keep the correction as an immutable object (who, when, what the machine said) and merge
     it into the record; the document keeps its status. Returns the merged corrections."""
     from pipeline.classify import DOCUMENT_NAMES
-    from storage.audit import append_event
+    from storage.evidence.audit import append_event
     from storage.records import dump, update_record
 
     if doc_type and doc_type not in DOCUMENT_NAMES:
@@ -184,7 +184,7 @@ def correct_document(store: ObjectStore, record: dict, *, actor: str, doc_type: 
 
 def mark_reviewed(store: ObjectStore, record: dict, *, actor: str) -> dict:
     """A clerk checked the document: it now waits for a certifier (READY)."""
-    from storage.audit import append_event
+    from storage.evidence.audit import append_event
     from storage.records import update_record
 
     if record.get("status") != DocStatus.NEEDS_REVIEW:
@@ -253,7 +253,7 @@ def approve_document(settings: Settings, store: ObjectStore, record: dict, *, ac
     see `settings_for_signer`). FILED on success, else REJECTED with the reason."""
     from ecopy.keys import build_certify_context
     from pipeline.stages import certify_stored
-    from storage.audit import append_event
+    from storage.evidence.audit import append_event
 
     if role not in APPROVERS:
         raise NotAllowed(f"role {role or '(none)'!r} may not approve a certification "
@@ -297,9 +297,9 @@ def cancel_certification(store: ObjectStore, copy_id: str, *, decision_ref: str,
                          role: str) -> tuple[dict, bool]:
     """(decision on record, True when it was already cancelled before this call).
 
-    Raises storage.cancellations.NotAllowed / UnknownCopy / CancellationError.
+    Raises storage.evidence.cancellations.NotAllowed / UnknownCopy / CancellationError.
     """
-    from storage.cancellations import cancel_copy, find_cancellation
+    from storage.evidence.cancellations import cancel_copy, find_cancellation
 
     before = find_cancellation(store, copy_id)
     decision = cancel_copy(store, copy_id, decision_ref=decision_ref,

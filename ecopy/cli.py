@@ -23,7 +23,7 @@ from ecopy.settings import Settings, load_settings
 from pipeline.idnumber import parse_personal_id
 from pipeline.reasons import Reason, message
 from pipeline.types import DocStatus, to_jsonable
-from storage.store import LocalStore, ObjectStore
+from storage.backends import LocalStore, ObjectStore
 
 EXIT_OK, EXIT_USAGE, EXIT_REVIEW, EXIT_REJECTED = 0, 2, 3, 4
 VERIFY_EXIT = {"TOTAL-PASSED": 0, "TOTAL-FAILED": 1, "INDETERMINATE": 3}
@@ -151,7 +151,7 @@ def _secret(what: str, file: Path | None, env_name: str) -> str:
 
 
 def s3_store(settings: Settings) -> ObjectStore:
-    from storage.s3 import S3Store
+    from storage.backends.s3 import S3Store
 
     return S3Store(
         settings.s3_endpoint, settings.s3_bucket,
@@ -234,7 +234,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
-    from storage.warehouse import list_copies
+    from storage.evidence.warehouse import list_copies
 
     copies = list_copies(open_store(args, settings), args.person_id)
     if args.json:

@@ -23,10 +23,10 @@ from signing.revocation import load_crls
 from signing.sign import sign_ecopy
 from signing.tsa import local_timestamper
 from signing.verify import render_text, verify_pdf
-from storage.audit import append_event
-from storage.cancellations import PUBLIC_FIELDS, find_cancellation
-from storage.register import find_entry
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
+from storage.evidence.audit import append_event
+from storage.evidence.cancellations import PUBLIC_FIELDS, find_cancellation
+from storage.evidence.register import find_entry
 
 
 def timestamper_for(settings: Settings) -> Any:

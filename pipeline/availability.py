@@ -20,12 +20,12 @@ from datetime import date
 
 from pipeline.connectors import ExternalSource, SourceUnavailable
 from pipeline.dates import parse_date
-from storage.audit import append_event
-from storage.cancellations import find_cancellation
+from storage.backends import ObjectStore
 from storage.dossiers import Dossier, dossier_prefix
+from storage.evidence.audit import append_event
+from storage.evidence.cancellations import find_cancellation
+from storage.evidence.warehouse import list_copies
 from storage.papers import record_paper
-from storage.store import ObjectStore
-from storage.warehouse import list_copies
 
 # why a needed paper could not be reused: stable codes, most telling first
 UNAVAILABLE = ("cancelled", "expired", "test_copy", "source_unavailable", "not_held")

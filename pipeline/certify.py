@@ -34,12 +34,12 @@ from pipeline.types import (
     RegisterEntry,
     to_jsonable,
 )
-from storage.audit import append_event
+from storage.backends import ObjectStore
+from storage.evidence.audit import append_event
+from storage.evidence.register import RegisterExhausted, allocate_register_number, find_by_copy_id
+from storage.evidence.warehouse import file_copy
 from storage.portal_events import enqueue_ecopy
 from storage.records import dump
-from storage.register import RegisterExhausted, allocate_register_number, find_by_copy_id
-from storage.store import ObjectStore
-from storage.warehouse import file_copy
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MANIFEST_SCHEMA = "ecopy.manifest/1"

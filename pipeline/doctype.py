@@ -40,7 +40,7 @@ from pipeline.types import CONFIDENT_OCR, MIN_READABLE, Classification, OcrPage
 from pipeline.vntext import fold, readable_ratio, squash
 
 if TYPE_CHECKING:
-    from storage.store import ObjectStore
+    from storage.backends import ObjectStore
 
 MODEL_FORMAT = 1
 DATA_DIR = Path(__file__).with_name("data")

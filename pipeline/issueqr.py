@@ -20,8 +20,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from storage.backends import ObjectStore
 from storage.dossiers import Dossier, dossiers_of_document, load_dossier
-from storage.store import ObjectStore
 
 SYSTEM = "ecopy"
 PARAMS = ("hs", "tthc", "cd", "gt", "ht", "tg")

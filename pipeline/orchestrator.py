@@ -36,10 +36,10 @@ from pipeline.types import (
     OcrPage,
     PageScan,
 )
+from storage.backends import ObjectStore
 from storage.records import (
     update_record,
 )
-from storage.store import ObjectStore
 
 
 class Progress(Protocol):

@@ -31,9 +31,9 @@ from datetime import UTC, date, datetime, timedelta
 from pipeline import adminunits
 from pipeline.procedures import VN_TZ, WorkingCalendar, calendar, due_at, procedure
 from pipeline.reasons import REFUSAL_GROUNDS
+from storage.backends import ObjectStore
 from storage.dossiers import AGENCY, Dossier, dossier_documents, list_dossiers
 from storage.records import read_record
-from storage.store import ObjectStore
 
 TERMINAL = frozenset({"filed", "certified", "rejected", "duplicate"})
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

@@ -48,7 +48,8 @@ from pipeline.types import (
     PageScan,
     to_jsonable,
 )
-from storage.audit import append_event, record_refusal
+from storage.backends import ObjectStore
+from storage.evidence.audit import append_event, record_refusal
 from storage.records import (
     claim_document,
     dump,
@@ -57,7 +58,6 @@ from storage.records import (
     store_original,
     update_record,
 )
-from storage.store import ObjectStore
 
 ILLEGIBLE_CONF = 30.0
 REVIEW_CONF = 0.8

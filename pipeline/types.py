@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from storage.evidence.register import RegisterEntry as RegisterEntry
+
 # re-exported: stages see the register entry as a pipeline value
 from storage.records import to_jsonable as to_jsonable
-from storage.register import RegisterEntry as RegisterEntry
 
 
 class DocStatus(StrEnum):

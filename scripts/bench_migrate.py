@@ -15,8 +15,8 @@ register cross-check would not (not needed to time a byte copy).
 Timed, in the same run, over the same sources:
   copytree   shutil.copytree of every source directory (no fsync: the floor of file copying)
   get/put    ObjectStore get + put_if_absent per key (fsync per object, like any store write)
-  migrate    storage.migrate.migrate(...) (plan, sha256 of every object, re-homing, archive,
-             report, checks of the archived audit chains and register years)
+  migrate    storage.migration.migrate.migrate(...) (plan, sha256 of every object, re-homing,
+             archive, report, checks of the archived audit chains and register years)
 
     taskset -c 1 .venv/bin/python scripts/bench_migrate.py [--copies 10000] [--sources 3]
 """
@@ -43,13 +43,13 @@ from bench_sign import AGENCY, SAMPLE, build_unsigned, ecopy_signer  # noqa: E40
 from signing.devpki import ensure_dev_pki  # noqa: E402
 from signing.sign import VN_TZ  # noqa: E402
 from signing.tsa import local_timestamper  # noqa: E402
-from storage.audit import append_event  # noqa: E402
-from storage.migrate import Source, migrate  # noqa: E402
+from storage.backends import LocalStore  # noqa: E402
+from storage.evidence.audit import append_event  # noqa: E402
+from storage.evidence.register import RegisterEntry, allocate_register_number  # noqa: E402
+from storage.evidence.warehouse import file_copy  # noqa: E402
+from storage.migration.migrate import Source, migrate  # noqa: E402
 from storage.outbox import enqueue  # noqa: E402
 from storage.records import dump, original_key, record_key  # noqa: E402
-from storage.register import RegisterEntry, allocate_register_number  # noqa: E402
-from storage.store import LocalStore  # noqa: E402
-from storage.warehouse import file_copy  # noqa: E402
 
 # old commune -> new commune (Decision 19/2025), one old commune per source store
 COMMUNES = [("00692", "00691"), ("02200", "02215"), ("00697", "00691")]

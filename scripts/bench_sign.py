@@ -39,9 +39,9 @@ from signing.devpki import DevPki, ensure_dev_pki  # noqa: E402
 from signing.keys import DevKeySource  # noqa: E402
 from signing.sign import VN_TZ, sign_ecopy  # noqa: E402
 from signing.tsa import local_timestamper  # noqa: E402
-from storage.register import RegisterEntry, allocate_register_number  # noqa: E402
-from storage.store import LocalStore  # noqa: E402
-from storage.warehouse import file_copy  # noqa: E402
+from storage.backends import LocalStore  # noqa: E402
+from storage.evidence.register import RegisterEntry, allocate_register_number  # noqa: E402
+from storage.evidence.warehouse import file_copy  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "birth_cert.jpg"
 FONT = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")

@@ -33,9 +33,9 @@ from rq import Queue, Worker  # noqa: E402
 
 from ecopy.keys import dev_pki  # noqa: E402
 from ecopy.settings import load_settings  # noqa: E402
+from storage.backends import LocalStore  # noqa: E402
 from storage.batches import read_batch  # noqa: E402
 from storage.records import read_record  # noqa: E402
-from storage.store import LocalStore  # noqa: E402
 from tests.redisserver import RedisServer  # noqa: E402
 from workers.jobs import job_id  # noqa: E402 - a trivial importable function
 

@@ -12,8 +12,8 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from storage.backends import ObjectStore
 from storage.records import dump
-from storage.store import ObjectStore
 
 
 def batch_key(batch_id: str) -> str:

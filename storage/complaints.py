@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-from storage.cancellations import find_copy
+from storage.backends import ObjectStore
 from storage.dossiers import AGENCY, CODE_ALPHABET, dossier_by_code
-from storage.store import ObjectStore
-from storage.succession import successor_of
+from storage.evidence.cancellations import find_copy
+from storage.migration.succession import successor_of
 
 PREFIX = "complaints/"
 CODES = "complaint-codes/"

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 DOSSIER_ID = re.compile(r"^\d{8}-[0-9a-f]{8}$")  # yyyymmdd-random
 AGENCY = re.compile(r"^\d{5}$")

@@ -33,8 +33,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from storage.audit import append_event
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
+from storage.evidence.audit import append_event
 
 KINDS = ("ecopy", "status", "cancellation")
 PREFIX = "outbox/"

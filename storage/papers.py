@@ -15,9 +15,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from storage.backends import ObjectStore
 from storage.dossiers import Dossier, dossier_prefix
 from storage.records import dump
-from storage.store import ObjectStore
 
 STATUSES = ("reused", "requested")
 

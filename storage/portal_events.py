@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from storage.backends import ObjectStore
 from storage.outbox import KINDS, enqueue, enqueued, load_object
-from storage.store import ObjectStore
 
 
 def enqueue_ecopy(store: ObjectStore, *, copy_id: str, person_id: str, doc_type: str,
@@ -98,8 +98,8 @@ def backfill(store: ObjectStore) -> dict[str, int]:
     enqueue that failed and brings copies made before the outbox existed to the portal;
     status events found this way may arrive after newer ones (their `sequence` orders them).
     """
-    from storage.cancellations import PUBLIC_FIELDS  # cancellations imports this module
     from storage.dossiers import Dossier, dossier_documents
+    from storage.evidence.cancellations import PUBLIC_FIELDS  # cancellations imports this module
 
     counts = {kind: 0 for kind in KINDS}
     for key in store.list("warehouse/"):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 FINAL_STATUSES = {"needs_review", "ready", "certified", "filed"}
 

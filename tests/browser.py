@@ -27,7 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from ecopy.settings import Settings
 from ecopy.web.app import create_app
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "docs" / "screenshots"

@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from storage.s3 import S3Store
+from storage.backends.s3 import S3Store
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0

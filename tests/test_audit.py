@@ -11,7 +11,8 @@ from ecopy.keys import build_certify_context
 from ecopy.settings import Settings
 from pipeline.orchestrator import ProcessOptions, process_batch
 from pipeline.types import DocStatus
-from storage.audit import (
+from storage.backends import LocalStore
+from storage.evidence.audit import (
     HEAD_KEY,
     _content_hash,
     append_event,
@@ -21,7 +22,6 @@ from storage.audit import (
     refusal_note_key,
     verify_audit,
 )
-from storage.store import LocalStore
 from tests.conftest import PERSON, run_cli
 
 
@@ -180,7 +180,7 @@ def test_clerk_refusal_is_recorded(corpus: Path, tmp_path: Path, pki_dir: Path) 
 def test_chain_is_global_across_years(tmp_path: Path, monkeypatch) -> None:
     from datetime import UTC, datetime
 
-    import storage.audit as audit
+    import storage.evidence.audit as audit
 
     clock = [datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)]
 

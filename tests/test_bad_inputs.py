@@ -14,8 +14,8 @@ import pytest
 from pipeline.intake import check_size, inspect, sniff
 from pipeline.limits import Limits
 from pipeline.reasons import Reason, Rejected
+from storage.backends import LocalStore
 from storage.records import read_record
-from storage.store import LocalStore
 from tests.conftest import PERSON, run_cli
 
 FINAL = {"filed", "rejected", "needs_review", "duplicate"}

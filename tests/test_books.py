@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.books import COLUMNS, TITLE, book_csv, export_book, load_book
-from storage.register import RegisterEntry, allocate_register_number, entry_key
-from storage.store import LocalStore
+from ecopy.reports.books import COLUMNS, TITLE, book_csv, export_book, load_book
+from storage.backends import LocalStore
+from storage.evidence.register import RegisterEntry, allocate_register_number, entry_key
 from tests.conftest import run_cli
 
 AGENCY, YEAR = "26734", 2026

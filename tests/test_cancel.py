@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from ecopy.reports.books import load_book
+from ecopy.reports.cancellations import publish
 from ecopy.settings import Settings
 from signing.devpki import ensure_dev_pki
 from signing.verify import render_text, verify_pdf
-from storage.books import load_book
-from storage.cancellations import (
+from storage.backends import LocalStore
+from storage.evidence.cancellations import (
     NotAllowed,
     UnknownCopy,
     cancel_copy,
     find_cancellation,
     list_cancellations,
-    publish,
 )
-from storage.store import LocalStore
 from tests.conftest import CORPUS, PERSON, run_cli
 
 REF, DATE, REASON = "15/QĐ-UBND", "2026-11-20", "Bản chính đã bị tẩy xóa, sửa chữa <b>&</b>"
@@ -165,7 +165,7 @@ def test_cli_verify_reports_cancellation(store: LocalStore, copy_id: str,
     assert after.returncode == 1
     assert (report["indication"], report["sub_indication"]) == ("TOTAL-FAILED", "CANCELLED")
     assert REF in json.dumps(report, ensure_ascii=False)
-    from storage.audit import read_events, verify_audit
+    from storage.evidence.audit import read_events, verify_audit
 
     actions = [e["action"] for e in read_events(store)]
     assert actions.count("verify") == 2 and "cancel" in actions

@@ -16,8 +16,8 @@ from pipeline.extract import extract
 from pipeline.intake import sha256_file
 from pipeline.stages import StageOptions, conflicts, read_card_qr
 from pipeline.types import OcrPage, OcrWord
+from storage.backends import LocalStore
 from storage.records import store_original
-from storage.store import LocalStore
 from tests.synthdocs import make_document
 
 ADDRESS = "Số 12 ngõ 3 phố Huế, Phường Hai Bà Trưng, Thành phố Hà Nội"

@@ -24,9 +24,9 @@ from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from ecopy.web.security import AddressLimiter
 from storage import complaints as cs
-from storage.audit import read_events, verify_audit
+from storage.backends import LocalStore
 from storage.dossiers import open_dossier
-from storage.store import LocalStore
+from storage.evidence.audit import read_events, verify_audit
 from tests.conftest import PERSON, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from rq import Worker
 
-from storage.register import check_chain, register_numbers
-from storage.store import LocalStore
+from storage.backends import LocalStore
+from storage.evidence.register import check_chain, register_numbers
 from tests.conftest import PERSON, ROOT, run_cli
 from tests.redisserver import RedisServer
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.register import check_chain, register_numbers
+from storage.evidence.register import check_chain, register_numbers
 from tests.conftest import PERSON, run_cli
 from tests.redisserver import RedisServer
 from tests.s3server import REGION

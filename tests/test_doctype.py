@@ -23,8 +23,8 @@ from pipeline.doctype import (
 )
 from pipeline.stages import save_ocr
 from pipeline.types import DocStatus
+from storage.backends import LocalStore
 from storage.records import read_record, update_record
-from storage.store import LocalStore
 from tests.conftest import run_cli
 from tests.test_understand import page_of
 

@@ -13,7 +13,7 @@ from ecopy.settings import Settings
 from pipeline.limits import Limits
 from pipeline.orchestrator import ProcessOptions, process_batch
 from pipeline.types import DocStatus
-from storage.store import LocalStore
+from storage.backends import LocalStore
 from tests.conftest import PERSON
 
 

@@ -20,9 +20,9 @@ from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from pipeline.performance import Period, PeriodError, compute_figures, figures_csv, parse_period
 from pipeline.procedures import VN_TZ, calendar, due_at, procedure
+from storage.backends import LocalStore
 from storage.dossiers import link_document, open_dossier
 from storage.records import dump, record_key
-from storage.store import LocalStore
 from tests.conftest import run_cli
 
 BA_DINH, UNNAMED = "00004", "99999"

@@ -18,8 +18,8 @@ from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from pipeline.cardqr import read_qr_codes
 from pipeline.issueqr import dossier_for_issue, issue_qr_text, parse_issue_qr
+from storage.backends import LocalStore
 from storage.dossiers import link_document, open_dossier
-from storage.store import LocalStore
 from tests.conftest import PERSON, SAMPLES, run_cli
 
 

@@ -23,7 +23,8 @@ from fastapi.testclient import TestClient
 from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
-from storage.audit import append_event, read_events, verify_audit
+from storage.backends import LocalStore
+from storage.backends.prefixed import PrefixedStore
 from storage.complaints import complaint_by_code, file_complaint
 from storage.dossiers import (
     agencies_of_document,
@@ -33,10 +34,10 @@ from storage.dossiers import (
     load_dossier,
     open_dossier,
 )
-from storage.migrate import Source, migrate
-from storage.register import check_chain
-from storage.store import LocalStore
-from storage.succession import PrefixedStore, predecessors, successor_of
+from storage.evidence.audit import append_event, read_events, verify_audit
+from storage.evidence.register import check_chain
+from storage.migration.migrate import Source, migrate
+from storage.migration.succession import predecessors, successor_of
 from tests.conftest import CORPUS, PERSON, SAMPLES, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"

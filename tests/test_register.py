@@ -8,14 +8,14 @@ import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
 
-from storage.register import (
+from storage.backends import LocalStore, ObjectStore
+from storage.evidence.register import (
     RegisterEntry,
     allocate_register_number,
     check_chain,
     entry_key,
     read_entries,
 )
-from storage.store import LocalStore, ObjectStore
 
 AGENCY, YEAR = "26734", 2026
 
@@ -98,7 +98,7 @@ def test_put_if_absent_never_overwrites(tmp_path: Path) -> None:
 def test_store_refuses_escaping_keys(tmp_path: Path) -> None:
     import pytest
 
-    from storage.store import InvalidKey
+    from storage.backends import InvalidKey
 
     store = LocalStore(tmp_path / "s")
     for bad in ("../etc/passwd", "/abs", "a/../../b", "a//b", "tên/tệp"):
@@ -107,7 +107,7 @@ def test_store_refuses_escaping_keys(tmp_path: Path) -> None:
 
 
 def test_local_store_is_an_object_store_and_replaces_atomically(tmp_path: Path) -> None:
-    from storage.store import ObjectStore
+    from storage.backends import ObjectStore
 
     store = LocalStore(tmp_path / "s")
     assert isinstance(store, ObjectStore)

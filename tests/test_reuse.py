@@ -19,12 +19,12 @@ from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from pipeline.availability import check_dossier_needs, find_available, hit_rate
 from pipeline.connectors import FileSource
-from storage.audit import read_events, verify_audit
-from storage.cancellations import cancel_copy
+from storage.backends import LocalStore
 from storage.dossiers import open_dossier
+from storage.evidence.audit import read_events, verify_audit
+from storage.evidence.cancellations import cancel_copy
 from storage.papers import dossier_papers
 from storage.records import dump
-from storage.store import LocalStore
 from tests.conftest import PERSON, SAMPLES, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"

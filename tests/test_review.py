@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pikepdf
 
+from storage.backends import LocalStore
 from storage.records import read_record
-from storage.store import LocalStore
 from tests.conftest import PERSON, run_cli
 
 VIET = "vietadmin-ocr-llm-rag"

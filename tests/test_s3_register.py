@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.register import allocate_register_number, check_chain
-from storage.s3 import S3Store, StoreUnavailable
+from storage.backends.s3 import S3Store, StoreUnavailable
+from storage.evidence.register import allocate_register_number, check_chain
 from tests.test_register import AGENCY, YEAR, _entry, race_certifiers
 
 FAST = 5.0  # seconds within which a call to a down server must give up

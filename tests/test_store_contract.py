@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.store import InvalidKey, LocalStore, ObjectStore
+from storage.backends import InvalidKey, LocalStore, ObjectStore
 
 BIG = 40_000_000  # bytes: several multipart parts of 16 MiB for S3
 
@@ -230,7 +230,7 @@ def test_odd_but_allowed_keys(store: ObjectStore) -> None:
 def test_s3_credentials_are_enforced(s3_server) -> None:
     from minio.error import S3Error
 
-    from storage.s3 import S3Store
+    from storage.backends.s3 import S3Store
 
     good = s3_server.new_store()
     good.put("k", b"v")
@@ -263,7 +263,7 @@ def test_s3_folder_is_not_an_object(s3_store) -> None:
 
 
 def test_s3_prefix_is_a_private_namespace(s3_server) -> None:
-    from storage.s3 import S3Store
+    from storage.backends.s3 import S3Store
 
     bucket = s3_server.new_store().bucket
     args = s3_server.store_args(bucket)
@@ -304,7 +304,7 @@ def test_s3_object_lock_on_seaweedfs(s3_server) -> None:
     from minio.commonconfig import GOVERNANCE
     from minio.error import S3Error
 
-    from storage.s3 import S3Store, StoreFeatureUnsupported
+    from storage.backends.s3 import S3Store, StoreFeatureUnsupported
 
     plain = s3_server.new_store()
     with pytest.raises(StoreFeatureUnsupported):

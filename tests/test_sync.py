@@ -23,11 +23,11 @@ import pytest
 
 from pipeline.types import DocStatus
 from storage import outbox
-from storage.cancellations import cancel_copy
+from storage.backends import LocalStore
 from storage.dossiers import link_document, open_dossier
+from storage.evidence.cancellations import cancel_copy
 from storage.portal_events import backfill
 from storage.records import update_record
-from storage.store import LocalStore
 from tests.conftest import PERSON, ROOT, SAMPLES, run_cli
 from tests.portalserver import PortalServer
 from workers.sync import PortalClient, PortalConfig, deliver_due

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.cancellations import find_copy
-from storage.store import LocalStore
-from storage.warehouse import file_copy, pointer_key
+from storage.backends import LocalStore
+from storage.evidence.cancellations import find_copy
+from storage.evidence.warehouse import file_copy, pointer_key
 
 COPY = "0123456789abcdef0123456789abcdef"
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app, safe_next
-from storage.store import LocalStore
+from storage.backends import LocalStore
 from tests.conftest import run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"

@@ -17,7 +17,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ecopy import accounts
 from ecopy.settings import load_settings
-from storage.store import LocalStore
+from storage.backends import LocalStore
 from tests.browser import (
     DESKTOP,
     PHONE,

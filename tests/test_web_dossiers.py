@@ -21,10 +21,10 @@ from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from ecopy.web.processing import Processor
 from ecopy.web.views.dossiers import safe_file_name
+from storage.backends import LocalStore
 from storage.batches import list_batches, read_batch
 from storage.dossiers import load_dossier
 from storage.records import original_key, read_record
-from storage.store import LocalStore
 from tests.conftest import PERSON, SAMPLES, run_cli
 from tests.redisserver import RedisServer
 

@@ -27,8 +27,8 @@ from ecopy.web.app import create_app
 from ecopy.web.security import AddressLimiter
 from pipeline.issueqr import parse_issue_qr
 from pipeline.procedures import procedure
-from storage.audit import read_events
-from storage.store import LocalStore
+from storage.backends import LocalStore
+from storage.evidence.audit import read_events
 from tests.conftest import PERSON, SAMPLES, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"

@@ -21,9 +21,9 @@ from ecopy import accounts
 from ecopy.keys import verify_file
 from ecopy.settings import Settings, load_settings
 from ecopy.web.app import create_app
+from storage.backends import LocalStore
 from storage.dossiers import link_document, open_dossier
 from storage.records import read_record
-from storage.store import LocalStore
 from tests.conftest import CORPUS, PERSON, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"

@@ -14,9 +14,9 @@ from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from pipeline.types import DocStatus
+from storage.backends import LocalStore
 from storage.dossiers import PUBLIC_CODE, dossier_by_code, link_document, open_dossier
 from storage.records import update_record
-from storage.store import LocalStore
 
 PASSWORD = "mật khẩu đủ dài 2026"
 

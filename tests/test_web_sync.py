@@ -14,7 +14,7 @@ from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from storage import outbox
-from storage.store import LocalStore
+from storage.backends import LocalStore
 from tests.portalserver import PortalServer
 from workers.sync import PortalClient, PortalConfig, deliver_due
 

@@ -45,9 +45,9 @@ from pipeline.stages import (
     understand,
 )
 from pipeline.types import DocStatus
+from storage.backends import ObjectStore
 from storage.batches import read_batch
 from storage.records import ocr_key, read_record, update_record
-from storage.store import ObjectStore
 
 STAGES = ("ocr", "understand", "sign")
 QUEUE_PREFIX = "ecopy-"

@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from storage.backends import ObjectStore
 from storage.outbox import (
     OutboxStatus,
     Pending,
@@ -41,7 +42,6 @@ from storage.outbox import (
     mark_retry,
     pending_items,
 )
-from storage.store import ObjectStore
 
 ENDPOINTS = {"ecopy": "ecopies", "status": "status", "cancellation": "cancellations"}
 RETRYABLE = {408, 425, 429}

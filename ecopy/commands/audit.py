@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
-    from storage.audit import read_events, verify_audit
+    from storage.evidence.audit import read_events, verify_audit
 
     store = open_store(args, settings)
     problems = verify_audit(store)
@@ -54,7 +54,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_audit_list(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
-    from storage.audit import read_events
+    from storage.evidence.audit import read_events
 
     events = read_events(open_store(args, settings), last=args.last)
     if args.json:

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.actions import cancel_certification
     from ecopy.cli import open_store
-    from storage.cancellations import CancellationError, NotAllowed, UnknownCopy
+    from storage.evidence.cancellations import CancellationError, NotAllowed, UnknownCopy
 
     store = open_store(args, settings)
     try:
@@ -71,7 +71,7 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
-    from storage.cancellations import publish
+    from ecopy.reports.cancellations import publish
 
     try:
         json_path, html_path = publish(open_store(args, settings), args.out_dir)

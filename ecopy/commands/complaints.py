@@ -80,7 +80,6 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_step(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
-    from storage.audit import append_event
     from storage.complaints import (
         BAD_STEP,
         COMPLAINT_ID,
@@ -90,6 +89,7 @@ def cmd_step(args: argparse.Namespace, settings: Settings) -> int:
         load_complaint,
     )
     from storage.dossiers import AGENCY
+    from storage.evidence.audit import append_event
 
     if settings.role not in WRITERS or not settings.actor:
         print("ecopy: set ECOPY_ACTOR and ECOPY_ROLE (clerk, certifier or admin) to act on "

@@ -8,7 +8,7 @@ STORE is a directory or s3://<bucket> (the configured ECOPY_S3_* endpoint and cr
 The mapping is validated against the Decision 19/2025 table bundled in pipeline/data: every
 pair must be an official old -> new pair, an old code may have one target, and every commune
 code found in a source must be mapped, before anything is written. The engine is
-storage.migrate; docs/migration.md explains the layout and limits.
+storage.migration.migrate; docs/migration.md explains the layout and limits.
 
 Exit codes: 0 done, nothing in conflict; 1 conflicts, unhandled objects or failed checks
 (see the report); 2 bad command line, mapping or store; 3 stopped early by --limit (run again
@@ -29,7 +29,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ecopy.settings import Settings
-from storage.store import LocalStore, ObjectStore
+from storage.backends import LocalStore, ObjectStore
 
 EXIT_OK, EXIT_CONFLICT, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -164,7 +164,7 @@ def _label_and_spec(arg: str) -> tuple[str, str]:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline import adminunits
-    from storage.migrate import Source, agencies_in, migrate
+    from storage.migration.migrate import Source, agencies_in, migrate
 
     err = Console(stderr=True)
     if not (args.mapping and args.sources and args.dest):
@@ -286,8 +286,8 @@ def cmd_mapping(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check_archive(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.audit import verify_audit
-    from storage.succession import PrefixedStore
+    from storage.backends.prefixed import PrefixedStore
+    from storage.evidence.audit import verify_audit
 
     store = open_named_store(args.store, settings, must_exist=True)
     if isinstance(store, str) or not LABEL.match(args.label):

@@ -122,7 +122,7 @@ def _may_activate(settings: Settings) -> bool:
 
 def _audit(store: Any, settings: Settings, act: str, model: Any, details: dict) -> None:
     from pipeline.doctype import model_key
-    from storage.audit import append_event
+    from storage.evidence.audit import append_event
 
     append_event(store, actor=settings.actor or "ecopy", action="model",
                  object=model_key(model.version), object_sha256=model.sha256,

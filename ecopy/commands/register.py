@@ -48,7 +48,7 @@ def _commune(args: argparse.Namespace, settings: Settings) -> str | None:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
-    from storage.books import export_book
+    from ecopy.reports.books import export_book
 
     commune = _commune(args, settings)
     if commune is None:
@@ -75,7 +75,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import open_store
-    from storage.books import chain_status
+    from ecopy.reports.books import chain_status
 
     commune = _commune(args, settings)
     if commune is None:

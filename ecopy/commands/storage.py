@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.cli import s3_store
-    from storage.s3 import StoreFeatureUnsupported, StoreUnavailable
+    from storage.backends.s3 import StoreFeatureUnsupported, StoreUnavailable
 
     if not settings.s3_endpoint:
         print("ecopy: storage init needs ECOPY_S3_ENDPOINT (a local directory needs no init)",

@@ -165,7 +165,7 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.audit import append_event
+    from storage.evidence.audit import append_event
     from storage.portal_events import backfill
 
     if not _admin(settings):

@@ -76,7 +76,7 @@ def _password(args: argparse.Namespace) -> str:
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy import accounts
     from ecopy.cli import open_store
-    from storage.audit import append_event
+    from storage.evidence.audit import append_event
 
     store = open_store(args, settings)
     try:
@@ -108,7 +108,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 def _change(args: argparse.Namespace, settings: Settings, act: str) -> int:
     from ecopy import accounts
     from ecopy.cli import open_store
-    from storage.audit import append_event
+    from storage.evidence.audit import append_event
 
     store = open_store(args, settings)
     account = accounts.load(store, args.username)

@@ -37,8 +37,8 @@ from ecopy.web.security import (
     current,
     open_session,
 )
-from storage.audit import append_event
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
+from storage.evidence.audit import append_event
 
 HERE = Path(__file__).parent
 HOME_OF_ROLE = {"clerk": "/dossiers", "certifier": "/certify", "auditor": "/register",

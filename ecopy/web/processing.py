@@ -29,9 +29,9 @@ from pipeline.orchestrator import BatchRunner, ProcessOptions, _Doc
 from pipeline.reasons import Reason
 from pipeline.stages import reject
 from pipeline.types import DocStatus
+from storage.backends import ObjectStore
 from storage.dossiers import Dossier
 from storage.records import original_key, read_record
-from storage.store import ObjectStore
 
 log = logging.getLogger(__name__)
 WAITING = {DocStatus.RECEIVED, DocStatus.OCR}  # statuses the processor still has to move on

@@ -24,7 +24,7 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
 from ecopy.accounts import Account, load
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 COOKIE = "ecopy_session"
 LANG_COOKIE = "ecopy_lang"

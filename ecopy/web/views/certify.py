@@ -165,7 +165,7 @@ def _signer(request: Request, account: Account) -> tuple[object | None, str]:
 
 
 def _copy_facts(store: object, record: dict) -> dict:
-    from storage.cancellations import find_cancellation
+    from storage.evidence.cancellations import find_cancellation
 
     entry = record.get("register_entry") or {}
     copy_id = record.get("copy_id", "")
@@ -314,7 +314,7 @@ async def refuse(request: Request, sha: str) -> Response:
 @router.post("/copies/{copy_id}/cancel")
 async def cancel(request: Request, copy_id: str) -> Response:
     from pipeline.dates import parse_date
-    from storage.cancellations import CancellationError, find_copy
+    from storage.evidence.cancellations import CancellationError, find_copy
     from storage.records import read_record
 
     account, session = require(request, *CERTIFIERS)

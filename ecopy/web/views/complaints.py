@@ -37,7 +37,7 @@ from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import allowed, check_csrf, current, require
 from pipeline.procedures import calendar
 from storage import complaints as cs
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 router = APIRouter()
 

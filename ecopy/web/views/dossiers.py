@@ -43,6 +43,7 @@ from pipeline.procedures import procedures
 from pipeline.reasons import Reason, message
 from pipeline.stages import Accepted, StageOptions, intake
 from pipeline.types import DocStatus
+from storage.backends import ObjectStore
 from storage.dossiers import (
     DOSSIER_ID,
     Dossier,
@@ -53,7 +54,6 @@ from storage.dossiers import (
     open_dossier,
 )
 from storage.records import read_record, update_record
-from storage.store import ObjectStore
 
 router = APIRouter()
 WRITERS = ("clerk", "admin")

@@ -34,8 +34,8 @@ from pipeline.performance import (
 )
 from pipeline.procedures import VN_TZ, calendar, procedure
 from pipeline.reasons import label
+from storage.backends import ObjectStore
 from storage.dossiers import AGENCY
-from storage.store import ObjectStore
 
 router = APIRouter()
 FIGURES_LIMIT, FIGURES_WINDOW_S = 30, 60.0

@@ -1,10 +1,11 @@
 """The register books (Mẫu số 19) and the cancellation list of the user's own agency.
 
 Read-only pages for every role (auditors included). The books and their CSV/PDF exports come
-from storage.books, so a download is byte-for-byte what `ecopy register export` writes; the
+from ecopy.reports.books, so a download is byte-for-byte what `ecopy register export` writes; the
 chain status is that of `ecopy register check`. Another agency's register cannot be asked
 for: the commune is the signed-in user's, or (``?agency=``) one it succeeded in the 2025
-mergers (storage.succession: its books keep their old commune code); any other code is 404.
+mergers (storage.migration.succession: its books keep their old commune code); any other
+code is 404.
 
 Cancellations: /cancellations lists the agency's decisions for its signed-in users;
 /cancellations/public.json is the publishable list of `ecopy cancellations publish` (no
@@ -23,15 +24,15 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ecopy.reports.books import Book, book_csv, book_pdf, load_book, vn_date
 from ecopy.settings import Settings
 from ecopy.web import i18n
 from ecopy.web.app import audit_event, render
 from ecopy.web.security import require
 from signing.sign import VN_TZ
-from storage.books import Book, book_csv, book_pdf, load_book, vn_date
-from storage.cancellations import PUBLIC_FIELDS, list_cancellations, public_list
-from storage.store import ObjectStore
-from storage.succession import visible_agencies
+from storage.backends import ObjectStore
+from storage.evidence.cancellations import PUBLIC_FIELDS, list_cancellations, public_list
+from storage.migration.succession import visible_agencies
 
 router = APIRouter()
 
@@ -135,7 +136,8 @@ def _agency(store: ObjectStore, own: str, wanted: str | None) -> tuple[str, tupl
 
 
 def _filter_month(book: Book, month: int) -> Book:
-    """The month's rows of a year's book, as storage.books.load_book(..., month) selects them."""
+    """The month's rows of a year's book, as ecopy.reports.books.load_book(..., month)
+    selects them."""
     prefix = f"{book.year}-{month:02d}-"
     rows = tuple(r for r in book.rows if r.entry.date.startswith(prefix))
     return Book(book.agency_code, book.agency_name, book.year, month, rows,

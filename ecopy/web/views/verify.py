@@ -46,8 +46,8 @@ from signing.report_render import (
     signature_rows,
 )
 from signing.report_text import TOTAL_FAILED, TOTAL_PASSED, VerificationReport
-from storage.cancellations import PUBLIC_FIELDS, find_copy
 from storage.dossiers import PUBLIC_CODE
+from storage.evidence.cancellations import PUBLIC_FIELDS, find_copy
 
 router = APIRouter()
 

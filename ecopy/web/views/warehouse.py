@@ -1,8 +1,8 @@
-"""A person's e-copies (storage.warehouse) for signed-in staff, and their download.
+"""A person's e-copies (storage.evidence.warehouse) for signed-in staff, and their download.
 
 Only copies certified by the user's own agency (the register entry's commune code), or by a
-commune it succeeded in the 2025 mergers (storage.succession), are listed or served; another
-agency's copy answers 404 exactly like a copy that does not exist. Every
+commune it succeeded in the 2025 mergers (storage.migration.succession), are listed or
+served; another agency's copy answers 404 exactly like a copy that does not exist. Every
 look at a person's warehouse and every download is audited (they show personal data).
 """
 
@@ -18,10 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from ecopy.web import i18n
 from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import require
-from storage.cancellations import find_cancellation, find_copy
-from storage.store import ObjectStore
-from storage.succession import visible_agencies
-from storage.warehouse import list_copies
+from storage.backends import ObjectStore
+from storage.evidence.cancellations import find_cancellation, find_copy
+from storage.evidence.warehouse import list_copies
+from storage.migration.succession import visible_agencies
 
 router = APIRouter()
 

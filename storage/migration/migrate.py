@@ -32,12 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.audit import append_event, verify_audit
+from storage.backends import ObjectStore
+from storage.backends.prefixed import PrefixedStore
 from storage.dossiers import Dossier
-from storage.register import check_chain
-from storage.store import ObjectStore
-from storage.succession import (
-    PrefixedStore,
+from storage.evidence.audit import append_event, verify_audit
+from storage.evidence.register import check_chain
+from storage.migration.succession import (
     merged_succession,
     read_succession,
     succession_bytes,

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 MAX_ATTEMPTS = 1000
 

@@ -7,21 +7,15 @@ carries it), so after `ecopy migrate` they stay under the old code. This record 
 commune's staff reach them: the register and warehouse pages show the user's own commune and
 every predecessor listed here. The record only ever grows (a merge adds predecessors, never
 removes one), and it is written by the migration alone, so a plain rewrite is safe.
-
-`PrefixedStore` presents one folder of a store as a store of its own, read-only: an archived
-audit chain (audit-archive/<source>/audit/...) is then checked by the same storage.audit code
-as a live one.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from storage.store import ObjectStore, check_key
+from storage.backends import ObjectStore
 
 AGENCY = re.compile(r"^\d{5}$")
 PREFIX = "agencies/"
@@ -80,34 +74,3 @@ def merged_succession(current: dict[str, Any], agency: str,
     added = [p for p in new if str(p.get("code")) not in have]
     return {**current, "agency": agency,
             "predecessors": [*current.get("predecessors", []), *added]}
-
-
-class PrefixedStore:
-    """A read-only view of the keys under `prefix`, with the prefix taken off."""
-
-    def __init__(self, store: ObjectStore, prefix: str) -> None:
-        self._store = store
-        self._prefix = check_key(prefix.strip("/")) + "/"
-
-    def _full(self, key: str) -> str:
-        return self._prefix + key
-
-    def get(self, key: str) -> bytes:
-        return self._store.get(self._full(key))
-
-    def get_to_file(self, key: str, path: Path) -> None:
-        self._store.get_to_file(self._full(key), path)
-
-    def exists(self, key: str) -> bool:
-        return self._store.exists(self._full(key))
-
-    def list(self, prefix: str) -> Iterator[str]:
-        return (k.removeprefix(self._prefix) for k in self._store.list(self._full(prefix)))
-
-    def describe(self) -> str:
-        return f"{self._store.describe()} ({self._prefix})"
-
-    def _read_only(self, *_args: object, **_kw: object) -> None:
-        raise PermissionError("an archive is read-only")
-
-    put = put_file = put_if_absent = _read_only

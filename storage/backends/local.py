@@ -1,64 +1,16 @@
-"""The object store is the system of record; this is its small protocol and the local store.
-
-Keys are '/'-separated ASCII paths ("originals/<sha256>", "register/..."). Everything the
-pipeline keeps goes through this protocol so the embedded LocalStore and the distributed S3
-store are interchangeable.
-"""
+"""The embedded default store: a directory (LocalStore)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
-
-
-class InvalidKey(ValueError):
-    """A key that could escape the store or is not plain ASCII."""
-
-
-def check_key(key: str) -> str:
-    if not _KEY_RE.match(key) or ".." in key.split("/"):
-        raise InvalidKey(f"invalid object key: {key!r}")
-    return key
-
-
-@runtime_checkable
-class ObjectStore(Protocol):
-    """MUST be safe for concurrent writers from several processes."""
-
-    def put(self, key: str, data: bytes, *, durable: bool = True) -> None:
-        """Store data under key, replacing what was there; readers see old or new, never half.
-
-        ``durable=False`` is for advisory objects (hints) that may revert to an older version
-        after a crash; a store may then skip its sync. Never for records, copies or logs.
-        """
-
-    def put_file(self, key: str, path: Path) -> None:
-        """Like put, streaming from a file (large objects must not be held in memory)."""
-
-    def put_if_absent(self, key: str, data: bytes) -> bool:
-        """Create key only if it does not exist; True if this call created it. Atomic."""
-
-    def get(self, key: str) -> bytes:
-        """Raise KeyError when absent."""
-
-    def get_to_file(self, key: str, path: Path) -> None:
-        """Copy an object to a local file without holding it in memory."""
-
-    def exists(self, key: str) -> bool: ...
-
-    def list(self, prefix: str) -> Iterator[str]:
-        """Keys starting with prefix, sorted."""
-
-    def describe(self) -> str:
-        """Where the store is, for messages."""
+from storage.backends.base import check_key
 
 
 class LocalStore:

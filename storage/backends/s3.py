@@ -38,7 +38,7 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.versioningconfig import VersioningConfig
 from urllib3.util import Retry, Timeout
 
-from storage.store import check_key
+from storage.backends import check_key
 
 DEFAULT_PART_SIZE = 16 * 1024 * 1024  # multipart part size; S3 allows 5 MiB .. 5 GiB
 _CHUNK = 1 << 20  # download chunk

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from storage.backends import ObjectStore
 from storage.records import dump
-from storage.store import ObjectStore
 
 
 def copy_key(person_id: str, doc_type: str, copy_id: str, suffix: str) -> str:

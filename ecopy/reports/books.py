@@ -1,10 +1,11 @@
 """Register books: a commune's register (Mẫu số 19) for a month or a year, as CSV and PDF.
 
-The register itself is the chain of entries in storage.register; a book is a printable view of
-it. Entries are never deleted: a number that was claimed but never became a copy appears with
-its void note (register-notes/<commune>/<year>/<number>.json) in column 9, and a cancelled copy
-with its cancellation decision. The chain status (storage.register.check_chain) of the year is
-printed at the end of the PDF so a reader of paper knows whether the register was intact.
+The register itself is the chain of entries in storage.evidence.register; a book is a
+printable view of it. Entries are never deleted: a number that was claimed but never became a
+copy appears with its void note (register-notes/<commune>/<year>/<number>.json) in column 9,
+and a cancelled copy with its cancellation decision. The chain status of the year
+(storage.evidence.register.check_chain) is printed at the end of the PDF so a reader of paper
+knows whether the register was intact.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from storage.register import RegisterEntry, check_chain, entry_key, register_numbers
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
+from storage.evidence.register import RegisterEntry, check_chain, entry_key, register_numbers
 
 FONT_DIR = Path("/usr/share/fonts/truetype/liberation2")
 FONT_PATH = FONT_DIR / "LiberationSerif-Regular.ttf"
@@ -158,7 +159,7 @@ def load_book(
     """Entries of (commune, year[, month]) in number order, with void notes and cancellations."""
     if month is not None and not 1 <= month <= 12:
         raise ValueError(f"month must be 1..12, not {month}")
-    from storage.cancellations import find_cancellation
+    from storage.evidence.cancellations import find_cancellation
 
     notes = read_void_notes(store, agency_code, year)
     rows: list[BookRow] = []

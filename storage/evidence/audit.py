@@ -21,7 +21,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.store import ObjectStore
+from storage.backends import ObjectStore
 
 AUDIT_PREFIX = "audit/"
 HEAD_KEY = "audit/HEAD.json"

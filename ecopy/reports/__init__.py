@@ -1,0 +1,1 @@
+"""Printable views of evidence: register books, the public cancellation list."""
