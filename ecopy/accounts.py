@@ -1,14 +1,14 @@
 """Local user accounts of the web app: a role, an agency (commune), an Argon2id password hash.
 
-Accounts are objects in the store (`accounts/<username>.json`), so every web process of a
-deployment sees the same ones. Passwords are hashed with Argon2id (argon2-cffi's defaults:
-the RFC 9106 low-memory profile); a hash made with older parameters is re-hashed at the next
-successful login. `ecopy user add|list|disable|password` manages them.
+Accounts are rows of the working-state database (storage.db.accounts), so every web process
+of a deployment sees the same ones. Passwords are hashed with Argon2id (argon2-cffi's
+defaults: the RFC 9106 low-memory profile); a hash made with older parameters is re-hashed
+at the next successful login. A new password or a disabled account ends the user's
+sessions. `ecopy user add|list|disable|password` manages them.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from storage.backends import ObjectStore
+from storage.db import Database
+from storage.db import accounts as rows
 
 ROLES = ("clerk", "certifier", "auditor", "admin")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
@@ -42,10 +43,6 @@ class Account:
         return self.role in ("clerk", "certifier", "admin")
 
 
-def account_key(username: str) -> str:
-    return f"accounts/{username}.json"
-
-
 def check_new(username: str, role: str, agency: str, password: str) -> None:
     if not USERNAME.match(username):
         raise ValueError("user name: 3-32 characters a-z 0-9 . _ -, starting with a letter "
@@ -58,44 +55,73 @@ def check_new(username: str, role: str, agency: str, password: str) -> None:
         raise ValueError(f"password: at least {MIN_PASSWORD} characters")
 
 
-def create(store: ObjectStore, username: str, full_name: str, role: str, agency: str,
+def create(db: Database, username: str, full_name: str, role: str, agency: str,
            password: str, title: str = "") -> Account:
     check_new(username, role, agency, password)
     account = Account(username, full_name, role, agency, _HASHER.hash(password), True,
                       datetime.now(UTC).isoformat(timespec="seconds"), title)
-    if not store.put_if_absent(account_key(username), _dump(account)):
-        raise FileExistsError(f"user {username!r} exists")
+    with db.write() as s:
+        if not rows.insert_account(s, _values(account)):
+            raise FileExistsError(f"user {username!r} exists")
     return account
 
 
-def load(store: ObjectStore, username: str) -> Account | None:
+def _values(account: Account) -> dict:
+    values = asdict(account)
+    values["created_at"] = datetime.fromisoformat(account.created_at)
+    return values
+
+
+def _account(row: object) -> Account:
+    values = {name: getattr(row, name) for name in rows.ACCOUNT_FIELDS}
+    values["created_at"] = values["created_at"].isoformat(timespec="seconds")
+    return Account(**values)
+
+
+def load(db: Database, username: str) -> Account | None:
     if not USERNAME.match(username or ""):
         return None
-    try:
-        return Account(**json.loads(store.get(account_key(username))))
-    except KeyError:
-        return None
+    with db.read() as s:
+        row = rows.account_row(s, username)
+    return _account(row) if row is not None else None
 
 
-def save(store: ObjectStore, account: Account) -> None:
-    store.put(account_key(account.username), _dump(account))
+def save(db: Database, account: Account) -> None:
+    """Write the account's role, names, password and state; a disabled account's sessions
+    end with it."""
+    values = _values(account)
+    del values["username"], values["created_at"]
+    with db.write() as s:
+        rows.update_account(s, account.username, **values)
+        if not account.active:
+            rows.end_sessions_of(s, account.username)
 
 
-def all_accounts(store: ObjectStore) -> list[Account]:
-    return [Account(**json.loads(store.get(key))) for key in store.list("accounts/")
-            if key.endswith(".json")]
+def all_accounts(db: Database) -> list[Account]:
+    out, cursor = [], ""
+    with db.read() as s:
+        while True:
+            page = rows.account_page(s, cursor=cursor, limit=200)
+            out += [_account(r) for r in page.items]
+            if not page.next_cursor:
+                return out
+            cursor = page.next_cursor
 
 
-def set_password(store: ObjectStore, account: Account, password: str) -> Account:
+def set_password(db: Database, account: Account, password: str) -> Account:
+    """A new password; every open session of the user ends (a stolen session dies with the
+    old password)."""
     check_new(account.username, account.role, account.agency, password)
     updated = replace(account, password_hash=_HASHER.hash(password))
-    save(store, updated)
+    with db.write() as s:
+        rows.update_account(s, account.username, password_hash=updated.password_hash)
+        rows.end_sessions_of(s, account.username)
     return updated
 
 
-def authenticate(store: ObjectStore, username: str, password: str) -> Account | None:
+def authenticate(db: Database, username: str, password: str) -> Account | None:
     """The account when the password is right and the account active; else None."""
-    account = load(store, username)
+    account = load(db, username)
     try:
         _HASHER.verify(account.password_hash if account else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -104,9 +130,6 @@ def authenticate(store: ObjectStore, username: str, password: str) -> Account | 
         return None
     if _HASHER.check_needs_rehash(account.password_hash):
         account = replace(account, password_hash=_HASHER.hash(password))
-        save(store, account)
+        with db.write() as s:
+            rows.update_account(s, account.username, password_hash=account.password_hash)
     return account
-
-
-def _dump(account: Account) -> bytes:
-    return json.dumps(asdict(account), ensure_ascii=False, indent=2).encode("utf-8")

@@ -1,18 +1,20 @@
 """What a clerk or a certifier does to one document: the same code for the CLI and the web.
 
-    correct_document       a clerk's corrections, kept as immutable objects and merged
-    mark_reviewed          a clerk hands a reviewed document to the certifier (READY)
+    correct_document       a clerk's corrections, each kept as made and merged into the case
+    mark_reviewed          a clerk hands a reviewed case to the certifier (READY)
     approve_document       a certifier certifies it (register number, signatures, warehouse)
     refuse_document        refused under Decree 23/2015 Art 22, the ground recorded
     cancel_certification   an issued copy cancelled by a decision
 
-Every act is written to the audit log with the acting person. Refusals to act raise
-`ActionRefused` (its subclasses say why); bad input raises `FieldError` / ValueError.
+Every act is written to the audit log with the acting person. Each one changes the case by
+compare-and-set on the status it was shown in, so of two people acting on one case at once
+exactly one succeeds; the other gets `NotWaiting` / `InProgress` (HTTP 409). Refusals to act
+raise `ActionRefused` (its subclasses say why); bad input raises `FieldError` / ValueError.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import shutil
 import tempfile
 import unicodedata
@@ -25,7 +27,7 @@ from uuid import uuid4
 
 from ecopy.settings import Settings
 from pipeline.types import FIELD_NAMES, DocStatus, DocumentOutcome
-from storage.backends import ObjectStore
+from storage.state import State
 
 APPROVERS = ("certifier", "admin")
 WAITING = (DocStatus.NEEDS_REVIEW, DocStatus.READY)
@@ -62,40 +64,35 @@ class FieldError(ValueError):
         super().__init__(f"{name}: {detail}")
 
 
-# ------------------------------------------------------------------ finding documents
+# ------------------------------------------------------------------ finding cases
 
 
-def find_document(store: ObjectStore, ref: str) -> dict | None:
-    """The record for a full sha256 or a unique prefix of at least 8 characters."""
-    from storage.records import read_record
+class Ambiguous(ValueError):
+    """A reference that names several cases of the commune (the same bytes in two dossiers):
+    ``matches`` lists them so the user can name one by its case id."""
 
-    ref = ref.strip().lower()
-    if not ref or any(c not in "0123456789abcdef" for c in ref):
-        return None
-    if len(ref) == 64:
-        return read_record(store, ref)
-    if len(ref) < 8:
-        return None
-    shas = {k.split("/")[1] for k in store.list(f"documents/{ref}")}
-    return read_record(store, shas.pop()) if len(shas) == 1 else None
+    def __init__(self, matches: list[dict]) -> None:
+        self.matches = matches
+        super().__init__("several cases match: " + ", ".join(m["case_id"] for m in matches))
 
 
-def waiting_documents(store: ObjectStore, statuses: tuple[str, ...] = (DocStatus.NEEDS_REVIEW,)
-                      ) -> list[dict]:
-    """Records in one of ``statuses``, longest waiting first."""
-    from storage.records import read_record
+def find_case(state: State, ref: str, agency: str) -> dict | None:
+    """The commune's case named by its id, its original's sha256, or a prefix of either (at
+    least 8 hex characters). None when there is none in this commune (another commune's case
+    is not found either); Ambiguous when several match."""
+    from storage.db.cases import find_cases, get_case
 
-    out = []
-    for key in store.list("documents/"):
-        if key.endswith("/record.json"):
-            record = read_record(store, key.split("/")[1])
-            if record and record.get("status") in statuses:
-                out.append(record)
-    return sorted(out, key=waiting_since)
+    with state.db.read() as s:
+        found = find_cases(s, ref, agency=agency)
+        if len(found) == 1:
+            return get_case(s, found[0]["case_id"], agency=agency, with_history=True)
+    if len(found) > 1:
+        raise Ambiguous(found)
+    return None
 
 
 def waiting_since(record: dict) -> str:
-    return (record.get("history") or [{}])[-1].get("at", "")
+    return record.get("status_at") or (record.get("history") or [{}])[-1].get("at", "")
 
 
 def stage_options(record: dict, settings: Settings, actor: str) -> Any:
@@ -146,13 +143,14 @@ def parse_fields(values: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def correct_document(store: ObjectStore, record: dict, *, actor: str, doc_type: str | None,
+def correct_document(state: State, record: dict, *, actor: str, doc_type: str | None,
                      fields: Mapping[str, str]) -> dict:
-    """Keep the correction as an immutable object (who, when, what the machine said) and merge
-    it into the record; the document keeps its status. Returns the merged corrections."""
+    """Keep the correction as made (who, when, what the machine said) and merge it into the
+    case, which keeps its status. Returns the merged corrections."""
+    from pipeline.casework.status import save_status
     from pipeline.classify import DOCUMENT_NAMES
+    from storage.db.cases import Conflict, add_correction
     from storage.evidence.audit import append_event
-    from storage.records import dump, update_record
 
     if doc_type and doc_type not in DOCUMENT_NAMES:
         raise ValueError(f"document type must be one of {', '.join(DOCUMENT_NAMES)}")
@@ -160,40 +158,43 @@ def correct_document(store: ObjectStore, record: dict, *, actor: str, doc_type: 
     if not checked and not doc_type:
         raise ValueError("nothing to correct")
     _check_waiting(record)
-    sha = record["sha256"]
-    now = datetime.now(UTC)
-    correction = {"sha256": sha, "actor": actor, "at": now.isoformat(timespec="seconds"),
-                  "doc_type": doc_type, "fields": checked,
-                  "machine": {"doc_type": record.get("doc_type"),
-                              "fields": {f["name"]: f["value"]
-                                         for f in record.get("fields", [])}}}
-    n = 0
-    while not store.put_if_absent(f"documents/{sha}/corrections/{now:%Y%m%dT%H%M%SZ}-{n}.json",
-                                  dump(correction)):
-        n += 1
     merged = dict(record.get("corrections") or {})
     merged["fields"] = {**merged.get("fields", {}), **checked}
     if doc_type:
         merged["doc_type"] = doc_type
-    update_record(store, sha, record["status"], corrections=merged)
-    append_event(store, actor=actor, action="review", object=f"originals/{sha}",
-                 object_sha256=sha, details={"act": "correct", "doc_type": doc_type,
-                                             "fields": sorted(checked)})
+    try:
+        save_status(state, record["case_id"], record["status"], actor=actor,
+                    expect_version=record["version"], corrections=merged)
+    except Conflict as exc:  # changed since the clerk opened it: look again
+        raise NotWaiting(exc.status) from None
+    with state.db.write() as s:
+        add_correction(s, record["case_id"], actor=actor, doc_type=doc_type, fields=checked,
+                       machine={"doc_type": record.get("doc_type"),
+                                "fields": {f["name"]: f["value"]
+                                           for f in record.get("fields", [])}})
+    sha = record["sha256"]
+    append_event(state.store, actor=actor, action="review", object=f"originals/{sha}",
+                 object_sha256=sha, details={"act": "correct", "case_id": record["case_id"],
+                                             "doc_type": doc_type, "fields": sorted(checked)})
     return merged
 
 
-def mark_reviewed(store: ObjectStore, record: dict, *, actor: str) -> dict:
-    """A clerk checked the document: it now waits for a certifier (READY)."""
+def mark_reviewed(state: State, record: dict, *, actor: str) -> dict:
+    """A clerk checked the case: it now waits for a certifier (READY)."""
+    from pipeline.casework.status import save_status
+    from storage.db.cases import Conflict
     from storage.evidence.audit import append_event
-    from storage.records import update_record
 
-    if record.get("status") != DocStatus.NEEDS_REVIEW:
-        raise NotWaiting(str(record.get("status")))
+    try:
+        updated = save_status(state, record["case_id"], DocStatus.READY, actor=actor,
+                              expect_status={DocStatus.NEEDS_REVIEW}, reviewed_by=actor,
+                              reviewed_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    except Conflict as exc:
+        raise NotWaiting(exc.status) from None
     sha = record["sha256"]
-    updated = update_record(store, sha, DocStatus.READY, reviewed_by=actor,
-                            reviewed_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    append_event(store, actor=actor, action="review", object=f"originals/{sha}",
-                 object_sha256=sha, details={"act": "mark_reviewed",
+    append_event(state.store, actor=actor, action="review", object=f"originals/{sha}",
+                 object_sha256=sha, details={"act": "mark_reviewed", "case_id":
+                                             record["case_id"],
                                              "reasons": record.get("review_reasons", [])})
     return updated
 
@@ -226,82 +227,106 @@ def settings_for_signer(settings: Settings, full_name: str, title: str) -> Setti
     return replace(settings, certifier_title=title or settings.certifier_title)
 
 
-def _claim_approval(store: ObjectStore, record: dict, actor: str) -> str:
-    """One approval at a time per waiting spell; returns the copy id to certify under.
+def _claim_approval(state: State, record: dict, actor: str) -> dict:
+    """Move the case to CERTIFYING for this approval (compare-and-set): of two approvals at
+    once exactly one gets it, so no case gets two register numbers. An approval left
+    CERTIFYING longer than APPROVAL_STALE died with its process: it is taken over with its
+    copy id, so a register number it had claimed is reused, not lost."""
+    from pipeline.casework.status import save_status
+    from storage.db.cases import Conflict
 
-    A second click (or a second certifier) while one runs is refused, so no document gets two
-    register numbers. A claim left by a process that died is taken over with its copy id, so
-    a register number it had claimed is reused, not lost.
-    """
-    from storage.records import dump
-
-    key = f"documents/{record['sha256']}/approvals/{len(record.get('history', [])):04d}.json"
     now = datetime.now(UTC)
-    claim = {"actor": actor, "at": now.isoformat(timespec="seconds"), "copy_id": uuid4().hex}
-    if store.put_if_absent(key, dump(claim)):
-        return claim["copy_id"]
-    held = json.loads(store.get(key))
-    if now - datetime.fromisoformat(held["at"]) < APPROVAL_STALE:
-        raise InProgress(f"{held['actor']} is already certifying this document")
-    store.put(key, dump({**claim, "copy_id": held["copy_id"], "taken_over_from": held}))
-    return held["copy_id"]
+    claim = {"actor": actor, "at": now.isoformat(timespec="seconds")}
+    try:
+        return save_status(state, record["case_id"], DocStatus.CERTIFYING, actor=actor,
+                           expect_status=WAITING, copy_id=record.get("copy_id") or uuid4().hex,
+                           approval=claim, approved_from=record["status"])
+    except Conflict as exc:
+        if exc.status != DocStatus.CERTIFYING:
+            raise NotWaiting(exc.status) from None
+    current = find_case(state, record["case_id"], record["agency"]) or {}
+    held = current.get("approval") or {}
+    since = datetime.fromisoformat(current.get("status_at") or now.isoformat())
+    if now - since < APPROVAL_STALE:
+        raise InProgress(f"{held.get('actor', '?')} is already certifying this document")
+    try:
+        return save_status(state, record["case_id"], DocStatus.CERTIFYING, actor=actor,
+                           expect_version=current["version"],
+                           approval={**claim, "taken_over_from": held})
+    except Conflict:
+        raise InProgress("another approval took this document over") from None
 
 
-def approve_document(settings: Settings, store: ObjectStore, record: dict, *, actor: str,
+def approve_document(settings: Settings, state: State, record: dict, *, actor: str,
                      role: str, requester_name: str | None = None) -> DocumentOutcome:
-    """Certify a waiting document now with the configured keys (``settings`` names the signer,
+    """Certify a waiting case now with the configured keys (``settings`` names the signer,
     see `settings_for_signer`). FILED on success, else REJECTED with the reason."""
     from ecopy.keys import build_certify_context
+    from pipeline.casework.status import save_status
     from pipeline.stages import certify_stored
+    from storage.db.cases import Conflict
     from storage.evidence.audit import append_event
 
     if role not in APPROVERS:
         raise NotAllowed(f"role {role or '(none)'!r} may not approve a certification "
                          "(certifier or admin)")
-    _check_waiting(record)
+    if record.get("status") not in (*WAITING, DocStatus.CERTIFYING):  # certifying: see claim
+        raise NotWaiting(str(record.get("status")))
+    claimed = _claim_approval(state, record, actor)
     sha = record["sha256"]
-    copy_id = _claim_approval(store, record, actor)
-    append_event(store, actor=actor, action="review", object=f"originals/{sha}",
-                 object_sha256=sha, details={"act": "approve", "copy_id": copy_id,
+    append_event(state.store, actor=actor, action="review", object=f"originals/{sha}",
+                 object_sha256=sha, details={"act": "approve", "case_id": record["case_id"],
+                                             "copy_id": claimed["copy_id"],
                                              "reasons": record.get("review_reasons", [])})
     settings = replace(settings, actor=actor)
-    workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-approve-{sha[:12]}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-approve-{record['case_id'][:12]}-"))
     try:
-        return certify_stored(build_certify_context(settings, store,
+        return certify_stored(build_certify_context(settings, state,
                                                     requester_name=requester_name),
-                              stage_options(record, settings, actor), sha=sha,
-                              record={**record, "copy_id": copy_id}, workdir=workdir)
+                              stage_options(record, settings, actor), record=claimed,
+                              workdir=workdir)
+    except BaseException:  # not a refusal but a crash: the case waits again, same copy id
+        with contextlib.suppress(Conflict):  # unless it got past CERTIFYING meanwhile
+            save_status(state, record["case_id"],
+                        claimed.get("approved_from") or record["status"], actor=actor,
+                        expect_status={DocStatus.CERTIFYING})
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def refuse_document(settings: Settings, store: ObjectStore, record: dict, *, actor: str,
+def refuse_document(settings: Settings, state: State, record: dict, *, actor: str,
                     ground: str, agency_code: str, ground_code: str = "") -> DocumentOutcome:
-    """Refuse under Decree 23/2015 Art 22: record, refusal record and audit keep ``ground``."""
+    """Refuse under Decree 23/2015 Art 22: the case, the refusal record and the audit log
+    keep ``ground``."""
     from pipeline.reasons import Reason
     from pipeline.stages import reject
+    from storage.db.cases import Conflict
 
     ground = " ".join(ground.split())
     if not ground:
         raise ValueError("a refusal needs its ground")
     _check_waiting(record)
-    return reject(store, stage_options(record, settings, actor), agency_code=agency_code,
-                  source=record.get("name", ""), name=record.get("name", ""),
-                  sha=record["sha256"], reason=Reason.REFUSED_BY_CLERK,
-                  params={"ground": ground},
-                  record_extra={"ground_code": ground_code} if ground_code else None)
+    try:
+        return reject(state, stage_options(record, settings, actor), agency_code=agency_code,
+                      source=record.get("name", ""), name=record.get("name", ""),
+                      sha=record["sha256"], case_id=record["case_id"],
+                      reason=Reason.REFUSED_BY_CLERK, params={"ground": ground},
+                      record_extra={"ground_code": ground_code} if ground_code else None,
+                      expect_status=set(WAITING))
+    except Conflict as exc:
+        raise NotWaiting(exc.status) from None
 
 
-def cancel_certification(store: ObjectStore, copy_id: str, *, decision_ref: str,
-                         decision_date: str | None, reason: str, actor: str,
-                         role: str) -> tuple[dict, bool]:
+def cancel_certification(state: State, copy_id: str, *, decision_ref: str,
+                         decision_date: str | None, reason: str, actor: str, role: str,
+                         agencies: tuple[str, ...] | None = None) -> tuple[dict, bool]:
     """(decision on record, True when it was already cancelled before this call).
 
-    Raises storage.evidence.cancellations.NotAllowed / UnknownCopy / CancellationError.
-    """
-    from storage.evidence.cancellations import cancel_copy, find_cancellation
+    Raises storage.evidence.cancellations.NotAllowed / UnknownCopy / CancellationError."""
+    from pipeline.casework.cancellation import cancel_copy
 
-    before = find_cancellation(store, copy_id)
-    decision = cancel_copy(store, copy_id, decision_ref=decision_ref,
-                           decision_date=decision_date, reason=reason, actor=actor, role=role)
-    return decision, before is not None
+    decision, made = cancel_copy(state, copy_id, decision_ref=decision_ref,
+                                 decision_date=decision_date, reason=reason, actor=actor,
+                                 role=role, agencies=agencies)
+    return decision, not made

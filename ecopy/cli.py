@@ -10,20 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
 from ecopy import SOFTWARE
 from ecopy.settings import Settings, load_settings
+from ecopy.wiring import open_state, s3_store
 from pipeline.idnumber import parse_personal_id
 from pipeline.reasons import Reason, message
 from pipeline.types import DocStatus, to_jsonable
-from storage.backends import LocalStore, ObjectStore
+from storage.backends import LocalStore
+from storage.db import DatabaseError
+from storage.db.dossiers import Dossier
+from storage.state import State
 
 EXIT_OK, EXIT_USAGE, EXIT_REVIEW, EXIT_REJECTED = 0, 2, 3, 4
 VERIFY_EXIT = {"TOTAL-PASSED": 0, "TOTAL-FAILED": 1, "INDETERMINATE": 3}
@@ -47,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", type=Path,
                     help="store directory (default $ECOPY_STORE or ./ecopy-data)")
     pr.add_argument("--requester", help="requester's name for the register (default: from paper)")
+    pr.add_argument("--dossier", metavar="CODE",
+                    help="the dossier's public status code (default: the person's dossier "
+                         "this command opened before at the commune, or a new one)")
+    pr.add_argument("--new-dossier", action="store_true",
+                    help="open a new dossier: a new request, even for papers seen before")
     pr.add_argument("--accept-signed", action="store_true",
                     help="treat already-signed PDFs as images of the paper")
     pr.add_argument("--certify-all", action="store_true",
@@ -128,38 +137,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "lang", None):
         settings = replace(settings, lang=args.lang)
-    return args.handler(args, settings)
-
-
-def open_store(args: argparse.Namespace, settings: Settings) -> ObjectStore:
-    """The store a command works on: --out/--store (a directory) when given; else S3 when
-    ECOPY_S3_ENDPOINT is set; else the ECOPY_STORE directory."""
-    path = getattr(args, "out", None) or getattr(args, "store", None)
-    if path is None and settings.s3_endpoint:
-        return s3_store(settings)
-    return LocalStore(path or settings.store_dir)
-
-
-def _secret(what: str, file: Path | None, env_name: str) -> str:
-    """A credential from a file (Docker secrets) or a named env var; never a settings value."""
-    if file is not None:
-        return file.read_text(encoding="utf-8").strip()
-    if env_name and os.environ.get(env_name):
-        return os.environ[env_name]
-    raise SystemExit(f"ecopy: ECOPY_S3_ENDPOINT is set but no {what}: set "
-                     f"ECOPY_S3_{what.upper().replace(' ', '_')}_FILE (or ..._ENV)")
-
-
-def s3_store(settings: Settings) -> ObjectStore:
-    from storage.backends.s3 import S3Store
-
-    return S3Store(
-        settings.s3_endpoint, settings.s3_bucket,
-        _secret("access key", settings.s3_access_key_file, settings.s3_access_key_env),
-        _secret("secret key", settings.s3_secret_key_file, settings.s3_secret_key_env),
-        secure=settings.s3_secure, region=settings.s3_region or None,
-        ca_file=settings.s3_ca_file,
-    )  # fmt: skip
+    try:
+        return args.handler(args, settings)
+    except DatabaseError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SQLAlchemyOperationalError as exc:  # unreachable, refused, wrong password
+        print(f"ecopy: không kết nối được cơ sở dữ liệu / the database cannot be reached: "
+              f"{str(exc.orig).strip().splitlines()[0][:300]}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
@@ -180,8 +166,13 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     settings = replace(settings, commune_code=commune,
                        workers=args.workers or settings.workers)
-    store = open_store(args, settings)
-    ctx = build_certify_context(settings, store, requester_name=args.requester)
+    state = open_state(args, settings)
+    dossier = _process_dossier(args, settings, state)
+    if dossier is None:
+        err.print(f"ecopy: không có hồ sơ mã {args.dossier!r} của xã {commune}. / no dossier "
+                  f"{args.dossier!r} at commune {commune}.", style="red")
+        return EXIT_USAGE
+    ctx = build_certify_context(settings, state, requester_name=args.requester)
     options = ProcessOptions(person_id=args.person_id, lang=settings.ocr_lang,
                              workers=settings.workers, accept_signed=args.accept_signed,
                              hold_for_review=not args.certify_all, limits=settings.limits,
@@ -189,18 +180,42 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
                              refuse=args.refuse)
     show = not (args.no_progress or args.json) and err.is_terminal
     with RichProgress(err, enabled=show) as progress:
-        outcomes = process_batch(args.paths, store, ctx, options, progress)
+        outcomes = process_batch(args.paths, ctx, options, dossier, progress)
+    where = state.store.describe()
     if args.json:
-        print(json.dumps({"store": store.describe(), "documents": to_jsonable(outcomes)},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps({"store": where, "dossier": dossier.dossier_id,
+                          "dossier_code": dossier.public_code,
+                          "documents": to_jsonable(outcomes)}, ensure_ascii=False, indent=2))
     else:
-        render_summary(Console(), outcomes, store.describe(), settings.lang)
+        render_summary(Console(), outcomes, where, settings.lang)
     statuses = {o.status for o in outcomes}
     if DocStatus.REJECTED in statuses:
         return EXIT_REJECTED
     if DocStatus.NEEDS_REVIEW in statuses:
         return EXIT_REVIEW
     return EXIT_OK
+
+
+def _process_dossier(args: argparse.Namespace, settings: Settings, state: State
+                     ) -> Dossier | None:
+    """The dossier `process` files into: --dossier (this commune's), a new one with
+    --new-dossier, else the one this command opened for the person before (re-running the
+    same scans then finds them as duplicates)."""
+    from storage.db.dossiers import CLI_NOTE, desk_dossier, dossier_by_code, open_dossier
+
+    actor = settings.actor or "ecopy"
+    with state.db.write() as s:
+        if args.dossier:
+            found = dossier_by_code(s, args.dossier)
+            return found if found and found.agency == settings.commune_code else None
+        if args.new_dossier:
+            return open_dossier(s, agency=settings.commune_code, person_id=args.person_id,
+                                person_name=args.requester or "", date_of_birth="",
+                                opened_by=actor, note=CLI_NOTE, deadlines=state.deadlines,
+                                with_code=False)
+        return desk_dossier(s, agency=settings.commune_code, person_id=args.person_id,
+                            person_name=args.requester or "", opened_by=actor,
+                            deadlines=state.deadlines)
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,7 +228,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     # the register to check against: --store, else the configured S3 store (if any)
     store = (LocalStore(args.store) if args.store is not None
-             else s3_store(settings) if settings.s3_endpoint else None)
+             else s3_store(settings) if settings.s3_endpoint else None)  # no listing: GETs
     report, text = verify_file(data, settings, extra_roots=args.trust, store=store,
                                lang=settings.lang, revocation=args.revocation,
                                crl_files=args.crl, fetching=args.fetch)
@@ -234,9 +249,26 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
-    from storage.evidence.warehouse import list_copies
+    from pipeline.certify import VN_TZ
+    from storage.db.catalogue import copies_of_person
+    from storage.db.paging import MAX_PAGE
 
-    copies = list_copies(open_store(args, settings), args.person_id)
+    state = open_state(args, settings)
+    copies, cursor = [], ""
+    with state.db.read() as s:
+        while True:
+            page = copies_of_person(s, args.person_id, cursor=cursor, limit=MAX_PAGE)
+            copies += [{"copy_id": r.copy_id, "person_id": r.person_id,
+                        "doc_type": r.doc_type, "document_name": r.document_name,
+                        "register_entry": {"agency_code": r.agency, "year": r.register_year,
+                                           "number": r.register_number,
+                                           "book": r.register_book},
+                        "certified_at": r.certified_at.astimezone(VN_TZ).isoformat(),
+                        "cancelled": r.cancelled, "test_mode": r.test_mode,
+                        "key": r.pdf_key} for r in page.items]
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
     if args.json:
         print(json.dumps(copies, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -247,10 +279,9 @@ def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
                 ("Ngày", "Date"), ("Tệp", "File")):
         table.add_column(col[0] if vi else col[1], overflow="fold")
     for c in copies:
-        entry = c.get("register_entry", {})
-        table.add_row(c.get("doc_type", ""), c.get("document_name", ""),
-                      f"{entry.get('number', '')} / {entry.get('book', '')}",
-                      entry.get("date", ""), c["key"])
+        entry = c["register_entry"]
+        table.add_row(c["doc_type"], c["document_name"],
+                      f"{entry['number']} / {entry['book']}", c["certified_at"][:10], c["key"])
     console = Console()
     console.print(table)
     if not copies:

@@ -25,8 +25,9 @@ from signing.tsa import local_timestamper
 from signing.verify import render_text, verify_pdf
 from storage.backends import ObjectStore
 from storage.evidence.audit import append_event
-from storage.evidence.cancellations import PUBLIC_FIELDS, find_cancellation
+from storage.evidence.cancellations import find_cancellation, public_item
 from storage.evidence.register import find_entry
+from storage.state import State
 
 
 def timestamper_for(settings: Settings) -> Any:
@@ -45,7 +46,7 @@ def dev_pki(settings: Settings) -> DevPki:
                           certifier_title=settings.certifier_title)
 
 
-def build_certify_context(settings: Settings, store: ObjectStore, *,
+def build_certify_context(settings: Settings, state: State, *,
                           requester_name: str | None = None) -> CertifyContext:
     # Key sources (dev PKI, PKCS#12, PKCS#11) are built from settings here, once per process.
     from signing.keys import key_source_for
@@ -70,7 +71,7 @@ def build_certify_context(settings: Settings, store: ObjectStore, *,
             extend(signed)
 
     return CertifyContext(
-        store=store, agency_code=settings.commune_code, agency_name=settings.agency_name,
+        state=state, agency_code=settings.commune_code, agency_name=settings.agency_name,
         certifier=Certifier(settings.certifier_name, settings.certifier_title), sign=sign,
         font_path=settings.font_path, bold_font_path=settings.bold_font_path, software=SOFTWARE,
         verify_base_url=settings.verify_base_url, test_mode=test_mode,
@@ -128,7 +129,7 @@ def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] 
         def cancelled(copy_id: str) -> dict[str, Any] | None:
             # what the published list shows, never the person or the officer who recorded it
             found = find_cancellation(store, copy_id)
-            return {k: found.get(k) for k in PUBLIC_FIELDS} if found else None
+            return public_item(found) if found else None
 
     report = verify_pdf(data, trust_roots=roots, test_roots=test_roots, register_lookup=lookup,
                         cancellation_lookup=cancelled, revocation=revocation,

@@ -73,6 +73,10 @@ class Settings:
     s3_access_key_env: str = ""  # name of an env var holding the access key
     s3_secret_key_env: str = ""
     s3_ca_file: Path | None = None  # private CA for the endpoint's TLS certificate
+    # Working state (storage/db): PostgreSQL in production, "postgresql://user@host/db"
+    # with the password in a file; empty: a SQLite file inside the local store directory.
+    database_url: str = ""
+    database_password_file: Path | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"  # rq queues and progress only
     redis_password_file: Path | None = None  # keep the password out of the URL
     # Web app (ecopy serve). Cookies are Secure unless turned off for plain-http local tests.
@@ -112,7 +116,8 @@ _ENV = {
     **{f"ECOPY_{name.upper()}": name for name in (
         "s3_endpoint", "s3_bucket", "s3_secure", "s3_region", "s3_access_key_file",
         "s3_secret_key_file", "s3_access_key_env", "s3_secret_key_env", "s3_ca_file",
-        "redis_url", "redis_password_file", "web_host", "web_port", "web_secure_cookies",
+        "database_url", "database_password_file", "redis_url", "redis_password_file",
+        "web_host", "web_port", "web_secure_cookies",
         "web_session_minutes", "web_login_failures", "web_login_window_s",
         "web_max_upload_files")},
     **{f"ECOPY_{name.upper()}": name for name in (
@@ -173,6 +178,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     settings = Settings(**converted)  # type: ignore[arg-type]
     if limit_values:
         settings = replace(settings, limits=replace(settings.limits, **limit_values))
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(settings.database_url)
+        except ArgumentError as exc:
+            raise ValueError(f"ECOPY_DATABASE_URL is not a database URL: {exc}") from None
+        if url.password:
+            raise ValueError("ECOPY_DATABASE_URL must not carry a password: put it in the "
+                             "file ECOPY_DATABASE_PASSWORD_FILE names")
     if settings.pades_level not in ("B-T", "B-LT", "B-LTA"):
         raise ValueError("ECOPY_PADES_LEVEL must be B-T, B-LT or B-LTA, "
                          f"not {settings.pades_level!r}")

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pipeline.connectors import ExternalSource, SourceUnavailable
-from pipeline.dates import parse_date
-from storage.backends import ObjectStore
-from storage.dossiers import Dossier, dossier_prefix
+from storage.db import Database
+from storage.db.catalogue import copies_of_person
+from storage.db.dossiers import Dossier
+from storage.db.paging import MAX_PAGE
+from storage.db.papers import record_paper
 from storage.evidence.audit import append_event
-from storage.evidence.cancellations import find_cancellation
-from storage.evidence.warehouse import list_copies
-from storage.papers import record_paper
+from storage.state import State
 
 # why a needed paper could not be reused: stable codes, most telling first
 UNAVAILABLE = ("cancelled", "expired", "test_copy", "source_unavailable", "not_held")
@@ -77,51 +77,42 @@ class Availability:
         return (en if lang == "en" else vi).format(sources=source_titles or "—")
 
 
-def _expiry(fields: dict) -> date | None:
-    value = (fields.get("expiry_date") or {}).get("value") if isinstance(fields, dict) else None
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return parse_date(str(value))
+def _warehouse_candidates(db: Database, person_id: str, doc_type: str, today: date,
+                          test_mode: bool) -> tuple[list[object], list[tuple[str, str]]]:
+    """The person's copies of the type (the catalogue: any commune of the deployment),
+    sorted into usable ones and (copy id, why not) for the others."""
+    good, skipped, cursor = [], [], ""
+    with db.read() as s:
+        while True:
+            page = copies_of_person(s, person_id, doc_type=doc_type, cursor=cursor,
+                                    limit=MAX_PAGE)
+            for row in page.items:
+                if row.cancelled:
+                    skipped.append((row.copy_id, "cancelled"))
+                elif row.expiry_date and row.expiry_date < today.isoformat():
+                    skipped.append((row.copy_id, "expired"))
+                elif row.test_mode and not test_mode:
+                    skipped.append((row.copy_id, "test_copy"))
+                else:
+                    good.append(row)
+            if not page.next_cursor:
+                return good, skipped
+            cursor = page.next_cursor
 
 
-def _warehouse_candidates(store: ObjectStore, person_id: str, doc_type: str, today: date,
-                          test_mode: bool) -> tuple[list[dict], list[tuple[str, str]]]:
-    good, skipped = [], []
-    for meta in list_copies(store, person_id):
-        if meta.get("doc_type") != doc_type:
-            continue
-        copy_id = str(meta.get("copy_id", ""))
-        expiry = _expiry(meta.get("fields") or {})
-        if find_cancellation(store, copy_id) is not None:
-            skipped.append((copy_id, "cancelled"))
-        elif expiry is not None and expiry < today:
-            skipped.append((copy_id, "expired"))
-        elif meta.get("test_mode") and not test_mode:
-            skipped.append((copy_id, "test_copy"))
-        else:
-            good.append(meta)
-    return good, skipped
-
-
-def find_available(store: ObjectStore, person_id: str, needs: Sequence[str],
+def find_available(db: Database, person_id: str, needs: Sequence[str],
                    sources: Sequence[ExternalSource], *, today: date,
                    test_mode: bool) -> list[Availability]:
     """One answer per needed type, in the order asked. The warehouse is asked first (a
     certified copy is what the procedure accepts), then each source in turn."""
     answers = []
     for doc_type in dict.fromkeys(needs):
-        good, skipped = _warehouse_candidates(store, person_id, doc_type, today, test_mode)
+        good, skipped = _warehouse_candidates(db, person_id, doc_type, today, test_mode)
         if good:
-            best = max(good, key=lambda m: str(m.get("certified_at", "")))
-            entry = best.get("register_entry") or {}
+            best = good[-1]  # the newest: the catalogue lists the oldest first
             answers.append(Availability(
-                doc_type, True, "warehouse", str(best.get("copy_id", "")),
-                str(entry.get("agency_code", "")), str(best.get("certified_at", "")),
-                str(((best.get("fields") or {}).get("expiry_date") or {}).get("value") or ""),
-                skipped=tuple(skipped)))
+                doc_type, True, "warehouse", best.copy_id, best.agency,
+                best.certified_at.isoformat(), best.expiry_date, skipped=tuple(skipped)))
             continue
         found, down = None, []
         for source in sources:
@@ -153,30 +144,33 @@ def hit_rate(answers: Sequence[Availability]) -> float:
     return sum(a.available for a in answers) / len(answers) if answers else 0.0
 
 
-def check_dossier_needs(store: ObjectStore, dossier: Dossier, needs: Sequence[str],
+def check_dossier_needs(state: State, dossier: Dossier, needs: Sequence[str],
                         sources: Sequence[ExternalSource], *, today: date, test_mode: bool,
                         actor: str) -> list[Availability]:
     """Answer the dossier's needs, attach what is available by reference, and log why the
-    rest must be asked for (record per paper + one audit event each)."""
-    answers = find_available(store, dossier.person_id, needs, sources, today=today,
+    rest must be asked for (the answer per paper + one audit event each)."""
+    answers = find_available(state.db, dossier.person_id, needs, sources, today=today,
                              test_mode=test_mode)
-    titles = {s.name: s.title_vi for s in sources}
+    titles = {source.name: source.title_vi for source in sources}
+    store = state.store
     for a in answers:
-        obj = f"{dossier_prefix(dossier.agency, dossier.dossier_id)}papers/{a.doc_type}.json"
+        obj = f"dossiers/{dossier.agency}/{dossier.dossier_id}/papers/{a.doc_type}"
         if a.available:
-            record_paper(store, dossier, a.doc_type, status="reused", by=actor, where=a.where,
-                         ref=a.ref, agency=a.agency, issued=a.issued,
-                         valid_until=a.valid_until)
+            with state.db.write() as s:
+                record_paper(s, dossier, a.doc_type, status="reused", by=actor, where=a.where,
+                             ref=a.ref, agency=a.agency, issued=a.issued,
+                             valid_until=a.valid_until)
             append_event(store, actor=actor, action="reuse.attach", object=obj,
                          details={"doc_type": a.doc_type, "where": a.where, "ref": a.ref})
         else:
             down = ", ".join(titles.get(n, n) for n in a.sources_down)
             all_titles = ", ".join(titles.values())
-            record_paper(store, dossier, a.doc_type, status="requested", by=actor,
-                         reason=a.reason, sources_down=list(a.sources_down),
-                         skipped=[list(s) for s in a.skipped],
-                         message=a.message("vi", down or all_titles),
-                         message_en=a.message("en", down or all_titles))
+            with state.db.write() as s:
+                record_paper(s, dossier, a.doc_type, status="requested", by=actor,
+                             reason=a.reason, sources_down=list(a.sources_down),
+                             skipped=[list(x) for x in a.skipped],
+                             message=a.message("vi", down or all_titles),
+                             message_en=a.message("en", down or all_titles))
             append_event(store, actor=actor, action="reuse.unavailable", object=obj,
                          details={"doc_type": a.doc_type, "reason": a.reason,
                                   "sources_down": list(a.sources_down),

@@ -3,12 +3,15 @@
 The register number is claimed first because the statement printed on the copy carries it.
 If building or signing then fails, the number stays used (entries are never deleted) and a
 note explaining the void is written beside it, so the register keeps no silent gaps.
+
+Everything written here is evidence (the store) plus its catalogue rows; the case's status
+and the portal's events are saved by the caller (pipeline.stages.certify) in one transaction
+once the copy is filed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ from zoneinfo import ZoneInfo
 from pipeline.adminunits import units_of_fields
 from pipeline.assemble import AssembledCopy, build_ecopy
 from pipeline.classify import DOCUMENT_NAMES
-from pipeline.issueqr import dossier_for_issue, issue_qr_text
+from pipeline.issueqr import issue_qr_text
 from pipeline.procedures import procedure as procedure_of
 from pipeline.procedures import procedures
 from pipeline.reasons import Reason, Rejected
@@ -35,11 +38,18 @@ from pipeline.types import (
     to_jsonable,
 )
 from storage.backends import ObjectStore
+from storage.db.catalogue import add_register_entry, void_register_entry
+from storage.evidence import dump
 from storage.evidence.audit import append_event
-from storage.evidence.register import RegisterExhausted, allocate_register_number, find_by_copy_id
+from storage.evidence.register import (
+    RegisterExhausted,
+    allocate_register_number,
+    entry_key,
+    find_by_copy_id,
+    void_note_key,
+)
 from storage.evidence.warehouse import file_copy
-from storage.portal_events import enqueue_ecopy
-from storage.records import dump
+from storage.state import State
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MANIFEST_SCHEMA = "ecopy.manifest/1"
@@ -50,7 +60,7 @@ SignFn = Callable[[Path, Path, AssembledCopy], None]
 
 @dataclass(frozen=True)
 class CertifyContext:
-    store: ObjectStore
+    state: State
     agency_code: str
     agency_name: str
     certifier: Certifier
@@ -64,6 +74,10 @@ class CertifyContext:
     requester_name: str | None = None
     actor: str = "ecopy"  # who the audit log names for register, sign and file events
 
+    @property
+    def store(self) -> ObjectStore:
+        return self.state.store
+
 
 @dataclass(frozen=True)
 class Certified:
@@ -71,6 +85,15 @@ class Certified:
     entry: RegisterEntry
     ecopy_key: str
     pdf_sha256: str
+    metadata: dict[str, Any]  # the warehouse metadata (what the catalogue indexes)
+
+
+@dataclass(frozen=True)
+class IssueInfo:
+    """What the QR of an issued copy names besides the copy (Circular 01/2023)."""
+
+    dossier_code: str = ""
+    procedure: str = ""
 
 
 def fee_vnd(pages: int) -> int:
@@ -91,6 +114,7 @@ def certify_document(
     person_id: str,
     workdir: Path,
     copy_id: str | None = None,
+    issue: IssueInfo = IssueInfo(),
 ) -> Certified:
     """``copy_id`` given (a distributed sign job, retried after a crash): if a register entry
     was already claimed for it, that number is reused, so a retry never costs a second number.
@@ -135,17 +159,17 @@ def certify_document(
             ctx.store,
             actor=ctx.actor,
             action="register",
-            object=f"register/{ctx.agency_code}/{entry.year}/{entry.number:06d}.json",
+            object=entry_key(ctx.agency_code, entry.year, entry.number),
             object_sha256=entry.entry_hash,
             details={"number": entry.number, "book": entry.book, "copy_id": copy_id,
                      "original_sha256": source_sha256},
         )
-    dossier = dossier_for_issue(ctx.store, source_sha256, ctx.agency_code)
-    procedure = dossier.procedure if dossier else ""
+    with ctx.state.db.write() as s:  # idempotent: a resumed claim may be indexed already
+        add_register_entry(s, to_jsonable(entry), entry.entry_hash)
+    procedure = issue.procedure
     if procedure in procedures() or not procedure:  # a code the data file no longer knows
         procedure = procedure_of(procedure).code  # is printed as the dossier has it
-    qr_text = issue_qr_text(ctx.verify_base_url, copy_id,
-                            dossier_code=dossier.public_code if dossier else "",
+    qr_text = issue_qr_text(ctx.verify_base_url, copy_id, dossier_code=issue.dossier_code,
                             procedure=procedure, person_id=person_id, doc_type=doc_type,
                             issued_at=now)
     manifest = _manifest(
@@ -161,8 +185,8 @@ def certify_document(
         source_size,
         now,
     )
-    manifest["issue"] = {"dossier_code": dossier.public_code if dossier else "",
-                         "procedure": procedure, "qr": qr_text}
+    manifest["issue"] = {"dossier_code": issue.dossier_code, "procedure": procedure,
+                         "qr": qr_text}
     unsigned, signed = workdir / f"{copy_id}.unsigned.pdf", workdir / f"{copy_id}.pdf"
     try:
         assembled = build_ecopy(
@@ -175,17 +199,13 @@ def certify_document(
         )
         ctx.sign(unsigned, signed, assembled)
     except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:500]
         ctx.store.put(
-            f"register-notes/{ctx.agency_code}/{now.year}/{entry.number:06d}.json",
-            dump(
-                {
-                    "number": entry.number,
-                    "copy_id": copy_id,
-                    "void": True,
-                    "reason": f"{type(exc).__name__}: {exc}"[:500],
-                }
-            ),
+            void_note_key(ctx.agency_code, now.year, entry.number),
+            dump({"number": entry.number, "copy_id": copy_id, "void": True, "reason": reason}),
         )
+        with ctx.state.db.write() as s:
+            void_register_entry(s, ctx.agency_code, now.year, entry.number, reason)
         raise Rejected(Reason.SIGNING_FAILED, detail=str(exc)[:200]) from exc
     with open(signed, "rb") as fh:  # streamed: a 300-page copy is hundreds of MB
         pdf_sha = hashlib.file_digest(fh, "sha256").hexdigest()
@@ -198,31 +218,17 @@ def certify_document(
         details={"signer": signer, "agency_code": ctx.agency_code, "number": entry.number,
                  "original_sha256": source_sha256},
     )
-    key = file_copy(
-        ctx.store,
-        person_id=person_id,
-        doc_type=doc_type,
-        copy_id=copy_id,
-        pdf_path=signed,
-        metadata={
-            **{
-                k: manifest[k]
-                for k in (
-                    "copy_id",
-                    "person_id",
-                    "doc_type",
-                    "document_name",
-                    "fields",
-                    "test_mode",
-                )
-            },
-            "register_entry": to_jsonable(entry),
-            "pdf_sha256": pdf_sha,
-            "original_sha256": source_sha256,
-            "certified_at": now.isoformat(),
-            "pages": len(pages),
-        },
-    )
+    metadata = {
+        **{k: manifest[k] for k in ("copy_id", "person_id", "doc_type", "document_name",
+                                    "fields", "test_mode")},
+        "register_entry": to_jsonable(entry),
+        "pdf_sha256": pdf_sha,
+        "original_sha256": source_sha256,
+        "certified_at": now.isoformat(),
+        "pages": len(pages),
+    }
+    key = file_copy(ctx.store, person_id=person_id, doc_type=doc_type, copy_id=copy_id,
+                    pdf_path=signed, metadata=metadata)
     append_event(
         ctx.store,
         actor=ctx.actor,
@@ -231,21 +237,7 @@ def certify_document(
         object_sha256=pdf_sha,
         details={"copy_id": copy_id, "doc_type": doc_type},
     )
-    _push_to_portal(ctx, copy_id, person_id, doc_type, key, pdf_sha)
-    return Certified(copy_id, entry, key, pdf_sha)
-
-
-def _push_to_portal(ctx: CertifyContext, copy_id: str, person_id: str, doc_type: str,
-                    pdf_key: str, pdf_sha: str) -> None:
-    """Queue the copy for the national portal (issue 8 point 2): a store write only, and a
-    failure of it is logged, never raised: the copy is signed and filed, and `ecopy sync
-    backfill` enqueues it again later."""
-    try:
-        enqueue_ecopy(ctx.store, copy_id=copy_id, person_id=person_id, doc_type=doc_type,
-                      pdf_key=pdf_key, pdf_sha256=pdf_sha, agency=ctx.agency_code)
-    except Exception:
-        logging.getLogger(__name__).warning("portal outbox: copy %s not enqueued", copy_id,
-                                            exc_info=True)
+    return Certified(copy_id, entry, key, pdf_sha, metadata)
 
 
 def _manifest(

@@ -38,9 +38,12 @@ import numpy as np
 
 from pipeline.types import CONFIDENT_OCR, MIN_READABLE, Classification, OcrPage
 from pipeline.vntext import fold, readable_ratio, squash
+from storage.db.cases import corrected_types
+from storage.db.pointers import get_pointer, set_pointer
 
 if TYPE_CHECKING:
     from storage.backends import ObjectStore
+    from storage.db import Database
 
 MODEL_FORMAT = 1
 DATA_DIR = Path(__file__).with_name("data")
@@ -355,7 +358,7 @@ def bundled_model() -> DoctypeModel:
 # ------------------------------------------------------------------ models kept in the store
 
 MODELS_PREFIX = "models/doctype/"
-ACTIVE_KEY = MODELS_PREFIX + "active.json"
+ACTIVE_POINTER = "doctype_model"  # storage.db.pointers: the model in use
 _loaded: dict[str, DoctypeModel] = {}
 
 
@@ -363,12 +366,10 @@ def model_key(version: str) -> str:
     return f"{MODELS_PREFIX}{version}.npz"
 
 
-def active_pointer(store: ObjectStore) -> dict | None:
+def active_pointer(db: Database) -> dict | None:
     """{"version", "sha256", "by", "at"} of the model in use, or None for the bundled one."""
-    try:
-        return json.loads(store.get(ACTIVE_KEY))
-    except KeyError:
-        return None
+    with db.read() as s:
+        return get_pointer(s, ACTIVE_POINTER)
 
 
 def load_version(store: ObjectStore, version: str, sha256: str | None = None) -> DoctypeModel:
@@ -387,13 +388,13 @@ def load_version(store: ObjectStore, version: str, sha256: str | None = None) ->
     return model
 
 
-def active_model(store: ObjectStore) -> DoctypeModel:
-    """The model `ecopy model activate` chose for this store, else the bundled one.
+def active_model(store: ObjectStore, db: Database) -> DoctypeModel:
+    """The model `ecopy model activate` chose for this deployment, else the bundled one.
 
-    One small read per document, so every worker picks up a newly activated model at its next
-    document without a restart.
+    One small query per document, so every worker picks up a newly activated model at its
+    next document without a restart; the model itself is read from the store once.
     """
-    pointer = active_pointer(store)
+    pointer = active_pointer(db)
     if pointer is None:
         return bundled_model()
     return load_version(store, pointer["version"], pointer.get("sha256"))
@@ -406,20 +407,14 @@ class NothingToLearn(Exception):
     """No clerk has corrected a document type in this store yet."""
 
 
-def correction_examples(store: ObjectStore) -> list[Example]:
-    """Each corrected document once, with the type the clerk set last, read from its OCR."""
+def correction_examples(store: ObjectStore, db: Database) -> list[Example]:
+    """Each corrected original once, with the type a clerk set last, read from its OCR."""
     from pipeline.stages import load_ocr
 
-    latest: dict[str, tuple[str, str]] = {}
-    for key in store.list("documents/"):
-        if "/corrections/" not in key:
-            continue
-        correction = json.loads(store.get(key))
-        sha, doc_type = correction.get("sha256"), correction.get("doc_type")
-        if sha and doc_type and (sha not in latest or key > latest[sha][0]):
-            latest[sha] = (key, doc_type)
+    with db.read() as s:
+        latest = dict(corrected_types(s))  # later corrections replace earlier ones
     examples = []
-    for sha, (_key, doc_type) in sorted(latest.items()):
+    for sha, doc_type in sorted(latest.items()):
         pages = load_ocr(store, sha)
         if pages:
             examples.append(Example.of(pages, doc_type, f"correction:{sha}"))
@@ -437,10 +432,11 @@ def stored_versions(store: ObjectStore) -> list[str]:
     return sorted(versions, key=_number)
 
 
-def retrain(store: ObjectStore, *, c: float = 20.0) -> tuple[DoctypeModel, list[Example]]:
+def retrain(store: ObjectStore, db: Database, *, c: float = 20.0
+            ) -> tuple[DoctypeModel, list[Example]]:
     """A new model from the base corpus plus every correction, stored under the next free
     version (never overwriting one). It is not used until `activate`."""
-    corrections = correction_examples(store)
+    corrections = correction_examples(store, db)
     if not corrections:
         raise NothingToLearn("no document type has been corrected in this store")
     base = read_corpus()
@@ -456,14 +452,15 @@ def retrain(store: ObjectStore, *, c: float = 20.0) -> tuple[DoctypeModel, list[
         model.version = f"doctype-{number}"
 
 
-def activate(store: ObjectStore, version: str, actor: str) -> dict:
-    """Point the store at a model; every worker uses it from its next document."""
+def activate(store: ObjectStore, db: Database, version: str, actor: str) -> dict:
+    """Point the deployment at a model; every worker uses it from its next document."""
     from datetime import UTC, datetime
 
     model = load_version(store, version)
-    pointer = {"version": model.version, "sha256": model.sha256, "by": actor,
-               "at": datetime.now(UTC).isoformat(timespec="seconds"),
-               "previous": (active_pointer(store) or {}).get("version",
-                                                             bundled_model().version)}
-    store.put(ACTIVE_KEY, json.dumps(pointer, ensure_ascii=False, indent=2).encode("utf-8"))
+    with db.write() as s:
+        previous = get_pointer(s, ACTIVE_POINTER) or {}
+        pointer = {"version": model.version, "sha256": model.sha256, "by": actor,
+                   "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                   "previous": previous.get("version", bundled_model().version)}
+        set_pointer(s, ACTIVE_POINTER, pointer, by=actor)
     return pointer

@@ -20,9 +20,6 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from storage.backends import ObjectStore
-from storage.dossiers import Dossier, dossiers_of_document, load_dossier
-
 SYSTEM = "ecopy"
 PARAMS = ("hs", "tthc", "cd", "gt", "ht", "tg")
 
@@ -41,11 +38,3 @@ def parse_issue_qr(text: str) -> dict[str, str]:
     data = {k: v for k, v in parse_qsl(parts.query) if k in PARAMS}
     data["copy_id"] = parts.path.rstrip("/").rsplit("/", 1)[-1]
     return data
-
-
-def dossier_for_issue(store: ObjectStore, original_sha256: str, agency: str) -> Dossier | None:
-    """The certifying commune's dossier the original was brought in with (the newest one when
-    the citizen brought the same paper twice); None when it came in outside a dossier."""
-    found = [d for a, dossier_id in dossiers_of_document(store, original_sha256)
-             if a == agency and (d := load_dossier(store, a, dossier_id)) is not None]
-    return max(found, key=lambda d: d.opened_at, default=None)

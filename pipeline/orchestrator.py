@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.casework.status import save_status
 from pipeline.certify import CertifyContext
 from pipeline.intake import Inspection
 from pipeline.limits import Limits
@@ -36,10 +37,8 @@ from pipeline.types import (
     OcrPage,
     PageScan,
 )
-from storage.backends import ObjectStore
-from storage.records import (
-    update_record,
-)
+from storage.db.dossiers import Dossier
+from storage.state import State
 
 
 class Progress(Protocol):
@@ -86,11 +85,13 @@ class ProcessOptions:
 class _Doc:
     source: str
     path: Path
+    case_id: str
     sha256: str
     kind: str
     size: int
     workdir: Path
     order: int
+    copy_id: str = ""  # a retried case's copy id (pipeline.stages.certify)
     # set when its first task (the inspection, bounded by its own timeout) ends: time spent
     # waiting behind earlier documents is not held against it
     started: float | None = None
@@ -120,14 +121,19 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
 
 
 class BatchRunner:
+    """One dossier's files through the stages. ``certify_ctx`` is None when nothing is
+    certified here (web uploads wait for a certifier: ``certify_when_sure`` is off)."""
+
     def __init__(
         self,
-        store: ObjectStore,
-        certify_ctx: CertifyContext,
+        state: State,
+        dossier: Dossier,
+        certify_ctx: CertifyContext | None,
         options: ProcessOptions,
         progress: Progress | None = None,
     ) -> None:
-        self.store = store
+        self.state = state
+        self.dossier = dossier
         self.ctx = certify_ctx
         self.opt = options
         self.progress = progress or NoProgress()
@@ -140,25 +146,24 @@ class BatchRunner:
         self.outcomes.append(outcome)
         self.progress.document_done(outcome)
 
-    def _reject(self, doc: _Doc | None, source: str, sha: str, reason: str, params: dict) -> None:
-        if doc is not None:
-            doc.failed = True
-        name = doc.path.name if doc is not None else Path(source).name
-        pages = doc.inspection.page_count if doc and doc.inspection else 0
-        self._finish(reject(self.store, self.stage_opt, agency_code=self.ctx.agency_code,
-                            source=source, name=name, sha=sha, reason=reason, params=params,
-                            pages=pages))
+    def _reject(self, doc: _Doc, reason: str, params: dict) -> None:
+        doc.failed = True
+        pages = doc.inspection.page_count if doc.inspection else 0
+        self._finish(reject(self.state, self.stage_opt, agency_code=self.dossier.agency,
+                            source=doc.source, name=doc.path.name, sha=doc.sha256,
+                            case_id=doc.case_id, reason=reason, params=params, pages=pages))
 
     # ------------------------------------------------------------ intake
 
     def _intake(self, path: Path) -> _Doc | None:
-        result = intake(self.store, self.stage_opt, agency_code=self.ctx.agency_code,
-                        path=path, refuse=self.opt.refuse)
+        result = intake(self.state, self.stage_opt, dossier=self.dossier, path=path,
+                        refuse=self.opt.refuse)
         if isinstance(result, DocumentOutcome):
             self._finish(result)
             return None
         workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-{result.sha256[:12]}-"))
-        return _Doc(str(path), path, result.sha256, result.kind, result.size, workdir, order=0)
+        return _Doc(str(path), path, result.case_id, result.sha256, result.kind, result.size,
+                    workdir, order=0, copy_id=result.copy_id)
 
     # ------------------------------------------------------------ run
 
@@ -174,17 +179,17 @@ class BatchRunner:
                 if doc is None:
                     continue
                 doc.order = len(docs)
-                docs[doc.sha256] = doc
+                docs[doc.case_id] = doc
                 pool.submit(
-                    (doc.sha256, "inspect"),
+                    (doc.case_id, "inspect"),
                     inspect_task,
                     (str(path), doc.kind, limits, self.opt.accept_signed),
                     limits.inspect_timeout_s,
                     priority=(doc.order, -1),
                 )
             while pool.pending():
-                for (sha, what), value, timed_out in pool.results():
-                    self._on_result(pool, docs, sha, what, value, timed_out)
+                for (case_id, what), value, timed_out in pool.results():
+                    self._on_result(pool, docs, case_id, what, value, timed_out)
         finally:
             pool.close()
             for doc in docs.values():
@@ -197,12 +202,12 @@ class BatchRunner:
         self,
         pool: TaskPool,
         docs: dict[str, _Doc],
-        sha: str,
+        case_id: str,
         what: object,
         value: object,
         timed_out: bool,
     ) -> None:
-        doc = docs[sha]
+        doc = docs[case_id]
         if doc.failed:
             return
         limits = self.opt.limits
@@ -210,30 +215,31 @@ class BatchRunner:
             doc.started = time.monotonic()
         over_time = time.monotonic() - doc.started > limits.doc_timeout_s
         if timed_out or over_time:
-            pool.cancel(lambda key: key[0] == sha)
+            pool.cancel(lambda key: key[0] == case_id)
             limit = (
                 limits.doc_timeout_s
                 if over_time
                 else (limits.inspect_timeout_s if what == "inspect" else limits.page_timeout_s)
             )
-            self._reject(doc, doc.source, sha, Reason.TIMEOUT, {"limit": limit})
+            self._reject(doc, Reason.TIMEOUT, {"limit": limit})
             return
         if isinstance(value, TaskFailure):
-            pool.cancel(lambda key: key[0] == sha)
-            self._reject(doc, doc.source, sha, value.reason, value.params)
+            pool.cancel(lambda key: key[0] == case_id)
+            self._reject(doc, value.reason, value.params)
             return
         if isinstance(value, BaseException):
-            pool.cancel(lambda key: key[0] == sha)
-            self._reject(doc, doc.source, sha, Reason.CORRUPT_FILE, {})
+            pool.cancel(lambda key: key[0] == case_id)
+            self._reject(doc, Reason.CORRUPT_FILE, {})
             return
         if what == "inspect":
             assert isinstance(value, Inspection)
             doc.inspection = value
-            update_record(self.store, sha, DocStatus.OCR, kind=value.kind, pages=value.page_count)
+            save_status(self.state, case_id, DocStatus.OCR, actor=self.opt.actor,
+                        kind=value.kind, pages=value.page_count)
             self.progress.document_started(doc.source, value.page_count)
             for plan in value.pages:
                 pool.submit(
-                    (sha, plan.index),
+                    (case_id, plan.index),
                     page_task,
                     (str(doc.path), doc.kind, plan, str(doc.workdir), limits, self.opt.lang,
                      self.opt.ocr_engine),
@@ -252,24 +258,27 @@ class BatchRunner:
     def _complete(self, doc: _Doc) -> None:
         ordered = [doc.pages[i] for i in sorted(doc.pages)]
         ocr_pages = [p for _, p in ordered]
-        save_ocr(self.store, doc.sha256, ocr_pages)
-        result = understand(self.store, self.stage_opt, agency_code=self.ctx.agency_code,
+        save_ocr(self.state.store, doc.sha256, ocr_pages)
+        result = understand(self.state, self.stage_opt, agency_code=self.dossier.agency,
                             source=doc.source, name=doc.path.name, sha=doc.sha256,
-                            ocr_pages=ocr_pages)
+                            case_id=doc.case_id, ocr_pages=ocr_pages)
         if isinstance(result, DocumentOutcome):
             doc.failed = result.status == DocStatus.REJECTED
             self._finish(result)
             return
+        if self.ctx is None:  # cannot happen: understand keeps the case READY without one
+            raise RuntimeError("a batch without signing keys must not certify")
         self._finish(certify(self.ctx, self.stage_opt, source=doc.source, name=doc.path.name,
-                             sha=doc.sha256, kind=doc.kind, size=doc.size, pages=ordered,
-                             understood=result, workdir=doc.workdir))
+                             sha=doc.sha256, case_id=doc.case_id, kind=doc.kind,
+                             size=doc.size, pages=ordered, understood=result,
+                             workdir=doc.workdir, copy_id=doc.copy_id or None))
 
 
 def process_batch(
     paths: Sequence[Path],
-    store: ObjectStore,
     ctx: CertifyContext,
     options: ProcessOptions,
+    dossier: Dossier,
     progress: Progress | None = None,
 ) -> list[DocumentOutcome]:
-    return BatchRunner(store, ctx, options, progress).run(paths)
+    return BatchRunner(ctx.state, dossier, ctx, options, progress).run(paths)

@@ -7,14 +7,20 @@ refused papers by reason code. One function (`compute_figures`) makes the number
 (`CommuneFigures.row`) formats them, so the public page, the CSV and `ecopy figures` can never
 disagree.
 
-A dossier is finished when every one of its documents has reached a terminal status (filed,
-certified, rejected or duplicate); it finished at the latest terminal time in those
-documents' histories. A dossier without documents is not finished. The figures are a cohort:
-every number is about the dossiers *received* in the period, as they stand at `as_of`.
+Only requests count: the dossiers `ecopy process` and `ecopy submit` file back-office
+batches in (storage.db.dossiers.CLI_NOTE) are no citizen's request and are left out.
 
-Cost: one listing of `dossiers/` to find the communes, one listing and one read per dossier of
-each commune (to know when it was received), and for each dossier in the period one listing
-of its links plus two reads per document (the link and the record). Linear in the objects.
+A dossier is finished when every one of its documents has reached a terminal status (filed,
+certified or rejected); it finished at the latest of those times. A dossier without documents
+is not finished. The figures are a cohort: every number is about the dossiers *received* in
+the period, as they stand at `as_of`.
+
+Cost: a few aggregate queries over the dossiers of the period (index on opened_at), whatever
+the history holds. Each dossier row carries its due time, finish time and working hours,
+kept current with every status change of its cases (storage.db.dossiers.refresh_progress):
+the legal arithmetic on the working calendar happens once per change, not once per figure.
+Medians are percentile_cont on PostgreSQL; SQLite, which has none, gets the period's
+durations and takes the median here.
 """
 
 from __future__ import annotations
@@ -24,18 +30,20 @@ import io
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, extract, func, select
+from sqlalchemy.orm import Session
 
 from pipeline import adminunits
-from pipeline.procedures import VN_TZ, WorkingCalendar, calendar, due_at, procedure
+from pipeline.procedures import VN_TZ, WorkingCalendar, calendar
 from pipeline.reasons import REFUSAL_GROUNDS
-from storage.backends import ObjectStore
-from storage.dossiers import AGENCY, Dossier, dossier_documents, list_dossiers
-from storage.records import read_record
+from storage.db import Database
+from storage.db.dossiers import CLI_NOTE
+from storage.db.schema import cases, dossiers
 
-TERMINAL = frozenset({"filed", "certified", "rejected", "duplicate"})
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^\d{4}$")
 CSV_COLUMNS = ("period", "agency", "commune_name", "received", "finished_on_time",
@@ -105,18 +113,6 @@ def parse_period(*, month: str | None = None, year: str | None = None,
 
 
 @dataclass(frozen=True)
-class DossierOutcome:
-    """What the figures need of one dossier; nothing personal."""
-
-    agency: str
-    received_at: datetime
-    due_at: datetime
-    finished_at: datetime | None
-    online: bool
-    refusals: tuple[str, ...]  # reason codes of its rejected documents
-
-
-@dataclass(frozen=True)
 class CommuneFigures:
     agency: str  # "" for the province-wide total
     commune_name: str
@@ -179,109 +175,102 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _instant(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _utc(day: date) -> datetime:
+    """The start of a Vietnamese calendar day, in UTC."""
+    return datetime.combine(day, time.min, VN_TZ).astimezone(UTC)
 
 
-def _terminal_time(record: dict) -> datetime | None:
-    """When the document last reached a terminal status, if it stands in one now."""
-    if record.get("status") not in TERMINAL:
-        return None
-    times = [_instant(h.get("at", "")) for h in record.get("history", [])
-             if h.get("status") in TERMINAL]
-    times = [t for t in times if t is not None]
-    return max(times) if times else None
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
 
 
-def dossier_outcome(store: ObjectStore, dossier: Dossier, as_of: datetime,
-                    cal: WorkingCalendar) -> DossierOutcome | None:
-    """None when the dossier's reception time cannot be read."""
-    received = _instant(dossier.opened_at)
-    if received is None:
-        return None
-    links = dossier_documents(store, dossier)
-    finishes: list[datetime | None] = []
-    refusals: list[str] = []
-    pages = 0
-    for link in links:
-        record = read_record(store, link["sha256"]) or {}
-        pages += int(record.get("pages") or 0)
-        if record.get("status") == "rejected":
-            ground = record.get("ground_code")  # an Art 22 refusal names its ground
-            refusals.append(str(record.get("reason") or "unknown")
-                            + (f":{ground}" if ground in REFUSAL_GROUNDS else ""))
-        finished = _terminal_time(record)
-        finishes.append(finished if finished is not None and finished <= as_of else None)
-    finished_at = None
-    if finishes and all(f is not None for f in finishes):
-        # a paper already finished in another dossier before this one was opened (the same
-        # scan brought twice) is done the moment it is received here, not before
-        finished_at = max(received, *(f for f in finishes if f is not None))
-    try:
-        proc = procedure(dossier.procedure)
-    except KeyError:
-        proc = procedure("")  # an unknown code gets the default time limit (docs/figures.md)
-    return DossierOutcome(dossier.agency, received, due_at(proc, received, len(links), pages, cal),
-                          finished_at, dossier.channel == "online", tuple(sorted(refusals)))
-
-
-def summarise(agency: str, outcomes: Iterable[DossierOutcome], cal: WorkingCalendar,
-              as_of: datetime) -> CommuneFigures:
-    outcomes = list(outcomes)
-    done = [o for o in outcomes if o.finished_at is not None]
-    on_time = sum(1 for o in done if o.finished_at <= o.due_at)
-    still_open = [o for o in outcomes if o.finished_at is None]
-    hours = [(o.finished_at - o.received_at).total_seconds() / 3600 for o in done]
-    working = [cal.working_hours_between(o.received_at, o.finished_at) for o in done]
-    counts = Counter(code for o in outcomes for code in o.refusals)
+def _commune(agency: str, counts: Any, refusals: Counter[str],
+             medians: tuple[float | None, float | None]) -> CommuneFigures:
     unit = adminunits.commune(agency) if agency else None
+    received, on_time, late, still_open, overdue, online = (int(x or 0) for x in counts)
     return CommuneFigures(
-        agency=agency, commune_name=unit.full_name if unit else "",
-        received=len(outcomes), finished_on_time=on_time, finished_late=len(done) - on_time,
-        open=len(still_open), open_overdue=sum(1 for o in still_open if o.due_at < as_of),
-        median_hours=round(statistics.median(hours), 2) if hours else None,
-        median_working_hours=round(statistics.median(working), 2) if working else None,
-        online=sum(1 for o in outcomes if o.online),
-        refusals=tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))))
+        agency=agency, commune_name=unit.full_name if unit else "", received=received,
+        finished_on_time=on_time, finished_late=late, open=still_open, open_overdue=overdue,
+        median_hours=medians[0], median_working_hours=medians[1], online=online,
+        refusals=tuple(sorted(refusals.items(), key=lambda item: (-item[1], item[0]))))
 
 
-def list_agencies(store: ObjectStore) -> list[str]:
-    """Every commune that has opened a dossier (keys dossiers/<agency>/…)."""
-    found = set()
-    for key in store.list("dossiers/"):
-        parts = key.split("/")
-        if len(parts) > 2 and AGENCY.match(parts[1]):
-            found.add(parts[1])
-    return sorted(found)
-
-
-def compute_figures(store: ObjectStore, period: Period, *, agency: str | None = None,
+def compute_figures(db: Database, period: Period, *, agency: str | None = None,
                     as_of: datetime | None = None,
                     cal: WorkingCalendar | None = None) -> Figures:
     """The figures of every commune (or of `agency` alone) for dossiers received in `period`,
     as they stand at `as_of` (now by default): what finished later is still open."""
     cal = cal or calendar()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
-    agencies = [agency] if agency else list_agencies(store)
-    per_commune, everything = [], []
-    for code in agencies:
-        outcomes = []
-        for dossier in list_dossiers(store, code):
-            received = _instant(dossier.opened_at)
-            if received is None or received > as_of or not period.contains(received):
-                continue
-            outcome = dossier_outcome(store, dossier, as_of, cal)
-            if outcome is not None:
-                outcomes.append(outcome)
-        everything.extend(outcomes)
-        per_commune.append(summarise(code, outcomes, cal, as_of))
+    d = dossiers.c
+    cohort = [d.opened_at >= _utc(period.start), d.opened_at < _utc(period.end),
+              d.opened_at <= as_of, d.note != CLI_NOTE,  # batches of `ecopy process`
+              *([d.agency == agency] if agency else [])]
+    finished = and_(d.finished_at.is_not(None), d.finished_at <= as_of)
+    counts = (func.count(), func.count().filter(and_(finished, d.finished_at <= d.due_at)),
+              func.count().filter(and_(finished, d.finished_at > d.due_at)),
+              func.count().filter(~finished),
+              func.count().filter(and_(~finished, d.due_at < as_of)),
+              func.count().filter(d.channel == "online"))
+    hours = case((finished, (_seconds(db, d.finished_at, d.opened_at) / 3600.0)))
+    working = case((finished, d.working_hours / 1000.0))
+    with db.read() as s:
+        agencies = [agency] if agency else list(
+            s.execute(select(d.agency).distinct().order_by(d.agency)).scalars())
+        rows = {r[0]: r[1:] for r in s.execute(select(d.agency, *counts).where(*cohort)
+                                               .group_by(d.agency))}
+        totals = s.execute(select(*counts).where(*cohort)).one()
+        refusals: dict[str, Counter[str]] = {}
+        for code, reason, ground, n in s.execute(
+                select(d.agency, cases.c.reason, cases.c.ground_code, func.count())
+                .join(cases, cases.c.dossier_id == d.dossier_id)
+                .where(*cohort, cases.c.status == "rejected")
+                .group_by(d.agency, cases.c.reason, cases.c.ground_code)):
+            key = (reason or "unknown") + (f":{ground}" if ground in REFUSAL_GROUNDS else "")
+            refusals.setdefault(code, Counter())[key] += n
+        medians = _medians(db, s, cohort, hours, working)
+    per_commune = tuple(_commune(code, rows.get(code, (0,) * 6), refusals.get(code, Counter()),
+                                 medians.get(code, (None, None))) for code in agencies)
+    everything: Counter[str] = Counter()
+    for counter in refusals.values():
+        everything.update(counter)
     last_day = period.end - timedelta(days=1)
-    return Figures(period, as_of, tuple(per_commune), summarise("", everything, cal, as_of),
+    return Figures(period, as_of, per_commune,
+                   _commune("", totals, everything, medians.get("", (None, None))),
                    cal.covers(period.start, last_day))
+
+
+def _seconds(db: Database, end: Any, start: Any) -> Any:
+    if db.dialect == "postgresql":
+        return extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def _medians(db: Database, s: Session, cohort: list[Any], hours: Any, working: Any,
+             ) -> dict[str, tuple[float | None, float | None]]:
+    """(median hours, median working hours) per commune and for all ("")."""
+    d = dossiers.c
+    if db.dialect == "postgresql":
+        pair = (func.percentile_cont(0.5).within_group(hours),
+                func.percentile_cont(0.5).within_group(working))
+        out = {r[0]: (_round(r[1]), _round(r[2])) for r in s.execute(
+            select(d.agency, *pair).where(*cohort).group_by(d.agency))}
+        total = s.execute(select(*pair).where(*cohort)).one()
+        out[""] = (_round(total[0]), _round(total[1]))
+        return out
+    found: dict[str, tuple[list[float], list[float]]] = {"": ([], [])}
+    for code, h, w in s.execute(select(d.agency, hours, working).where(*cohort)):
+        if h is None:
+            continue
+        for key in (code, ""):
+            lists = found.setdefault(key, ([], []))
+            lists[0].append(float(h))
+            lists[1].append(float(w or 0))
+    return {code: (_median(h), _median(w)) for code, (h, w) in found.items()}
+
+
+def _round(value: Any) -> float | None:
+    return round(float(value), 2) if value is not None else None
 
 
 def figures_csv(figures: Figures) -> bytes:

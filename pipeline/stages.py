@@ -1,11 +1,12 @@
-"""Pipeline stages as plain functions over an object store.
+"""Pipeline stages as plain functions over the two kinds of state (storage.state.State).
 
 The embedded orchestrator (``pipeline.orchestrator``, page-parallel in a process pool) and the
 distributed rq jobs (``workers.jobs``, one stage per job) call the same functions, so the two
-deployments cannot drift apart. Every stage reads what it needs from the store and writes its
-result back there: the store is the system of record, a queue only says what to do next.
+deployments cannot drift apart. Every stage reads what it needs from the store (originals,
+OCR) and the database (the case) and writes its result back: evidence to the store, the
+case's status through pipeline.casework.status; a queue only says what to do next.
 
-    intake          file → stored original + claimed record (or duplicate / rejected)
+    intake          file → stored original + claimed case (or duplicate / rejected)
     read_pages      original → inspected, rasterised and OCR'd pages (sequential; the
                     orchestrator does the same work page-parallel with the same tasks)
     understand      OCR pages → refused, held for review, or ready to certify (certified at
@@ -19,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +29,9 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.cardqr import CardQr, decode_card_qr, parse_card_payload
-from pipeline.certify import VN_TZ, CertifyContext, certify_document
+from pipeline.casework.portal import enqueue_ecopy, enqueue_status
+from pipeline.casework.status import claim, save_status
+from pipeline.certify import VN_TZ, CertifyContext, IssueInfo, certify_document
 from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
 from pipeline.doctype import active_model
 from pipeline.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
@@ -49,15 +53,14 @@ from pipeline.types import (
     to_jsonable,
 )
 from storage.backends import ObjectStore
+from storage.db.cases import Conflict, change_status, get_case, note
+from storage.db.catalogue import add_copy, add_refusal
+from storage.db.dossiers import Dossier, dossier_by_id
+from storage.evidence import dump
 from storage.evidence.audit import append_event, record_refusal
-from storage.records import (
-    claim_document,
-    dump,
-    ocr_key,
-    original_key,
-    store_original,
-    update_record,
-)
+from storage.evidence.originals import ocr_key, original_key, store_original
+from storage.evidence.warehouse import copy_key
+from storage.state import State
 
 ILLEGIBLE_CONF = 30.0
 REVIEW_CONF = 0.8
@@ -99,25 +102,36 @@ def audit_original(store: ObjectStore, actor: str, action: str, sha: str,
 
 
 def reject(
-    store: ObjectStore,
+    state: State,
     opt: StageOptions,
     *,
     agency_code: str,
     source: str,
     name: str,
     sha: str,
+    case_id: str,
     reason: str,
     params: dict,
     pages: int = 0,
     record_extra: dict | None = None,
+    expect_status: set[str] | None = None,
 ) -> DocumentOutcome:
     """Record a rejection (or an Art 22 refusal) with its reason code; the original stays.
-    ``record_extra`` adds facts to the record (the Art 22 ground code of a refusal)."""
+    ``record_extra`` adds facts to the case (the Art 22 ground code of a refusal);
+    ``expect_status``: only from these statuses (storage.db.cases.Conflict otherwise, and
+    nothing is recorded)."""
+    store = state.store
+    if case_id and expect_status is not None:
+        with state.db.read() as s:
+            current = get_case(s, case_id)
+        if current is None or current["status"] not in expect_status:
+            raise Conflict(current["status"] if current else "missing",
+                           current["version"] if current else 0)
     text = message(Reason(reason), opt.lang_messages, **params)
     refused = reason in REFUSAL_REASONS
     if sha and refused:
         now = datetime.now(VN_TZ)
-        record_refusal(
+        refusal = record_refusal(
             store,
             agency_code=agency_code,
             year=now.year,
@@ -131,6 +145,8 @@ def reject(
             document_name=name,
             time=now.isoformat(timespec="seconds"),
         )
+        with state.db.write() as s:
+            add_refusal(s, refusal, case_id=case_id)
     append_event(
         store,
         actor=opt.actor,
@@ -140,30 +156,36 @@ def reject(
         details={"reason": str(reason), "name": name,
                  "params": {k: str(v)[:200] for k, v in params.items()}},
     )
-    if sha:
-        update_record(store, sha, DocStatus.REJECTED, reason=reason, message=text,
-                      message_en=message(Reason(reason), "en", **params),
-                      **(record_extra or {}))
-    return DocumentOutcome(source, sha, DocStatus.REJECTED, reason, text, pages=pages)
+    if case_id:
+        save_status(state, case_id, DocStatus.REJECTED, actor=opt.actor, reason=reason,
+                    message=text, message_en=message(Reason(reason), "en", **params),
+                    owner="", expect_status=expect_status, **(record_extra or {}))
+    return DocumentOutcome(source, sha, DocStatus.REJECTED, reason, text, pages=pages,
+                           case_id=case_id)
 
 
 @dataclass(frozen=True)
 class Accepted:
-    """A file taken in: its original is stored and its record claimed by this run."""
+    """A file taken in: its original is stored and its case claimed by this run."""
 
+    case_id: str
     sha256: str
     kind: str
     size: int
     name: str
+    copy_id: str = ""  # fixed by an earlier attempt that died while certifying
 
 
 def intake(
-    store: ObjectStore, opt: StageOptions, *, agency_code: str, path: Path, refuse: str = ""
+    state: State, opt: StageOptions, *, dossier: Dossier, path: Path, refuse: str = "",
+    batch_id: str = "",
 ) -> Accepted | DocumentOutcome:
-    """Size limit, sha256, store the original, claim its record, sniff the type.
+    """Size limit, sha256, store the original, sniff the type, claim the dossier's case.
 
-    Returns an outcome instead when the file is missing, too big, already known (duplicate),
-    of an unsupported type, or refused by the clerk (``refuse``: an Art 22 ground).
+    Returns an outcome instead when the file is missing, too big, already in the dossier
+    (duplicate), of an unsupported type, or refused by the clerk (``refuse``: an Art 22
+    ground). A file refused after its bytes were read still gets a case, rejected with its
+    reason, and the original is kept.
     """
     source = str(path)
     try:
@@ -176,30 +198,34 @@ def intake(
         params = exc.params if isinstance(exc, Rejected) else {}
         return DocumentOutcome(source, "", DocStatus.REJECTED, reason,
                                message(reason, opt.lang_messages, **params))
+    store = state.store
     new = store_original(store, sha, path)
-    claimed, existing = claim_document(
-        store, sha, {"sha256": sha, "name": path.name, "size": size, "person_id": opt.person_id}
-    )
+    try:
+        kind, refused = sniff(path), None
+    except Rejected as exc:
+        kind, refused = "", exc
+    record, claimed = claim(state, dossier, sha, name=path.name, size=size,
+                            person_id=opt.person_id, actor=opt.actor, kind=kind,
+                            batch_id=batch_id)
     audit_original(store, opt.actor, "ingest", sha, {
-        "name": path.name, "size": size, "new_original": new, "duplicate": not claimed})
+        "name": path.name, "size": size, "new_original": new, "duplicate": not claimed,
+        "case_id": record["case_id"]})
     if not claimed:
-        existing = existing or {}
         return DocumentOutcome(
             source, sha, DocStatus.DUPLICATE, "duplicate",
-            f"đã xử lý trước đây (trạng thái: {existing.get('status', '?')})",
-            doc_type=existing.get("doc_type", ""), copy_id=existing.get("copy_id", ""),
-            register_number=(existing.get("register_entry") or {}).get("number"),
-            pages=existing.get("pages", 0),
+            f"đã xử lý trước đây (trạng thái: {record.get('status', '?')})",
+            doc_type=record.get("doc_type", ""), copy_id=record.get("copy_id", ""),
+            register_number=record.get("register_number"), pages=record.get("pages", 0),
+            case_id=record["case_id"],
         )  # fmt: skip
-    common = {"agency_code": agency_code, "source": source, "name": path.name, "sha": sha}
-    try:
-        kind = sniff(path)
-    except Rejected as exc:
-        return reject(store, opt, **common, reason=exc.reason, params=exc.params)
+    common = {"agency_code": dossier.agency, "source": source, "name": path.name, "sha": sha,
+              "case_id": record["case_id"]}
+    if refused is not None:
+        return reject(state, opt, **common, reason=refused.reason, params=refused.params)
     if refuse:
-        return reject(store, opt, **common, reason=Reason.REFUSED_BY_CLERK,
+        return reject(state, opt, **common, reason=Reason.REFUSED_BY_CLERK,
                       params={"ground": refuse})
-    return Accepted(sha, kind, size, path.name)
+    return Accepted(record["case_id"], sha, kind, size, path.name, record.get("copy_id") or "")
 
 
 # ------------------------------------------------------------------ pages
@@ -359,16 +385,18 @@ def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction
 
 
 def understand(
-    store: ObjectStore,
+    state: State,
     opt: StageOptions,
     *,
     agency_code: str,
     source: str,
     name: str,
     sha: str,
+    case_id: str,
     ocr_pages: Sequence[OcrPage],
 ) -> DocumentOutcome | Understood:
     """Refusal grounds, classification, extraction and the review decision, recorded."""
+    store = state.store
     words = [w.conf for p in ocr_pages for w in p.words]
     audit_original(store, opt.actor, "ocr", sha, {
         "pages": len(ocr_pages), "words": len(words),
@@ -376,9 +404,10 @@ def understand(
     try:
         check_refusal(ocr_pages)
     except Rejected as exc:
-        return reject(store, opt, agency_code=agency_code, source=source, name=name, sha=sha,
-                      reason=exc.reason, params=exc.params, pages=len(ocr_pages))
-    classification = classify(ocr_pages, model=active_model(store))
+        return reject(state, opt, agency_code=agency_code, source=source, name=name, sha=sha,
+                      case_id=case_id, reason=exc.reason, params=exc.params,
+                      pages=len(ocr_pages))
+    classification = classify(ocr_pages, model=active_model(store, state.db))
     card = read_card_qr(store, sha, name, ocr_pages, opt) \
         if classification.doc_type == "citizen_id" else None
     extraction = extract(ocr_pages, classification.doc_type, *(card or ()))
@@ -399,20 +428,21 @@ def understand(
     if review and opt.hold_for_review:
         texts = {r: review_message(r, ocr_pages, extraction, opt, classification)
                  for r in review}
-        update_record(store, sha, DocStatus.NEEDS_REVIEW, **record, review_messages=texts)
+        save_status(state, case_id, DocStatus.NEEDS_REVIEW, actor=opt.actor, owner="",
+                    **record, review_messages=texts)
         audit_original(store, opt.actor, "review", sha,
-                       {"status": "needs_review", "reasons": review})
+                       {"status": "needs_review", "reasons": review, "case_id": case_id})
         text = "; ".join(texts.values())
         return DocumentOutcome(source, sha, DocStatus.NEEDS_REVIEW, review[0], text,
                                doc_type=classification.doc_type, pages=len(ocr_pages),
-                               review_reasons=tuple(review))
+                               review_reasons=tuple(review), case_id=case_id)
     if not opt.certify_when_sure:  # nothing is signed until a certifier approves it
-        update_record(store, sha, DocStatus.READY, **record)
-        audit_original(store, opt.actor, "ready", sha,
-                       {"status": "ready", "doc_type": classification.doc_type})
+        save_status(state, case_id, DocStatus.READY, actor=opt.actor, owner="", **record)
+        audit_original(store, opt.actor, "ready", sha, {
+            "status": "ready", "doc_type": classification.doc_type, "case_id": case_id})
         return DocumentOutcome(source, sha, DocStatus.READY, "", "",
                                doc_type=classification.doc_type, pages=len(ocr_pages),
-                               review_reasons=tuple(review))
+                               review_reasons=tuple(review), case_id=case_id)
     return Understood(classification, extraction, tuple(review), record)
 
 
@@ -463,6 +493,7 @@ def certify(
     source: str,
     name: str,
     sha: str,
+    case_id: str,
     kind: str,
     size: int,
     pages: Sequence[tuple[PageScan, OcrPage]],
@@ -470,8 +501,29 @@ def certify(
     workdir: Path,
     copy_id: str | None = None,
 ) -> DocumentOutcome:
-    """Register number, signed e-copy, warehouse; the record says FILED only at the end."""
-    store = ctx.store
+    """Register number, signed e-copy, warehouse; the case says FILED only at the end, in
+    the transaction that indexes the copy and queues it for the portal.
+
+    The copy id is written on the case before anything is signed: a run that dies after the
+    copy reached the warehouse and before the case was marked leaves a copy id whose copy
+    the next attempt (or `ecopy db check --repair`) finds, and only records, never signing
+    a second copy of the same paper."""
+    state = ctx.state
+    doc_type = understood.classification.doc_type
+    if copy_id is None:
+        copy_id = uuid.uuid4().hex
+        with state.db.write() as s:
+            note(s, case_id, copy_id=copy_id)
+    else:
+        filed = _filed_copy(ctx.store, opt.person_id, doc_type, copy_id)
+        if filed is not None:
+            metadata, pdf_key = filed
+            save_filed(state, case_id, metadata, pdf_key, understood.record, actor=ctx.actor)
+            return DocumentOutcome(
+                source, sha, DocStatus.FILED, "", "", doc_type=metadata["doc_type"],
+                copy_id=copy_id, register_number=metadata["register_entry"]["number"],
+                pages=len(pages), ecopy_path=pdf_key,
+                review_reasons=understood.review_reasons, case_id=case_id)
     try:
         certified = certify_document(
             ctx,
@@ -485,18 +537,60 @@ def certify(
             person_id=opt.person_id,
             workdir=workdir,
             copy_id=copy_id,
+            issue=issue_info(state, case_id),
         )
     except EcopyError as exc:
-        return reject(store, opt, agency_code=ctx.agency_code, source=source, name=name,
-                      sha=sha, reason=exc.reason, params=exc.params, pages=len(pages))
-    update_record(store, sha, DocStatus.FILED, **understood.record, copy_id=certified.copy_id,
-                  ecopy_key=certified.ecopy_key, register_entry=to_jsonable(certified.entry))
+        return reject(state, opt, agency_code=ctx.agency_code, source=source, name=name,
+                      sha=sha, case_id=case_id, reason=exc.reason, params=exc.params,
+                      pages=len(pages))
+    save_filed(state, case_id, certified.metadata, certified.ecopy_key,
+               understood.record, actor=ctx.actor)
     return DocumentOutcome(
         source, sha, DocStatus.FILED, "", "",
         doc_type=understood.classification.doc_type, copy_id=certified.copy_id,
         register_number=certified.entry.number, pages=len(pages),
         ecopy_path=str(certified.ecopy_key), review_reasons=understood.review_reasons,
+        case_id=case_id,
     )  # fmt: skip
+
+
+def save_filed(state: State, case_id: str, metadata: dict, pdf_key: str, found: dict, *,
+               actor: str) -> dict:
+    """One transaction: the copy in the catalogue, the case FILED with what was found on the
+    paper (``found``), and both events for the portal."""
+    entry = metadata["register_entry"]
+    with state.db.write() as s:
+        add_copy(s, metadata, pdf_key=pdf_key, case_id=case_id)
+        enqueue_ecopy(s, copy_id=metadata["copy_id"], person_id=metadata["person_id"],
+                      doc_type=metadata["doc_type"], pdf_key=pdf_key,
+                      pdf_sha256=metadata["pdf_sha256"], agency=entry["agency_code"])
+        record = change_status(s, case_id, DocStatus.FILED, actor=actor,
+                               deadlines=state.deadlines, **found,
+                               copy_id=metadata["copy_id"], ecopy_key=pdf_key,
+                               register_entry=entry, owner="", certifier=actor)
+        enqueue_status(s, case_id, record["event_seq"])
+    return record
+
+
+def _filed_copy(store: ObjectStore, person_id: str, doc_type: str, copy_id: str
+                ) -> tuple[dict, str] | None:
+    """(metadata, PDF key) of the copy when it is in the warehouse already."""
+    pdf_key = copy_key(person_id, doc_type, copy_id, "pdf")
+    try:
+        metadata = json.loads(store.get(pdf_key.removesuffix(".pdf") + ".json"))
+    except KeyError:
+        return None
+    return (metadata, pdf_key) if store.exists(pdf_key) else None
+
+
+def issue_info(state: State, case_id: str) -> IssueInfo:
+    """The dossier code and procedure the issued copy's QR names (Circular 01/2023)."""
+    with state.db.read() as s:
+        case = get_case(s, case_id)
+        dossier = dossier_by_id(s, case["dossier_id"]) if case else None
+    if dossier is None:
+        return IssueInfo()
+    return IssueInfo(dossier.public_code, dossier.procedure)
 
 
 # ------------------------------------------------------------------ from the store
@@ -540,23 +634,23 @@ def understood_from_record(record: dict, ocr_pages: Sequence[OcrPage]) -> Unders
                       record_fields)
 
 
-def certify_stored(ctx: CertifyContext, opt: StageOptions, *, sha: str, record: dict,
+def certify_stored(ctx: CertifyContext, opt: StageOptions, *, record: dict,
                    workdir: Path) -> DocumentOutcome:
-    """Certify a document from what the store holds: its original, OCR and record.
+    """Certify a case from what is kept: its original and OCR (store) and the case.
 
-    Used by the distributed sign job and by a clerk approving a reviewed document. The
-    record's ``copy_id`` (when set) makes a retry reuse its register claim.
+    Used by the distributed sign job and by a certifier approving a waiting case. The
+    case's ``copy_id`` (when set) makes a retry reuse its register claim.
     """
-    name = record["name"]
+    name, sha, case_id = record["name"], record["sha256"], record["case_id"]
     ocr_pages = load_ocr(ctx.store, sha)
     if ocr_pages is None:
         raise LookupError(f"no stored OCR for document {sha}")
+    understood = understood_from_record(record, ocr_pages)
     original = fetch_original(ctx.store, sha, workdir, name)
     pages = rasterize_again(original, record["kind"], workdir, ocr_pages, opt)
     if isinstance(pages, TaskFailure):
-        return reject(ctx.store, opt, agency_code=ctx.agency_code, source=name, name=name,
-                      sha=sha, reason=pages.reason, params=pages.params)
-    return certify(ctx, opt, source=name, name=name, sha=sha, kind=record["kind"],
-                   size=record["size"], pages=pages,
-                   understood=understood_from_record(record, ocr_pages), workdir=workdir,
-                   copy_id=record.get("copy_id"))
+        return reject(ctx.state, opt, agency_code=ctx.agency_code, source=name, name=name,
+                      sha=sha, case_id=case_id, reason=pages.reason, params=pages.params)
+    return certify(ctx, opt, source=name, name=name, sha=sha, case_id=case_id,
+                   kind=record["kind"], size=record["size"], pages=pages,
+                   understood=understood, workdir=workdir, copy_id=record.get("copy_id"))

@@ -5,20 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from storage.evidence.register import RegisterEntry as RegisterEntry
-
 # re-exported: stages see the register entry as a pipeline value
-from storage.records import to_jsonable as to_jsonable
+from storage.evidence import to_jsonable as to_jsonable
+from storage.evidence.register import RegisterEntry as RegisterEntry
 
 
 class DocStatus(StrEnum):
-    """Where a document stands; transitions live in pipeline.orchestrator."""
+    """Where a case stands; every change is saved by pipeline.casework.status."""
 
     RECEIVED = "received"
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate"  # an outcome only: the file is already a case of the dossier
     OCR = "ocr"
     NEEDS_REVIEW = "needs_review"
     READY = "ready"  # understood, nothing to review, waiting for a certifier (web uploads)
+    CERTIFYING = "certifying"  # a certifier approved it; the copy is being made and signed
     CERTIFIED = "certified"
     FILED = "filed"
     REJECTED = "rejected"
@@ -180,3 +180,4 @@ class DocumentOutcome:
     pages: int = 0
     ecopy_path: str = ""
     review_reasons: tuple[str, ...] = field(default_factory=tuple)
+    case_id: str = ""  # the case of this file in its dossier ("" when refused before one)

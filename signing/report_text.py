@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from storage.records import to_jsonable
+from storage.evidence import to_jsonable
 
 TOTAL_PASSED = "TOTAL-PASSED"
 TOTAL_FAILED = "TOTAL-FAILED"

@@ -1,48 +1,41 @@
-"""The portal outbox: events for the national/provincial portal, kept durably in the store.
+"""The portal outbox: events for the national/provincial portal, kept in the database.
 
-Certifying, a dossier's status change and a cancellation each leave one item here; a separate
-runner (`ecopy sync run`, workers/sync.py) delivers them. Nothing here talks to the network, so
-an absent or failing portal never blocks certification: the item simply waits.
+Certifying, a case's status change and a cancellation each leave one item here, written in
+the same transaction as the change it reports (`enqueue` takes the caller's session), so a
+change and its event are both kept or both not. A separate runner (`ecopy sync run`,
+workers/sync.py) delivers them; nothing here talks to the network, so an absent or failing
+portal never blocks certification: the item simply waits.
 
-The store has no delete and, in production, keeps every object version for years (WORM), so
-the layout uses immutable objects wherever it can and never needs to remove one:
-
-    outbox/items/<key>.json               the event (create-if-absent: enqueued once per key)
-    outbox/queue/<yyyymmdd>/<seq>.<key>   index marker, by the day it was (re)queued
-    outbox/done/<yyyymmdd>/<seq>.<key>    that marker is settled (delivered or failed)
-    outbox/state/<key>.json               attempts, next attempt, last error (rewritten per try)
-    outbox/receipts/<key>.json            the portal's receipt (create-if-absent, final)
-    outbox/failed/<key>                   marker: the item failed permanently once
-    outbox/cursor.json                    first day whose queue may still hold pending items
-
-The backlog is the queue markers minus the done markers of the days from the cursor on: two
-listings per open day, however many items were delivered before. The idempotency key is
-derived from (kind, ref, version), so the same event enqueued twice is one item and the portal
-sees one key for every attempt. Items of one ref (a copy id, a dossier's public code) are
-delivered in the order they were enqueued.
+The idempotency key is derived from (kind, ref, version): the same event enqueued twice is one
+item, and the portal sees one key for every attempt. Items are delivered in the order they
+were enqueued (``seq``), in order within each ref (a copy id, a dossier's public code). The
+portal's receipt is kept twice: in the item's row (for operators) and as write-once evidence
+in the store (``outbox/receipts/<key>.json``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from storage.backends import ObjectStore
+from storage.db import Database
+from storage.db.schema import outbox
 from storage.evidence.audit import append_event
 
 KINDS = ("ecopy", "status", "cancellation")
-PREFIX = "outbox/"
-ITEMS, QUEUE, DONE = "outbox/items/", "outbox/queue/", "outbox/done/"
-STATE, RECEIPTS, FAILED = "outbox/state/", "outbox/receipts/", "outbox/failed/"
-CURSOR = "outbox/cursor.json"
+RECEIPTS = "outbox/receipts/"
 SCHEMA = "ecopy.outbox/1"
-ORPHAN_AFTER_NS = 3600 * 10**9  # a marker whose item is still missing after this is closed
 MAX_LISTED = 100  # pending items a summary names (the oldest); counts cover them all
 
 
@@ -100,35 +93,14 @@ class ItemState:
 
 @dataclass(frozen=True)
 class Pending:
-    """One undelivered item as the runner sees it: the item and its queue marker."""
+    """One undelivered item as the runner sees it."""
 
     item: dict[str, Any]
     state: ItemState
-    marker: str  # "<yyyymmdd>/<seq>.<key>"
 
 
-def _dump(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1).encode()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _parse(at: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(at)
-    except (TypeError, ValueError):
-        return None
-
-
-def load_object(store: ObjectStore, key: str) -> dict[str, Any] | None:
-    """A JSON object from the store; None when absent or not a JSON object."""
-    try:
-        data = json.loads(store.get(key))
-    except (KeyError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else ""
 
 
 def idempotency_key(kind: str, ref: str, version: str = "") -> str:
@@ -139,277 +111,196 @@ def idempotency_key(kind: str, ref: str, version: str = "") -> str:
     return f"{kind}-{digest}"
 
 
-def _bucket(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%d")
-
-
-def _queue(store: ObjectStore, key: str, moment: datetime) -> None:
-    seq = time.time_ns()
-    store.put_if_absent(f"{QUEUE}{_bucket(moment)}/{seq:020d}.{key}", _dump({"key": key}))
-
-
-def enqueue(store: ObjectStore, kind: str, ref: str, payload: dict[str, Any], *,
-            version: str = "", agency: str = "", now: datetime | None = None) -> str:
-    """Record one event for the portal; returns its idempotency key. Enqueuing the same
-    (kind, ref, version) again stores nothing new.
-
-    The queue marker is written before the item: a crash in between leaves a marker without
-    an item, which the runner ignores, never an item nobody will deliver.
-    """
-    key = idempotency_key(kind, ref, version)
-    item_key = f"{ITEMS}{key}.json"
-    if store.exists(item_key):
-        return key
-    moment = now or datetime.now(UTC)
-    item = {"schema": SCHEMA, "key": key, "kind": kind, "ref": ref, "version": version,
-            "agency": agency, "seq": time.time_ns(), "enqueued_at": _iso(moment),
-            "payload": payload}
-    _queue(store, key, moment)
-    store.put_if_absent(item_key, _dump(item))
-    return key
-
-
-def enqueued(store: ObjectStore, kind: str, ref: str, version: str = "") -> bool:
-    """Is this event in the outbox already (in any state)?"""
-    return store.exists(f"{ITEMS}{idempotency_key(kind, ref, version)}.json")
-
-
-def load_item(store: ObjectStore, key: str) -> dict[str, Any] | None:
-    return load_object(store, f"{ITEMS}{key}.json") if _plain(key) else None
-
-
-def _plain(key: str) -> bool:
+def plain_key(key: str) -> bool:
     kind, _, digest = key.partition("-")
     return kind in KINDS and len(digest) == 40 and all(c in "0123456789abcdef" for c in digest)
 
 
-def item_state(store: ObjectStore, key: str, item: dict[str, Any] | None = None,
-               ) -> ItemState | None:
-    """The item's state, or None when there is no such item."""
-    item = item or load_item(store, key)
-    if item is None:
+def enqueue(s: Session, kind: str, ref: str, payload: dict[str, Any], *, version: str = "",
+            agency: str = "", now: datetime | None = None) -> str:
+    """Record one event for the portal in the caller's transaction; returns its idempotency
+    key. Enqueuing the same (kind, ref, version) again stores nothing new."""
+    key = idempotency_key(kind, ref, version)
+    if enqueued_key(s, key):
+        return key
+    try:
+        with s.begin_nested():
+            s.execute(insert(outbox).values(
+                key=key, kind=kind, ref=ref, version=version, agency=agency,
+                enqueued_at=now or datetime.now(UTC), payload=payload,
+                status=str(OutboxStatus.PENDING), attempts=0, last_error=""))
+    except IntegrityError:  # the same event, enqueued by another process meanwhile
+        pass
+    return key
+
+
+def enqueued_key(s: Session, key: str) -> bool:
+    return s.execute(select(outbox.c.seq).where(outbox.c.key == key)).first() is not None
+
+
+def enqueued(s: Session, kind: str, ref: str, version: str = "") -> bool:
+    """Is this event in the outbox already (in any state)?"""
+    return enqueued_key(s, idempotency_key(kind, ref, version))
+
+
+def _state(row: Any) -> ItemState:
+    return ItemState(key=row.key, kind=row.kind, ref=row.ref, agency=row.agency,
+                     enqueued_at=_iso(row.enqueued_at), status=OutboxStatus(row.status),
+                     attempts=row.attempts, next_attempt_at=_iso(row.next_attempt_at),
+                     last_error=row.last_error, last_http_status=row.last_http_status,
+                     receipt=row.receipt)
+
+
+def _item(row: Any) -> dict[str, Any]:
+    return {"schema": SCHEMA, "key": row.key, "kind": row.kind, "ref": row.ref,
+            "version": row.version, "agency": row.agency, "seq": row.seq,
+            "enqueued_at": _iso(row.enqueued_at), "payload": row.payload}
+
+
+def load_item(s: Session, key: str) -> dict[str, Any] | None:
+    if not plain_key(key):
         return None
-    base = {"key": key, "kind": item.get("kind", ""), "ref": item.get("ref", ""),
-            "agency": item.get("agency", ""), "enqueued_at": item.get("enqueued_at", "")}
-    receipt = load_object(store, f"{RECEIPTS}{key}.json")
-    state = load_object(store, f"{STATE}{key}.json") or {}
-    if receipt is not None:
-        return ItemState(**base, status=OutboxStatus.DELIVERED,
-                         attempts=int(receipt.get("attempts", state.get("attempts", 0))),
-                         receipt=receipt)
-    status = OutboxStatus(state.get("status", OutboxStatus.PENDING))
-    return ItemState(**base, status=status, attempts=int(state.get("attempts", 0)),
-                     next_attempt_at=state.get("next_attempt_at", ""),
-                     last_error=state.get("last_error", ""),
-                     last_http_status=state.get("last_http_status"))
+    row = s.execute(select(outbox).where(outbox.c.key == key)).first()
+    return _item(row) if row else None
 
 
-def _read_cursor(store: ObjectStore) -> str | None:
-    data = load_object(store, CURSOR)
-    day = data.get("bucket") if data else None
-    return day if isinstance(day, str) and len(day) == 8 and day.isdigit() else None
+def item_state(s: Session, key: str) -> ItemState | None:
+    if not plain_key(key):
+        return None
+    row = s.execute(select(outbox).where(outbox.c.key == key)).first()
+    return _state(row) if row else None
 
 
-def _open_days(store: ObjectStore, today: str) -> list[str]:
-    """Queue days from the cursor to today; without a cursor, one full listing finds them."""
-    start = _read_cursor(store)
-    if start is None:
-        days = sorted({k.split("/")[2] for k in store.list(QUEUE) if k.count("/") == 3})
-        return [d for d in days if d <= today] or [today]
-    out, day = [], datetime.strptime(start, "%Y%m%d").date()
-    last = datetime.strptime(today, "%Y%m%d").date()
-    while day <= last:
-        out.append(day.strftime("%Y%m%d"))
-        day += timedelta(days=1)
-    return out
+def pending_items(s: Session, *, limit: int | None = None) -> list[Pending]:
+    """Undelivered, not failed items, oldest enqueue first (the runner's work list)."""
+    query = select(outbox).where(outbox.c.status == str(OutboxStatus.PENDING)) \
+        .order_by(outbox.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [Pending(_item(r), _state(r)) for r in s.execute(query)]
 
 
-def _day_open_markers(store: ObjectStore, day: str) -> list[tuple[str, str]]:
-    """(marker, key) of the markers queued on ``day`` and not settled, in queue order.
-
-    A marker is "<day>/<seq>.<key>"; its done marker has the same name, so an item re-queued
-    on the day it failed is open again under its new marker."""
-    done = {name.removeprefix(DONE) for name in store.list(f"{DONE}{day}/")}
-    out = []
-    for name in store.list(f"{QUEUE}{day}/"):
-        marker = name.removeprefix(QUEUE)
-        if marker not in done:
-            out.append((marker, marker.rsplit("/", 1)[1].partition(".")[2]))
-    return out
+def is_due(state: ItemState, now: datetime) -> bool:
+    if not state.next_attempt_at:
+        return True
+    return datetime.fromisoformat(state.next_attempt_at) <= now
 
 
-def pending_items(store: ObjectStore, now: datetime | None = None) -> list[Pending]:
-    """Every undelivered, not failed item, oldest enqueue first.
-
-    Markers found settled on the way (delivered through another marker of the same key, or
-    whose enqueue never wrote the item) are closed, so their day can leave the backlog."""
-    moment = now or datetime.now(UTC)
-    seen: set[str] = set()
-    out = []
-    for day in _open_days(store, _bucket(moment)):
-        for marker, key in _day_open_markers(store, day):
-            if key in seen:
-                continue  # a second marker of a pending item: closed once it is settled
-            item = load_item(store, key) if _plain(key) else None
-            if item is None:
-                seq = marker.rsplit("/", 1)[1].partition(".")[0]
-                if not seq.isdigit() or time.time_ns() - int(seq) > ORPHAN_AFTER_NS:
-                    _settle(store, marker)  # its enqueue was cut short long ago
-                continue
-            state = item_state(store, key, item)
-            if state is None:
-                continue
-            if state.status is not OutboxStatus.PENDING:
-                _settle(store, marker)
-                continue
-            seen.add(key)
-            out.append(Pending(item, state, marker))
-    return sorted(out, key=lambda p: (int(p.item.get("seq", 0)), p.state.key))
+def _set(db: Database, key: str, **values: Any) -> ItemState:
+    with db.write() as s:
+        s.execute(update(outbox).where(outbox.c.key == key).values(**values))
+        found = item_state(s, key)
+    assert found is not None
+    return found
 
 
-def _settle(store: ObjectStore, marker: str) -> None:
-    store.put_if_absent(f"{DONE}{marker}", b"{}")
-
-
-def advance_cursor(store: ObjectStore, now: datetime | None = None) -> str:
-    """Move the cursor past the days whose queue is fully settled. It stays at least one day
-    behind ``now``: a writer whose clock lags may still queue into yesterday."""
-    moment = now or datetime.now(UTC)
-    floor = _bucket(moment - timedelta(days=1))
-    days = _open_days(store, _bucket(moment))
-    first_open = next((d for d in days if d >= floor or _day_open_markers(store, d)), floor)
-    first_open = min(first_open, floor)
-    current = _read_cursor(store)
-    if first_open != current and (current is None or first_open > current):
-        store.put(CURSOR, _dump({"bucket": first_open}), durable=False)
-        return first_open
-    return current or first_open
-
-
-def _write_state(store: ObjectStore, key: str, **state: Any) -> None:
-    store.put(f"{STATE}{key}.json", _dump({"key": key, **state}))
-
-
-def mark_delivered(store: ObjectStore, pending: Pending, *, http_status: int, receipt_id: str,
-                   body_sha256: str, endpoint: str, now: datetime | None = None) -> dict:
-    """Keep the portal's receipt (once: a later duplicate delivery keeps the first)."""
+def mark_delivered(db: Database, store: ObjectStore, pending: Pending, *, http_status: int,
+                   receipt_id: str, body_sha256: str, endpoint: str,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """Keep the portal's receipt: once in the store (a later duplicate delivery keeps the
+    first, as evidence), and in the item's row."""
     key = pending.state.key
-    receipt = {"key": key, "delivered_at": _iso(now or datetime.now(UTC)),
-               "http_status": http_status, "receipt_id": receipt_id,
-               "response_sha256": body_sha256, "attempts": pending.state.attempts + 1,
-               "endpoint": endpoint}
-    if not store.put_if_absent(f"{RECEIPTS}{key}.json", _dump(receipt)):
-        receipt = load_object(store, f"{RECEIPTS}{key}.json") or receipt
-    _settle(store, pending.marker)
+    moment = now or datetime.now(UTC)
+    receipt = {"key": key, "delivered_at": _iso(moment), "http_status": http_status,
+               "receipt_id": receipt_id, "response_sha256": body_sha256,
+               "attempts": pending.state.attempts + 1, "endpoint": endpoint}
+    raw = json.dumps(receipt, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    if not store.put_if_absent(f"{RECEIPTS}{key}.json", raw):
+        with contextlib.suppress(KeyError, ValueError):
+            receipt = json.loads(store.get(f"{RECEIPTS}{key}.json"))
+    _set(db, key, status=str(OutboxStatus.DELIVERED), attempts=pending.state.attempts + 1,
+         delivered_at=moment, last_attempt_at=moment, next_attempt_at=None, receipt=receipt)
     return receipt
 
 
-def _first_attempt(store: ObjectStore, key: str, now: datetime) -> str:
-    state = load_object(store, f"{STATE}{key}.json") or {}
-    return state.get("first_attempt_at") or _iso(now)
-
-
-def mark_failed(store: ObjectStore, pending: Pending, error: str, *,
+def mark_failed(db: Database, pending: Pending, error: str, *,
                 http_status: int | None = None, now: datetime | None = None) -> ItemState:
     """Permanent failure: the item leaves the backlog and shows among the failed ones."""
     moment = now or datetime.now(UTC)
     key = pending.state.key
-    _write_state(store, key, status=str(OutboxStatus.FAILED),
-                 attempts=pending.state.attempts + 1, next_attempt_at="",
-                 last_error=error[:500], last_http_status=http_status,
-                 first_attempt_at=_first_attempt(store, key, moment),
-                 last_attempt_at=_iso(moment))
-    store.put_if_absent(f"{FAILED}{key}", b"{}")
-    _settle(store, pending.marker)
-    return item_state(store, key)  # type: ignore[return-value]
+    return _set(db, key, status=str(OutboxStatus.FAILED),
+                attempts=pending.state.attempts + 1, next_attempt_at=None,
+                last_error=error[:500], last_http_status=http_status,
+                first_attempt_at=_first_attempt(db, key, moment), last_attempt_at=moment)
 
 
-def mark_retry(store: ObjectStore, pending: Pending, error: str, *,
+def _first_attempt(db: Database, key: str, moment: datetime) -> datetime:
+    with db.read() as s:
+        first = s.execute(select(outbox.c.first_attempt_at).where(outbox.c.key == key)
+                          ).scalar_one_or_none()
+    return first or moment
+
+
+def mark_retry(db: Database, pending: Pending, error: str, *,
                http_status: int | None = None, retry_after: float | None = None,
                policy: RetryPolicy = RetryPolicy(), now: datetime | None = None) -> ItemState:
     """A transient failure: try again after a backoff, or give up when the policy says so."""
     moment = now or datetime.now(UTC)
     key = pending.state.key
     attempts = pending.state.attempts + 1
-    first = _first_attempt(store, key, moment)
-    age = (moment - (_parse(first) or moment)).total_seconds()
-    if attempts >= policy.max_attempts or age > policy.max_age_s:
-        return mark_failed(store, pending, f"gave up after {attempts} attempts: {error}",
+    first = _first_attempt(db, key, moment)
+    if attempts >= policy.max_attempts or (moment - first).total_seconds() > policy.max_age_s:
+        return mark_failed(db, pending, f"gave up after {attempts} attempts: {error}",
                            http_status=http_status, now=moment)
     at = moment + timedelta(seconds=policy.delay(attempts, retry_after))
-    _write_state(store, key, status=str(OutboxStatus.PENDING), attempts=attempts,
-                 next_attempt_at=_iso(at), last_error=error[:500],
-                 last_http_status=http_status, first_attempt_at=first,
-                 last_attempt_at=_iso(moment))
-    return item_state(store, key)  # type: ignore[return-value]
+    return _set(db, key, status=str(OutboxStatus.PENDING), attempts=attempts,
+                next_attempt_at=at, last_error=error[:500], last_http_status=http_status,
+                first_attempt_at=first, last_attempt_at=moment)
 
 
-def is_due(state: ItemState, now: datetime) -> bool:
-    at = _parse(state.next_attempt_at)
-    return at is None or at <= now
-
-
-def failed_items(store: ObjectStore) -> list[ItemState]:
+def failed_items(s: Session, *, agency: str | None = None) -> list[ItemState]:
     """Items that failed permanently and were not retried since."""
-    out = []
-    for marker in store.list(FAILED):
-        state = item_state(store, marker.rsplit("/", 1)[1])
-        if state is not None and state.status is OutboxStatus.FAILED:
-            out.append(state)
-    return sorted(out, key=lambda s: s.enqueued_at)
+    query = select(outbox).where(outbox.c.status == str(OutboxStatus.FAILED))
+    if agency is not None:
+        query = query.where(outbox.c.agency == agency)
+    return [_state(r) for r in s.execute(query.order_by(outbox.c.seq))]
 
 
-def retry(store: ObjectStore, key: str, *, actor: str, now: datetime | None = None) -> bool:
+def retry(db: Database, store: ObjectStore, key: str, *, actor: str) -> bool:
     """Put a failed item back in the backlog with a fresh attempt count (admin action,
     audited). False when the item is unknown or not failed."""
-    state = item_state(store, key) if _plain(key) else None
-    if state is None or state.status is not OutboxStatus.FAILED:
-        return False
-    moment = now or datetime.now(UTC)
-    _write_state(store, key, status=str(OutboxStatus.PENDING), attempts=0, next_attempt_at="",
-                 last_error=f"re-queued by {actor} after: {state.last_error}"[:500],
-                 last_http_status=state.last_http_status, first_attempt_at="",
-                 last_attempt_at="")
-    _queue(store, key, moment)
-    if (cursor := _read_cursor(store)) is not None and cursor > _bucket(moment):
-        store.put(CURSOR, _dump({"bucket": _bucket(moment)}), durable=False)
-    append_event(store, actor=actor, action="sync-retry", object=f"{ITEMS}{key}.json",
+    with db.write() as s:
+        state = item_state(s, key)
+        if state is None or state.status is not OutboxStatus.FAILED:
+            return False
+        s.execute(update(outbox).where(outbox.c.key == key).values(
+            status=str(OutboxStatus.PENDING), attempts=0, next_attempt_at=None,
+            last_error=f"re-queued by {actor} after: {state.last_error}"[:500],
+            first_attempt_at=None, last_attempt_at=None))
+    append_event(store, actor=actor, action="sync-retry", object=f"outbox/{key}",
                  object_sha256="", details={"kind": state.kind, "ref": state.ref,
                                             "attempts_before": state.attempts})
     return True
 
 
-def summary(store: ObjectStore, now: datetime | None = None, *, agency: str | None = None,
+def summary(s: Session, now: datetime | None = None, *, agency: str | None = None,
             ) -> dict[str, Any]:
-    """Backlog by kind, oldest pending age, failed items and the delivered count.
-
-    ``agency`` limits it to one commune's items (the web page); None: the whole deployment.
-    Counting receipts lists them all, which is fine for an operator's command, not a loop.
-    """
+    """Backlog by kind, oldest pending age, failed items and the delivered count: indexed
+    aggregates, for one commune (the web page) or the whole deployment (None)."""
     moment = now or datetime.now(UTC)
-    pending = [p for p in pending_items(store, moment)
-               if agency is None or p.state.agency == agency]
-    failed = [s for s in failed_items(store) if agency is None or s.agency == agency]
+    scope = [] if agency is None else [outbox.c.agency == agency]
+    counts = dict(s.execute(select(outbox.c.status, func.count()).where(*scope)
+                            .group_by(outbox.c.status)).all())
+    pending_where = [*scope, outbox.c.status == str(OutboxStatus.PENDING)]
     by_kind = {kind: 0 for kind in KINDS}
-    for p in pending:
-        by_kind[p.state.kind] = by_kind.get(p.state.kind, 0) + 1
-    oldest = min((_parse(p.state.enqueued_at) for p in pending if p.state.enqueued_at),
-                 default=None)
-    if agency is None:
-        delivered = sum(1 for k in store.list(RECEIPTS) if k.endswith(".json"))
-    else:
-        delivered = sum(1 for k in store.list(RECEIPTS) if k.endswith(".json") and
-                        (load_item(store, k.rsplit("/", 1)[1].removesuffix(".json")) or {})
-                        .get("agency") == agency)
+    by_kind.update(dict(s.execute(select(outbox.c.kind, func.count()).where(*pending_where)
+                                  .group_by(outbox.c.kind)).all()))
+    oldest_seq = s.execute(select(func.min(outbox.c.seq)).where(*pending_where)).scalar()
+    oldest = None
+    if oldest_seq is not None:
+        oldest = s.execute(select(outbox.c.enqueued_at)
+                           .where(outbox.c.seq == oldest_seq)).scalar_one()
+    waiting_retry = s.execute(select(func.count()).where(*pending_where,
+                                                          outbox.c.attempts > 0)).scalar_one()
+    listed = s.execute(select(outbox).where(*pending_where).order_by(outbox.c.seq)
+                       .limit(MAX_LISTED)).all()
     return {
-        "pending": len(pending),
+        "pending": counts.get(str(OutboxStatus.PENDING), 0),
         "pending_by_kind": by_kind,
-        "oldest_pending_at": _iso(oldest) if oldest else None,
+        "oldest_pending_at": _iso(oldest) or None,
         "oldest_pending_age_s": int((moment - oldest).total_seconds()) if oldest else None,
-        "waiting_retry": sum(1 for p in pending if p.state.attempts),
-        "pending_items": [p.state.public() for p in pending[:MAX_LISTED]],
-        "failed": [s.public() for s in failed],
-        "delivered": delivered,
+        "waiting_retry": waiting_retry,
+        "pending_items": [_state(r).public() for r in listed],
+        "failed": [st.public() for st in failed_items(s, agency=agency)],
+        "delivered": counts.get(str(OutboxStatus.DELIVERED), 0),
     }
-
-

@@ -27,7 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from ecopy.settings import Settings
 from ecopy.web.app import create_app
-from storage.backends import ObjectStore
+from storage.state import State
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "docs" / "screenshots"
@@ -44,9 +44,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, store: ObjectStore) -> Iterator[str]:
+def live_server(settings: Settings, state: State) -> Iterator[str]:
     port = _free_port()
-    config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(settings, state), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -86,3 +86,71 @@ def s3_store(s3_server):
     """An S3Store on a fresh bucket of the session's server."""
     s3_server.start()  # no-op when running; restarts it if an earlier test left it stopped
     return s3_server.new_store()
+
+
+# --- the database of working state -----------------------------------------------------------
+
+
+def open_state(store, url: str | None = None, password: str | None = None):
+    """The State the steps take, over `store`: the embedded SQLite file beside a local store,
+    or the database at `url` (PostgreSQL), upgraded to the code's schema."""
+    from pipeline.casework.deadlines import ProcedureDeadlines
+    from storage.db import Database, sqlite_url
+    from storage.db.migrate import upgrade
+    from storage.state import State
+
+    db = Database(url or sqlite_url(store.root), password=password)
+    upgrade(db)
+    return State(store, db, ProcedureDeadlines())
+
+
+def desk(state, agency: str = "99999", person_id: str = PERSON):
+    """The dossier `ecopy process` would file `person_id`'s papers in at `agency`."""
+    from storage.db.dossiers import desk_dossier
+
+    with state.db.write() as s:
+        return desk_dossier(s, agency=agency, person_id=person_id, opened_by="ecopy",
+                            deadlines=state.deadlines)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server of this test session (tests.pgserver), stopped at its end."""
+    from tests.pgserver import PostgresServer
+
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh, empty PostgreSQL database of the session's server (no password in it)."""
+    return pg_server.new_database()
+
+
+def pg_settings(server) -> dict[str, str]:
+    """The environment of an ecopy deployment on a fresh database of `server`, upgraded to
+    the code's schema (as `ecopy db upgrade` in the set-up or compose would)."""
+    from storage.db import Database
+    from storage.db.migrate import upgrade
+
+    url = server.new_database()
+    db = Database(url, password=server.password)
+    try:
+        upgrade(db)
+    finally:
+        db.close()
+    return {"ECOPY_DATABASE_URL": url, "ECOPY_DATABASE_PASSWORD_FILE": str(server.password_file)}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """(database URL, password): every contract test runs on both engines."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'contract.sqlite3'}", None
+    server = request.getfixturevalue("pg_server")
+    return server.new_database(), server.password

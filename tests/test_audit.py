@@ -22,7 +22,7 @@ from storage.evidence.audit import (
     refusal_note_key,
     verify_audit,
 )
-from tests.conftest import PERSON, run_cli
+from tests.conftest import PERSON, desk, open_state, run_cli
 
 
 def _log(root: Path, n: int = 5) -> LocalStore:
@@ -152,11 +152,12 @@ def test_process_leaves_events_and_audit_verify_passes(corpus: Path, tmp_path: P
 
 def test_clerk_refusal_is_recorded(corpus: Path, tmp_path: Path, pki_dir: Path) -> None:
     store = LocalStore(tmp_path / "store")
-    ctx = build_certify_context(Settings(pki_dir=pki_dir), store)
+    state = open_state(store)
+    ctx = build_certify_context(Settings(pki_dir=pki_dir), state)
     paper = corpus / "tesseract-test/phototest.tif"
     ground = "bản chính bị tẩy xóa, sửa chữa"
-    [outcome] = process_batch([paper], store, ctx, ProcessOptions(
-        person_id=PERSON, workers=1, refuse=ground, actor="clerk-7"))
+    [outcome] = process_batch([paper], ctx, ProcessOptions(
+        person_id=PERSON, workers=1, refuse=ground, actor="clerk-7"), desk(state))
     assert outcome.status == DocStatus.REJECTED
     assert outcome.reason == "refused_by_clerk"
     assert ground in outcome.message
@@ -214,10 +215,12 @@ def secret_stamp_engine(scan: object, **kw: object) -> object:
 
 def test_secret_stamp_refusal_is_recorded(corpus: Path, tmp_path: Path, pki_dir: Path) -> None:
     store = LocalStore(tmp_path / "store")
-    ctx = build_certify_context(Settings(pki_dir=pki_dir), store)
-    [outcome] = process_batch([corpus / "tesseract-test/phototest.tif"], store, ctx,
-                              ProcessOptions(person_id=PERSON, workers=1,
-                                             ocr_engine="tests.test_audit:secret_stamp_engine"))
+    state = open_state(store)
+    ctx = build_certify_context(Settings(pki_dir=pki_dir), state)
+    options = ProcessOptions(person_id=PERSON, workers=1,
+                             ocr_engine="tests.test_audit:secret_stamp_engine")
+    [outcome] = process_batch([corpus / "tesseract-test/phototest.tif"], ctx, options,
+                              desk(state))
     assert outcome.reason == "classified", outcome
     [key] = list(store.list(f"refusals/{ctx.agency_code}/"))
     record = json.loads(store.get(key))

@@ -15,8 +15,8 @@ from pipeline.intake import check_size, inspect, sniff
 from pipeline.limits import Limits
 from pipeline.reasons import Reason, Rejected
 from storage.backends import LocalStore
-from storage.records import read_record
-from tests.conftest import PERSON, run_cli
+from storage.db.cases import get_case
+from tests.conftest import PERSON, open_state, run_cli
 
 FINAL = {"filed", "rejected", "needs_review", "duplicate"}
 REASONS = {r.value for r in Reason} | {"duplicate", ""}
@@ -86,10 +86,12 @@ def test_sweep_verdicts_on_known_files(sweep: dict, corpus: Path) -> None:
 
 
 def test_sweep_keeps_originals_and_records(sweep: dict) -> None:
-    store = LocalStore(sweep["store"])
+    state = open_state(LocalStore(sweep["store"]))
     for doc in sweep["docs"]:
         if not doc["sha256"]:
             continue  # refused before reading (over the size limit, unreadable path)
-        assert store.exists(f"originals/{doc['sha256']}")
-        record = read_record(store, doc["sha256"])
+        assert state.store.exists(f"originals/{doc['sha256']}")
+        with state.db.read() as s:
+            record = get_case(s, doc["case_id"])
         assert record is not None and record["status"] in FINAL - {"duplicate"}
+        assert record["sha256"] == doc["sha256"]

@@ -12,8 +12,10 @@ import pytest
 
 from ecopy.reports.books import COLUMNS, TITLE, book_csv, export_book, load_book
 from storage.backends import LocalStore
+from storage.db.rebuild import sync_catalogue
 from storage.evidence.register import RegisterEntry, allocate_register_number, entry_key
-from tests.conftest import run_cli
+from storage.state import State
+from tests.conftest import open_state, run_cli
 
 AGENCY, YEAR = "26734", 2026
 NAMES = ["Trần Văn Bình", "Nguyễn Thị Ánh Tuyết", "Lê Hoàng Đức", "Phạm Thị Hường",
@@ -43,19 +45,21 @@ def _fill(store: LocalStore) -> list[RegisterEntry]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
+def state(tmp_path: Path) -> State:
     s = LocalStore(tmp_path / "store")
     _fill(s)
     # number 7 was claimed but never became a copy: its void note belongs in column 9
     s.put(f"register-notes/{AGENCY}/{YEAR}/000007.json",
           json.dumps({"number": 7, "void": True, "reason": "SigningError: HSM offline"}).encode())
-    return s
+    state = open_state(s)
+    sync_catalogue(s, state.db, repair=True)  # the rows certify writes beside each entry
+    return state
 
 
-def test_monthly_csv_has_bom_nine_columns_and_the_month_only(store: LocalStore,
+def test_monthly_csv_has_bom_nine_columns_and_the_month_only(state: State,
                                                               tmp_path: Path) -> None:
     out = tmp_path / "oct.csv"
-    book = export_book(store, AGENCY, YEAR, month=10, fmt="csv", out=out)
+    book = export_book(state, AGENCY, YEAR, month=10, fmt="csv", out=out)
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -71,8 +75,8 @@ def test_monthly_csv_has_bom_nine_columns_and_the_month_only(store: LocalStore,
     assert book.chain_ok
 
 
-def test_yearly_csv_has_every_entry_and_both_books(store: LocalStore) -> None:
-    book = load_book(store, AGENCY, YEAR)
+def test_yearly_csv_has_every_entry_and_both_books(state: State) -> None:
+    book = load_book(state, AGENCY, YEAR)
     rows = list(csv.reader(io.StringIO(book_csv(book).decode("utf-8-sig"))))
     assert len(rows) == 16
     assert book.books == ["01/2026-SCT/BS", "02/2026-SCT/BS"]
@@ -85,9 +89,9 @@ def _pdftotext(path: Path, *extra: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-def test_pdf_is_printable_with_embedded_fonts(store: LocalStore, tmp_path: Path) -> None:
+def test_pdf_is_printable_with_embedded_fonts(state: State, tmp_path: Path) -> None:
     out = tmp_path / "2026.pdf"
-    export_book(store, AGENCY, YEAR, fmt="pdf", out=out)
+    export_book(state, AGENCY, YEAR, fmt="pdf", out=out)
     text = _pdftotext(out)
     assert TITLE in text
     assert "Quyển số 01/2026-SCT/BS" in text
@@ -110,8 +114,9 @@ def test_pdf_is_printable_with_embedded_fonts(store: LocalStore, tmp_path: Path)
     assert any("LiberationSerif" in line for line in fonts)
 
 
-def test_register_check_reports_a_tampered_entry(store: LocalStore, tmp_path: Path,
+def test_register_check_reports_a_tampered_entry(state: State, tmp_path: Path,
                                                  env: dict[str, str]) -> None:
+    store = state.store
     root = str(store.root)
     ok = run_cli(["register", "check", "--commune", AGENCY, "--year", str(YEAR),
                   "--store", root], env, timeout=60)
@@ -124,11 +129,20 @@ def test_register_check_reports_a_tampered_entry(store: LocalStore, tmp_path: Pa
                    "--store", root], env, timeout=60)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "number 6" in bad.stdout
+    # the October book prints its entries from the store, checked against the catalogue
+    out = tmp_path / "oct.pdf"
+    exported = run_cli(["register", "export", "--commune", AGENCY, "--year", str(YEAR),
+                        "--month", "10", "--format", "pdf", "--out", str(out), "--store", root],
+                       env, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    text = _pdftotext(out)
+    assert "CÓ VẤN ĐỀ" in text and "000005.json" in text and "differs" in text
+    assert "Tháng 10 năm 2026" in text and "Người Khác" not in text
+    # November's entries are untouched and chained to the catalogue's October
     out = tmp_path / "nov.pdf"
     exported = run_cli(["register", "export", "--commune", AGENCY, "--year", str(YEAR),
                         "--month", "11", "--format", "pdf", "--out", str(out), "--store", root],
                        env, timeout=60)
     assert exported.returncode == 0, exported.stderr
     text = _pdftotext(out)
-    assert "CÓ VẤN ĐỀ" in text and "number 6" in text
-    assert "Tháng 11 năm 2026" in text and "02/11/2026" in text
+    assert "NGUYÊN VẸN" in text and "02/11/2026" in text

@@ -13,17 +13,19 @@ import pytest
 from ecopy.reports.books import load_book
 from ecopy.reports.cancellations import publish
 from ecopy.settings import Settings
+from pipeline.casework.cancellation import cancel_copy
 from signing.devpki import ensure_dev_pki
 from signing.verify import render_text, verify_pdf
 from storage.backends import LocalStore
+from storage.db.catalogue import all_cancellations, copy_row
 from storage.evidence.cancellations import (
     NotAllowed,
     UnknownCopy,
-    cancel_copy,
     find_cancellation,
-    list_cancellations,
+    scan_cancellations,
 )
-from tests.conftest import CORPUS, PERSON, run_cli
+from storage.state import State
+from tests.conftest import CORPUS, PERSON, open_state, run_cli
 
 REF, DATE, REASON = "15/QĐ-UBND", "2026-11-20", "Bản chính đã bị tẩy xóa, sửa chữa <b>&</b>"
 
@@ -44,9 +46,14 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path,
 
 
 @pytest.fixture
-def store(made: tuple[Path, str], tmp_path: Path) -> LocalStore:
+def state(made: tuple[Path, str], tmp_path: Path) -> State:
     shutil.copytree(made[0], tmp_path / "store")
-    return LocalStore(tmp_path / "store")
+    return open_state(LocalStore(tmp_path / "store"))
+
+
+@pytest.fixture
+def store(state: State) -> LocalStore:
+    return state.store
 
 
 @pytest.fixture
@@ -54,43 +61,48 @@ def copy_id(made: tuple[Path, str]) -> str:
     return made[1]
 
 
-def _cancel(store: LocalStore, copy_id: str, **kw: str) -> dict:
+def _cancel(state: State, copy_id: str, **kw: str) -> dict:
     args = {"decision_ref": REF, "decision_date": DATE, "reason": REASON,
             "actor": "Nguyễn Văn Thử", "role": "certifier", **kw}
-    return cancel_copy(store, copy_id, **args)
+    return cancel_copy(state, copy_id, **args)[0]
 
 
-def test_certifier_cancels_once(store: LocalStore, copy_id: str) -> None:
-    first = _cancel(store, copy_id)
+def test_certifier_cancels_once(state: State, store: LocalStore, copy_id: str) -> None:
+    first = _cancel(state, copy_id)
     assert first["decision_ref"] == REF and first["decision_date"] == DATE
     assert first["register_number"] == 1 and first["person_id"] == PERSON
-    again = _cancel(store, copy_id, decision_ref="99/QĐ-UBND", reason="khác", role="admin")
+    again = _cancel(state, copy_id, decision_ref="99/QĐ-UBND", reason="khác", role="admin")
     assert again == first  # the first decision stands
     assert find_cancellation(store, copy_id) == first
-    assert list_cancellations(store) == [first]
+    assert scan_cancellations(store) == [first]
+    with state.db.read() as s:  # the catalogue knows it too
+        assert all_cancellations(s) == [first] and copy_row(s, copy_id).cancelled
     # the register book keeps the entry and shows the decision in column 9
-    book = load_book(store, first["agency_code"], int(first["register_date"][:4]))
+    book = load_book(state, first["agency_code"], int(first["register_date"][:4]))
     (row,) = book.rows
     assert f"Đã hủy theo Quyết định số {REF} ngày 20/11/2026" in row.cells()[8]
 
 
-def test_clerk_is_refused(store: LocalStore, copy_id: str) -> None:
+def test_clerk_is_refused(state: State, store: LocalStore, copy_id: str) -> None:
     with pytest.raises(NotAllowed, match="certifier"):
-        _cancel(store, copy_id, role="clerk")
+        _cancel(state, copy_id, role="clerk")
     with pytest.raises(NotAllowed):
-        _cancel(store, copy_id, role="")
+        _cancel(state, copy_id, role="")
     assert find_cancellation(store, copy_id) is None
 
 
-def test_unknown_copy_is_refused(store: LocalStore) -> None:
+def test_unknown_copy_is_refused(state: State, store: LocalStore, copy_id: str) -> None:
     with pytest.raises(UnknownCopy):
-        _cancel(store, "0" * 32)
+        _cancel(state, "0" * 32)
     with pytest.raises(UnknownCopy):
-        _cancel(store, "../../etc/passwd")
-    assert list_cancellations(store) == []
+        _cancel(state, "../../etc/passwd")
+    with pytest.raises(UnknownCopy):  # another commune's copy does not exist for it
+        cancel_copy(state, copy_id, decision_ref=REF, reason=REASON, actor="X",
+                    role="certifier", agencies=("11111",))
+    assert scan_cancellations(store) == []
 
 
-def test_cancelled_copy_fails_verification(store: LocalStore, copy_id: str,
+def test_cancelled_copy_fails_verification(state: State, store: LocalStore, copy_id: str,
                                            pki_dir: Path) -> None:
     s = Settings()
     root = ensure_dev_pki(pki_dir, agency_name=s.agency_name, certifier_name=s.certifier_name,
@@ -105,7 +117,7 @@ def test_cancelled_copy_fails_verification(store: LocalStore, copy_id: str,
     assert before.indication == "TOTAL-PASSED", before.problems
     assert before.cancellation is None
 
-    _cancel(store, copy_id)
+    _cancel(state, copy_id)
     report = verify_pdf(data, trust_roots=(), test_roots=[root], cancellation_lookup=lookup)
     assert (report.indication, report.sub_indication) == ("TOTAL-FAILED", "CANCELLED")
     (cancelled,) = [p for p in report.problems if p.code == "cancelled"]
@@ -148,18 +160,18 @@ def test_cli_cancel_and_publish(store: LocalStore, copy_id: str, env: dict[str, 
 
 
 def test_publish_with_no_cancellations(tmp_path: Path) -> None:
-    json_path, html_path = publish(LocalStore(tmp_path / "empty"), tmp_path / "out")
+    json_path, html_path = publish([], tmp_path / "out")
     assert json.loads(json_path.read_text(encoding="utf-8"))["count"] == 0
     assert "Chưa có bản sao nào bị hủy" in html_path.read_text(encoding="utf-8")
 
 
-def test_cli_verify_reports_cancellation(store: LocalStore, copy_id: str,
+def test_cli_verify_reports_cancellation(state: State, store: LocalStore, copy_id: str,
                                          env: dict[str, str]) -> None:
     """`ecopy verify --store` consults the store's cancellation decisions."""
     pdf = next(store.root.glob(f"warehouse/*/*/{copy_id}.pdf"))
     before = run_cli(["verify", str(pdf), "--json", "--store", str(store.root)], env)
     assert before.returncode == 0, before.stdout
-    _cancel(store, copy_id)
+    _cancel(state, copy_id)
     after = run_cli(["verify", str(pdf), "--json", "--store", str(store.root)], env)
     report = json.loads(after.stdout)
     assert after.returncode == 1

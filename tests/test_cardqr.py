@@ -17,7 +17,7 @@ from pipeline.intake import sha256_file
 from pipeline.stages import StageOptions, conflicts, read_card_qr
 from pipeline.types import OcrPage, OcrWord
 from storage.backends import LocalStore
-from storage.records import store_original
+from storage.evidence.originals import store_original
 from tests.synthdocs import make_document
 
 ADDRESS = "Số 12 ngõ 3 phố Huế, Phường Hai Bà Trưng, Thành phố Hà Nội"

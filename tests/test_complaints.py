@@ -18,16 +18,19 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from ecopy.web.security import AddressLimiter
-from storage import complaints as cs
+from pipeline.casework import complaints as cs
 from storage.backends import LocalStore
-from storage.dossiers import open_dossier
+from storage.db.dossiers import open_dossier
+from storage.db.schema import complaints as complaint_rows
 from storage.evidence.audit import read_events, verify_audit
-from tests.conftest import PERSON, run_cli
+from storage.state import State
+from tests.conftest import PERSON, open_state, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"
 CONTACT = {"name": "Lê Thị Khiếu Nại", "phone": "0912 345 678", "email": "le.thi@example.vn",
@@ -40,20 +43,21 @@ STAFF = (("lan", "clerk", "22222"), ("kiem.tra", "auditor", "22222"),
 def made(tmp_path_factory: pytest.TempPathFactory, sample_copy: dict) -> dict:
     store_dir = tmp_path_factory.mktemp("complaints") / "store"
     shutil.copytree(sample_copy["dir"], store_dir)
-    store = LocalStore(store_dir)
+    state = open_state(LocalStore(store_dir))
     for user, role, agency in STAFF:
-        accounts.create(store, user, f"Cán bộ {user}", role, agency, PASSWORD)
+        accounts.create(state.db, user, f"Cán bộ {user}", role, agency, PASSWORD)
+    state.db.close()
     return {"env": sample_copy["env"], "dir": store_dir, "copy_id": sample_copy["copy_id"]}
 
 
 @pytest.fixture
-def store(made: dict, tmp_path: Path) -> LocalStore:
+def state(made: dict, tmp_path: Path) -> State:
     shutil.copytree(made["dir"], tmp_path / "store")
-    return LocalStore(tmp_path / "store")
+    return open_state(LocalStore(tmp_path / "store"))
 
 
-def make_app(made: dict, store: LocalStore, *, real_guards: bool = False):
-    app = create_app(replace(load_settings(made["env"]), web_secure_cookies=False), store)
+def make_app(made: dict, state: State, *, real_guards: bool = False):
+    app = create_app(replace(load_settings(made["env"]), web_secure_cookies=False), state)
     app.state.verify_limiter = AddressLimiter(10_000, 60)
     if not real_guards:  # the rate limit and the minimum fill time have their own tests
         app.state.complaint_limiter = AddressLimiter(10_000, 60)
@@ -70,9 +74,31 @@ def client(app, user: str | None = None) -> TestClient:
     return c
 
 
-def dossier_code(store: LocalStore) -> str:
-    return open_dossier(store, agency="22222", person_id=PERSON, person_name="Nguyễn Văn An",
-                        date_of_birth="1990-01-01", opened_by="lan").public_code
+def dossier_code(state: State) -> str:
+    with state.db.write() as s:
+        return open_dossier(s, agency="22222", person_id=PERSON, person_name="Nguyễn Văn An",
+                            date_of_birth="1990-01-01", opened_by="lan",
+                            deadlines=state.deadlines).public_code
+
+
+def all_complaints(state: State) -> list[cs.Complaint]:
+    with state.db.read() as s:
+        return cs.list_complaints(s, limit=200).items
+
+
+def file(state: State, **fields) -> cs.Complaint:
+    with state.db.write() as s:
+        return cs.file_complaint(s, **fields)
+
+
+def step(state: State, complaint: cs.Complaint, action: str, **kw) -> cs.Event:
+    with state.db.write() as s:
+        return cs.add_event(s, complaint, action, **kw)[0]
+
+
+def events(state: State, complaint: cs.Complaint) -> list[cs.Event]:
+    with state.db.read() as s:
+        return cs.events_of(s, complaint)
 
 
 def submit(c: TestClient, query: str = "", **fields: str):
@@ -87,13 +113,16 @@ def submit(c: TestClient, query: str = "", **fields: str):
     return c.post("/complaints/new", data=data)
 
 
-def stored(store: LocalStore) -> list[str]:
-    return list(store.list("complaints/")) + list(store.list("complaint-codes/"))
+def stored(state: State) -> int:
+    """Complaints kept (working state: the database, never the evidence store)."""
+    assert not list(state.store.list("complaints/"))
+    with state.db.read() as s:
+        return s.execute(select(func.count()).select_from(complaint_rows)).scalar_one()
 
 
-def test_dossier_complaint_answered_and_closed(made: dict, store: LocalStore) -> None:
-    code = dossier_code(store)
-    app = make_app(made, store)
+def test_dossier_complaint_answered_and_closed(made: dict, state: State) -> None:
+    code = dossier_code(state)
+    app = make_app(made, state)
     status_page = client(app).get(f"/status/{code}")
     assert f'href="/complaints/new?code={code}"' in status_page.text
     r = submit(client(app), f"?code={code.lower()}",
@@ -101,7 +130,7 @@ def test_dossier_complaint_answered_and_closed(made: dict, store: LocalStore) ->
     assert r.status_code == 303, r.text
     follow = r.headers["location"]
     assert re.fullmatch(r"/complaints/[A-Z2-9]{12}\?filed=1", follow)
-    [complaint] = cs.list_complaints(store)
+    [complaint] = all_complaints(state)
     assert (complaint.agency, complaint.target, complaint.kind) == ("22222", code, "complaint")
 
     staff = client(app, "lan")
@@ -136,26 +165,27 @@ def test_dossier_complaint_answered_and_closed(made: dict, store: LocalStore) ->
         assert not re.search(rf"\b{re.escape(private)}\b", public.text), private
     assert public.headers["cache-control"] == "no-store"
 
+    store = state.store
     acts = [e["details"].get("act") for e in read_events(store) if e["action"] == "web"]
     for act in ("complaint_filed", "complaint_view", "complaint_accept", "complaint_answer",
                 "complaint_close"):
         assert act in acts, act
     filed = next(e for e in read_events(store) if e["details"].get("act") == "complaint_filed")
-    assert filed["object"] == complaint.key and "Lê Thị" not in json.dumps(filed,
+    assert filed["object"] == complaint.ref and "Lê Thị" not in json.dumps(filed,
                                                                           ensure_ascii=False)
     assert "address" not in filed["details"]  # an anonymous citizen's address is not kept
     assert verify_audit(store) == []
 
 
-def test_copy_complaint_goes_to_certifying_commune(made: dict, store: LocalStore) -> None:
-    app = make_app(made, store)
+def test_copy_complaint_goes_to_certifying_commune(made: dict, state: State) -> None:
+    app = make_app(made, state)
     copy_id = made["copy_id"]
     assert f'href="/complaints/new?copy={copy_id}"' in client(app).get(f"/verify/{copy_id}").text
     r = submit(client(app), f"?copy={copy_id.upper()}", target_type="copy",
                kind="feedback", filer="agency", organisation="Ngân hàng X",
                text="Bản sao in sai tên.")
     assert r.status_code == 303, r.text
-    [complaint] = cs.list_complaints(store)
+    [complaint] = all_complaints(state)
     assert (complaint.agency, complaint.target, complaint.filer) == ("99999", copy_id, "agency")
     assert complaint.complaint_id in client(app, "chu.tich").get("/complaints").text
     assert complaint.complaint_id not in client(app, "lan").get("/complaints").text
@@ -163,12 +193,12 @@ def test_copy_complaint_goes_to_certifying_commune(made: dict, store: LocalStore
         f"/complaints/manage/{complaint.complaint_id}").status_code == 404
     unknown = submit(client(app), "", target_type="copy", target="0" * 32)
     assert unknown.status_code == 400 and "Không có hồ sơ hoặc bản sao" in unknown.text
-    assert len(cs.list_complaints(store)) == 1
+    assert len(all_complaints(state)) == 1
 
 
-def test_spam_refused_without_storing(made: dict, store: LocalStore) -> None:
-    code = dossier_code(store)
-    app = make_app(made, store)
+def test_spam_refused_without_storing(made: dict, state: State) -> None:
+    code = dossier_code(state)
+    app = make_app(made, state)
     assert submit(client(app), f"?code={code}", website="http://spam.example").status_code == 400
     c = client(app)
     c.get("/complaints/new")
@@ -179,45 +209,45 @@ def test_spam_refused_without_storing(made: dict, store: LocalStore) -> None:
     raw = client(app).post("/complaints/new", content=b"x" * (70 * 1024),
                            headers={"content-type": "application/x-www-form-urlencoded"})
     assert raw.status_code == 413
-    app_fast = make_app(made, store, real_guards=True)  # default minimum fill time
+    app_fast = make_app(made, state, real_guards=True)  # default minimum fill time
     fast = submit(client(app_fast), f"?code={code}")
     assert fast.status_code == 400 and "quá nhanh" in fast.text
-    assert stored(store) == []
+    assert stored(state) == 0
 
 
-def test_filing_is_rate_limited(made: dict, store: LocalStore) -> None:
-    app = make_app(made, store, real_guards=True)
+def test_filing_is_rate_limited(made: dict, state: State) -> None:
+    app = make_app(made, state, real_guards=True)
     app.state.complaint_min_fill_s = 0
     c = client(app)
     codes = [submit(c, "", target="ABCDEFGHJK").status_code for _ in range(6)]
     assert codes == [400] * 5 + [429]  # unknown dossier code x5, then the limit
-    assert stored(store) == []
+    assert stored(state) == 0
 
 
 @pytest.mark.parametrize("field", sorted(cs.FIELD_LIMITS))
-def test_over_long_fields_refused(made: dict, store: LocalStore, field: str) -> None:
-    code = dossier_code(store)
-    app = make_app(made, store)
+def test_over_long_fields_refused(made: dict, state: State, field: str) -> None:
+    code = dossier_code(state)
+    app = make_app(made, state)
     limit = cs.FIELD_LIMITS[field]
     r = submit(client(app), f"?code={code}", **{field: "a" * (limit + 1)})
     assert r.status_code == 400 and f"tối đa {limit} ký tự" in r.text
-    assert stored(store) == []
+    assert stored(state) == 0
     with pytest.raises(cs.ComplaintError) as err:
-        cs.file_complaint(store, kind="complaint", target_type="dossier", filer="citizen",
+        file(state, kind="complaint", target_type="dossier", filer="citizen",
                           **{**CONTACT, "text": "x", "target": code, field: "á" * (limit + 1)})
     assert (err.value.reason, err.value.field) == (cs.TOO_LONG, field)
 
 
-def test_limits_are_explicit(store: LocalStore) -> None:
+def test_limits_are_explicit(state: State) -> None:
     assert (cs.MAX_NAME, cs.MAX_PHONE, cs.MAX_EMAIL, cs.MAX_ADDRESS, cs.MAX_TEXT) == \
         (100, 20, 254, 300, 4000)
-    code = dossier_code(store)
-    ok = cs.file_complaint(store, kind="complaint", target_type="dossier", target=code,
+    code = dossier_code(state)
+    ok = file(state, kind="complaint", target_type="dossier", target=code,
                            filer="citizen", name="N" * cs.MAX_NAME, text="x" * cs.MAX_TEXT,
                            phone="0912345678")
     with pytest.raises(cs.ComplaintError):
-        cs.add_event(store, ok, "answer", by="lan", text="y" * (cs.MAX_ANSWER + 1))
-    assert cs.events_of(store, ok) == []
+        step(state, ok, "answer", by="lan", text="y" * (cs.MAX_ANSWER + 1))
+    assert events(state, ok) == []
     law = cs.TIME_LIMITS["complaint"]
     assert (law.accept.days, law.resolve.days, law.resolve_complex.days) == (10, 30, 45)
     friday = "2026-01-09T03:00:00+00:00"
@@ -225,28 +255,28 @@ def test_limits_are_explicit(store: LocalStore) -> None:
     assert cs.due_date(friday, law.accept).isoformat() == "2026-01-19"
 
 
-def test_overdue_flagged_for_old_open_complaints_only(made: dict, store: LocalStore) -> None:
-    code = dossier_code(store)
+def test_overdue_flagged_for_old_open_complaints_only(made: dict, state: State) -> None:
+    code = dossier_code(state)
     old = datetime.now(UTC) - timedelta(days=40)
     args = {"kind": "complaint", "target_type": "dossier", "target": code,
             "filer": "citizen", **CONTACT}
-    stale = cs.file_complaint(store, **args, text="cũ, chưa ai xử lý", now=old)
-    done = cs.file_complaint(store, **args, text="cũ, đã xong", now=old)
-    fresh = cs.file_complaint(store, **args, text="mới")
-    cs.add_event(store, done, "close", by="lan", text="xong", now=old + timedelta(days=2))
-    assert cs.state_of(stale, cs.events_of(store, stale)).overdue
-    assert not cs.state_of(done, cs.events_of(store, done)).overdue
+    stale = file(state, **args, text="cũ, chưa ai xử lý", now=old)
+    done = file(state, **args, text="cũ, đã xong", now=old)
+    fresh = file(state, **args, text="mới")
+    step(state, done, "close", by="lan", text="xong", now=old + timedelta(days=2))
+    assert cs.state_of(stale, events(state, stale)).overdue
+    assert not cs.state_of(done, events(state, done)).overdue
     assert not cs.state_of(fresh, []).overdue
     # accepted 46 days ago as a complex case: past the 45-day limit
-    cs.add_event(store, fresh, "accept", by="lan", complex_case=True,
-                 now=datetime.now(UTC) - timedelta(days=46))
-    assert cs.state_of(fresh, cs.events_of(store, fresh)).overdue
+    step(state, fresh, "accept", by="lan", complex_case=True,
+         now=datetime.now(UTC) - timedelta(days=46))
+    assert cs.state_of(fresh, events(state, fresh)).overdue
 
-    page = client(make_app(made, store), "lan").get("/complaints").text
+    page = client(make_app(made, state), "lan").get("/complaints").text
     rows = re.findall(r'data-testid="complaint-([0-9a-f]{32})"', page)
     assert rows[-1] == done.complaint_id  # closed last
     assert page.count('data-testid="overdue"') == 2
-    env = {**made["env"], "ECOPY_STORE": str(store.root)}
+    env = {**made["env"], "ECOPY_STORE": str(state.store.root)}
     proc = run_cli(["complaints", "list", "--overdue", "--json"], env)
     assert proc.returncode == 0, proc.stderr
     listed = {r["complaint_id"] for r in json.loads(proc.stdout)}
@@ -254,30 +284,33 @@ def test_overdue_flagged_for_old_open_complaints_only(made: dict, store: LocalSt
     assert "Lê Thị" not in proc.stdout and "0912" not in proc.stdout
 
 
-def test_cli_steps_need_a_staff_role_and_are_audited(made: dict, store: LocalStore) -> None:
-    code = dossier_code(store)
-    c = cs.file_complaint(store, kind="feedback", target_type="dossier", target=code,
-                          filer="citizen", text="góp ý", **CONTACT)
-    env = {**made["env"], "ECOPY_STORE": str(store.root), "ECOPY_ACTOR": "lan"}
+def test_cli_steps_need_a_staff_role_and_are_audited(made: dict, state: State) -> None:
+    code = dossier_code(state)
+    c = file(state, kind="feedback", target_type="dossier", target=code, filer="citizen",
+             text="góp ý", **CONTACT)
+    env = {**made["env"], "ECOPY_STORE": str(state.store.root), "ECOPY_ACTOR": "lan",
+           "ECOPY_COMMUNE": "22222"}
     base = ["complaints", "close", c.complaint_id, "--agency", "22222", "--text", "xong"]
     assert run_cli(base, {**env, "ECOPY_ROLE": "auditor"}).returncode == 1
+    elsewhere = {**env, "ECOPY_ROLE": "clerk", "ECOPY_COMMUNE": "11111"}
+    assert run_cli(base, elsewhere).returncode == 1  # another commune's complaint: not found
     assert run_cli(base, {**env, "ECOPY_ROLE": "clerk"}).returncode == 0
     assert run_cli(base, {**env, "ECOPY_ROLE": "clerk"}).returncode == 1  # closed already
-    assert [e.action for e in cs.events_of(store, c)] == ["close"]
-    last = read_events(store, last=1)[0]
+    assert [e.action for e in events(state, c)] == ["close"]
+    last = read_events(state.store, last=1)[0]
     assert last["details"]["act"] == "complaint_close" and last["actor"] == "lan"
-    assert verify_audit(store) == []
+    assert verify_audit(state.store) == []
 
 
-def test_concurrent_staff_close_once(store: LocalStore) -> None:
-    c = cs.file_complaint(store, kind="complaint", target_type="dossier",
-                          target=dossier_code(store), filer="citizen", text="x", **CONTACT)
+def test_concurrent_staff_close_once(state: State) -> None:
+    c = file(state, kind="complaint", target_type="dossier", target=dossier_code(state),
+             filer="citizen", text="x", **CONTACT)
     barrier, results = threading.Barrier(8), []
 
     def close() -> None:
         barrier.wait()
         try:
-            cs.add_event(store, c, "close", by="lan")
+            step(state, c, "close", by="lan")
             results.append("ok")
         except cs.ComplaintError as exc:
             results.append(exc.reason)
@@ -288,7 +321,7 @@ def test_concurrent_staff_close_once(store: LocalStore) -> None:
     for th in threads:
         th.join()
     assert sorted(results) == [cs.BAD_STEP] * 7 + ["ok"]
-    assert [e.seq for e in cs.events_of(store, c)] == [1]
+    assert [e.seq for e in events(state, c)] == [1]
 
 
 def test_working_day_limits_skip_tet_with_the_shells_calendar() -> None:

@@ -19,7 +19,7 @@ from rq import Worker
 
 from storage.backends import LocalStore
 from storage.evidence.register import check_chain, register_numbers
-from tests.conftest import PERSON, ROOT, run_cli
+from tests.conftest import PERSON, ROOT, pg_settings, run_cli
 from tests.redisserver import RedisServer
 
 SAMPLES = [ROOT / "samples" / "birth_cert.jpg", ROOT / "samples" / "citizen_id.png"]
@@ -34,9 +34,10 @@ def redis_server(tmp_path: Path):
 
 
 @pytest.fixture
-def denv(env: dict[str, str], redis_server: RedisServer, tmp_path: Path) -> dict[str, str]:
+def denv(env: dict[str, str], redis_server: RedisServer, pg_server, tmp_path: Path
+         ) -> dict[str, str]:
     return {**env, "ECOPY_REDIS_URL": redis_server.url, "ECOPY_STORE": str(tmp_path / "store"),
-            "ECOPY_COMMUNE": COMMUNE}
+            "ECOPY_COMMUNE": COMMUNE, **pg_settings(pg_server)}
 
 
 def _submit(denv: dict[str, str]) -> str:
@@ -179,7 +180,12 @@ def test_redis_restart_mid_batch(denv: dict[str, str], redis_server: RedisServer
 def test_health_reports_each_dependency(denv: dict[str, str],
                                         redis_server: RedisServer) -> None:
     ok = run_cli(["health", "--json"], denv)
-    assert ok.returncode == 0 and json.loads(ok.stdout)["redis"] == "ok", ok.stdout
+    checks = json.loads(ok.stdout)
+    assert ok.returncode == 0 and checks["redis"] == "ok", ok.stdout
+    assert checks["database"].startswith("ok postgresql"), checks
+    gone = {**denv, "ECOPY_DATABASE_URL": denv["ECOPY_DATABASE_URL"].replace("/t", "/absent")}
+    down = run_cli(["health", "--json"], gone)
+    assert down.returncode == 1 and json.loads(down.stdout)["database"].startswith("FAILED")
     redis_server.stop()
     try:
         down = run_cli(["health", "--json"], denv)

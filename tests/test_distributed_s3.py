@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from storage.evidence.register import check_chain, register_numbers
-from tests.conftest import PERSON, run_cli
+from tests.conftest import PERSON, pg_settings, run_cli
 from tests.redisserver import RedisServer
 from tests.s3server import REGION
 from tests.test_distributed import (
@@ -43,10 +43,12 @@ def _s3_env(env: dict[str, str], s3_server, bucket: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def s3env(env: dict[str, str], s3_server, redis_server: RedisServer) -> dict[str, str]:
+def s3env(env: dict[str, str], s3_server, redis_server: RedisServer, pg_server
+          ) -> dict[str, str]:
     s3_server.start()  # an earlier test may have stopped it
     out = _s3_env(env, s3_server, f"e-{uuid.uuid4().hex[:12]}")
     out["ECOPY_REDIS_URL"] = redis_server.url
+    out.update(pg_settings(pg_server))
     init = run_cli(["storage", "init", "--retention-days", "1", "--mode", "GOVERNANCE",
                     "--json"], out)
     assert init.returncode == 0, init.stdout + init.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.casework.status import claim, save_status
 from pipeline.classify import classify
 from pipeline.doctype import (
     BASE_CORPUS,
@@ -24,8 +25,9 @@ from pipeline.doctype import (
 from pipeline.stages import save_ocr
 from pipeline.types import DocStatus
 from storage.backends import LocalStore
-from storage.records import read_record, update_record
-from tests.conftest import run_cli
+from storage.db.cases import get_case
+from storage.db.dossiers import open_dossier
+from tests.conftest import open_state, run_cli
 from tests.test_understand import page_of
 
 MOTTO = ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"]
@@ -118,20 +120,29 @@ def test_retrain_learns_from_corrections_and_is_recorded(tmp_path: Path,
     """Household-business certificates are not in the base corpus; clerks file five as
     business_registration; the retrained model classifies a sixth by itself."""
     root = tmp_path / "store"
-    store = LocalStore(root)
+    state = open_state(LocalStore(root))
+    store, db = state.store, state.db
     senv = {**env, "ECOPY_STORE": str(root), "ECOPY_ACTOR": "clerk.lan"}
+    with db.write() as s:
+        dossier = open_dossier(s, agency="99999", person_id="001301012345", person_name="",
+                               date_of_birth="", opened_by="clerk.lan",
+                               deadlines=state.deadlines)
     before = classify(household(5))
     assert before.doc_type != "business_registration" or before.abstains, before
 
     refused = run_cli(["model", "retrain"], senv)
     assert refused.returncode == 1 and "nothing to learn" in refused.stderr
+    case_ids = []
     for n in range(5):
         sha = f"{n:064x}"
         pages = household(n)
         save_ocr(store, sha, pages)
-        machine = classify(pages, model=active_model(store))
-        update_record(store, sha, DocStatus.NEEDS_REVIEW, name=f"hkd-{n}.jpg",
-                      doc_type=machine.doc_type, fields=[], review_reasons=["low_confidence"])
+        machine = classify(pages, model=active_model(store, db))
+        case, _ = claim(state, dossier, sha, name=f"hkd-{n}.jpg", size=1,
+                        person_id=dossier.person_id, actor="ecopy")
+        save_status(state, case["case_id"], DocStatus.NEEDS_REVIEW, actor="ecopy",
+                    doc_type=machine.doc_type, fields=[], review_reasons=["low_confidence"])
+        case_ids.append(case["case_id"])
         fixed = run_cli(["review", "correct", sha, "--doc-type", "business_registration"], senv)
         assert fixed.returncode == 0, fixed.stderr
 
@@ -144,7 +155,7 @@ def test_retrain_learns_from_corrections_and_is_recorded(tmp_path: Path,
     assert summary["version"] == "doctype-2" and summary["active"]
     assert summary["corrections"] == 5
 
-    model = active_model(store)
+    model = active_model(store, db)
     assert model.version == "doctype-2" and model.sha256 == summary["sha256"]
     after = classify(household(5), model=model)
     assert after.doc_type == "business_registration" and not after.abstains, after
@@ -158,13 +169,15 @@ def test_retrain_learns_from_corrections_and_is_recorded(tmp_path: Path,
         ("doctype-1", False), ("doctype-2", True)]
     back = run_cli(["model", "activate", "doctype-1"], admin)
     assert back.returncode == 0 and "was doctype-2" in back.stdout
-    assert active_model(store).version == "doctype-1"
+    assert active_model(store, db).version == "doctype-1"
     events = [json.loads(p.read_text()) for p in sorted((root / "audit").rglob("0*.json"))]
     acts = [(e["details"]["act"], e["details"]["version"]) for e in events
             if e["action"] == "model"]
     assert acts == [("retrain", "doctype-2"), ("activate", "doctype-2"),
                     ("activate", "doctype-1")]
-    assert read_record(store, f"{0:064x}")["corrections"]["doc_type"] == "business_registration"
+    with db.read() as s:
+        corrected = get_case(s, case_ids[0])["corrections"]["doc_type"]
+    assert corrected == "business_registration"
 
 
 def test_training_refuses_unknown_types() -> None:

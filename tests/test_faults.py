@@ -14,7 +14,7 @@ from pipeline.limits import Limits
 from pipeline.orchestrator import ProcessOptions, process_batch
 from pipeline.types import DocStatus
 from storage.backends import LocalStore
-from tests.conftest import PERSON
+from tests.conftest import PERSON, desk, open_state
 
 
 @pytest.mark.parametrize("engine", ["tests.fault_engines:hang_on_blank",
@@ -25,11 +25,12 @@ def test_bad_page_times_out_and_batch_goes_on(engine: str, corpus: Path, tmp_pat
     Image.new("L", (800, 1000), 255).save(blank)
     good = corpus / "tesseract-test/phototest.tif"
     store = LocalStore(tmp_path / "store")
-    ctx = build_certify_context(Settings(pki_dir=pki_dir), store)
+    state = open_state(store)
+    ctx = build_certify_context(Settings(pki_dir=pki_dir), state)
     limits = Limits(page_timeout_s=10)  # the good page needs headroom on a loaded machine
     start = time.monotonic()
-    outcomes = process_batch([blank, good], store, ctx, ProcessOptions(
-        person_id=PERSON, workers=2, limits=limits, ocr_engine=engine))
+    outcomes = process_batch([blank, good], ctx, ProcessOptions(
+        person_id=PERSON, workers=2, limits=limits, ocr_engine=engine), desk(state))
     assert time.monotonic() - start < 60
     by_name = {Path(o.source).name: o for o in outcomes}
     assert by_name["blank.png"].status == DocStatus.REJECTED

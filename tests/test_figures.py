@@ -9,7 +9,7 @@ import io
 import json
 import re
 import secrets
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,12 +18,13 @@ from fastapi.testclient import TestClient
 
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
+from pipeline.casework.status import claim, save_status
 from pipeline.performance import Period, PeriodError, compute_figures, figures_csv, parse_period
 from pipeline.procedures import VN_TZ, calendar, due_at, procedure
 from storage.backends import LocalStore
-from storage.dossiers import link_document, open_dossier
-from storage.records import dump, record_key
-from tests.conftest import run_cli
+from storage.db.dossiers import open_dossier
+from storage.state import State
+from tests.conftest import open_state, run_cli
 
 BA_DINH, UNNAMED = "00004", "99999"
 NAME, PERSON_ID, FILE = "Nguyễn Thị Mai Anh", "001301012345", "khai-sinh-Mai-Anh.jpg"
@@ -110,25 +111,25 @@ def test_periods() -> None:
 # ------------------------------------------------------------------ figures from a real store
 
 
-def add_dossier(store: LocalStore, agency: str, received: datetime,
+def add_dossier(state: State, agency: str, received: datetime,
                 documents: list[tuple[str, datetime | None, str, int]] | None = None,
-                channel: str = "counter") -> None:
+                channel: str = "counter", ground: str = "") -> None:
     """A dossier received at `received` with documents (final status, its time, reason,
-    pages); written as the system writes them, then dated by rewriting opened_at."""
-    dossier = open_dossier(store, agency=agency, person_id=PERSON_ID, person_name=NAME,
-                           date_of_birth="2001-02-05", opened_by="can.bo.lan", channel=channel)
-    dossier = replace(dossier, opened_at=received.astimezone(UTC).isoformat(timespec="seconds"))
-    store.put(dossier.key, json.dumps(asdict(dossier), ensure_ascii=False).encode())
+    pages), written by the system's own functions at those times."""
+    with state.db.write() as s:
+        dossier = open_dossier(s, agency=agency, person_id=PERSON_ID, person_name=NAME,
+                               date_of_birth="2001-02-05", opened_by="can.bo.lan",
+                               channel=channel, deadlines=state.deadlines, now=received)
     for status, at, reason, pages in documents or []:
-        sha = secrets.token_hex(32)
-        link_document(store, dossier, sha, FILE, "can.bo.lan")
-        history = [{"status": "received", "at": received.astimezone(UTC).isoformat()}]
-        if at is not None:
-            history.append({"status": status, "at": at.astimezone(UTC).isoformat(),
-                            **({"reason": reason} if reason else {})})
-        store.put(record_key(sha), dump({"sha256": sha, "name": FILE, "status": status,
-                                         "reason": reason, "pages": pages, "history": history,
-                                         "fields": [{"name": "full_name", "value": NAME}]}))
+        case, _ = claim(state, dossier, secrets.token_hex(32), name=FILE, size=1,
+                        person_id=PERSON_ID, actor="can.bo.lan", at=received)
+        changes = {"pages": pages, "fields": [{"name": "full_name", "value": NAME}]}
+        if at is None:
+            save_status(state, case["case_id"], status, actor="ecopy", at=received, **changes)
+        else:
+            save_status(state, case["case_id"], status, actor="ecopy", at=at, reason=reason,
+                        **({"ground_code": ground} if ground and reason == "refused_by_clerk"
+                           else {}), **changes)
 
 
 def filed(at: datetime, pages: int = 1) -> tuple[str, datetime, str, int]:
@@ -136,8 +137,8 @@ def filed(at: datetime, pages: int = 1) -> tuple[str, datetime, str, int]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
-    s = LocalStore(tmp_path / "store")
+def state(tmp_path: Path) -> State:
+    s = open_state(LocalStore(tmp_path / "store"))
     a = BA_DINH
     add_dossier(s, a, vn(2026, 3, 2, 9), [filed(vn(2026, 3, 2, 11, 30))])  # same day: on time
     add_dossier(s, a, vn(2026, 3, 3, 16), [filed(vn(2026, 3, 4, 9))])  # after 15:00: next day
@@ -151,7 +152,7 @@ def store(tmp_path: Path) -> LocalStore:
     add_dossier(s, a, vn(2026, 3, 18, 8), [("rejected", vn(2026, 3, 18, 9), "illegible", 1),
                                            filed(vn(2026, 3, 18, 10))])
     add_dossier(s, a, vn(2026, 3, 20, 8))  # no documents: never finished
-    add_dossier(s, UNNAMED, vn(2026, 3, 2, 9), [("duplicate", vn(2026, 3, 2, 9, 5), "", 1)])
+    add_dossier(s, UNNAMED, vn(2026, 3, 2, 9), [filed(vn(2026, 3, 2, 9, 5))])
     add_dossier(s, UNNAMED, vn(2026, 4, 1, 9), [filed(vn(2026, 4, 1, 10))])  # another month
     return s
 
@@ -175,27 +176,28 @@ EXPECTED = {
 }
 
 
-def test_figures_per_commune(store: LocalStore) -> None:
-    figures = compute_figures(store, Period.month("2026-03"))
+def test_figures_per_commune(state: State) -> None:
+    figures = compute_figures(state.db, Period.month("2026-03"))
     rows = {row["agency"]: row for row in figures.rows()}
     assert list(rows) == [BA_DINH, UNNAMED, "all"]
     for agency, expected in EXPECTED.items():
         assert {k: rows[agency][k] for k in expected} == expected, agency
     assert figures.calendar_complete
-    empty = compute_figures(store, Period.month("2026-05")).rows()
+    empty = compute_figures(state.db, Period.month("2026-05")).rows()
     assert [(r["agency"], r["received"], r["median_hours"]) for r in empty] == \
         [(BA_DINH, 0, None), (UNNAMED, 0, None), ("all", 0, None)]
 
 
-def test_figures_as_they_stood_earlier(store: LocalStore) -> None:
+def test_figures_as_they_stood_earlier(state: State) -> None:
     march = Period.month("2026-03")
+    db = state.db
     # 16 March noon: the dossier of that morning is open but not yet due; later ones not in
-    noon = compute_figures(store, march, agency=BA_DINH, as_of=vn(2026, 3, 16, 12)).communes[0]
+    noon = compute_figures(db, march, agency=BA_DINH, as_of=vn(2026, 3, 16, 12)).communes[0]
     assert (noon.received, noon.open, noon.open_overdue) == (6, 1, 0)
-    evening = compute_figures(store, march, agency=BA_DINH, as_of=vn(2026, 3, 16, 18))
+    evening = compute_figures(db, march, agency=BA_DINH, as_of=vn(2026, 3, 16, 18))
     assert evening.communes[0].open_overdue == 1
     # 10 March: the bulk dossier (finished on the 11th) was still open, and not yet due
-    tenth = compute_figures(store, march, agency=BA_DINH, as_of=vn(2026, 3, 10, 12)).communes[0]
+    tenth = compute_figures(db, march, agency=BA_DINH, as_of=vn(2026, 3, 10, 12)).communes[0]
     assert (tenth.received, tenth.finished_on_time, tenth.finished_late, tenth.open,
             tenth.open_overdue) == (5, 3, 1, 1, 0)
 
@@ -203,17 +205,17 @@ def test_figures_as_they_stood_earlier(store: LocalStore) -> None:
 # ------------------------------------------------------------------ the public page and CSV
 
 
-def client_for(store: LocalStore, env: dict[str, str]) -> TestClient:
+def client_for(state: State, env: dict[str, str]) -> TestClient:
     settings = replace(load_settings(env), web_secure_cookies=False)
-    return TestClient(create_app(settings, store), follow_redirects=False)
+    return TestClient(create_app(settings, state), follow_redirects=False)
 
 
 def cells(html: str, agency: str) -> dict[str, str]:
     return dict(re.findall(rf'data-testid="fig-{agency}-(\w+)">([^<]*)<', html))
 
 
-def test_public_page_csv_and_detail(store: LocalStore, env: dict[str, str]) -> None:
-    client = client_for(store, env)
+def test_public_page_csv_and_detail(state: State, env: dict[str, str]) -> None:
+    client = client_for(state, env)
     page = client.get("/figures?month=2026-03")  # anonymous
     assert page.status_code == 200
     assert "Phường Ba Đình" in page.text and 'href="/figures.csv?month=2026-03"' in page.text
@@ -226,7 +228,7 @@ def test_public_page_csv_and_detail(store: LocalStore, env: dict[str, str]) -> N
     data = client.get("/figures.csv?month=2026-03")
     assert data.status_code == 200 and data.content.startswith(b"\xef\xbb\xbf")
     assert data.headers["content-type"].startswith("text/csv")
-    assert data.content == figures_csv(compute_figures(store, Period.month("2026-03")))
+    assert data.content == figures_csv(compute_figures(state.db, Period.month("2026-03")))
     rows = list(csv.DictReader(io.StringIO(data.content.decode("utf-8-sig"))))
     assert [r["agency"] for r in rows] == [BA_DINH, UNNAMED, "all"]
     assert rows[0]["commune_name"] == "Phường Ba Đình" and rows[0]["period"] == "2026-03"
@@ -258,7 +260,7 @@ def test_public_page_csv_and_detail(store: LocalStore, env: dict[str, str]) -> N
 
 
 def test_figures_are_rate_limited(tmp_path: Path, env: dict[str, str]) -> None:
-    client = client_for(LocalStore(tmp_path / "store"), env)
+    client = client_for(open_state(LocalStore(tmp_path / "store")), env)
     codes = [client.get("/figures").status_code for _ in range(30)]
     assert codes == [200] * 30
     assert client.get("/figures").status_code == 429
@@ -266,33 +268,33 @@ def test_figures_are_rate_limited(tmp_path: Path, env: dict[str, str]) -> None:
     assert client.get(f"/figures/{BA_DINH}").status_code == 429
 
 
-def test_cli_gives_the_same_numbers(store: LocalStore, env: dict[str, str],
+def test_cli_gives_the_same_numbers(state: State, env: dict[str, str],
                                     tmp_path: Path) -> None:
     out = tmp_path / "figures.csv"
-    done = run_cli(["figures", "--month", "2026-03", "--store", str(store.root), "--json",
+    root = state.store.root
+    done = run_cli(["figures", "--month", "2026-03", "--store", str(root), "--json",
                     "--csv", str(out)], env, timeout=120)
     assert done.returncode == 0, done.stderr
-    figures = compute_figures(store, Period.month("2026-03"))
+    figures = compute_figures(state.db, Period.month("2026-03"))
     assert json.loads(done.stdout)["rows"] == figures.to_json()["rows"]
     assert out.read_bytes() == figures_csv(figures)
     text = run_cli(["figures", "--month", "2026-03", "--agency", BA_DINH, "--store",
-                    str(store.root)], env, timeout=120)
+                    str(root)], env, timeout=120)
     assert text.returncode == 0 and "illegible=2;classified=1" in text.stdout
     assert "Phường Ba Đình" in text.stdout and NAME not in text.stdout
-    bad = run_cli(["figures", "--month", "2026-13", "--store", str(store.root)], env)
+    bad = run_cli(["figures", "--month", "2026-13", "--store", str(root)], env)
     assert bad.returncode == 2
 
 
 def test_refusals_are_counted_per_art22_ground(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path)
+    state = open_state(LocalStore(tmp_path))
     received = vn(2026, 3, 2, 9)
-    add_dossier(store, BA_DINH, received, [("rejected", vn(2026, 3, 2, 10), "refused_by_clerk", 1),
-                                           ("rejected", vn(2026, 3, 2, 10), "refused_by_clerk", 1),
-                                           ("rejected", vn(2026, 3, 2, 11), "illegible", 1)])
-    key, record = next((k, r) for k in store.list("documents/") if k.endswith("/record.json")
-                       if (r := json.loads(store.get(k)))["reason"] == "refused_by_clerk")
-    store.put(key, dump({**record, "ground_code": "secret"}))  # as the certify page records
-    (row, _total) = compute_figures(store, Period.month("2026-03")).rows()
+    add_dossier(state, BA_DINH, received,  # one with its ground, as the certify page records
+                [("rejected", vn(2026, 3, 2, 10), "refused_by_clerk", 1)], ground="secret")
+    add_dossier(state, BA_DINH, received,
+                [("rejected", vn(2026, 3, 2, 10), "refused_by_clerk", 1),
+                 ("rejected", vn(2026, 3, 2, 11), "illegible", 1)])
+    (row, _total) = compute_figures(state.db, Period.month("2026-03")).rows()
     assert sorted(row["refusals_by_reason"].split(";")) == [
         "illegible=1", "refused_by_clerk:secret=1", "refused_by_clerk=1"]
     from pipeline.reasons import label

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -17,10 +16,10 @@ from fastapi.testclient import TestClient
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from pipeline.cardqr import read_qr_codes
-from pipeline.issueqr import dossier_for_issue, issue_qr_text, parse_issue_qr
+from pipeline.issueqr import issue_qr_text, parse_issue_qr
 from storage.backends import LocalStore
-from storage.dossiers import link_document, open_dossier
-from tests.conftest import PERSON, SAMPLES, run_cli
+from storage.db.dossiers import open_dossier
+from tests.conftest import PERSON, SAMPLES, open_state, run_cli
 
 
 def test_issue_qr_text_round_trip() -> None:
@@ -38,36 +37,22 @@ def test_issue_qr_text_round_trip() -> None:
     assert "hs" not in parse_issue_qr(bare) and "cd" not in parse_issue_qr(bare)
 
 
-def test_the_certifying_communes_newest_dossier_is_named(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path)
-    sha = "ef" * 32
-    assert dossier_for_issue(store, sha, "99999") is None
-    ours = [open_dossier(store, agency="99999", person_id=PERSON, person_name="A",
-                         date_of_birth="", opened_by="lan") for _ in range(2)]
-    theirs = open_dossier(store, agency="11111", person_id=PERSON, person_name="A",
-                          date_of_birth="", opened_by="hoa")
-    for d in (*ours, theirs):
-        link_document(store, d, sha, "scan.jpg", d.opened_by)
-    newest = max(ours, key=lambda d: d.opened_at)
-    assert dossier_for_issue(store, sha, "99999") in ours
-    assert dossier_for_issue(store, sha, "99999").opened_at == newest.opened_at
-    assert dossier_for_issue(store, sha, "11111") == theirs
-
-
 def test_copy_issued_in_a_dossier_carries_its_code(tmp_path: Path, pki_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     store_dir = tmp_path / "store"
     store = LocalStore(store_dir)
+    state = open_state(store)
     scan = SAMPLES / "birth_cert.jpg"
-    sha = hashlib.sha256(scan.read_bytes()).hexdigest()
-    dossier = open_dossier(store, agency="99999", person_id=PERSON, person_name="Người thử",
-                           date_of_birth="", opened_by="lan")
-    link_document(store, dossier, sha, scan.name, "lan")
-
-    proc = run_cli(["process", str(scan), "--person-id", PERSON, "--certify-all", "--out",
-                    str(store_dir), "--workers", "1", "--json", "--no-progress"], env,
-                   timeout=300)
+    with state.db.write() as s:  # the same paper brought in two dossiers of the commune
+        dossier, other = (open_dossier(s, agency="99999", person_id=PERSON,
+                                       person_name="Người thử", date_of_birth="",
+                                       opened_by="lan", deadlines=state.deadlines)
+                          for _ in range(2))
+    for code in (other.public_code, dossier.public_code):
+        proc = run_cli(["process", str(scan), "--person-id", PERSON, "--certify-all", "--out",
+                        str(store_dir), "--workers", "1", "--json", "--no-progress",
+                        "--dossier", code], env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     (doc,) = json.loads(proc.stdout)["documents"]
     assert doc["status"] == "filed", doc
@@ -82,7 +67,7 @@ def test_copy_issued_in_a_dossier_carries_its_code(tmp_path: Path, pki_dir: Path
     meta = json.loads(store.get(doc["ecopy_path"].removesuffix(".pdf") + ".json"))
     assert meta["copy_id"] == doc["copy_id"]
 
-    app = create_app(replace(load_settings(env), web_secure_cookies=False), store)
+    app = create_app(replace(load_settings(env), web_secure_cookies=False), state)
     client = TestClient(app, follow_redirects=False)
     page = client.get(f"{urlsplit(qr).path}?{urlsplit(qr).query}")  # what the phone opens
     assert page.status_code == 200

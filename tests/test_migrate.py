@@ -1,5 +1,6 @@
-"""`ecopy migrate`: two former provinces' stores (real signed e-copies, dossiers, accounts, a
-complaint, audit chains) merged into one deployment, proven with hashes and `ecopy verify`.
+"""`ecopy migrate`: two former provinces' deployments (stores with real signed e-copies and
+audit chains; databases with dossiers, cases, accounts, a complaint) merged into one,
+proven with hashes, `ecopy verify` and the rows.
 
 Source "hagiang" is old Hà Giang (02): commune 00692 Ngọc Hà certified a copy and 00697 Minh
 Khai opened a dossier; both went into 00691 Phường Hà Giang 2. Source "tuyenquang" is old
@@ -23,22 +24,16 @@ from fastapi.testclient import TestClient
 from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
+from pipeline.casework.complaints import complaint_by_code, file_complaint
 from storage.backends import LocalStore
 from storage.backends.prefixed import PrefixedStore
-from storage.complaints import complaint_by_code, file_complaint
-from storage.dossiers import (
-    agencies_of_document,
-    dossier_by_code,
-    dossier_documents,
-    link_document,
-    load_dossier,
-    open_dossier,
-)
+from storage.db.cases import get_case
+from storage.db.dossiers import dossier_by_code, load_dossier, open_dossier
+from storage.db.successions import predecessors, successor_of
 from storage.evidence.audit import append_event, read_events, verify_audit
 from storage.evidence.register import check_chain
 from storage.migration.migrate import Source, migrate
-from storage.migration.succession import predecessors, successor_of
-from tests.conftest import CORPUS, PERSON, SAMPLES, run_cli
+from tests.conftest import CORPUS, PERSON, SAMPLES, open_state, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"
 MAPPING = "old_code,new_code\n02,08\n08,08\n00692,00691\n00697,00691\n02200,02215\n02203,02215\n"
@@ -53,14 +48,16 @@ def _env(pki_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def _hashes(root: Path) -> dict[str, str]:
+    """The store's objects (the embedded database beside them is compared by its rows)."""
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".")}
 
 
 @pytest.fixture(scope="module")
 def provinces(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict[str, dict]:
-    """Two source stores, each with a real signed e-copy made by `ecopy process` under an old
-    commune code, a dossier of another old commune linking it, accounts and audit events."""
+    """Two former deployments, each with a real signed e-copy made by `ecopy process` under an
+    old commune code (its case in that commune's desk dossier), a dossier opened by another
+    old commune, an account and audit events."""
     base = tmp_path_factory.mktemp("provinces")
     made = {}
     for label, (certifier, office, scan) in SCANS.items():
@@ -71,22 +68,24 @@ def provinces(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict[s
         assert result.returncode == 0, result.stderr
         (doc,) = json.loads(result.stdout)["documents"]
         assert doc["status"] == "filed" and doc["register_number"] == 1
-        store = LocalStore(root)
+        state = open_state(LocalStore(root))
         clerk = f"clerk.{office}"
-        accounts.create(store, clerk, "Lê Văn Cũ", "clerk", office, PASSWORD)
-        dossier = open_dossier(store, agency=office, person_id=PERSON,
-                               person_name="Nguyễn Văn An", date_of_birth="2001-02-05",
-                               opened_by=clerk)
-        link_document(store, dossier, doc["sha256"], scan.name, clerk)
-        append_event(store, actor=clerk, action="dossier_open", object=dossier.dossier_id)
+        accounts.create(state.db, clerk, "Lê Văn Cũ", "clerk", office, PASSWORD)
+        with state.db.write() as s:
+            dossier = open_dossier(s, agency=office, person_id=PERSON,
+                                   person_name="Nguyễn Văn An", date_of_birth="2001-02-05",
+                                   opened_by=clerk, deadlines=state.deadlines)
+        append_event(state.store, actor=clerk, action="dossier_open",
+                     object=dossier.dossier_id)
         made[label] = {"root": root, "doc": doc, "dossier": dossier, "clerk": clerk,
                        "certifier": certifier, "office": office}
-    complaint = file_complaint(LocalStore(made["tuyenquang"]["root"]), kind="feedback",
-                               target_type="dossier",
-                               target=made["tuyenquang"]["dossier"].public_code,
-                               filer="citizen", name="Nguyễn Văn An", phone="0912345678",
-                               text="Hồ sơ chậm.")
-    made["tuyenquang"]["complaint"] = complaint
+        if label == "tuyenquang":
+            with state.db.write() as s:
+                made[label]["complaint"] = file_complaint(
+                    s, kind="feedback", target_type="dossier", target=dossier.public_code,
+                    filer="citizen", name="Nguyễn Văn An", phone="0912345678",
+                    text="Hồ sơ chậm.")
+        state.db.close()
     return made
 
 
@@ -120,15 +119,15 @@ def test_migration_moves_everything_unchanged(tmp_path: Path, sources: dict[str,
     summary = json.loads(result.stdout)
     assert summary["complete"] and not summary["conflicts"] and not summary["check_problems"]
     dest_root = tmp_path / "dest"
-    dest = LocalStore(dest_root)
+    state = open_state(LocalStore(dest_root))
+    dest = state.store
     after = _hashes(dest_root)
     assert _source_objects(sources) == before  # the sources are only read
 
     for label, objects in before.items():
         info = provinces[label]
         for key, sha in objects.items():
-            if key.startswith(("warehouse/", "originals/", "register/", "copies/", "outbox/",
-                               "documents/")) and "/dossiers/" not in key:
+            if key.startswith(("warehouse/", "originals/", "register/", "documents/")):
                 assert after[key] == sha, key  # byte-identical, same key
             if key.startswith("audit/"):
                 assert after[f"audit-archive/{label}/{key}"] == sha
@@ -146,31 +145,40 @@ def test_migration_moves_everything_unchanged(tmp_path: Path, sources: dict[str,
         archive = run_cli(["migrate", "check-archive", label, "--store", str(dest_root)],
                           _env(pki_dir))
         assert archive.returncode == 0 and "intact" in archive.stdout
-        # the dossier now belongs to the new commune; its status code still works
-        old = info["dossier"]
-        moved = load_dossier(dest, NEW[old.agency], old.dossier_id)
-        assert moved is not None and moved.former_agency == old.agency
-        assert moved.public_code == old.public_code and moved.person_name == old.person_name
-        assert dossier_by_code(dest, old.public_code) == moved
-        assert agencies_of_document(dest, info["doc"]["sha256"]) == {NEW[old.agency]}
-        assert [d["sha256"] for d in dossier_documents(dest, moved)] == [info["doc"]["sha256"]]
-        assert load_dossier(dest, old.agency, old.dossier_id) is None
-        account = accounts.load(dest, info["clerk"])
+        with state.db.read() as s:
+            # the dossier now belongs to the new commune; its status code still works
+            old = info["dossier"]
+            moved = load_dossier(s, NEW[old.agency], old.dossier_id)
+            assert moved is not None and moved.former_agency == old.agency
+            assert moved.public_code == old.public_code
+            assert moved.person_name == old.person_name
+            assert dossier_by_code(s, old.public_code) == moved
+            assert load_dossier(s, old.agency, old.dossier_id) is None
+            # the certified paper's case too, found by the new commune only
+            case = get_case(s, info["doc"]["case_id"], agency=NEW[info["certifier"]])
+            assert case is not None and case["copy_id"] == info["doc"]["copy_id"]
+            assert get_case(s, info["doc"]["case_id"], agency=info["certifier"]) is None
+        account = accounts.load(state.db, info["clerk"])
         assert account is not None and account.agency == NEW[old.agency]
-        assert accounts.authenticate(dest, info["clerk"], PASSWORD) is not None
+        assert accounts.authenticate(state.db, info["clerk"], PASSWORD) is not None
 
     complaint = provinces["tuyenquang"]["complaint"]
-    found = complaint_by_code(dest, complaint.public_code)
-    assert found is not None and found.agency == "02215" and found.text == complaint.text
-    assert predecessors(dest, "00691") == ["00692", "00697"]
-    assert predecessors(dest, "02215") == ["02200", "02203"]
-    assert successor_of(dest, "02200") == "02215" and successor_of(dest, "00691") == "00691"
+    with state.db.read() as s:
+        found = complaint_by_code(s, complaint.public_code)
+        assert found is not None and found.agency == "02215" and found.text == complaint.text
+        assert predecessors(s, "00691") == ["00692", "00697"]
+        assert predecessors(s, "02215") == ["02200", "02203"]
+        assert successor_of(s, "02200") == "02215" and successor_of(s, "00691") == "00691"
     # a complaint filed after the merger about a former commune's copy goes to its successor
     copy_id = provinces["tuyenquang"]["doc"]["copy_id"]
-    later = file_complaint(dest, kind="complaint", target_type="copy", target=copy_id,
-                           filer="citizen", name="Nguyễn Văn An", phone="0912345678",
-                           text="Bản sao sai tên.")
+    with state.db.write() as s:
+        later = file_complaint(s, kind="complaint", target_type="copy", target=copy_id,
+                               filer="citizen", name="Nguyễn Văn An", phone="0912345678",
+                               text="Bản sao sai tên.")
     assert later.agency == "02215"
+    # the catalogue indexes the migrated copies, under the commune that certified them
+    check = run_cli(["db", "check", "--store", str(dest_root), "--json"], _env(pki_dir))
+    assert check.returncode == 0, check.stdout + check.stderr
     # the destination chain: one migrate event per source, naming the report's hash
     assert verify_audit(dest) == []
     events = [e for e in read_events(dest) if e["action"] == "migrate"]
@@ -181,6 +189,8 @@ def test_migration_moves_everything_unchanged(tmp_path: Path, sources: dict[str,
     rows = list(csv.DictReader((tmp_path / "report.csv").read_text("utf-8").splitlines()))
     assert len(rows) == len(report["objects"]) >= sum(len(o) for o in before.values())
     assert all(r["sha256"] for r in rows if r["action"] != "excluded")
+    assert {r["key"].split("/")[1] for r in rows if r["key"].startswith("db/")} >= {
+        "dossiers", "cases", "case_events", "accounts", "complaints"}
 
     # a second run changes nothing: every object is skipped as already there
     again = _migrate(tmp_path, sources, pki_dir)
@@ -217,8 +227,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, sources: dict[str, Path], pki_di
     assert not (tmp_path / "dest").exists()
     rows = list(csv.DictReader((tmp_path / "plan.csv").read_text("utf-8").splitlines()))
     actions = {r["action"] for r in rows}
-    assert {"copied", "re-homed", "archived"} <= actions
-    assert any(r["dest_key"].startswith("dossiers/00691/") for r in rows)
+    assert {"copied", "archived"} <= actions
 
 
 def test_interrupted_run_resumes(tmp_path: Path, sources: dict[str, Path], pki_dir: Path,
@@ -245,17 +254,18 @@ def test_interrupted_run_resumes(tmp_path: Path, sources: dict[str, Path], pki_d
 def test_conflicts_are_reported_never_overwritten(tmp_path: Path, sources: dict[str, Path],
                                                   provinces: dict[str, dict], pki_dir: Path,
                                                   ) -> None:
-    dest = LocalStore(tmp_path / "dest")
+    state = open_state(LocalStore(tmp_path / "dest"))
     clerk = provinces["hagiang"]["clerk"]
-    mine = accounts.create(dest, clerk, "Người khác", "auditor", "00691", PASSWORD)
-    record_key = f"documents/{provinces['tuyenquang']['doc']['sha256']}/record.json"
-    dest.put(record_key, b'{"status": "other"}')
+    mine = accounts.create(state.db, clerk, "Người khác", "auditor", "00691", PASSWORD)
+    ocr_key = f"documents/{provinces['tuyenquang']['doc']['sha256']}/ocr.json"
+    state.store.put(ocr_key, b'{"status": "other"}')
+    state.db.close()
     result = _migrate(tmp_path, sources, pki_dir)
     assert result.returncode == 1
     conflicts = {c["dest_key"] for c in json.loads(result.stdout)["conflicts"]}
-    assert conflicts == {f"accounts/{clerk}.json", record_key}
-    assert accounts.load(dest, clerk) == mine
-    assert dest.get(record_key) == b'{"status": "other"}'
+    assert conflicts == {f"db/accounts/{clerk}", ocr_key}
+    assert accounts.load(state.db, clerk) == mine
+    assert state.store.get(ocr_key) == b'{"status": "other"}'
 
 
 def test_bad_mappings_are_refused_before_writing(tmp_path: Path, sources: dict[str, Path],
@@ -280,14 +290,14 @@ def test_new_commune_staff_see_predecessors_books_and_copies(
         tmp_path: Path, sources: dict[str, Path], provinces: dict[str, dict], pki_dir: Path,
 ) -> None:
     assert _migrate(tmp_path, sources, pki_dir).returncode == 0
-    dest = LocalStore(tmp_path / "dest")
-    accounts.create(dest, "kiem.tra.moi", "Trần Kiểm Tra", "auditor", "00691", PASSWORD)
-    accounts.create(dest, "kiem.tra.khac", "Phạm Khác", "auditor", "02215", PASSWORD)
+    state = open_state(LocalStore(tmp_path / "dest"))
+    accounts.create(state.db, "kiem.tra.moi", "Trần Kiểm Tra", "auditor", "00691", PASSWORD)
+    accounts.create(state.db, "kiem.tra.khac", "Phạm Khác", "auditor", "02215", PASSWORD)
     settings = replace(load_settings(_env(pki_dir)), web_secure_cookies=False)
     copy_id = provinces["hagiang"]["doc"]["copy_id"]
 
     def client_for(user: str) -> TestClient:
-        client = TestClient(create_app(settings, dest), follow_redirects=False)
+        client = TestClient(create_app(settings, state), follow_redirects=False)
         client.post("/login", data={"username": user, "password": PASSWORD, "next": "/"})
         return client
 
@@ -313,13 +323,19 @@ def test_new_commune_staff_see_predecessors_books_and_copies(
 
 
 def test_destination_on_s3(tmp_path: Path, sources: dict[str, Path], provinces: dict[str, dict],
-                           s3_server, s3_store, pki_dir: Path) -> None:
+                           s3_server, s3_store, pg_server, pki_dir: Path) -> None:
+    from storage.db.migrate import upgrade
     from tests.s3server import REGION
 
+    url = pg_server.new_database()
+    dest_state = open_state(s3_store, url, pg_server.password)  # the province's PostgreSQL
+    upgrade(dest_state.db)
     s3env = _env(pki_dir, ECOPY_S3_ENDPOINT=s3_server.endpoint, ECOPY_S3_BUCKET="unused",
                  ECOPY_S3_SECURE="0", ECOPY_S3_REGION=REGION,
                  ECOPY_S3_ACCESS_KEY_ENV="TEST_S3_ACCESS", TEST_S3_ACCESS=s3_server.access_key,
-                 ECOPY_S3_SECRET_KEY_ENV="TEST_S3_SECRET", TEST_S3_SECRET=s3_server.secret_key)
+                 ECOPY_S3_SECRET_KEY_ENV="TEST_S3_SECRET", TEST_S3_SECRET=s3_server.secret_key,
+                 ECOPY_DATABASE_URL=url,
+                 ECOPY_DATABASE_PASSWORD_FILE=str(pg_server.password_file))
     args = ["migrate", "--mapping", str(tmp_path / "map.csv"), "--to",
             f"s3://{s3_store.bucket}", "--json", "--no-progress"]
     for label, path in sources.items():
@@ -335,8 +351,9 @@ def test_destination_on_s3(tmp_path: Path, sources: dict[str, Path], provinces: 
         assert check.returncode == 0, check.stdout + check.stderr
         assert json.loads(check.stdout)["register_entry"]["agency_code"] == \
             provinces[label]["certifier"]
-    assert dossier_by_code(s3_store, provinces["hagiang"]["dossier"].public_code).agency == \
-        "00691"
+    with dest_state.db.read() as s:
+        moved = dossier_by_code(s, provinces["hagiang"]["dossier"].public_code)
+    assert moved.agency == "00691"
     srcs = [Source(label, LocalStore(path)) for label, path in sources.items()]
     again = migrate(srcs, s3_store, dict(csv.reader(MAPPING.splitlines()[3:])))
     assert again.complete and set(again.counts()) == {"skipped-same"}

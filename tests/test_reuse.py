@@ -18,14 +18,16 @@ from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from pipeline.availability import check_dossier_needs, find_available, hit_rate
+from pipeline.casework.cancellation import cancel_copy
 from pipeline.connectors import FileSource
 from storage.backends import LocalStore
-from storage.dossiers import open_dossier
+from storage.db.catalogue import add_copy
+from storage.db.dossiers import open_dossier
+from storage.db.papers import dossier_papers
+from storage.evidence import dump
 from storage.evidence.audit import read_events, verify_audit
-from storage.evidence.cancellations import cancel_copy
-from storage.papers import dossier_papers
-from storage.records import dump
-from tests.conftest import PERSON, SAMPLES, run_cli
+from storage.state import State
+from tests.conftest import PERSON, SAMPLES, open_state, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"
 SOURCES = SAMPLES / "sources"
@@ -40,9 +42,9 @@ def made(sample_copy: dict) -> dict:
 
 
 @pytest.fixture
-def store(made: dict, tmp_path: Path) -> LocalStore:
+def state(made: dict, tmp_path: Path) -> State:
     shutil.copytree(made["dir"], tmp_path / "store")
-    return LocalStore(tmp_path / "store")
+    return open_state(LocalStore(tmp_path / "store"))
 
 
 def _source(tmp_path: Path, name: str, papers: list[dict], available: bool = True) -> FileSource:
@@ -52,54 +54,60 @@ def _source(tmp_path: Path, name: str, papers: list[dict], available: bool = Tru
     return FileSource(path)
 
 
-def _fake_copy(store: LocalStore, doc_type: str, copy_id: str, **fields: str) -> None:
-    """Warehouse metadata of a copy (reuse reads only the metadata and cancellations)."""
-    store.put(f"warehouse/{PERSON}/{doc_type}/{copy_id}.json", dump({
-        "copy_id": copy_id, "doc_type": doc_type, "test_mode": False,
-        "certified_at": "2026-01-05T09:00:00+07:00",
-        "register_entry": {"agency_code": "22222"},
-        "fields": {k: {"value": v} for k, v in fields.items()}}))
+def _fake_copy(state: State, doc_type: str, copy_id: str, **fields: str) -> None:
+    """Warehouse metadata of a copy and its catalogue row (reuse reads only the catalogue)."""
+    meta = {"copy_id": copy_id, "person_id": PERSON, "doc_type": doc_type, "test_mode": False,
+            "certified_at": "2026-01-05T09:00:00+07:00",
+            "register_entry": {"agency_code": "22222", "year": 2026, "number": 1},
+            "fields": {k: {"value": v} for k, v in fields.items()}}
+    key = f"warehouse/{PERSON}/{doc_type}/{copy_id}"
+    state.store.put(f"{key}.json", dump(meta))
+    with state.db.write() as s:
+        add_copy(s, meta, pdf_key=f"{key}.pdf")
 
 
-def test_warehouse_copy_is_found_for_any_commune(store: LocalStore, made: dict) -> None:
-    (answer,) = find_available(store, PERSON, ["birth_cert"], [], today=TODAY, test_mode=True)
+def test_warehouse_copy_is_found_for_any_commune(state: State, made: dict) -> None:
+    db = state.db
+    (answer,) = find_available(db, PERSON, ["birth_cert"], [], today=TODAY, test_mode=True)
     assert answer.available and answer.where == "warehouse"
     assert answer.ref == made["copy_id"] and answer.agency == "99999"
     # a TEST copy is never offered to a deployment signing for real
-    (prod,) = find_available(store, PERSON, ["birth_cert"], [], today=TODAY, test_mode=False)
+    (prod,) = find_available(db, PERSON, ["birth_cert"], [], today=TODAY, test_mode=False)
     assert not prod.available and prod.reason == "test_copy"
     # the type must match: a birth certificate is not a marriage certificate
-    (other,) = find_available(store, PERSON, ["marriage_cert"], [], today=TODAY,
+    (other,) = find_available(db, PERSON, ["marriage_cert"], [], today=TODAY,
                               test_mode=True)
     assert not other.available and other.reason == "not_held"
     assert "chưa kết nối cơ sở dữ liệu quốc gia nào" in other.message("vi")
     assert "(CSDL hộ tịch) chưa có" in other.message("vi", "CSDL hộ tịch")
-    assert find_available(store, "001301099999", ["birth_cert"], [], today=TODAY,
+    assert find_available(db, "001301099999", ["birth_cert"], [], today=TODAY,
                           test_mode=True)[0].reason == "not_held"
 
 
-def test_cancelled_and_expired_papers_are_not_offered(store: LocalStore, made: dict) -> None:
-    cancel_copy(store, made["copy_id"], decision_ref="15/QĐ-UBND", decision_date="2026-11-20",
+def test_cancelled_and_expired_papers_are_not_offered(state: State, made: dict) -> None:
+    db = state.db
+    cancel_copy(state, made["copy_id"], decision_ref="15/QĐ-UBND", decision_date="2026-11-20",
                 reason="Bản chính bị tẩy xóa", actor="Nguyễn Văn Thử", role="certifier")
-    (cancelled,) = find_available(store, PERSON, ["birth_cert"], [], today=TODAY,
+    (cancelled,) = find_available(db, PERSON, ["birth_cert"], [], today=TODAY,
                                   test_mode=True)
     assert not cancelled.available and cancelled.reason == "cancelled"
     assert cancelled.skipped == ((made["copy_id"], "cancelled"),)
     assert "hủy chứng thực" in cancelled.message("vi")
 
-    _fake_copy(store, "citizen_id", "a" * 32, expiry_date="2025-12-31")
-    (expired,) = find_available(store, PERSON, ["citizen_id"], [], today=TODAY, test_mode=False)
+    _fake_copy(state, "citizen_id", "a" * 32, expiry_date="2025-12-31")
+    (expired,) = find_available(db, PERSON, ["citizen_id"], [], today=TODAY, test_mode=False)
     assert not expired.available and expired.reason == "expired"
-    _fake_copy(store, "citizen_id", "b" * 32, expiry_date="2041-02-05")
-    (valid,) = find_available(store, PERSON, ["citizen_id"], [], today=TODAY, test_mode=False)
+    _fake_copy(state, "citizen_id", "b" * 32, expiry_date="2041-02-05")
+    (valid,) = find_available(db, PERSON, ["citizen_id"], [], today=TODAY, test_mode=False)
     assert valid.available and valid.ref == "b" * 32 and valid.agency == "22222"
     assert valid.skipped == (("a" * 32, "expired"),)
 
 
-def test_external_registers(store: LocalStore, tmp_path: Path) -> None:
+def test_external_registers(state: State, tmp_path: Path) -> None:
+    db = state.db
     population = FileSource(SOURCES / "csdl-dan-cu.json")
     civil = FileSource(SOURCES / "csdl-ho-tich.json")
-    answers = find_available(store, PERSON, ["marital_status", "citizen_id", "land_use_cert"],
+    answers = find_available(db, PERSON, ["marital_status", "citizen_id", "land_use_cert"],
                              [population, civil], today=TODAY, test_mode=True)
     status, card, land = answers
     assert status.available and status.where == "csdl-ho-tich"
@@ -108,34 +116,37 @@ def test_external_registers(store: LocalStore, tmp_path: Path) -> None:
     assert not land.available and land.reason == "not_held"
     assert hit_rate(answers) == pytest.approx(2 / 3)
     # six months later the marital-status confirmation has expired
-    (later,) = find_available(store, PERSON, ["marital_status"], [civil],
+    (later,) = find_available(db, PERSON, ["marital_status"], [civil],
                               today=date(2027, 5, 1), test_mode=True)
     assert not later.available and later.reason == "expired"
 
     down = _source(tmp_path, "vneid", [{"doc_type": "marital_status", "reference": "x"}],
                    available=False)
     missing = FileSource(tmp_path / "no-such-register.json")
-    (answer,) = find_available(store, PERSON, ["marital_status"], [down, missing],
+    (answer,) = find_available(db, PERSON, ["marital_status"], [down, missing],
                                today=TODAY, test_mode=True)
     assert not answer.available and answer.reason == "source_unavailable"
     assert answer.sources_down == ("vneid", "no-such-register")
     # one register down, the next one answers
-    (fallback,) = find_available(store, PERSON, ["marital_status"], [down, civil],
+    (fallback,) = find_available(db, PERSON, ["marital_status"], [down, civil],
                                  today=TODAY, test_mode=True)
     assert fallback.available and fallback.where == "csdl-ho-tich"
     assert fallback.sources_down == ("vneid",)
 
 
-def test_answers_are_recorded_in_the_dossier_and_the_audit_log(store: LocalStore,
+def test_answers_are_recorded_in_the_dossier_and_the_audit_log(state: State,
                                                                tmp_path: Path,
                                                                made: dict) -> None:
-    dossier = open_dossier(store, agency="11111", person_id=PERSON, person_name="N. T. M. Anh",
-                           date_of_birth="", opened_by="lan")
+    store = state.store
+    with state.db.write() as s:
+        dossier = open_dossier(s, agency="11111", person_id=PERSON, person_name="N. T. M. Anh",
+                               date_of_birth="", opened_by="lan", deadlines=state.deadlines)
     originals = list(store.list("originals/"))
     down = _source(tmp_path, "csdl-ho-tich", [], available=False)
-    check_dossier_needs(store, dossier, ["birth_cert", "marital_status"], [down],
+    check_dossier_needs(state, dossier, ["birth_cert", "marital_status"], [down],
                         today=TODAY, test_mode=True, actor="lan")
-    papers = {p["doc_type"]: p for p in dossier_papers(store, dossier)}
+    with state.db.read() as s:
+        papers = {p["doc_type"]: p for p in dossier_papers(s, dossier)}
     assert papers["birth_cert"]["status"] == "reused"
     assert papers["birth_cert"]["ref"] == made["copy_id"]
     assert papers["marital_status"]["status"] == "requested"
@@ -149,9 +160,10 @@ def test_answers_are_recorded_in_the_dossier_and_the_audit_log(store: LocalStore
     assert verify_audit(store) == []
     # asked again once the register is back: the answer changes, the earlier one is kept
     civil = FileSource(SOURCES / "csdl-ho-tich.json")
-    check_dossier_needs(store, dossier, ["marital_status"], [civil], today=TODAY,
+    check_dossier_needs(state, dossier, ["marital_status"], [civil], today=TODAY,
                         test_mode=True, actor="lan")
-    (status,) = [p for p in dossier_papers(store, dossier) if p["doc_type"] == "marital_status"]
+    with state.db.read() as s:
+        (status,) = [p for p in dossier_papers(s, dossier) if p["doc_type"] == "marital_status"]
     assert status["status"] == "reused" and [c["status"] for c in status["checks"]] == [
         "requested", "reused"]
 
@@ -167,14 +179,14 @@ def _csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def test_clerk_of_another_commune_reuses_the_copy_on_the_web(store: LocalStore, made: dict,
+def test_clerk_of_another_commune_reuses_the_copy_on_the_web(state: State, made: dict,
                                                              ) -> None:
     for user, role, agency in (("hoa", "clerk", "11111"), ("kiem.tra", "auditor", "11111"),
                                ("lan", "clerk", "99999")):
-        accounts.create(store, user, f"Người dùng {user}", role, agency, PASSWORD)
+        accounts.create(state.db, user, f"Người dùng {user}", role, agency, PASSWORD)
     env = {**made["env"], "ECOPY_EXTERNAL_SOURCES": f"{SOURCES / 'csdl-dan-cu.json'}:"
                                                     f"{SOURCES / 'csdl-ho-tich.json'}"}
-    app = create_app(replace(load_settings(env), web_secure_cookies=False), store)
+    app = create_app(replace(load_settings(env), web_secure_cookies=False), state)
     clerk = _login(app, "hoa")
     page = clerk.get("/dossiers")
     opened = clerk.post("/dossiers", data={"csrf": _csrf(page.text), "person_id": PERSON})

@@ -8,8 +8,8 @@ from pathlib import Path
 import pikepdf
 
 from storage.backends import LocalStore
-from storage.records import read_record
-from tests.conftest import PERSON, run_cli
+from storage.db.cases import corrections_of, get_case
+from tests.conftest import PERSON, open_state, run_cli
 
 VIET = "vietadmin-ocr-llm-rag"
 
@@ -22,11 +22,17 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
                     "--person-id", PERSON, "--json"], senv)
     docs = {Path(d["source"]).name: d for d in json.loads(done.stdout)["documents"]}
     assert {d["status"] for d in docs.values()} == {"needs_review"}  # 82 dpi scans
-    first, second = docs["4_1.jpg"]["sha256"], docs["4_2.jpg"]["sha256"]
+    first, second = docs["4_1.jpg"]["case_id"], docs["4_2.jpg"]["case_id"]
 
-    waiting = json.loads(run_cli(["review", "list", "--json"], senv).stdout)
-    assert {w["sha256"] for w in waiting} == {first, second}
+    waiting = json.loads(run_cli(["review", "list", "--json"], senv).stdout)["cases"]
+    assert {w["case_id"] for w in waiting} == {first, second}
     assert all("low_resolution" in w["review_reasons"] for w in waiting)
+    other_commune = run_cli(["review", "list", "--json"], {**senv, "ECOPY_COMMUNE": "11111"})
+    assert json.loads(other_commune.stdout)["cases"] == []
+    assert run_cli(["review", "show", first], {**senv, "ECOPY_COMMUNE": "11111"}
+                   ).returncode == 2  # another commune's case is not found
+    by_original = run_cli(["review", "show", docs["4_1.jpg"]["sha256"][:12]], senv)
+    assert by_original.returncode == 0 and first in by_original.stdout
     shown = run_cli(["review", "show", first[:10]], senv)
     assert shown.returncode == 0 and "low_resolution" in shown.stdout and "82 dpi" in shown.stdout
 
@@ -38,9 +44,9 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
                      "--field", "full_name=Nguyễn Thị Ánh Tuyết",
                      "--field", "date_of_birth=ngày 05 tháng 02 năm 1990", "--json"], senv)
     assert fixed.returncode == 0, fixed.stderr
-    corrections = list((store / "documents" / first / "corrections").glob("*.json"))
-    assert len(corrections) == 1
-    kept = json.loads(corrections[0].read_text())
+    state = open_state(LocalStore(store))
+    with state.db.read() as s:
+        (kept,) = corrections_of(s, first)
     assert kept["actor"] == "clerk.lan" and kept["fields"]["date_of_birth"] == "1990-02-05"
 
     no_role = run_cli(["review", "approve", first], senv)
@@ -67,7 +73,8 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
 
     refuse = run_cli(["review", "refuse", second, "--ground", "Bản chính bị tẩy xóa"], senv)
     assert refuse.returncode == 0, refuse.stderr
-    record = read_record(LocalStore(store), second)
+    with state.db.read() as s:
+        record = get_case(s, second)
     assert (record["status"], record["reason"]) == ("rejected", "refused_by_clerk")
     events = [json.loads(p.read_text()) for p in sorted((store / "audit").rglob("0*.json"))]
     acts = [(e["action"], (e.get("details") or {}).get("act")) for e in events

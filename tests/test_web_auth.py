@@ -9,23 +9,26 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app, safe_next
 from storage.backends import LocalStore
-from tests.conftest import run_cli
+from storage.db.schema import sessions
+from storage.state import State
+from tests.conftest import open_state, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"
 
 
 @pytest.fixture
-def web(tmp_path: Path, env: dict[str, str]) -> tuple[TestClient, LocalStore]:
-    store = LocalStore(tmp_path / "store")
-    accounts.create(store, "lan", "Trần Thị Lan", "clerk", "99999", PASSWORD)
-    accounts.create(store, "kiem.tra", "Lê Văn Kiểm", "auditor", "99999", PASSWORD)
+def web(tmp_path: Path, env: dict[str, str]) -> tuple[TestClient, State]:
+    state = open_state(LocalStore(tmp_path / "store"))
+    accounts.create(state.db, "lan", "Trần Thị Lan", "clerk", "99999", PASSWORD)
+    accounts.create(state.db, "kiem.tra", "Lê Văn Kiểm", "auditor", "99999", PASSWORD)
     settings = replace(load_settings(env), web_secure_cookies=False, web_login_failures=3)
-    return TestClient(create_app(settings, store), follow_redirects=False), store
+    return TestClient(create_app(settings, state), follow_redirects=False), state
 
 
 def login(client: TestClient, user: str = "lan", password: str = PASSWORD):
@@ -36,8 +39,9 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def test_sign_in_and_out(web: tuple[TestClient, LocalStore]) -> None:
-    client, store = web
+def test_sign_in_and_out(web: tuple[TestClient, State]) -> None:
+    client, state = web
+    store = state.store
     assert client.get("/").headers["location"] == "/login"
     page = client.get("/login")
     assert page.status_code == 200 and 'lang="vi"' in page.text and "Đăng nhập" in page.text
@@ -48,8 +52,9 @@ def test_sign_in_and_out(web: tuple[TestClient, LocalStore]) -> None:
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
     token = client.cookies.get("ecopy_session")
-    assert token and token not in json.dumps([p.read_text() for p in
-                                              (store.root / "web").rglob("*.json")])
+    with state.db.read() as s:
+        kept = [tuple(r) for r in s.execute(select(sessions))]
+    assert len(kept) == 1 and token and token not in repr(kept)  # only its sha256 is kept
 
     home = client.get("/lang/vi?next=/login")  # any signed-in page carries the CSRF token
     assert home.status_code == 303
@@ -60,9 +65,11 @@ def test_sign_in_and_out(web: tuple[TestClient, LocalStore]) -> None:
     out = client.post("/logout", data={"csrf": csrf_of(signed_in.text)})
     assert out.status_code == 303
     assert "Trần Thị Lan" not in client.get("/login").text
-    # the old token is dead even if replayed
+    # the old token is dead even if replayed, and the session is gone, not kept expired
     client.cookies.set("ecopy_session", token)
     assert "Trần Thị Lan" not in client.get("/login").text
+    with state.db.read() as s:
+        assert s.execute(select(sessions)).first() is None
 
     events = [json.loads(p.read_text()) for p in sorted((store.root / "audit").rglob("0*.json"))]
     acts = [(e["actor"], e["details"]["act"]) for e in events if e["action"] == "web"]
@@ -70,14 +77,14 @@ def test_sign_in_and_out(web: tuple[TestClient, LocalStore]) -> None:
 
 
 def test_secure_cookies_by_default(tmp_path: Path, env: dict[str, str]) -> None:
-    store = LocalStore(tmp_path / "store")
-    accounts.create(store, "lan", "Trần Thị Lan", "clerk", "99999", PASSWORD)
-    client = TestClient(create_app(load_settings(env), store), follow_redirects=False,
+    state = open_state(LocalStore(tmp_path / "store"))
+    accounts.create(state.db, "lan", "Trần Thị Lan", "clerk", "99999", PASSWORD)
+    client = TestClient(create_app(load_settings(env), state), follow_redirects=False,
                         base_url="https://testserver")
     assert "Secure" in login(client).headers["set-cookie"]
 
 
-def test_failed_logins_are_throttled(web: tuple[TestClient, LocalStore]) -> None:
+def test_failed_logins_are_throttled(web: tuple[TestClient, State]) -> None:
     client, _store = web
     for _ in range(3):
         assert login(client, password="không phải mật khẩu").status_code == 401
@@ -86,14 +93,23 @@ def test_failed_logins_are_throttled(web: tuple[TestClient, LocalStore]) -> None
     assert login(client, "kiem.tra").status_code == 303  # other users are not locked out
 
 
-def test_disabled_account_cannot_sign_in(web: tuple[TestClient, LocalStore]) -> None:
-    client, store = web
-    account = accounts.load(store, "lan")
-    accounts.save(store, replace(account, active=False))
+def test_disabled_account_cannot_sign_in(web: tuple[TestClient, State]) -> None:
+    client, state = web
+    account = accounts.load(state.db, "lan")
+    accounts.save(state.db, replace(account, active=False))
     assert login(client).status_code == 401
 
 
-def test_headers_and_language(web: tuple[TestClient, LocalStore]) -> None:
+def test_a_new_password_ends_open_sessions(web: tuple[TestClient, State]) -> None:
+    client, state = web
+    assert login(client).status_code == 303
+    assert "Trần Thị Lan" in client.get("/login").text
+    accounts.set_password(state.db, accounts.load(state.db, "lan"), PASSWORD + " mới")
+    assert "Trần Thị Lan" not in client.get("/login").text  # signed out everywhere
+    assert login(client, password=PASSWORD + " mới").status_code == 303
+
+
+def test_headers_and_language(web: tuple[TestClient, State]) -> None:
     client, _store = web
     page = client.get("/login")
     csp = page.headers["content-security-policy"]
@@ -131,12 +147,14 @@ def test_user_cli(tmp_path: Path, env: dict[str, str]) -> None:
                     "--full-name", "Trần Thị Lan", "--password-file", str(pw),
                     "--store", str(store)], env)
     assert made.returncode == 0, made.stderr
-    saved = json.loads((store / "accounts" / "lan.json").read_text())
-    assert saved["password_hash"].startswith("$argon2id$") and PASSWORD not in json.dumps(saved)
+    db = open_state(LocalStore(store)).db
+    saved = accounts.load(db, "lan")
+    assert saved.password_hash.startswith("$argon2id$") and PASSWORD not in repr(saved)
+    assert not (store / "accounts").exists()  # working state: not in the evidence store
     again = run_cli(["user", "add", "lan", "--role", "clerk", "--agency", "99999",
                      "--full-name", "X", "--password-file", str(pw), "--store", str(store)], env)
     assert again.returncode == 1
-    assert accounts.authenticate(LocalStore(store), "lan", PASSWORD) is not None
+    assert accounts.authenticate(db, "lan", PASSWORD) is not None
     off = run_cli(["user", "disable", "lan", "--store", str(store)], env)
     assert off.returncode == 0
-    assert accounts.authenticate(LocalStore(store), "lan", PASSWORD) is None
+    assert accounts.authenticate(db, "lan", PASSWORD) is None

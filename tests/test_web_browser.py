@@ -30,7 +30,7 @@ from tests.browser import (
     wait_images,
     wait_text,
 )
-from tests.conftest import PERSON
+from tests.conftest import PERSON, open_state
 
 PASSWORD = "mật khẩu đủ dài 2026"
 SCAN = ROOT / "samples" / "birth_cert.jpg"
@@ -40,18 +40,18 @@ FINAL = ("Sẵn sàng chứng thực", "Cần kiểm tra", "Bị từ chối")
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path):
     root = tmp_path_factory.mktemp("web-store")
-    store = LocalStore(root)
+    state = open_state(LocalStore(root))
     for user, name, role, agency, title in (
             ("lan", "Trần Thị Lan", "clerk", "99999", ""),
             ("chu.tich", "Nguyễn Văn Thử", "certifier", "99999",
              "Phó Chủ tịch Ủy ban nhân dân xã"),
             ("kiem.tra", "Lê Văn Kiểm", "auditor", "99999", ""),
             ("hoa", "Phạm Thị Hoa", "clerk", "11111", "")):
-        accounts.create(store, user, name, role, agency, PASSWORD, title)
+        accounts.create(state.db, user, name, role, agency, PASSWORD, title)
     settings = replace(load_settings({"ECOPY_PKI_DIR": str(pki_dir)}), web_secure_cookies=False,
                        workers=1, store_dir=root)
-    with live_server(settings, store) as base:
-        yield base, store, root
+    with live_server(settings, state) as base:
+        yield base, state, root
 
 
 def _status_text(driver, sha: str) -> str:
@@ -75,8 +75,8 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
         d.find_element(By.ID, "files").send_keys(str(SCAN))
         d.find_element(By.ID, "upload-button").click()
         row = wait_for(d, "#documents-body tr[data-sha]")
-        sha = row.get_attribute("data-sha")
-        assert re.fullmatch(r"[0-9a-f]{64}", sha)
+        sha, case_id = row.get_attribute("data-sha"), row.get_attribute("data-case")
+        assert re.fullmatch(r"[0-9a-f]{64}", sha) and re.fullmatch(r"[0-9a-f]{32}", case_id)
         WebDriverWait(d, 180).until(lambda drv: _status_text(drv, sha) in FINAL)
         status = _status_text(d, sha)
         assert status in FINAL[:2], d.find_element(By.CSS_SELECTOR,
@@ -86,7 +86,7 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
         screenshot(d, "02-dossier-clerk")
 
         # --- clerk: the review screen; the name is corrected and the paper handed over
-        d.get(f"{base}/documents/{sha}/review")
+        d.get(f"{base}/documents/{case_id}/review")
         name = wait_for(d, "[data-testid='field-full_name']")
         assert d.find_elements(By.CSS_SELECTOR, "img[src*='/pages/1.png']")
         wait_images(d)  # the page image, rendered from the stored original
@@ -107,9 +107,9 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
         # --- certifier: the queue, the side-by-side preview, approve
         sign_in(d, base, "chu.tich", PASSWORD)
         assert d.current_url.endswith("/certify")
-        wait_for(d, f"[data-testid='open-{sha[:12]}']")
+        wait_for(d, f"[data-testid='open-{case_id[:12]}']")
         screenshot(d, "04-certify-queue")
-        d.find_element(By.CSS_SELECTOR, f"[data-testid='open-{sha[:12]}']").click()
+        d.find_element(By.CSS_SELECTOR, f"[data-testid='open-{case_id[:12]}']").click()
         wait_for(d, "[data-testid='preview']")
         wait_images(d)
         assert "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH" in d.find_element(
@@ -153,7 +153,7 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
         d.get(dossier_url)
         assert "404" in d.find_element(By.TAG_NAME, "h1").text
         assert PERSON not in d.page_source
-        d.get(f"{base}/documents/{sha}/review")
+        d.get(f"{base}/documents/{case_id}/review")
         assert "404" in d.find_element(By.TAG_NAME, "h1").text
         d.get(f"{base}/lang/vi?next=/dossiers")
 
@@ -198,12 +198,13 @@ def test_citizen_follows_complains_and_staff_answers(site) -> None:
     the papers a dossier needs, and the public figures."""
     import time
 
-    from storage.dossiers import open_dossier
+    from storage.db.dossiers import open_dossier
 
-    base, store, _root = site
-    dossier = open_dossier(store, agency="99999", person_id=PERSON,
-                           person_name="Nguyễn Thị Mai Anh", date_of_birth="2001-02-05",
-                           opened_by="lan")
+    base, state, _root = site
+    with state.db.write() as s:
+        dossier = open_dossier(s, agency="99999", person_id=PERSON,
+                               person_name="Nguyễn Thị Mai Anh", date_of_birth="2001-02-05",
+                               opened_by="lan", deadlines=state.deadlines)
     with chromium(DESKTOP) as d:
         d.get(f"{base}/status")
         d.find_element(By.CSS_SELECTOR, "[data-testid='status-code']").send_keys(

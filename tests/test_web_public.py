@@ -29,7 +29,7 @@ from pipeline.issueqr import parse_issue_qr
 from pipeline.procedures import procedure
 from storage.backends import LocalStore
 from storage.evidence.audit import read_events
-from tests.conftest import PERSON, SAMPLES, run_cli
+from tests.conftest import PERSON, SAMPLES, open_state, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"
 REQUESTER = "<script>alert(1)</script> Nguyễn Văn An"
@@ -48,17 +48,17 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)["documents"][0]
     assert doc["status"] == "filed", doc
-    store = LocalStore(store_dir)
+    state = open_state(LocalStore(store_dir))
     for user, role, agency in (("lan", "clerk", "99999"), ("kiem.tra", "auditor", "99999"),
                                ("hoa", "clerk", "11111")):
-        accounts.create(store, user, f"Người dùng {user}", role, agency, PASSWORD)
+        accounts.create(state.db, user, f"Người dùng {user}", role, agency, PASSWORD)
     return {"env": env, "dir": store_dir, "copy_id": doc["copy_id"],
             "pdf": (store_dir / doc["ecopy_path"]).read_bytes()}
 
 
 def make_app(env: dict[str, str], store_dir: Path, **settings: object):
     app = create_app(replace(load_settings(env), web_secure_cookies=False, **settings),
-                     LocalStore(store_dir))
+                     open_state(LocalStore(store_dir)))
     app.state.verify_limiter = AddressLimiter(10_000, 60)  # the limit has its own test
     return app
 

@@ -21,10 +21,12 @@ from ecopy import accounts
 from ecopy.keys import verify_file
 from ecopy.settings import Settings, load_settings
 from ecopy.web.app import create_app
+from pipeline.casework.status import save_status
 from storage.backends import LocalStore
-from storage.dossiers import link_document, open_dossier
-from storage.records import read_record
-from tests.conftest import CORPUS, PERSON, run_cli
+from storage.db.cases import corrections_of, get_case
+from storage.db.dossiers import open_dossier
+from storage.state import State
+from tests.conftest import CORPUS, PERSON, open_state, run_cli
 
 PASSWORD = "mật khẩu đủ dài 2026"
 VIET = CORPUS / "vietadmin-ocr-llm-rag"
@@ -38,36 +40,42 @@ USERS = (("lan", "Trần Thị Lan", "clerk", "99999", ""),
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path, str, str]:
     """4_1.jpg and 4_2.jpg (82 dpi: both wait for review) processed once by the real CLI into
-    a store with accounts and a dossier of commune 99999; tests work on copies of it."""
+    a dossier of commune 99999 with accounts; tests work on copies of it. The two case ids."""
     store_dir = tmp_path_factory.mktemp("web-review") / "store"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     env.update(ECOPY_PKI_DIR=str(pki_dir), ECOPY_STORE=str(store_dir), ECOPY_WORKERS="1")
+    state = open_state(LocalStore(store_dir))
+    for user, name, role, agency, title in USERS:
+        accounts.create(state.db, user, name, role, agency, PASSWORD, title=title)
+    with state.db.write() as s:
+        dossier = open_dossier(s, agency="99999", person_id=PERSON,
+                               person_name="Nguyễn Thị Ánh Tuyết", date_of_birth="",
+                               opened_by="lan", deadlines=state.deadlines)
+    state.db.close()
     done = run_cli(["process", str(VIET / "4_1.jpg"), str(VIET / "4_2.jpg"), "--person-id",
-                    PERSON, "--json", "--no-progress"], env, timeout=300)
+                    PERSON, "--json", "--no-progress", "--dossier", dossier.public_code],
+                   env, timeout=300)
     assert done.returncode in (0, 3), done.stderr
     docs = {Path(d["source"]).name: d for d in json.loads(done.stdout)["documents"]}
     assert {d["status"] for d in docs.values()} == {"needs_review"}
-    store = LocalStore(store_dir)
-    for user, name, role, agency, title in USERS:
-        accounts.create(store, user, name, role, agency, PASSWORD, title=title)
-    dossier = open_dossier(store, agency="99999", person_id=PERSON,
-                           person_name="Nguyễn Thị Ánh Tuyết", date_of_birth="",
-                           opened_by="lan")
-    for doc in docs.values():
-        link_document(store, dossier, doc["sha256"], Path(doc["source"]).name, "lan")
-    return store_dir, docs["4_1.jpg"]["sha256"], docs["4_2.jpg"]["sha256"]
+    return store_dir, docs["4_1.jpg"]["case_id"], docs["4_2.jpg"]["case_id"]
 
 
 @pytest.fixture
 def site(made: tuple[Path, str, str], tmp_path: Path, pki_dir: Path):
     store_dir, first, second = made
     shutil.copytree(store_dir, tmp_path / "store")
-    store = LocalStore(tmp_path / "store")
+    state = open_state(LocalStore(tmp_path / "store"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     settings = replace(load_settings(env), web_secure_cookies=False)
-    app = create_app(settings, store)
-    return app, store, settings, first, second
+    app = create_app(settings, state)
+    return app, state, settings, first, second
+
+
+def read_case(state: State, case_id: str) -> dict:
+    with state.db.read() as s:
+        return get_case(s, case_id, with_history=True)
 
 
 def signed_in(app, user: str) -> tuple[TestClient, str]:
@@ -80,13 +88,14 @@ def signed_in(app, user: str) -> tuple[TestClient, str]:
     return client, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
 
-def web_acts(store: LocalStore) -> list[tuple[str, str]]:
-    events = [json.loads(p.read_text()) for p in sorted((store.root / "audit").rglob("0*.json"))]
+def web_acts(state: State) -> list[tuple[str, str]]:
+    events = [json.loads(p.read_text())
+              for p in sorted((state.store.root / "audit").rglob("0*.json"))]
     return [(e["actor"], (e.get("details") or {}).get("act", e["action"])) for e in events]
 
 
 def test_page_image_and_agency_isolation(site) -> None:
-    app, _store, _settings, first, _ = site
+    app, _state, _settings, first, _ = site
     clerk, _ = signed_in(app, "lan")
     png = clerk.get(f"/documents/{first}/pages/1.png")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
@@ -106,8 +115,28 @@ def test_page_image_and_agency_isolation(site) -> None:
     assert anonymous.get(f"/documents/{first}/pages/1.png").status_code == 303
 
 
+def test_review_queue_lists_the_communes_waiting_documents(site) -> None:
+    app, _state, _settings, first, second = site
+    clerk, csrf = signed_in(app, "lan")
+    page = clerk.get("/review")
+    assert page.status_code == 200
+    assert "Giấy tờ cần kiểm tra (2)" in page.text
+    assert f'href="/documents/{first}/review"' in page.text
+    assert f'href="/documents/{second}/review"' in page.text
+    assert "Nguyễn Thị Ánh Tuyết" in page.text and 'aria-current="page"' in page.text
+    assert clerk.get("/review?after=not-a-cursor").status_code == 200  # first page again
+    assert clerk.post(f"/documents/{first}/reviewed", data={"csrf": csrf}).status_code == 303
+    left = clerk.get("/review").text
+    assert "Giấy tờ cần kiểm tra (1)" in left and f"/documents/{first}/review" not in left
+    other, _ = signed_in(app, "lan.khac")  # another commune's clerk sees none of them
+    theirs = other.get("/review").text
+    assert "Không có giấy tờ nào cần kiểm tra." in theirs and second not in theirs
+    certifier, _ = signed_in(app, "chu.tich")  # the certifier has the /certify queues
+    assert certifier.get("/review").status_code == 403
+
+
 def test_review_corrections_escaped_and_ready(site) -> None:
-    app, store, _settings, first, _ = site
+    app, state, _settings, first, _ = site
     clerk, csrf = signed_in(app, "lan")
     page = clerk.get(f"/documents/{first}/review")
     assert page.status_code == 200
@@ -126,7 +155,8 @@ def test_review_corrections_escaped_and_ready(site) -> None:
         "add_name": "date_of_birth", "add_value": "hôm qua"})
     assert bad.status_code == 400 and "Không đọc được ngày này" in bad.text
     assert 'value="hôm qua"' in bad.text
-    assert not (store.root / "documents" / first / "corrections").exists()
+    with state.db.read() as s:
+        assert corrections_of(s, first) == []
 
     xss = "<script>alert(1)</script>"
     saved = clerk.post(f"/documents/{first}/review", data={
@@ -137,13 +167,13 @@ def test_review_corrections_escaped_and_ready(site) -> None:
         "csrf": csrf, "doc_type": "birth_cert", "f.document_number": "1906/2024",
         "f.date_of_birth": "05/02/1990", "add_name": "full_name", "add_value": xss})
     assert again.status_code == 303
-    kept = [json.loads(p.read_text()) for p in
-            sorted((store.root / "documents" / first / "corrections").glob("*.json"))]
+    with state.db.read() as s:
+        kept = corrections_of(s, first)
     assert [k["fields"] for k in kept] == [
         {"document_number": "1906/2024", "date_of_birth": "1990-02-05"}, {"full_name": xss}]
     assert kept[0]["actor"] == "lan" and kept[0]["doc_type"] == "birth_cert"
     assert kept[1]["doc_type"] is None  # unchanged type, unchanged date: not a correction
-    record = read_record(store, first)
+    record = read_case(state, first)
     assert record["status"] == "needs_review"
     assert record["corrections"]["fields"]["full_name"] == xss
 
@@ -154,21 +184,22 @@ def test_review_corrections_escaped_and_ready(site) -> None:
 
     marked = clerk.post(f"/documents/{first}/reviewed", data={"csrf": csrf})
     assert marked.status_code == 303
-    record = read_record(store, first)
+    record = read_case(state, first)
     assert record["status"] == "ready" and record["reviewed_by"] == "lan"
     after = clerk.get(f"/documents/{first}/review?done=marked")
     assert "Đã chuyển giấy tờ đến người chứng thực." in after.text
     assert 'data-testid="mark-reviewed"' not in after.text  # already handed over
     assert 'name="f.full_name"' in after.text  # still correctable until certified
     assert clerk.post(f"/documents/{first}/reviewed", data={"csrf": csrf}).status_code == 409
-    acts = web_acts(store)
+    acts = web_acts(state)
     for act in (("lan", "correct"), ("lan", "review_correct"), ("lan", "mark_reviewed"),
                 ("lan", "review_done")):
         assert act in acts, act
 
 
 def test_certify_approve_verify_and_cancel(site) -> None:
-    app, store, settings, first, second = site
+    app, state, settings, first, second = site
+    store = state.store
     clerk, clerk_csrf = signed_in(app, "lan")
     assert clerk.post(f"/documents/{first}/review", data={
         "csrf": clerk_csrf, "doc_type": "other", "f.document_number": "1906",
@@ -200,12 +231,12 @@ def test_certify_approve_verify_and_cancel(site) -> None:
     assert stranger.post(f"/certify/{first}/approve",
                          data={"csrf": stranger_csrf}).status_code == 404
     assert f"/certify/{first}" not in stranger.get("/certify").text
-    assert read_record(store, first)["status"] == "ready"
+    assert read_case(state, first)["status"] == "ready"
 
     approved = certifier.post(f"/certify/{first}/approve", data={"csrf": csrf})
     assert approved.status_code == 303, approved.text
     assert approved.headers["location"] == f"/certify/{first}?done=approved"
-    record = read_record(store, first)
+    record = read_case(state, first)
     assert record["status"] == "filed", record.get("message")
     copy_id, number = record["copy_id"], record["register_entry"]["number"]
     assert record["register_entry"]["signer"] == ("Phạm Văn Chứng, Chủ tịch Ủy ban nhân dân "
@@ -246,31 +277,34 @@ def test_certify_approve_verify_and_cancel(site) -> None:
     assert "15/QĐ-UBND" in shown.text and "&lt;b&gt;" in shown.text
     report, _text = verify_file(data, settings, store=store)
     assert (report.indication, report.sub_indication) == ("TOTAL-FAILED", "CANCELLED")
-    acts = web_acts(store)
+    acts = web_acts(state)
     for act in (("chu.tich", "approve"), ("chu.tich", "certify_approve"),
                 ("chu.tich", "cancel"), ("chu.tich", "certify_cancel")):
         assert act in acts, act
 
 
 def test_refuse_with_art22_ground(site) -> None:
-    app, store, _settings, _, second = site
+    app, state, _settings, _, second = site
+    store = state.store
     certifier, csrf = signed_in(app, "chu.tich")
     page = certifier.get(f"/certify/{second}")
     assert "82 dpi" in page.text  # not yet checked: the reasons are shown
     # another certifier's approval is running (its claim is fresh): a second one is refused
-    record = read_record(store, second)
-    store.put(f"documents/{second}/approvals/{len(record['history']):04d}.json", json.dumps(
-        {"actor": "pho.chu.tich", "at": datetime.now(UTC).isoformat(timespec="seconds"),
-         "copy_id": "0" * 32}).encode())
+    save_status(state, second, "certifying", actor="pho.chu.tich", copy_id="0" * 32,
+                approval={"actor": "pho.chu.tich",
+                          "at": datetime.now(UTC).isoformat(timespec="seconds")},
+                approved_from="needs_review")
     busy = certifier.post(f"/certify/{second}/approve", data={"csrf": csrf})
     assert busy.status_code == 409 and "đang được người khác ký" in busy.text
-    assert read_record(store, second)["status"] == "needs_review"
+    assert read_case(state, second)["approval"]["actor"] == "pho.chu.tich"
+    save_status(state, second, "needs_review", actor="pho.chu.tich",  # that approval failed
+                expect_status={"certifying"})
     unchosen = certifier.post(f"/certify/{second}/refuse", data={"csrf": csrf, "detail": "x"})
     assert unchosen.status_code == 400 and "Hãy chọn lý do từ chối." in unchosen.text
     refused = certifier.post(f"/certify/{second}/refuse", data={
         "csrf": csrf, "ground": "altered", "detail": "Số hiệu bị sửa"})
     assert refused.status_code == 303
-    record = read_record(store, second)
+    record = read_case(state, second)
     assert (record["status"], record["reason"]) == ("rejected", "refused_by_clerk")
     assert record["ground_code"] == "altered"  # counted per Art 22 ground in the figures
     assert "Bản chính bị tẩy xóa, sửa chữa" in record["message"]
@@ -285,7 +319,7 @@ def test_refuse_with_art22_ground(site) -> None:
 
 
 def test_auditor_reads_only(site) -> None:
-    app, store, _settings, first, _ = site
+    app, state, _settings, first, _ = site
     auditor, csrf = signed_in(app, "kiem.tra")
     page = auditor.get(f"/documents/{first}/review")
     assert page.status_code == 200 and "Chỉ xem" in page.text
@@ -299,14 +333,15 @@ def test_auditor_reads_only(site) -> None:
     clerk, _ = signed_in(app, "lan")
     assert clerk.post(f"/documents/{first}/review",
                       data={"f.document_number": "1"}).status_code == 403  # no CSRF
-    assert read_record(store, first)["status"] == "needs_review"
-    assert not (store.root / "documents" / first / "corrections").exists()
+    assert read_case(state, first)["status"] == "needs_review"
+    with state.db.read() as s:
+        assert corrections_of(s, first) == []
 
 
 def test_real_key_is_only_its_holders(site) -> None:
     from ecopy.actions import NotAllowed, settings_for_signer
 
-    _app, _store, settings, _, _ = site
+    _app, _state, settings, _, _ = site
     real = replace(settings, key_source="pkcs12", certifier_name="Nguyễn Văn Thử")
     assert settings_for_signer(real, "nguyễn  văn thử", "").certifier_name == "Nguyễn Văn Thử"
     with pytest.raises(NotAllowed):

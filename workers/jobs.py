@@ -1,20 +1,22 @@
 """rq job functions: thin wrappers over ``pipeline.stages``, one stage per job.
 
-A job takes only the document's sha256 and its batch id. Everything else comes from the
-object store (the system of record) and from the worker's context, which the shell installs
-once per worker process (``install``). rq forks a work-horse per job, and the horse inherits it.
+A job takes only the case id and its batch id. Everything else comes from the database (the
+case, the batch), the object store (the original, the OCR) and the worker's context, which
+the shell installs once per worker process (``install``). rq forks a work-horse per job, and
+the horse inherits it (storage.db drops its parent's connections in the child).
 
-Every job is idempotent: it first reads the document record and does nothing if its stage
-is already done (a retried job, a duplicate enqueue, a reconcile run). A job only enqueues
-the next stage after it has written its own result to the store. So losing Redis (or a
-worker) can delay a document, but can never lose it or certify it twice. The sign stage
-reuses a register number already claimed under the document's copy_id (see
-``pipeline.certify.certify_document``).
+Every job is idempotent: it first reads the case and does nothing if its stage is already
+done (a retried job, a duplicate enqueue, a reconcile run), and it saves its result with a
+compare-and-set on the status it started from, so a copy of the job that finished first
+wins and the other stops. A job only enqueues the next stage after it has saved its own
+result. So losing Redis (or a worker) can delay a document, but can never lose it or certify
+it twice. The sign stage reuses a register number already claimed under the case's copy_id
+(see ``pipeline.certify.certify_document``).
 
-Documents are rejected or held for review with a reason code written to their record, or
-left READY for a certifier when their batch says ``certify_when_sure: false`` (web uploads).
-Those are outcomes, not job failures. A job fails (and rq retries it with backoff) only
-when infrastructure fails: the store or Redis is unreachable, or a worker dies.
+Cases are rejected or held for review with a reason code, or left READY for a certifier when
+their batch says ``certify_when_sure: false`` (web uploads). Those are outcomes, not job
+failures. A job fails (and rq retries it with backoff) only when infrastructure fails: the
+store, the database or Redis is unreachable, or a worker dies.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
+from pipeline.casework.status import save_status
 from pipeline.certify import CertifyContext
 from pipeline.pagework import TaskFailure
 from pipeline.stages import (
@@ -45,9 +48,10 @@ from pipeline.stages import (
     understand,
 )
 from pipeline.types import DocStatus
-from storage.backends import ObjectStore
-from storage.batches import read_batch
-from storage.records import ocr_key, read_record, update_record
+from storage.db.batches import read_batch
+from storage.db.cases import Conflict, get_case
+from storage.evidence.originals import ocr_key
+from storage.state import State
 
 STAGES = ("ocr", "understand", "sign")
 QUEUE_PREFIX = "ecopy-"
@@ -55,14 +59,15 @@ QUEUE_PREFIX = "ecopy-"
 # failing ends in rq's failed registry, where `ecopy status` shows it.
 RETRY = Retry(max=6, interval=[2, 5, 10, 30, 60, 120])
 JOB_TIMEOUT = {"ocr": 3600, "understand": 300, "sign": 900}
-# READY (batches with certify_when_sure off) waits for a certifier, never for a sign job
+# READY (batches with certify_when_sure off) waits for a certifier, never for a sign job;
+# CERTIFYING is a certifier's approval running in the web app
 DONE = {DocStatus.FILED, DocStatus.NEEDS_REVIEW, DocStatus.READY, DocStatus.REJECTED,
-        DocStatus.DUPLICATE}
+        DocStatus.CERTIFYING}
 
 
 @dataclass(frozen=True)
 class WorkerContext:
-    store: ObjectStore
+    state: State
     redis: Redis
     agency_code: str
     defaults: StageOptions  # person_id etc. are replaced per batch
@@ -104,11 +109,11 @@ def queue(redis: Redis, stage: str) -> Queue:
     return Queue(QUEUE_PREFIX + stage, connection=redis)
 
 
-def job_id(stage: str, sha: str) -> str:
-    return f"ecopy-{stage}-{sha}"
+def job_id(stage: str, case_id: str) -> str:
+    return f"ecopy-{stage}-{case_id}"
 
 
-def enqueue(redis: Redis, stage: str, sha: str, batch_id: str) -> bool:
+def enqueue(redis: Redis, stage: str, case_id: str, batch_id: str) -> bool:
     """Enqueue a stage for a document unless it is already queued or running. True if queued.
 
     A finished or failed job under the same id is replaced. This is how `reconcile`
@@ -116,10 +121,10 @@ def enqueue(redis: Redis, stage: str, sha: str, batch_id: str) -> bool:
     """
     funcs = {"ocr": ocr_job, "understand": understand_job, "sign": sign_job}
     q = queue(redis, stage)
-    jid = job_id(stage, sha)
+    jid = job_id(stage, case_id)
     for _ in range(2):
         try:
-            q.enqueue(funcs[stage], sha, batch_id, job_id=jid, unique=True, retry=RETRY,
+            q.enqueue(funcs[stage], case_id, batch_id, job_id=jid, unique=True, retry=RETRY,
                       job_timeout=JOB_TIMEOUT[stage], result_ttl=86400, failure_ttl=7 * 86400)
             return True
         except DuplicateJobError:
@@ -134,9 +139,14 @@ def enqueue(redis: Redis, stage: str, sha: str, batch_id: str) -> bool:
     return False
 
 
+def _batch(batch_id: str) -> dict:
+    with _ctx().state.db.read() as s:
+        return read_batch(s, batch_id)
+
+
 def _options(batch_id: str) -> StageOptions:
     ctx = _ctx()
-    batch = read_batch(ctx.store, batch_id)
+    batch = _batch(batch_id)
     return replace(ctx.defaults, person_id=batch["person_id"],
                    hold_for_review=batch.get("hold_for_review", True),
                    accept_signed=batch.get("accept_signed", False),
@@ -146,88 +156,93 @@ def _options(batch_id: str) -> StageOptions:
 
 def _agency(batch_id: str) -> str:
     """The commune the batch was submitted for (one deployment may serve several)."""
-    return read_batch(_ctx().store, batch_id).get("commune_code") or _ctx().agency_code
+    return _batch(batch_id).get("commune_code") or _ctx().agency_code
 
 
-def _record(sha: str) -> dict:
-    record = read_record(_ctx().store, sha)
+def _record(case_id: str) -> dict:
+    with _ctx().state.db.read() as s:
+        record = get_case(s, case_id)
     if record is None:
-        raise LookupError(f"no record for document {sha}")
+        raise LookupError(f"no case {case_id}")
     return record
 
 
-def _finished_meanwhile(sha: str) -> bool:
-    """Re-read before writing: a copy of this job (requeued after its worker died while the
-    work-horse lived on) may have finished the document meanwhile, and a record must never
-    move back from a final status. Records have no compare-and-set, so this narrows the race
-    to the read-write gap; a sign job that still runs twice reuses its register claim."""
-    return _record(sha).get("status") in DONE
-
-
-def ocr_job(sha: str, batch_id: str) -> str:
+def ocr_job(case_id: str, batch_id: str) -> str:
     ctx = _ctx()
-    record = _record(sha)
+    state = ctx.state
+    record = _record(case_id)
     if record.get("status") in DONE:
         return "done already"
-    if load_ocr(ctx.store, sha) is None:
+    sha = record["sha256"]
+    pages = load_ocr(state.store, sha)  # OCR is shared by the bytes: another case's will do
+    if pages is None:
         opt = _options(batch_id)
-        workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-ocr-{sha[:12]}-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-ocr-{case_id[:12]}-"))
         try:
-            original = fetch_original(ctx.store, sha, workdir, record["name"])
+            original = fetch_original(state.store, sha, workdir, record["name"])
             result = read_pages(original, record["kind"], workdir, opt)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if isinstance(result, TaskFailure):
-            reject(ctx.store, opt, agency_code=_agency(batch_id), source=record["name"],
-                   name=record["name"], sha=sha, reason=result.reason, params=result.params)
+            reject(state, opt, agency_code=_agency(batch_id), source=record["name"],
+                   name=record["name"], sha=sha, case_id=case_id, reason=result.reason,
+                   params=result.params)
             return f"rejected: {result.reason}"
-        inspection, pages = result
-        if _finished_meanwhile(sha):
+        pages = [page for _, page in result[1]]
+        save_ocr(state.store, sha, pages)
+    if record["status"] != DocStatus.OCR:
+        try:
+            save_status(state, case_id, DocStatus.OCR, actor=_options(batch_id).actor,
+                        expect_status={DocStatus.RECEIVED}, pages=len(pages))
+        except Conflict:
             return "done meanwhile"
-        save_ocr(ctx.store, sha, [page for _, page in pages])
-        update_record(ctx.store, sha, DocStatus.OCR, pages=inspection.page_count)
-    enqueue(ctx.redis, "understand", sha, batch_id)
+    enqueue(ctx.redis, "understand", case_id, batch_id)
     return "ocr done"
 
 
-def understand_job(sha: str, batch_id: str) -> str:
+def understand_job(case_id: str, batch_id: str) -> str:
     ctx = _ctx()
-    record = _record(sha)
+    state = ctx.state
+    record = _record(case_id)
     if record.get("status") in DONE:
         return "done already"
     if record.get("copy_id"):  # understood earlier; the sign stage is next
-        enqueue(ctx.redis, "sign", sha, batch_id)
+        enqueue(ctx.redis, "sign", case_id, batch_id)
         return "understood already"
-    ocr_pages = load_ocr(ctx.store, sha)
+    sha = record["sha256"]
+    ocr_pages = load_ocr(state.store, sha)
     if ocr_pages is None:  # should not happen: OCR enqueues us only after saving
-        enqueue(ctx.redis, "ocr", sha, batch_id)
+        enqueue(ctx.redis, "ocr", case_id, batch_id)
         return "no OCR yet"
     opt = _options(batch_id)
-    result = understand(ctx.store, opt, agency_code=_agency(batch_id), source=record["name"],
-                        name=record["name"], sha=sha, ocr_pages=ocr_pages)
+    result = understand(state, opt, agency_code=_agency(batch_id), source=record["name"],
+                        name=record["name"], sha=sha, case_id=case_id, ocr_pages=ocr_pages)
     if not isinstance(result, Understood):
         return f"{result.status}: {result.reason}"
-    if _finished_meanwhile(sha):
-        return "done meanwhile"
     # The copy id is fixed before signing, so a retried sign job resumes its register claim.
-    update_record(ctx.store, sha, DocStatus.OCR, **result.record, copy_id=uuid.uuid4().hex)
-    enqueue(ctx.redis, "sign", sha, batch_id)
+    try:
+        save_status(state, case_id, DocStatus.OCR, actor=opt.actor,
+                    expect_version=record["version"], **result.record,
+                    copy_id=uuid.uuid4().hex)
+    except Conflict:
+        return "done meanwhile"
+    enqueue(ctx.redis, "sign", case_id, batch_id)
     return "ready to certify"
 
 
-def sign_job(sha: str, batch_id: str) -> str:
+def sign_job(case_id: str, batch_id: str) -> str:
     ctx = _ctx()
-    record = _record(sha)
+    record = _record(case_id)
     if record.get("status") in DONE:
         return "done already"
-    has_ocr = ctx.store.exists(ocr_key(sha))  # certify_stored reads it; no need to here
+    has_ocr = ctx.state.store.exists(ocr_key(record["sha256"]))  # certify_stored reads it
     if not has_ocr or not record.get("copy_id"):
-        enqueue(ctx.redis, "understand" if has_ocr else "ocr", sha, batch_id)
+        enqueue(ctx.redis, "understand" if has_ocr else "ocr", case_id, batch_id)
         return "not understood yet"
     opt = _options(batch_id)
-    workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-sign-{sha[:12]}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-sign-{case_id[:12]}-"))
     try:
-        outcome = certify_stored(_certify_ctx(), opt, sha=sha, record=record, workdir=workdir)
+        outcome = certify_stored(_certify_ctx(), opt, record=record, workdir=workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return f"{outcome.status}: {outcome.copy_id or outcome.reason}"

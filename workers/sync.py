@@ -35,13 +35,13 @@ from storage.outbox import (
     OutboxStatus,
     Pending,
     RetryPolicy,
-    advance_cursor,
     is_due,
     mark_delivered,
     mark_failed,
     mark_retry,
     pending_items,
 )
+from storage.state import State
 
 ENDPOINTS = {"ecopy": "ecopies", "status": "status", "cancellation": "cancellations"}
 RETRYABLE = {408, 425, 429}
@@ -151,7 +151,7 @@ def _sha256_file(path: Path) -> str:
 
 
 class PortalClient:
-    """Sends one outbox item per call; it never writes the store (deliver_due does)."""
+    """Sends one outbox item per call; it records nothing (deliver_due does)."""
 
     def __init__(self, config: PortalConfig, session: requests.Session | None = None) -> None:
         self.config = config
@@ -245,7 +245,7 @@ def _receipt_id(body: bytes, response: requests.Response) -> str:
     return response.headers.get("Receipt-Id", "")[:200]
 
 
-def deliver_due(store: ObjectStore, client: PortalClient, now: datetime | None = None,
+def deliver_due(state: State, client: PortalClient, now: datetime | None = None,
                 limit: int = 100) -> DeliveryReport:
     """Send up to ``limit`` due items, oldest first, in order within each ref.
 
@@ -256,36 +256,38 @@ def deliver_due(store: ObjectStore, client: PortalClient, now: datetime | None =
     moment = now or datetime.now(UTC)
     report = DeliveryReport()
     blocked: set[str] = set()
-    for pending in pending_items(store, moment):
+    with state.db.read() as s:  # the oldest first; refs keep their order within them
+        backlog = pending_items(s, limit=limit * 20)
+    for pending in backlog:
         ref = pending.state.ref
         if ref in blocked or not is_due(pending.state, moment) or report.attempted >= limit:
             blocked.add(ref)
             report.waiting += 1
             continue
         report.attempted += 1
-        outcome = client.send(store, pending.item)
-        _record(store, client, pending, outcome, moment, report)
+        outcome = client.send(state.store, pending.item)
+        _record(state, client, pending, outcome, moment, report)
         if outcome.result == "retry":
             blocked.add(ref)
-    advance_cursor(store, moment)
     return report
 
 
-def _record(store: ObjectStore, client: PortalClient, pending: Pending, outcome: Outcome,
+def _record(state: State, client: PortalClient, pending: Pending, outcome: Outcome,
             moment: datetime, report: DeliveryReport) -> None:
     if outcome.result == "delivered":
-        mark_delivered(store, pending, http_status=outcome.http_status or 200,
+        mark_delivered(state.db, state.store, pending, http_status=outcome.http_status or 200,
                        receipt_id=outcome.receipt_id, body_sha256=outcome.body_sha256,
                        endpoint=client.endpoint(pending.state.kind), now=datetime.now(UTC))
         report.delivered += 1
     elif outcome.result == "failed":
-        mark_failed(store, pending, outcome.error, http_status=outcome.http_status, now=moment)
+        mark_failed(state.db, pending, outcome.error, http_status=outcome.http_status,
+                    now=moment)
         report.failed += 1
     else:
-        state = mark_retry(store, pending, outcome.error, http_status=outcome.http_status,
+        after = mark_retry(state.db, pending, outcome.error, http_status=outcome.http_status,
                            retry_after=outcome.retry_after, policy=client.config.policy,
                            now=moment)
-        if state.status is OutboxStatus.FAILED:
+        if after.status is OutboxStatus.FAILED:
             report.failed += 1
         else:
             report.retrying += 1

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_store
     from storage.evidence.audit import read_events, verify_audit
 
     store = open_store(args, settings)
@@ -53,7 +53,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_store
     from storage.evidence.audit import read_events
 
     events = read_events(open_store(args, settings), last=args.last)

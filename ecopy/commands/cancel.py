@@ -39,14 +39,17 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.actions import cancel_certification
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
+    from storage.db.successions import visible_agencies
     from storage.evidence.cancellations import CancellationError, NotAllowed, UnknownCopy
 
-    store = open_store(args, settings)
+    state = open_state(args, settings)
+    with state.db.read() as s:  # a copy of this commune (or one it succeeded) only
+        agencies = visible_agencies(s, settings.commune_code)
     try:
         decision, already = cancel_certification(
-            store, args.copy_id, decision_ref=args.decision, decision_date=args.decision_date,
-            reason=args.reason, actor=settings.actor, role=settings.role)
+            state, args.copy_id, decision_ref=args.decision, decision_date=args.decision_date,
+            reason=args.reason, actor=settings.actor, role=settings.role, agencies=agencies)
     except (NotAllowed, UnknownCopy) as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_REFUSED
@@ -70,11 +73,14 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
     from ecopy.reports.cancellations import publish
+    from ecopy.wiring import open_state
+    from storage.db.catalogue import all_cancellations
 
+    with open_state(args, settings).db.read() as s:
+        decisions = all_cancellations(s)
     try:
-        json_path, html_path = publish(open_store(args, settings), args.out_dir)
+        json_path, html_path = publish(decisions, args.out_dir)
     except OSError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE

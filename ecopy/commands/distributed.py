@@ -1,8 +1,9 @@
 """Distributed mode: `ecopy submit`, `ecopy worker`, `ecopy status`, `ecopy reconcile`.
 
-The store (ECOPY_S3_ENDPOINT, or ECOPY_STORE for a shared directory) is the system of record;
-Redis (ECOPY_REDIS_URL) only holds queues. A scan station can run `ecopy worker --queues ocr`
-and a signing host `ecopy worker --queues understand,sign`.
+The store (ECOPY_S3_ENDPOINT, or ECOPY_STORE for a shared directory) keeps the evidence and
+the database (ECOPY_DATABASE_URL) the cases and batches; Redis (ECOPY_REDIS_URL) only holds
+queues. A scan station can run `ecopy worker --queues ocr` and a signing host
+`ecopy worker --queues understand,sign`.
 
 Exit codes: 0 ok; 2 bad input; status: 0 all done, 1 some still in progress, 4 some rejected.
 """
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                                     "batch id")
     su.add_argument("paths", nargs="+", type=Path)
     su.add_argument("--person-id", required=True)
+    su.add_argument("--dossier", metavar="CODE",
+                    help="the dossier's public status code (default: the person's dossier "
+                         "this command opened before at the commune, or a new one)")
     su.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
     su.add_argument("--certify-all", action="store_true",
                     help="certify without holding uncertain documents for review")
@@ -60,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     re.set_defaults(handler=cmd_reconcile)
 
     he = subparsers.add_parser("health", parents=[common],
-                               help="exit 0 when the store and Redis answer (health checks)")
+                               help="exit 0 when the store, the database and Redis answer "
+                                    "(health checks)")
     he.add_argument("--store", type=Path)
     he.add_argument("--json", action="store_true")
     he.set_defaults(handler=cmd_health)
@@ -79,12 +84,13 @@ def _redis(settings: Settings, **options: Any) -> Any:
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from redis.exceptions import RedisError
 
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from pipeline.idnumber import parse_personal_id
     from pipeline.orchestrator import expand_inputs
     from pipeline.reasons import Reason, message
     from pipeline.stages import Accepted, StageOptions, intake
-    from storage.batches import new_batch_id
+    from storage.db.batches import new_batch_id
+    from storage.db.dossiers import desk_dossier, dossier_by_code
 
     try:
         parse_personal_id(args.person_id)
@@ -92,33 +98,44 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         print(message(Reason.INVALID_PERSON_ID, settings.lang, value=args.person_id,
                       detail=str(exc)), file=sys.stderr)
         return EXIT_USAGE
-    store = open_store(args, settings)
+    state = open_state(args, settings)
+    actor = settings.actor or "ecopy"
+    with state.db.write() as s:
+        dossier = (dossier_by_code(s, args.dossier) if args.dossier else
+                   desk_dossier(s, agency=settings.commune_code, person_id=args.person_id,
+                                opened_by=actor, deadlines=state.deadlines))
+    if dossier is None or dossier.agency != settings.commune_code:
+        print(f"ecopy: no dossier {args.dossier!r} at commune {settings.commune_code}",
+              file=sys.stderr)
+        return EXIT_USAGE
     redis = _redis(settings)
     opt = StageOptions(person_id=args.person_id, limits=settings.limits,
-                       lang_messages=settings.lang, actor=settings.actor or "ecopy")
+                       lang_messages=settings.lang, actor=actor)
     batch_id = new_batch_id()
     documents, outcomes = [], []
     for path in expand_inputs(args.paths):
-        result = intake(store, opt, agency_code=settings.commune_code, path=path)
+        result = intake(state, opt, dossier=dossier, path=path, batch_id=batch_id)
         if isinstance(result, Accepted):
-            documents.append(batch_document(store, batch_id, result.sha256, result.kind,
-                                            result.name, str(path)))
+            documents.append({"case_id": result.case_id, "sha256": result.sha256,
+                              "name": result.name, "source": str(path)})
         else:
-            outcomes.append({"source": str(path), "sha256": result.sha256,
-                             "status": str(result.status), "reason": result.reason,
-                             "message": result.message})
+            outcomes.append({"source": str(path), "case_id": result.case_id,
+                             "sha256": result.sha256, "status": str(result.status),
+                             "reason": result.reason, "message": result.message})
     try:
-        queue_batch(store, redis, batch_id, documents, {
+        queue_batch(state, redis, batch_id, documents, {
             "person_id": args.person_id, "hold_for_review": not args.certify_all,
-            "accept_signed": args.accept_signed, "actor": settings.actor or "ecopy",
-            "commune_code": settings.commune_code, "not_queued": outcomes})
+            "accept_signed": args.accept_signed, "actor": actor,
+            "commune_code": settings.commune_code, "dossier_id": dossier.dossier_id,
+            "not_queued": outcomes})
     except RedisError as exc:
-        # nothing is lost: originals, records and the batch are in the store
+        # nothing is lost: originals, cases and the batch are kept
         print(f"ecopy: batch {batch_id} is stored but could not be queued ({exc}); "
               "run `ecopy reconcile` when Redis is back", file=sys.stderr)
         return EXIT_PENDING
     if args.json:
-        print(json.dumps({"batch_id": batch_id, "queued": documents, "not_queued": outcomes},
+        print(json.dumps({"batch_id": batch_id, "dossier": dossier.dossier_id,
+                          "queued": documents, "not_queued": outcomes},
                          ensure_ascii=False, indent=2))
     else:
         print(batch_id)
@@ -127,27 +144,18 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def batch_document(store: Any, batch_id: str, sha256: str, kind: str, name: str,
-                   source: str) -> dict[str, str]:
-    """Mark a taken-in document as part of a batch; its entry in the batch's document list."""
-    from pipeline.types import DocStatus
-    from storage.records import update_record
-
-    update_record(store, sha256, DocStatus.RECEIVED, kind=kind, batch_id=batch_id)
-    return {"sha256": sha256, "name": name, "source": source}
-
-
-def queue_batch(store: Any, redis: Any, batch_id: str, documents: list[dict[str, str]],
+def queue_batch(state: Any, redis: Any, batch_id: str, documents: list[dict[str, str]],
                 options: dict[str, Any]) -> None:
-    """Write the batch object (options: person_id, hold_for_review, ...), then queue each
-    document's OCR job. Raises RedisError when Redis is down: the batch is stored by then, so
-    `ecopy reconcile` can queue it later."""
-    from storage.batches import create_batch
+    """Write the batch (options: person_id, hold_for_review, ...), then queue each case's OCR
+    job. Raises RedisError when Redis is down: the batch is kept by then, so `ecopy
+    reconcile` can queue it later."""
+    from storage.db.batches import create_batch
     from workers.jobs import enqueue
 
-    create_batch(store, batch_id, {**options, "documents": documents})
-    for doc in documents:  # after the batch object exists: jobs read it
-        enqueue(redis, "ocr", doc["sha256"], batch_id)
+    with state.db.write() as s:
+        create_batch(s, batch_id, {**options, "documents": documents})
+    for doc in documents:  # after the batch exists: jobs read it
+        enqueue(redis, "ocr", doc["case_id"], batch_id)
 
 
 def redis_reachable(settings: Settings) -> Any | None:
@@ -160,7 +168,7 @@ def redis_reachable(settings: Settings) -> Any | None:
     return redis
 
 
-def _worker_context(settings: Settings, store: Any) -> Any:
+def _worker_context(settings: Settings, state: Any) -> Any:
     from ecopy.keys import build_certify_context
     from pipeline.stages import StageOptions
     from workers.jobs import WorkerContext
@@ -168,23 +176,23 @@ def _worker_context(settings: Settings, store: Any) -> Any:
     defaults = StageOptions(person_id="", lang=settings.ocr_lang, limits=settings.limits,
                             lang_messages=settings.lang, actor=settings.actor or "ecopy",
                             ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
-    return WorkerContext(store=store, redis=_redis(settings), agency_code=settings.commune_code,
+    return WorkerContext(state=state, redis=_redis(settings), agency_code=settings.commune_code,
                          defaults=defaults,
-                         certify_context=lambda: build_certify_context(settings, store))
+                         certify_context=lambda: build_certify_context(settings, state))
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from workers.supervisor import Supervisor, run_worker
 
     os.environ["OMP_THREAD_LIMIT"] = "1"  # one single-threaded tesseract per worker process
     stages = [s.strip() for s in args.queues.split(",") if s.strip()]
-    store = open_store(args, settings)
     count = args.processes or settings.workers
     if args.burst or args.name or count == 1:
         name = args.name or f"ecopy-{socket.gethostname()}-{os.getpid()}"
         try:
-            run_worker(_worker_context(settings, store), stages, name, burst=args.burst)
+            run_worker(_worker_context(settings, open_state(args, settings)), stages, name,
+                       burst=args.burst)
         except ValueError as exc:
             print(f"ecopy: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -201,23 +209,24 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return Supervisor(_redis(settings), count, spawn, prefix).run()
 
 
-def _progress(store: Any, redis: Any, batch: dict) -> list[dict[str, Any]]:
+def _progress(state: Any, redis: Any, batch: dict) -> list[dict[str, Any]]:
     from rq.job import Job
 
-    from storage.records import read_record
+    from storage.db.cases import get_case
     from workers.jobs import STAGES, job_id
 
     rows = []
     for doc in batch["documents"]:
-        record = read_record(store, doc["sha256"]) or {}
-        row = {"name": doc["name"], "sha256": doc["sha256"],
+        with state.db.read() as s:
+            record = get_case(s, doc["case_id"]) or {}
+        row = {"name": doc["name"], "case_id": doc["case_id"], "sha256": doc["sha256"],
                "status": record.get("status", "unknown"), "reason": record.get("reason", ""),
                "message": record.get("message", ""), "copy_id": record.get("copy_id", ""),
-               "register_number": (record.get("register_entry") or {}).get("number"),
+               "register_number": record.get("register_number"),
                "ecopy_key": record.get("ecopy_key", ""), "job": None}
         for stage in reversed(STAGES):  # the latest stage with a job says what is going on
             try:
-                job = Job.fetch(job_id(stage, doc["sha256"]), connection=redis)
+                job = Job.fetch(job_id(stage, doc["case_id"]), connection=redis)
             except Exception:  # no such job (finished long ago, or Redis was reset)
                 continue
             info = {"stage": stage, "state": str(job.get_status().value)}
@@ -231,21 +240,24 @@ def _progress(store: Any, redis: Any, batch: dict) -> list[dict[str, Any]]:
     return rows
 
 
+DONE = {"filed", "needs_review", "ready", "rejected", "duplicate"}
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ecopy.cli import open_store
-    from storage.batches import read_batch
+    from ecopy.wiring import open_state
+    from storage.db.batches import read_batch
 
-    store = open_store(args, settings)
+    state = open_state(args, settings)
     try:
-        batch = read_batch(store, args.batch_id)
+        with state.db.read() as s:
+            batch = read_batch(s, args.batch_id)
     except KeyError:
-        print(f"ecopy: no batch {args.batch_id} in {store.describe()}", file=sys.stderr)
+        print(f"ecopy: no batch {args.batch_id} in {state.db.describe()}", file=sys.stderr)
         return EXIT_USAGE
-    rows = _progress(store, _redis(settings), batch)
-    done = {"filed", "needs_review", "ready", "rejected", "duplicate"}
+    rows = _progress(state, _redis(settings), batch)
     if args.json:
         print(json.dumps({"batch_id": args.batch_id, "person_id": batch["person_id"],
                           "documents": rows, "not_queued": batch.get("not_queued", [])},
@@ -260,31 +272,29 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
                                      f"{job.get('error', '')}" if job else "")
             table.add_row(r["name"], r["status"], str(r["register_number"] or ""), detail)
         Console().print(table)
-    if any(r["status"] not in done for r in rows):
+    if any(r["status"] not in DONE for r in rows):
         return EXIT_PENDING
     return EXIT_REJECTED if any(r["status"] == "rejected" for r in rows) else EXIT_OK
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
-    from storage.batches import list_batches, read_batch
-    from storage.records import read_record
+    """Queue again every case a batch left unfinished: an indexed query of the database,
+    however long the history."""
+    from ecopy.wiring import open_state
+    from storage.db.cases import unfinished
     from workers.jobs import enqueue
 
-    store = open_store(args, settings)
+    state = open_state(args, settings)
     redis = _redis(settings)
-    done = {"filed", "needs_review", "ready", "rejected", "duplicate"}
     queued = []
-    for batch_id in list_batches(store):
-        for doc in read_batch(store, batch_id)["documents"]:
-            record = read_record(store, doc["sha256"]) or {}
-            if record.get("status") in done or record.get("batch_id") not in (None, batch_id):
-                continue
-            # each stage job skips what is done already, so starting at OCR is always safe;
-            # it finds stored OCR and moves straight on
-            if enqueue(redis, "ocr", doc["sha256"], batch_id):
-                queued.append({"batch_id": batch_id, "sha256": doc["sha256"],
-                               "status": record.get("status", "unknown")})
+    with state.db.read() as s:
+        waiting = [r for r in unfinished(s, ("received", "ocr")) if r.get("batch_id")]
+    for record in waiting:
+        # each stage job skips what is done already, so starting at OCR is always safe;
+        # it finds stored OCR and moves straight on
+        if enqueue(redis, "ocr", record["case_id"], record["batch_id"]):
+            queued.append({"batch_id": record["batch_id"], "case_id": record["case_id"],
+                           "sha256": record["sha256"], "status": record["status"]})
     if args.json:
         print(json.dumps({"requeued": queued}, ensure_ascii=False, indent=2))
     else:
@@ -292,17 +302,25 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_database, open_store
 
     checks: dict[str, str] = {}
+    store = None
     try:
         store = open_store(args, settings)
         store.exists("health/probe")
         checks["store"] = f"ok {store.describe()}"
     except Exception as exc:  # any failure is the answer here
         checks["store"] = f"FAILED {type(exc).__name__}: {exc}"[:300]
+    try:
+        db = open_database(settings, store) if store is not None else None
+        if db is None:
+            raise RuntimeError("no store to find the embedded database beside")
+        checks["database"] = f"ok {db.describe()}"
+        db.close()
+    except Exception as exc:  # unreachable, wrong password, schema behind the code
+        checks["database"] = f"FAILED {type(exc).__name__}: {exc}"[:300]
     try:
         _redis(settings).ping()
         checks["redis"] = "ok"

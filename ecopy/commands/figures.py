@@ -54,10 +54,10 @@ def _as_of(text: str | None) -> datetime | None:
 
 
 def cmd_figures(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from pipeline.performance import PeriodError, compute_figures, figures_csv, parse_period
     from pipeline.procedures import VN_TZ
-    from storage.dossiers import AGENCY
+    from storage.db.dossiers import AGENCY
 
     en = settings.lang == "en"
     if args.agency and not AGENCY.match(args.agency):
@@ -74,7 +74,7 @@ def cmd_figures(args: argparse.Namespace, settings: Settings) -> int:
     except (PeriodError, ValueError) as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    figures = compute_figures(open_store(args, settings), period, agency=args.agency,
+    figures = compute_figures(open_state(args, settings).db, period, agency=args.agency,
                               as_of=as_of)
     if args.csv:
         args.csv.write_bytes(figures_csv(figures))

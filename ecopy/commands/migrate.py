@@ -25,11 +25,14 @@ import re
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from ecopy.settings import Settings
+from ecopy.wiring import open_database
 from storage.backends import LocalStore, ObjectStore
+from storage.db import SQLITE_NAME
 
 EXIT_OK, EXIT_CONFLICT, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -142,7 +145,7 @@ def read_mapping(text: str, settings: Settings) -> tuple[dict[str, str], dict[st
 def open_named_store(spec: str, settings: Settings, *, must_exist: bool) -> ObjectStore | str:
     """A store from a CLI argument, or the error message."""
     if spec.startswith("s3://"):
-        from ecopy.cli import s3_store
+        from ecopy.wiring import s3_store
 
         bucket = spec.removeprefix("s3://").strip("/")
         if not settings.s3_endpoint:
@@ -165,6 +168,7 @@ def _label_and_spec(arg: str) -> tuple[str, str]:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline import adminunits
     from storage.migration.migrate import Source, agencies_in, migrate
+    from storage.migration.rows import agencies_in_db
 
     err = Console(stderr=True)
     if not (args.mapping and args.sources and args.dest):
@@ -179,9 +183,13 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         if isinstance(store, str):
             errors.append(store)
         else:
-            sources.append(Source(label, store))
+            sources.append(Source(label, store, _source_db(store)))
     for source in sources if not errors else []:
-        for code, where in sorted(agencies_in(source.store).items()):
+        found = agencies_in(source.store)
+        if source.db is not None:
+            for code, where in agencies_in_db(source.db).items():
+                found.setdefault(code, set()).update(where)
+        for code, where in sorted(found.items()):
             if code not in communes:
                 errors.append(msg(settings, "unmapped", source=source.label, code=code,
                                   where=", ".join(sorted(where))))
@@ -208,7 +216,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
                          actor=settings.actor or "ecopy", names=names, limit=args.limit,
                          jobs=args.jobs,
                          progress=lambda done, total: bar.update(task, completed=done,
-                                                                 total=total))
+                                                                 total=total),
+                         dest_db=None if args.dry_run and fresh
+                         else open_database(settings, dest))
     if args.dry_run and fresh:
         Path(args.dest).rmdir()  # LocalStore made it; a dry run leaves no trace
     if args.report:
@@ -226,6 +236,19 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     if result.conflicts or problems:
         return EXIT_CONFLICT
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+def _source_db(store: ObjectStore) -> Any:
+    """A former deployment's database: the SQLite file of a local store that has one (a
+    store made before the database existed has none: its working state is objects)."""
+    from storage.db import Database, sqlite_url
+    from storage.db.migrate import require_current
+
+    if not isinstance(store, LocalStore) or not (store.root / SQLITE_NAME).is_file():
+        return None
+    db = Database(sqlite_url(store.root))
+    require_current(db)
+    return db
 
 
 def write_csv(outcomes: list, path: Path) -> None:

@@ -5,8 +5,9 @@
     ecopy model retrain [--activate]  base corpus + every corrected type -> doctype-N
     ecopy model activate VERSION      use VERSION from the next document on (role admin)
 
-Models live in the store (models/doctype/<version>.npz, never overwritten) and the one in use
-is named by models/doctype/active.json; with none, the model bundled with ecopy is used. Each
+Models live in the store (models/doctype/<version>.npz, never overwritten); the one in use
+is named in the database (pointer "doctype_model"); with none, the model bundled with ecopy
+is used. Each
 document's classification, record and manifest name the model version and digest that
 classified it. Retraining and activation are audited.
 
@@ -67,18 +68,19 @@ def _print(summary: dict[str, Any]) -> None:
         print(f"  corrected documents right out-of-fold: {oof['corrections_accuracy']}")
 
 
-def _active_version(store: Any) -> str:
+def _active_version(state: Any) -> str:
     from pipeline.doctype import active_pointer, bundled_model
 
-    return (active_pointer(store) or {}).get("version", bundled_model().version)
+    return (active_pointer(state.db) or {}).get("version", bundled_model().version)
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from pipeline.doctype import load_version
 
-    store = open_store(args, settings)
-    active = _active_version(store)
+    state = open_state(args, settings)
+    store = state.store
+    active = _active_version(state)
     try:
         model = load_version(store, args.version or active)
     except KeyError:
@@ -93,11 +95,12 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from pipeline.doctype import bundled_model, load_version, stored_versions
 
-    store = open_store(args, settings)
-    active = _active_version(store)
+    state = open_state(args, settings)
+    store = state.store
+    active = _active_version(state)
     versions = [bundled_model().version, *(v for v in stored_versions(store)
                                            if v != bundled_model().version)]
     rows = [_summary(load_version(store, v), active) for v in versions]
@@ -130,14 +133,15 @@ def _audit(store: Any, settings: Settings, act: str, model: Any, details: dict) 
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from pipeline.doctype import NothingToLearn, activate, retrain
 
     if args.activate and not _may_activate(settings):
         return EXIT_REFUSED
-    store = open_store(args, settings)
+    state = open_state(args, settings)
+    store = state.store
     try:
-        model, corrections = retrain(store)
+        model, corrections = retrain(store, state.db)
     except NothingToLearn:
         print("ecopy: Chưa có sửa loại giấy tờ nào để học; mô hình giữ nguyên. / No clerk "
               "has corrected a document type yet; nothing to learn from.", file=sys.stderr)
@@ -145,9 +149,9 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     _audit(store, settings, "retrain", model, {"corrections": len(corrections),
                                                "out_of_fold": model.meta["out_of_fold"]})
     if args.activate:
-        activate(store, model.version, settings.actor or "ecopy")
+        activate(store, state.db, model.version, settings.actor or "ecopy")
         _audit(store, settings, "activate", model, {})
-    summary = _summary(model, _active_version(store))
+    summary = _summary(model, _active_version(state))
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
@@ -158,18 +162,19 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_activate(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from pipeline.doctype import activate, load_version
 
     if not _may_activate(settings):
         return EXIT_REFUSED
-    store = open_store(args, settings)
+    state = open_state(args, settings)
+    store = state.store
     try:
         model = load_version(store, args.version)
     except KeyError:
         print(f"ecopy: no model {args.version!r} in {store.describe()}", file=sys.stderr)
         return EXIT_USAGE
-    pointer = activate(store, model.version, settings.actor or "ecopy")
+    pointer = activate(store, state.db, model.version, settings.actor or "ecopy")
     _audit(store, settings, "activate", model, {"previous": pointer["previous"]})
     print(json.dumps(pointer, ensure_ascii=False, indent=2) if args.json
           else f"{model.version} in use from the next document (was {pointer['previous']})")

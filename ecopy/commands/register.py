@@ -47,8 +47,8 @@ def _commune(args: argparse.Namespace, settings: Settings) -> str | None:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
     from ecopy.reports.books import export_book
+    from ecopy.wiring import open_state
 
     commune = _commune(args, settings)
     if commune is None:
@@ -56,9 +56,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if args.month is not None and not 1 <= args.month <= 12:
         print(f"ecopy: tháng không hợp lệ / invalid month: {args.month}", file=sys.stderr)
         return EXIT_USAGE
-    store = open_store(args, settings)
+    state = open_state(args, settings)
     try:
-        book = export_book(store, commune, args.year, month=args.month, fmt=args.fmt,
+        book = export_book(state, commune, args.year, month=args.month, fmt=args.fmt,
                            out=args.out_file,
                            fonts=(settings.font_path, settings.bold_font_path))
     except OSError as exc:
@@ -74,13 +74,23 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    """The year's register object by object (the evidence), and against the catalogue: a
+    number the catalogue knows whose object is gone was deleted."""
     from ecopy.reports.books import chain_status
+    from ecopy.wiring import open_state
+    from storage.db.catalogue import register_chain
+    from storage.evidence.register import register_numbers
 
     commune = _commune(args, settings)
     if commune is None:
         return EXIT_USAGE
-    problems = chain_status(open_store(args, settings), commune, args.year)
+    state = open_state(args, settings)
+    problems = chain_status(state.store, commune, args.year)
+    with state.db.read() as s:
+        indexed = {number for number, _sha, _prev in register_chain(s, commune, args.year)}
+    stored = set(register_numbers(state.store, commune, args.year))
+    problems += [f"number {n}: in the catalogue but its object is missing (deleted?)"
+                 for n in sorted(indexed - stored)]
     en = settings.lang == "en"
     if not problems:
         print(f"Register {commune}/{args.year}: intact" if en

@@ -47,7 +47,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from pipeline.availability import find_available, hit_rate
     from pipeline.classify import DOCUMENT_NAMES
     from pipeline.idnumber import parse_personal_id
@@ -66,7 +66,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     sources = configured_sources(settings, args.sources)
     test_mode = settings.key_source == "dev"
-    answers = find_available(open_store(args, settings), args.person_id, needs, sources,
+    answers = find_available(open_state(args, settings).db, args.person_id, needs, sources,
                              today=date.today(), test_mode=test_mode)
     titles = ", ".join(s.title_vi if settings.lang == "vi" else s.title_en for s in sources)
     rate = hit_rate(answers)

@@ -1,15 +1,15 @@
 """`ecopy review`: what the machine was unsure about, fixed by a clerk, approved by a certifier.
 
-    ecopy review list                       documents waiting for review, with the reasons
-    ecopy review show SHA                   type, fields (page, confidence), why it waits
-    ecopy review correct SHA --doc-type T --field full_name="Nguyễn Văn An" ...
-    ecopy review approve SHA                certify it now (role certifier or admin)
-    ecopy review refuse SHA --ground TEXT   refuse it (Decree 23/2015 Art 22), recorded
+    ecopy review list [--cursor C]          the commune's cases waiting for review
+    ecopy review show REF                   type, fields (page, confidence), why it waits
+    ecopy review correct REF --doc-type T --field full_name="Nguyễn Văn An" ...
+    ecopy review approve REF                certify it now (role certifier or admin)
+    ecopy review refuse REF --ground TEXT   refuse it (Decree 23/2015 Art 22), recorded
 
-The work is done by ecopy.actions (shared with the web app). Corrections are kept
-as immutable objects (documents/<sha>/corrections/<time>-<n>.json, who
-and when) and merged into the record; the audit log gets a `review` event for each act. SHA
-may be abbreviated to a unique prefix of at least 8 characters.
+The work is done by ecopy.actions (shared with the web app). Each correction is kept as made
+(who, when, what the machine had said) and merged into the case; the audit log gets a
+`review` event for each act. REF is a case id or the original's sha256, or a unique prefix
+of either of at least 8 characters, and is looked up within ECOPY_COMMUNE only.
 
 Exit codes: 0 done, 1 refused (role, state), 2 bad input.
 """
@@ -39,11 +39,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                                 ("refuse", cmd_refuse, "refuse (Decree 23/2015 Art 22)")):
         sp = actions.add_parser(name, parents=[common], help=text)
         if name != "list":
-            sp.add_argument("sha", help="the original's sha256 (or a unique prefix)")
+            sp.add_argument("ref", help="the case id, or the original's sha256 (or a unique "
+                                        "prefix of either), within ECOPY_COMMUNE")
         sp.add_argument("--store", type=Path, help="store directory (default: S3 or "
                                                    "$ECOPY_STORE)")
         sp.add_argument("--json", action="store_true")
         sp.set_defaults(handler=handler)
+        if name == "list":
+            sp.add_argument("--cursor", default="", help="the next page (printed at the end)")
+            sp.add_argument("--limit", type=int, default=50, help="cases per page (max 200)")
         if name == "correct":
             sp.add_argument("--doc-type", help="the document type code (domain.md)")
             sp.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
@@ -54,21 +58,32 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> tuple[Any, dict | None]:
-    from ecopy.cli import open_store
+    """The case a command names, within this deployment's commune (ECOPY_COMMUNE): a case
+    of another commune is not found, as on the web."""
+    from ecopy.wiring import open_state
 
-    store = open_store(args, settings)
-    record = actions.find_document(store, args.sha)
+    state = open_state(args, settings)
+    try:
+        record = actions.find_case(state, args.ref, settings.commune_code)
+    except actions.Ambiguous as exc:
+        print(f"ecopy: {args.ref!r} names several cases of commune {settings.commune_code} "
+              "(the same scan in several dossiers); name one by its case id:", file=sys.stderr)
+        for m in exc.matches:
+            print(f"  {m['case_id']}  dossier {m['dossier_id']}  {m['status']}  {m['name']}",
+                  file=sys.stderr)
+        return state, None
     if record is None:
-        print(f"ecopy: no single document matches {args.sha!r} in {store.describe()}",
+        print(f"ecopy: no case {args.ref!r} at commune {settings.commune_code}",
               file=sys.stderr)
-    return store, record
+    return state, record
 
 
 def _summary(record: dict) -> dict[str, Any]:
     fields = {f["name"]: {"value": f["value"], "page": f["page"],
                           "confidence": round(f["confidence"], 2)}
               for f in record.get("fields", [])}
-    return {"sha256": record["sha256"], "name": record.get("name"),
+    return {"case_id": record["case_id"], "dossier_id": record.get("dossier_id"),
+            "sha256": record["sha256"], "name": record.get("name"),
             "person_id": record.get("person_id"), "status": record.get("status"),
             "doc_type": record.get("doc_type"),
             "confidence": (record.get("classification") or {}).get("confidence"),
@@ -78,16 +93,24 @@ def _summary(record: dict) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import open_store
+    """The commune's review queue, longest waiting first, a page at a time (--cursor)."""
+    from ecopy.wiring import open_state
+    from storage.db.cases import queue
 
-    rows = [_summary(r) for r in actions.waiting_documents(open_store(args, settings))]
+    state = open_state(args, settings)
+    with state.db.read() as s:
+        page = queue(s, settings.commune_code, (DocStatus.NEEDS_REVIEW,), cursor=args.cursor,
+                     limit=args.limit)
+    rows = [_summary(r) for r in page.items]
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps({"cases": rows, "next_cursor": page.next_cursor},
+                         ensure_ascii=False, indent=2))
     else:
         for r in rows:
-            print(f"{r['sha256'][:12]}  {r['name']}  {r['doc_type']}  "
+            print(f"{r['case_id']}  {r['name']}  {r['doc_type']}  "
                   f"{', '.join(r['review_reasons'])}")
-        print(f"{len(rows)} document(s) waiting for review")
+        print(f"{len(rows)} document(s) waiting for review"
+              + (f"; more: --cursor {page.next_cursor}" if page.next_cursor else ""))
     return EXIT_OK
 
 
@@ -101,7 +124,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return EXIT_OK
-    print(f"{summary['name']}  ({summary['sha256']})\n  status: {summary['status']}\n"
+    print(f"{summary['name']}  (case {summary['case_id']}, original {summary['sha256']})\n"
+          f"  status: {summary['status']}\n"
           f"  type: {summary['doc_type']} (confidence {summary['confidence']})")
     texts = record.get("review_messages") or {}
     for r in summary["review_reasons"]:  # the facts measured at the time, in the record
@@ -129,14 +153,14 @@ def _refused(exc: Exception) -> int:
 
 
 def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
-    store, record = _load(args, settings)
+    state, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
     try:
         fields = _parse_fields(args.field)
         if not fields and not args.doc_type:
             raise ValueError("nothing to correct: give --doc-type and/or --field")
-        merged = actions.correct_document(store, record, actor=settings.actor or "ecopy",
+        merged = actions.correct_document(state, record, actor=settings.actor or "ecopy",
                                           doc_type=args.doc_type, fields=fields)
     except actions.ActionRefused as exc:
         return _refused(exc)
@@ -144,7 +168,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(merged, ensure_ascii=False, indent=2) if args.json
-          else f"{record['sha256'][:12]}: corrections recorded")
+          else f"{record['case_id']}: corrections recorded")
     return EXIT_OK
 
 
@@ -154,29 +178,30 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
               f"thực; chỉ certifier hoặc admin. / Role {settings.role or '(none)'!r} may not "
               "approve a certification (ECOPY_ROLE certifier or admin).", file=sys.stderr)
         return EXIT_REFUSED
-    store, record = _load(args, settings)
+    state, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
     try:
-        outcome = actions.approve_document(settings, store, record,
+        outcome = actions.approve_document(settings, state, record,
                                            actor=settings.actor or "ecopy", role=settings.role)
     except actions.ActionRefused as exc:
         return _refused(exc)
-    sha = record["sha256"]
-    result = {"sha256": sha, "status": str(outcome.status), "reason": outcome.reason,
+    result = {"case_id": record["case_id"], "sha256": record["sha256"],
+              "status": str(outcome.status), "reason": outcome.reason,
               "message": outcome.message, "copy_id": outcome.copy_id,
               "register_number": outcome.register_number, "ecopy": outcome.ecopy_path}
     print(json.dumps(result, ensure_ascii=False, indent=2) if args.json
-          else f"{sha[:12]}: {result['status']} {result['ecopy'] or result['message']}")
+          else f"{record['case_id']}: {result['status']} "
+               f"{result['ecopy'] or result['message']}")
     return EXIT_OK if outcome.status == DocStatus.FILED else EXIT_REFUSED
 
 
 def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
-    store, record = _load(args, settings)
+    state, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
     try:
-        outcome = actions.refuse_document(settings, store, record,
+        outcome = actions.refuse_document(settings, state, record,
                                           actor=settings.actor or "ecopy", ground=args.ground,
                                           agency_code=settings.commune_code)
     except actions.ActionRefused as exc:
@@ -184,7 +209,8 @@ def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps({"sha256": record["sha256"], "status": str(outcome.status),
-                      "message": outcome.message}, ensure_ascii=False, indent=2) if args.json
-          else f"{record['sha256'][:12]}: {outcome.message}")
+    print(json.dumps({"case_id": record["case_id"], "sha256": record["sha256"],
+                      "status": str(outcome.status), "message": outcome.message},
+                     ensure_ascii=False, indent=2) if args.json
+          else f"{record['case_id']}: {outcome.message}")
     return EXIT_OK

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.cli import s3_store
+    from ecopy.wiring import s3_store
     from storage.backends.s3 import StoreFeatureUnsupported, StoreUnavailable
 
     if not settings.s3_endpoint:

@@ -3,7 +3,7 @@
     ecopy sync status [--json]              backlog by kind, oldest pending, failed items
     ecopy sync run [--once] [--limit N]     deliver due items; loops until SIGTERM/SIGINT
     ecopy sync retry KEY | --all-failed     re-queue failed items (role admin, audited)
-    ecopy sync backfill                     enqueue what the store already holds (admin)
+    ecopy sync backfill                     enqueue what the records already hold (admin)
 
 The portal is ECOPY_PORTAL_URL (empty: not configured, items wait), its bearer token is read
 from ECOPY_PORTAL_TOKEN_FILE, a private CA from ECOPY_PORTAL_CA_FILE, and
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     which.add_argument("key", nargs="?", help="the item's key (see sync status)")
     which.add_argument("--all-failed", action="store_true")
     bf = action("backfill", cmd_backfill, "enqueue copies, cancellations and statuses "
-                                          "already in the store (role admin)")
+                                          "already recorded (role admin)")
     bf.add_argument("--json", action="store_true")
 
 
@@ -69,10 +69,10 @@ def portal_client(settings: Settings) -> Any:
         read_timeout_s=float(settings.portal_timeout_s)))
 
 
-def _store(args: argparse.Namespace, settings: Settings) -> Any:
-    from ecopy.cli import open_store
+def _state(args: argparse.Namespace, settings: Settings) -> Any:
+    from ecopy.wiring import open_state
 
-    return open_store(args, settings)
+    return open_state(args, settings)
 
 
 def _age(seconds: int | None, en: bool) -> str:
@@ -85,7 +85,8 @@ def _age(seconds: int | None, en: bool) -> str:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from storage.outbox import summary
 
-    info = summary(_store(args, settings))
+    with _state(args, settings).db.read() as s:
+        info = summary(s)
     info["portal_configured"] = bool(settings.portal_url)
     info["portal_url"] = settings.portal_url
     if args.json:
@@ -116,7 +117,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         print("ecopy: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    store = _store(args, settings)
+    state = _state(args, settings)
     client = portal_client(settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -130,7 +131,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         stop.wait()  # a service without a portal idles instead of restarting in a loop
         return EXIT_OK
     while True:
-        report = deliver_due(store, client, datetime.now(UTC), args.limit)
+        report = deliver_due(state, client, datetime.now(UTC), args.limit)
         if args.json or args.once:
             print(json.dumps(report.as_dict()), flush=True)
         if args.once or stop.is_set():
@@ -152,9 +153,11 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
     if not _admin(settings):
         return EXIT_REFUSED
-    store = _store(args, settings)
-    keys = [s.key for s in failed_items(store)] if args.all_failed else [args.key]
-    done = [key for key in keys if retry(store, key, actor=settings.actor.strip())]
+    state = _state(args, settings)
+    with state.db.read() as s:
+        keys = [i.key for i in failed_items(s)] if args.all_failed else [args.key]
+    done = [key for key in keys
+            if retry(state.db, state.store, key, actor=settings.actor.strip())]
     if not args.all_failed and not done:
         print(f"ecopy: {args.key!r}: không có mục lỗi nào với khóa này. / no failed item with "
               "this key.", file=sys.stderr)
@@ -165,15 +168,16 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.casework.portal import backfill
     from storage.evidence.audit import append_event
-    from storage.portal_events import backfill
 
     if not _admin(settings):
         return EXIT_REFUSED
-    store = _store(args, settings)
-    counts = backfill(store)
-    append_event(store, actor=settings.actor.strip(), action="sync-backfill", object="outbox/",
-                 object_sha256="", details=counts)
+    state = _state(args, settings)
+    with state.db.write() as s:
+        counts = backfill(s)
+    append_event(state.store, actor=settings.actor.strip(), action="sync-backfill",
+                 object="outbox/", object_sha256="", details=counts)
     print(json.dumps(counts) if args.json else
           " ".join(f"{kind}={n}" for kind, n in counts.items()))
     return EXIT_OK

@@ -53,12 +53,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from ecopy.cli import open_store
     from ecopy.web.app import create_app
+    from ecopy.wiring import open_state
 
     settings = replace(settings, web_host=args.host or settings.web_host,
                        web_port=args.port or settings.web_port)
-    app = create_app(settings, open_store(args, settings))
+    app = create_app(settings, open_state(args, settings))
     uvicorn.run(app, host=settings.web_host, port=settings.web_port, log_level="warning",
                 server_header=False, proxy_headers=False)
     return EXIT_OK
@@ -75,12 +75,12 @@ def _password(args: argparse.Namespace) -> str:
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy import accounts
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from storage.evidence.audit import append_event
 
-    store = open_store(args, settings)
+    state = open_state(args, settings)
     try:
-        account = accounts.create(store, args.username, args.full_name, args.role, args.agency,
+        account = accounts.create(state.db, args.username, args.full_name, args.role, args.agency,
                                   _password(args), args.title)
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
@@ -88,8 +88,8 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     except FileExistsError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    append_event(store, actor=settings.actor or "ecopy", action="account",
-                 object=accounts.account_key(account.username),
+    append_event(state.store, actor=settings.actor or "ecopy", action="account",
+                 object=f"accounts/{account.username}",
                  details={"act": "add", "role": account.role, "agency": account.agency})
     print(f"{account.username}: {account.role}, {account.agency}")
     return EXIT_OK
@@ -97,9 +97,9 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy import accounts
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
 
-    for a in accounts.all_accounts(open_store(args, settings)):
+    for a in accounts.all_accounts(open_state(args, settings).db):
         print(json.dumps({"username": a.username, "full_name": a.full_name, "role": a.role,
                           "agency": a.agency, "active": a.active}, ensure_ascii=False))
     return EXIT_OK
@@ -107,24 +107,24 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _change(args: argparse.Namespace, settings: Settings, act: str) -> int:
     from ecopy import accounts
-    from ecopy.cli import open_store
+    from ecopy.wiring import open_state
     from storage.evidence.audit import append_event
 
-    store = open_store(args, settings)
-    account = accounts.load(store, args.username)
+    state = open_state(args, settings)
+    account = accounts.load(state.db, args.username)
     if account is None:
         print(f"ecopy: no user {args.username!r}", file=sys.stderr)
         return EXIT_REFUSED
     try:
         if act == "disable":
-            accounts.save(store, replace(account, active=False))
+            accounts.save(state.db, replace(account, active=False))
         else:
-            accounts.set_password(store, account, _password(args))
+            accounts.set_password(state.db, account, _password(args))
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    append_event(store, actor=settings.actor or "ecopy", action="account",
-                 object=accounts.account_key(account.username), details={"act": act})
+    append_event(state.store, actor=settings.actor or "ecopy", action="account",
+                 object=f"accounts/{account.username}", details={"act": act})
     print(f"{account.username}: {act} done")
     return EXIT_OK
 

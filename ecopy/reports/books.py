@@ -2,15 +2,19 @@
 
 The register itself is the chain of entries in storage.evidence.register; a book is a
 printable view of it. Entries are never deleted: a number that was claimed but never became a
-copy appears with its void note (register-notes/<commune>/<year>/<number>.json) in column 9,
-and a cancelled copy with its cancellation decision. The chain status of the year
-(storage.evidence.register.check_chain) is printed at the end of the PDF so a reader of paper
-knows whether the register was intact.
+copy appears with its void note in column 9, and a cancelled copy with its cancellation
+decision. The period's entries are found through the catalogue (storage.db.catalogue: no
+listing of the store) and each is read back from the store and checked against the hash the
+catalogue recorded; the year's chain (numbers without gaps, each entry naming the hash of the
+one before) is checked on the catalogue. The status is printed at the end of the PDF so a
+reader of paper knows whether the register was intact. `ecopy register check` checks the
+evidence itself, object by object (chain_status).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Sequence
@@ -19,7 +23,15 @@ from datetime import date
 from pathlib import Path
 
 from storage.backends import ObjectStore
-from storage.evidence.register import RegisterEntry, check_chain, entry_key, register_numbers
+from storage.db.catalogue import (
+    cancellations_of,
+    chain_problems,
+    register_chain,
+    register_period,
+)
+from storage.db.paging import MAX_PAGE
+from storage.evidence.register import RegisterEntry, check_chain, entry_key, find_entry
+from storage.state import State
 
 FONT_DIR = Path("/usr/share/fonts/truetype/liberation2")
 FONT_PATH = FONT_DIR / "LiberationSerif-Regular.ttf"
@@ -37,10 +49,6 @@ COLUMNS = (
     "Bản sao điện tử",
     "Ghi chú",
 )
-
-
-def notes_prefix(agency_code: str, year: int) -> str:
-    return f"register-notes/{agency_code}/{year}/"
 
 
 @dataclass(frozen=True)
@@ -138,58 +146,37 @@ def chain_status(store: ObjectStore, agency_code: str, year: int) -> list[str]:
         return [f"register unreadable: {type(exc).__name__}: {exc}"[:300]]
 
 
-def read_void_notes(store: ObjectStore, agency_code: str, year: int) -> dict[int, dict]:
-    out: dict[int, dict] = {}
-    for key in store.list(notes_prefix(agency_code, year)):
-        stem = key.rsplit("/", 1)[-1].removesuffix(".json")
-        if not stem.isdigit():
-            continue
-        try:
-            note = json.loads(store.get(key))
-        except (KeyError, ValueError):
-            continue
-        if isinstance(note, dict):
-            out[int(stem)] = note
-    return out
-
-
-def load_book(
-    store: ObjectStore, agency_code: str, year: int, month: int | None = None
-) -> Book:
-    """Entries of (commune, year[, month]) in number order, with void notes and cancellations."""
+def load_book(state: State, agency_code: str, year: int, month: int | None = None) -> Book:
+    """Entries of (commune, year[, month]) in number order, with void notes and cancellations;
+    the period's objects read back from the store and checked against the catalogue."""
     if month is not None and not 1 <= month <= 12:
         raise ValueError(f"month must be 1..12, not {month}")
-    from storage.evidence.cancellations import find_cancellation
-
-    notes = read_void_notes(store, agency_code, year)
+    indexed, cursor = [], ""
+    with state.db.read() as s:
+        while True:
+            page = register_period(s, (agency_code,), year, month, cursor=cursor,
+                                   limit=MAX_PAGE)
+            indexed += page.items
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        problems = chain_problems(register_chain(s, agency_code, year))
+        cancelled = cancellations_of(s, [row.copy_id for row in indexed])
     rows: list[BookRow] = []
     unreadable: list[str] = []
-    agency_name = ""
-    prefix = f"{year}-{month:02d}-" if month is not None else f"{year}-"
-    for n in register_numbers(store, agency_code, year):
-        key = entry_key(agency_code, year, n)
-        try:
-            entry = RegisterEntry.from_dict(json.loads(store.get(key)))
-        except Exception:
-            unreadable.append(key)
+    for row in indexed:
+        key = entry_key(agency_code, year, row.number)
+        raw = find_entry(state.store, agency_code, year, row.number)
+        if raw is None or hashlib.sha256(raw).hexdigest() != row.entry_sha256:
+            why = "missing" if raw is None else "differs from the catalogue"
+            unreadable.append(f"{key}: {why}")
             continue
-        agency_name = agency_name or entry.agency_name
-        if not entry.date.startswith(prefix):
-            continue
-        try:
-            cancellation = find_cancellation(store, entry.copy_id)
-        except ValueError:  # a damaged decision still marks the entry
-            cancellation = {"decision_ref": "?", "reason": "unreadable cancellation record"}
-        rows.append(BookRow(entry, notes.get(n), cancellation))
-    return Book(
-        agency_code=agency_code,
-        agency_name=agency_name,
-        year=year,
-        month=month,
-        rows=tuple(rows),
-        chain_problems=tuple(chain_status(store, agency_code, year)),
-        unreadable=tuple(unreadable),
-    )
+        entry = RegisterEntry.from_dict(json.loads(raw))
+        void = {"reason": row.void_reason} if row.void_reason is not None else None
+        rows.append(BookRow(entry, void, cancelled.get(entry.copy_id)))
+    agency_name = rows[0].entry.agency_name if rows else ""
+    return Book(agency_code=agency_code, agency_name=agency_name, year=year, month=month,
+                rows=tuple(rows), chain_problems=tuple(problems), unreadable=tuple(unreadable))
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -315,11 +302,14 @@ def book_pdf(
     table.setStyle(TableStyle(style))
     story += [table, Spacer(1, 6 * mm)]
     story.append(p(f"Tổng số mục trong kỳ: {len(book.rows)}", body))
+    # what was checked: every entry printed here against the object kept in the store, and
+    # the year's chain on the catalogue (`ecopy register check` reads every entry of the year)
     if book.chain_ok and not book.unreadable:
-        story.append(p(f"Tình trạng chuỗi sổ năm {book.year}: NGUYÊN VẸN — không phát hiện "
-                       "mục bị sửa, xóa hoặc chèn.", body))
+        story.append(p(f"Tình trạng sổ: NGUYÊN VẸN — các mục in trong sổ này khớp với bản lưu; "
+                       f"chuỗi sổ năm {book.year} liền mạch, không phát hiện mục bị sửa, xóa "
+                       "hoặc chèn.", body))
     else:
-        story.append(p(f"Tình trạng chuỗi sổ năm {book.year}: CÓ VẤN ĐỀ", body))
+        story.append(p(f"Tình trạng sổ năm {book.year}: CÓ VẤN ĐỀ", body))
         for problem in (*book.chain_problems, *(f"unreadable: {k}" for k in book.unreadable)):
             story.append(p(f"– {problem}", body))
 
@@ -348,7 +338,7 @@ def export_pdf(book: Book, out: Path, **fonts: Path) -> Path:
 
 
 def export_book(
-    store: ObjectStore,
+    state: State,
     agency_code: str,
     year: int,
     *,
@@ -358,7 +348,7 @@ def export_book(
     fonts: Sequence[Path] = (),
 ) -> Book:
     """Load the period and write it as ``fmt`` ("csv" or "pdf") to ``out``."""
-    book = load_book(store, agency_code, year, month)
+    book = load_book(state, agency_code, year, month)
     if fmt == "csv":
         export_csv(book, out)
     elif fmt == "pdf":

@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from storage.backends import ObjectStore
 from storage.evidence.cancellations import public_list
 
 
@@ -74,11 +73,12 @@ th {{ background: #eee; }}
 """
 
 
-def publish(store: ObjectStore, out_dir: Path) -> tuple[Path, Path]:
-    """Write cancellations.json and cancellations.html into ``out_dir``."""
+def publish(decisions: list[dict[str, Any]], out_dir: Path) -> tuple[Path, Path]:
+    """Write cancellations.json and cancellations.html (of the catalogue's ``decisions``)
+    into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    listing = public_list(store)
+    listing = public_list(decisions)
     json_path, html_path = out_dir / "cancellations.json", out_dir / "cancellations.html"
     json_path.write_text(json.dumps(listing, ensure_ascii=False, indent=2) + "\n",
                          encoding="utf-8")

@@ -3,13 +3,15 @@
 Server-rendered (FastAPI + Jinja2 templates with autoescaping); the little JavaScript there is
 (upload progress, status refresh, field highlighting) lives in static files, so the Content
 Security Policy forbids inline scripts. Pages live one module per area in ecopy/web/views/,
-each exposing `router`; they get the store, settings and helpers from `request.app.state`.
+each exposing `router`; they get the store, the database, settings and helpers from
+`request.app.state` (``work`` is the State the pipeline and casework functions take).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,20 +39,32 @@ from ecopy.web.security import (
     current,
     open_session,
 )
-from storage.backends import ObjectStore
 from storage.evidence.audit import append_event
+from storage.state import State
 
 HERE = Path(__file__).parent
 HOME_OF_ROLE = {"clerk": "/dossiers", "certifier": "/certify", "auditor": "/register",
                 "admin": "/dossiers"}
 
 
-def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
+def local_time(iso: str) -> str:
+    """A stored UTC time as staff read it: dd/mm/yyyy HH:MM, Vietnam time ("" if unreadable)."""
+    from pipeline.certify import VN_TZ
+
+    try:
+        return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+    except (TypeError, ValueError):
+        return ""
+
+
+def create_app(settings: Settings, state: State) -> FastAPI:
     app = FastAPI(title="ecopy", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
-    app.state.store = store
+    app.state.work = state
+    app.state.store = state.store
+    app.state.db = state.db
     app.state.throttle = LoginThrottle(settings.web_login_failures, settings.web_login_window_s)
-    app.state.processor = Processor(settings, store)  # uploads: embedded or distributed
+    app.state.processor = Processor(settings, state)  # uploads: embedded or distributed
     app.router.on_shutdown.append(app.state.processor.close)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates = templates
@@ -113,7 +127,7 @@ def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
             return render(request, "login.html", {"next": safe_next(next), "error": t(
                 request, "auth.throttled", minutes=settings.web_login_window_s // 60)},
                 status=429)
-        account = authenticate(store, username, password)
+        account = authenticate(state.db, username, password)
         if account is None:
             throttle.failed(username, address)
             audit_event(request, username or "?", "login_failed", f"accounts/{username}")
@@ -121,7 +135,8 @@ def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
                                                   "error": t(request, "auth.failed")},
                           status=401)
         throttle.succeeded(username)
-        token, _session = open_session(store, account.username, settings.web_session_minutes)
+        token, _session = open_session(state.db, account.username,
+                                       settings.web_session_minutes)
         audit_event(request, account.username, "login", f"accounts/{account.username}")
         target = safe_next(next)
         response = RedirectResponse(HOME_OF_ROLE[account.role] if target == "/" else target, 303)
@@ -135,7 +150,7 @@ def create_app(settings: Settings, store: ObjectStore) -> FastAPI:
         found = current(request)
         if found is not None:
             await check_csrf(request, found[1])
-            close_session(store, found[1])
+            close_session(state.db, found[1])
             audit_event(request, found[0].username, "logout", f"accounts/{found[0].username}")
         response = RedirectResponse("/login", 303)
         response.delete_cookie(COOKIE, path="/")

@@ -1,8 +1,9 @@
 """Sessions, CSRF, login throttling, role checks and security headers of the web app.
 
-Sessions are server-side objects in the store (`web/sessions/<sha256 of token>.json`): the
+Sessions are rows of the working-state database, found by the sha256 of their token: the
 cookie holds only a random token (HttpOnly, SameSite=Strict, Secure unless configured off for
-plain-http tests), so logging out or disabling an account ends the session everywhere. Each
+plain-http tests), so logging out, a new password or disabling an account ends the session
+everywhere, and an ended session is deleted (working data, not evidence). Each
 session has its own CSRF token; every state-changing request must carry it (form field
 `csrf` or header `X-CSRF-Token`), compared in constant time. Failed logins are counted per user
 name and per client address in a sliding window and answered with HTTP 429 past the limit.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import threading
 import time
@@ -24,7 +24,8 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
 from ecopy.accounts import Account, load
-from storage.backends import ObjectStore
+from storage.db import Database
+from storage.db import accounts as rows
 
 COOKIE = "ecopy_session"
 LANG_COOKIE = "ecopy_lang"
@@ -44,45 +45,41 @@ HEADERS = {
 
 @dataclass(frozen=True)
 class Session:
-    key: str  # store key
+    key: str  # sha256 of the cookie's token: the row's key
     username: str
     csrf: str
     expires: datetime
 
 
-def _session_key(token: str) -> str:
-    return f"web/sessions/{hashlib.sha256(token.encode()).hexdigest()}.json"
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(store: ObjectStore, username: str, minutes: int) -> tuple[str, Session]:
+def open_session(db: Database, username: str, minutes: int) -> tuple[str, Session]:
+    """A new session (and expired sessions of anyone swept away with it)."""
     token = secrets.token_urlsafe(32)
-    expires = datetime.now(UTC) + timedelta(minutes=minutes)
-    session = Session(_session_key(token), username, secrets.token_urlsafe(32), expires)
-    store.put(session.key, json.dumps({"username": username, "csrf": session.csrf,
-                                       "expires": expires.isoformat()}).encode(),
-              durable=False)
+    now = datetime.now(UTC)
+    session = Session(_token_sha256(token), username, secrets.token_urlsafe(32),
+                      now + timedelta(minutes=minutes))
+    with db.write() as s:
+        rows.purge_expired_sessions(s, now)
+        rows.insert_session(s, session.key, username, session.csrf, now, session.expires)
     return token, session
 
 
-def read_session(store: ObjectStore, token: str | None) -> Session | None:
+def read_session(db: Database, token: str | None) -> Session | None:
     if not token or len(token) > 100:
         return None
-    key = _session_key(token)
-    try:
-        data = json.loads(store.get(key))
-    except KeyError:
+    with db.read() as s:
+        row = rows.session_row(s, _token_sha256(token), datetime.now(UTC))
+    if row is None:
         return None
-    expires = datetime.fromisoformat(data["expires"])
-    if expires <= datetime.now(UTC):
-        return None
-    return Session(key, data["username"], data["csrf"], expires)
+    return Session(row.token_sha256, row.username, row.csrf, row.expires_at)
 
 
-def close_session(store: ObjectStore, session: Session) -> None:
-    """Overwrite with an expired session (stores without delete keep it harmless)."""
-    store.put(session.key, json.dumps({"username": session.username, "csrf": "",
-                                       "expires": "1970-01-01T00:00:00+00:00"}).encode(),
-              durable=False)
+def close_session(db: Database, session: Session) -> None:
+    with db.write() as s:
+        rows.end_session(s, session.key)
 
 
 def csrf_ok(session: Session, presented: str | None) -> bool:
@@ -163,11 +160,11 @@ class LoginRequired(Exception):
 
 
 def current(request: Request) -> tuple[Account, Session] | None:
-    store = request.app.state.store
-    session = read_session(store, request.cookies.get(COOKIE))
+    db = request.app.state.db
+    session = read_session(db, request.cookies.get(COOKIE))
     if session is None:
         return None
-    account = load(store, session.username)
+    account = load(db, session.username)
     if account is None or not account.active:
         return None
     return account, session

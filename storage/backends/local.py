@@ -105,7 +105,7 @@ class LocalStore:
         keys = []
         for dirpath, _dirs, files in os.walk(search):
             for name in files:
-                if name.startswith(".tmp-"):
+                if name.startswith("."):  # temporary files, the embedded database: not keys
                     continue
                 key = Path(dirpath, name).relative_to(base).as_posix()
                 if key.startswith(prefix):

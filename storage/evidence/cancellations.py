@@ -3,24 +3,22 @@
 An invalid certification is cancelled by a decision (reference, date, reason). The decision is
 written with create-if-absent, so a copy is cancelled once: a second request returns the
 decision already on record. A cancelled copy fails verification (signing.verify, through
-find_cancellation) and appears in a publishable list (`public_list`; rendered by
-ecopy.reports.cancellations).
+find_cancellation) and appears in a publishable list (`public_list` of the catalogue's
+decisions; rendered by ecopy.reports.cancellations). pipeline.casework.cancellation is the
+whole act: this evidence, the catalogue row and the portal event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from storage.backends import ObjectStore
+from storage.evidence import dump
 from storage.evidence.audit import append_event
-from storage.evidence.warehouse import copy_metadata_key
-from storage.portal_events import enqueue_cancellation
-from storage.records import dump
 
 ALLOWED_ROLES = ("certifier", "admin")
 PREFIX = "cancellations/"
@@ -43,7 +41,7 @@ class NotAllowed(CancellationError):
 
 
 class UnknownCopy(CancellationError):
-    """No e-copy with that id in the warehouse."""
+    """No e-copy with that id in the warehouse (the catalogue)."""
 
 
 def cancellation_key(copy_id: str) -> str:
@@ -52,20 +50,6 @@ def cancellation_key(copy_id: str) -> str:
 
 def _valid_copy_id(copy_id: str) -> bool:
     return isinstance(copy_id, str) and bool(_COPY_ID_RE.match(copy_id))
-
-
-def find_copy(store: ObjectStore, copy_id: str) -> tuple[str, dict[str, Any]] | None:
-    """(metadata key, metadata) of warehouse/<person>/<type>/<copy_id>.json, or None."""
-    if not _valid_copy_id(copy_id):
-        return None
-    key = copy_metadata_key(store, copy_id)
-    if key is None:
-        return None
-    try:
-        meta = json.loads(store.get(key))
-    except (KeyError, ValueError):
-        meta = {}
-    return key, meta if isinstance(meta, dict) else {}
 
 
 def find_cancellation(store: ObjectStore, copy_id: str) -> dict[str, Any] | None:
@@ -80,22 +64,11 @@ def find_cancellation(store: ObjectStore, copy_id: str) -> dict[str, Any] | None
     return data if isinstance(data, dict) else None
 
 
-def cancel_copy(
-    store: ObjectStore,
-    copy_id: str,
-    *,
-    decision_ref: str,
-    decision_date: str | date | None = None,
-    reason: str,
-    actor: str,
-    role: str,
-) -> dict[str, Any]:
-    """Record the decision cancelling ``copy_id``; returns the decision on record.
-
-    Refuses (NotAllowed) unless ``role`` is certifier or admin, and (UnknownCopy) a copy that
-    is not in the warehouse. A copy already cancelled keeps its first decision, which is
-    returned unchanged.
-    """
+def make_decision(copy_id: str, copy_metadata: dict[str, Any], pdf_key: str, *,
+                  decision_ref: str, decision_date: str | date | None, reason: str,
+                  actor: str, role: str) -> dict[str, Any]:
+    """The decision cancelling a copy, checked: NotAllowed unless ``role`` is certifier or
+    admin, CancellationError for a missing actor, reference, reason or a bad date."""
     if role not in ALLOWED_ROLES:
         raise NotAllowed(
             f"Vai trò {role or '(không có)'!r} không được hủy chứng thực; chỉ người chứng thực "
@@ -124,18 +97,9 @@ def cancel_copy(
                 f"Ngày quyết định không hợp lệ: {decision_date!r} (YYYY-MM-DD). / "
                 f"Invalid decision date: {decision_date!r} (YYYY-MM-DD)."
             ) from None
-    found = find_copy(store, copy_id)
-    if found is None:
-        raise UnknownCopy(
-            f"Không có bản sao điện tử mã {copy_id!r} trong kho. / "
-            f"No e-copy {copy_id!r} in the warehouse."
-        )
-    existing = find_cancellation(store, copy_id)
-    if existing is not None:
-        return existing
-    meta_key, meta = found
+    meta = copy_metadata
     entry = meta.get("register_entry") if isinstance(meta.get("register_entry"), dict) else {}
-    decision = {
+    return {
         "copy_id": copy_id,
         "decision_ref": decision_ref,
         "decision_date": decided.isoformat(),
@@ -143,7 +107,7 @@ def cancel_copy(
         "actor": actor.strip(),
         "role": role,
         "recorded_at": datetime.now(_VN_TZ).isoformat(timespec="seconds"),
-        "copy_key": meta_key.removesuffix(".json") + ".pdf",
+        "copy_key": pdf_key,
         "person_id": meta.get("person_id", ""),
         "document_name": meta.get("document_name", entry.get("document_name", "")),
         "agency_code": entry.get("agency_code", ""),
@@ -152,29 +116,25 @@ def cancel_copy(
         "register_book": entry.get("book", ""),
         "register_date": entry.get("date", ""),
     }
+
+
+def record_decision(store: ObjectStore, decision: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Write the decision once: (the decision on record, True when this call wrote it). A copy
+    already cancelled keeps its first decision, which is returned unchanged."""
+    copy_id = decision["copy_id"]
     raw = dump(decision)
     if store.put_if_absent(cancellation_key(copy_id), raw):
         append_event(store, actor=decision["actor"], action="cancel", object=copy_id,
                      object_sha256=hashlib.sha256(raw).hexdigest(),
-                     details={"decision_ref": decision_ref, "reason": reason})
-        _push_to_portal(store, decision)
-        return decision
-    # lost a race against another cancellation of the same copy: the first one stands
-    return find_cancellation(store, copy_id) or decision
+                     details={"decision_ref": decision["decision_ref"],
+                              "reason": decision["reason"]})
+        return decision, True
+    return find_cancellation(store, copy_id) or decision, False
 
 
-def _push_to_portal(store: ObjectStore, decision: dict[str, Any]) -> None:
-    """The provincial portal must post cancellations too (Circ. 01/2020 Art 7 [check]): the
-    published fields go to the outbox. The decision stands even if that write fails."""
-    try:
-        enqueue_cancellation(store, {k: decision.get(k) for k in PUBLIC_FIELDS})
-    except Exception:
-        logging.getLogger(__name__).warning("portal outbox: cancellation of %s not enqueued",
-                                            decision.get("copy_id"), exc_info=True)
-
-
-def list_cancellations(store: ObjectStore) -> list[dict[str, Any]]:
-    """Every decision on record, oldest decision first."""
+def scan_cancellations(store: ObjectStore) -> list[dict[str, Any]]:
+    """Every decision in the store, by listing it: for rebuilding and checking the catalogue
+    (`ecopy db import|check`), never on a request path."""
     out = []
     for key in store.list(PREFIX):
         if not key.endswith(".json") or key.count("/") != 1:
@@ -183,15 +143,21 @@ def list_cancellations(store: ObjectStore) -> list[dict[str, Any]]:
             data = json.loads(store.get(key))
         except (KeyError, ValueError):
             continue
-        if isinstance(data, dict):
+        if isinstance(data, dict) and _valid_copy_id(str(data.get("copy_id", ""))):
             out.append(data)
     return sorted(out, key=lambda d: (str(d.get("decision_date", "")), str(d.get("copy_id"))))
 
 
-def public_list(store: ObjectStore, *, generated_at: str | None = None) -> dict[str, Any]:
+def public_item(decision: dict[str, Any]) -> dict[str, Any]:
+    """What the published list shows of one decision: no personal ID, no actor."""
+    return {k: decision.get(k) for k in PUBLIC_FIELDS}
+
+
+def public_list(decisions: list[dict[str, Any]], *, generated_at: str | None = None
+                ) -> dict[str, Any]:
     """The publishable list: no personal ID, no actor; what a receiving agency needs."""
     moment = generated_at or datetime.now(_VN_TZ).isoformat(timespec="seconds")
-    items = [{k: d.get(k) for k in PUBLIC_FIELDS} for d in list_cancellations(store)]
+    items = [public_item(d) for d in decisions]
     return {
         "title": "Danh sách bản sao chứng thực đã bị hủy",
         "generated_at": moment,

@@ -79,6 +79,12 @@ def entry_key(agency_code: str, year: int, number: int) -> str:
     return f"{register_prefix(agency_code, year)}{number:06d}.json"
 
 
+def void_note_key(agency_code: str, year: int, number: int) -> str:
+    """Why a claimed number never became a copy (written beside the register, never over
+    an entry)."""
+    return f"register-notes/{agency_code}/{year}/{number:06d}.json"
+
+
 def head_key(agency_code: str, year: int) -> str:
     return f"{register_prefix(agency_code, year)}HEAD.json"
 
@@ -137,12 +143,17 @@ def allocate_register_number(
 
 
 def find_by_copy_id(
-    store: ObjectStore, agency_code: str, year: int, copy_id: str
+    store: ObjectStore, agency_code: str, year: int, copy_id: str, *, recent: int = 64
 ) -> RegisterEntry | None:
-    """The entry already claimed for ``copy_id``, newest first (a resumed certification finds
-    its own claim near the end of the register)."""
-    for n in reversed(register_numbers(store, agency_code, year)):
-        entry = RegisterEntry.from_dict(json.loads(store.get(entry_key(agency_code, year, n))))
+    """The entry already claimed for ``copy_id`` among the year's newest ``recent`` numbers
+    (a resumed certification finds its own claim near the end of the register; the head
+    hint finds the end without listing). None when it is not there."""
+    last = _last_number(store, agency_code, year)
+    for n in range(last, max(last - recent, 0), -1):
+        raw = find_entry(store, agency_code, year, n)
+        if raw is None:
+            continue
+        entry = RegisterEntry.from_dict(json.loads(raw))
         if entry.copy_id == copy_id:
             return entry
     return None

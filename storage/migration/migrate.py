@@ -34,9 +34,13 @@ from typing import Any
 
 from storage.backends import ObjectStore
 from storage.backends.prefixed import PrefixedStore
-from storage.dossiers import Dossier
+from storage.db import Database
+from storage.db.dossiers import Dossier
+from storage.db.rebuild import sync_catalogue
+from storage.db.successions import add_predecessor
 from storage.evidence.audit import append_event, verify_audit
 from storage.evidence.register import check_chain
+from storage.migration.rows import migrate_rows
 from storage.migration.succession import (
     merged_succession,
     read_succession,
@@ -68,6 +72,7 @@ ACTIONS = ("copied", "re-homed", "archived", "merged", "skipped-same", "kept-des
 class Source:
     label: str  # names the source in the report and its audit archive
     store: ObjectStore
+    db: Database | None = None  # its working state (storage.migration.rows), when it has one
 
 
 @dataclass(frozen=True)
@@ -267,9 +272,10 @@ class _Applier:
 
 def record_succession(dest: ObjectStore, sources: list[Source], mapping: dict[str, str],
                       used: set[tuple[str, str]], run_id: str, names: dict[str, str],
-                      dry_run: bool) -> list[Outcome]:
+                      dry_run: bool, dest_db: Database | None = None) -> list[Outcome]:
     """agencies/<new>.json gains every old commune migrated into it (and the predecessors a
-    source itself had recorded), so the new commune's staff can see their books and copies."""
+    source itself had recorded), so the new commune's staff can see their books and copies;
+    the destination database gets the same rows (storage.db.successions)."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     additions: dict[str, list[dict[str, Any]]] = {}
     for source in sources:
@@ -294,6 +300,10 @@ def record_succession(dest: ObjectStore, sources: list[Source], mapping: dict[st
             action = "merged"
             if not dry_run:
                 dest.put(key, succession_bytes(merged))
+        if dest_db is not None and not dry_run:
+            with dest_db.write() as s:
+                for p in merged["predecessors"]:
+                    add_predecessor(s, new, str(p.get("code")), p)
         outcomes.append(Outcome("", "", key, "", _sha(succession_bytes(merged)), action,
                                 "predecessors: " + ", ".join(
                                     p["code"] for p in merged["predecessors"])))
@@ -337,9 +347,12 @@ def new_run_id() -> str:
 def migrate(sources: list[Source], dest: ObjectStore, mapping: dict[str, str], *,
             dry_run: bool = False, actor: str = "ecopy", names: dict[str, str] | None = None,
             limit: int | None = None, jobs: int = 4,
-            progress: Callable[[int, int], None] | None = None) -> MigrationResult:
+            progress: Callable[[int, int], None] | None = None,
+            dest_db: Database | None = None) -> MigrationResult:
     """Plan and apply the migration; see the module docstring. `limit` stops after that many
-    objects (a staged migration; the next run resumes), `jobs` objects in flight at once."""
+    objects (a staged migration; the next run resumes), `jobs` objects in flight at once.
+    With ``dest_db``, each source's database rows follow (storage.migration.rows) and the
+    destination's catalogue is brought in line with its evidence."""
     labels = [s.label for s in sources]
     if len(set(labels)) != len(labels) or not all(LABEL.match(x) for x in labels):
         raise ValueError("source labels must be unique: letters, digits, . _ -")
@@ -357,13 +370,23 @@ def migrate(sources: list[Source], dest: ObjectStore, mapping: dict[str, str], *
                     if progress:
                         progress(len(outcomes), len(steps))
         used = apply.seen | {(s.source, s.old_agency) for s in steps if s.old_agency}
+    if complete and dest_db is not None:
+        for source in sources:
+            if source.db is not None:
+                moved, olds = migrate_rows(source.label, source.db, dest_db, mapping,
+                                           dry_run=dry_run, outcome=Outcome)
+                outcomes += moved
+                used |= {(source.label, old) for old in olds}
     if complete:
         outcomes += record_succession(dest, sources, mapping, used, run_id, names or {},
-                                      dry_run)
+                                      dry_run, dest_db)
     result = MigrationResult(run_id, dry_run, outcomes, {}, complete)
     if not dry_run:
         if complete:  # a partial copy is checked when the run that completes it ends
             result.checks = run_checks(dest, labels, outcomes)
+            if dest_db is not None:
+                catalogue = sync_catalogue(dest, dest_db, repair=True)
+                result.checks["catalogue"] = catalogue.problems
         _write_report(dest, result, sources, mapping, actor)
     return result
 

@@ -34,6 +34,7 @@
     if (!row) {
       row = el("tr");
       row.dataset.sha = doc.sha256;
+      row.dataset.case = doc.case_id;
       var name = el("th");
       name.setAttribute("scope", "row");
       var span = el("span", "filename", doc.name);

@@ -1,9 +1,10 @@
 """The certifier's screens: the queue, compare and approve or refuse, cancel an issued copy.
 
-GET  /certify                      the agency's documents ready to certify (then unchecked)
-GET  /certify/{sha}                original beside the e-copy preview; result once certified
-POST /certify/{sha}/approve        certify and sign now (ecopy.actions.approve_document)
-POST /certify/{sha}/refuse         refuse under Decree 23/2015 Art 22 with the ground
+GET  /certify                      the commune's cases ready to certify (then unchecked), paged
+GET  /certify/{case_id}            original beside the e-copy preview; result once certified
+POST /certify/{case_id}/approve    certify and sign now (ecopy.actions.approve_document); of two
+                                   certifiers approving at once one signs, the other gets 409
+POST /certify/{case_id}/refuse     refuse under Decree 23/2015 Art 22 with the ground
 POST /copies/{copy_id}/cancel      cancel an issued copy by a decision
 
 The preview is the page images plus the statement text of Mẫu số 01 as HTML: the register
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,10 +28,19 @@ from ecopy.web import i18n
 from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.pages import visible_record
-from ecopy.web.views.review import current_fields, page_views, review_messages, status_text
+from ecopy.web.views.review import (
+    current_fields,
+    page_views,
+    queue_row,
+    review_messages,
+    status_text,
+)
 from pipeline.reasons import REFUSAL_GROUNDS
 from pipeline.types import DocStatus
-from storage.dossiers import DOSSIER_ID, SHA256, Dossier, load_dossier
+from storage.backends import ObjectStore
+from storage.db import cases
+from storage.db.dossiers import Dossier, load_dossier
+from storage.db.paging import BadCursor
 
 router = APIRouter()
 
@@ -121,35 +132,10 @@ i18n.register({
 # ------------------------------------------------------------------ helpers
 
 
-def _agency_documents(store: object, agency: str) -> list[tuple[str, str]]:
-    """(dossier_id, sha256) of every document linked to one of the agency's dossiers."""
-    out = []
-    for key in store.list(f"dossiers/{agency}/"):
-        parts = key.split("/")
-        if len(parts) == 5 and parts[3] == "documents" and DOSSIER_ID.match(parts[2]) \
-                and SHA256.match(parts[4]):
-            out.append((parts[2], parts[4]))
-    return out
-
-
-def _dossier_of(store: object, agency: str, sha: str) -> Dossier | None:
-    """The agency's (first) dossier holding the document: who asked for the copy."""
-    from storage.dossiers import dossiers_of_document
-
-    for owner, dossier_id in sorted(dossiers_of_document(store, sha)):
-        if owner == agency:
-            return load_dossier(store, agency, dossier_id)
-    return None
-
-
-def _when(iso: str) -> str:
-    """A stored UTC time as Vietnam shows it."""
-    from pipeline.certify import VN_TZ
-
-    try:
-        return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
-    except ValueError:
-        return iso
+def _dossier_of(request: Request, account: Account, record: dict) -> Dossier | None:
+    """The case's dossier: who asked for the copy."""
+    with request.app.state.db.read() as s:
+        return load_dossier(s, account.agency, record["dossier_id"])
 
 
 def _signer(request: Request, account: Account) -> tuple[object | None, str]:
@@ -164,7 +150,7 @@ def _signer(request: Request, account: Account) -> tuple[object | None, str]:
         return None, t(request, "certify.key_holder")
 
 
-def _copy_facts(store: object, record: dict) -> dict:
+def _copy_facts(store: ObjectStore, record: dict) -> dict:
     from storage.evidence.cancellations import find_cancellation
 
     entry = record.get("register_entry") or {}
@@ -185,13 +171,13 @@ def _page_context(request: Request, account: Account, record: dict, *, status: i
     signer_settings, signer_problem = _signer(request, account)
     who = signer_settings or settings
     today = datetime.now(VN_TZ)
-    dossier = _dossier_of(store, account.agency, record["sha256"])
+    dossier = _dossier_of(request, account, record)
     fields = current_fields(record)
     for f in fields:
         f["label"] = t(request, f"review.field.{f['name']}")
     waiting = record.get("status") in actions.WAITING
     ctx = {
-        "record": record, "sha": record["sha256"], "status": record.get("status", ""),
+        "record": record, "case_id": record["case_id"], "status": record.get("status", ""),
         "status_text": status_text(request, record.get("status", "")),
         "pages": page_views(request, record), "fields": fields, "dossier": dossier,
         "reasons": review_messages(request, record)
@@ -215,41 +201,31 @@ def _page_context(request: Request, account: Account, record: dict, *, status: i
 
 
 @router.get("/certify")
-def queue(request: Request) -> Response:
+def queue(request: Request, ready_after: str = "", unchecked_after: str = "") -> Response:
+    """Two queues of the commune, longest waiting first, each a page at a time."""
     account, _ = require(request, *CERTIFIERS)
-    from storage.records import read_record
-
-    store = request.app.state.store
-    dossiers: dict[str, Dossier | None] = {}
-    ready, unchecked = [], []
-    seen: set[str] = set()
-    for dossier_id, sha in _agency_documents(store, account.agency):
-        if sha in seen:
-            continue
-        record = read_record(store, sha)
-        if record is None or record.get("status") not in actions.WAITING:
-            continue
-        seen.add(sha)
-        if dossier_id not in dossiers:
-            dossiers[dossier_id] = load_dossier(store, account.agency, dossier_id)
-        dossier = dossiers[dossier_id]
-        row = {"sha": sha, "name": record.get("name", ""),
-               "document": record.get("document_name") or record.get("doc_type", ""),
-               "person": dossier.person_name if dossier else "",
-               "since": actions.waiting_since(record), "when": _when(
-                   actions.waiting_since(record)),
-               "status": record["status"], "status_text": status_text(request,
-                                                                      record["status"])}
-        (ready if record["status"] == DocStatus.READY else unchecked).append(row)
-    ready.sort(key=lambda r: r["since"])
-    unchecked.sort(key=lambda r: r["since"])
-    return render(request, "certify_queue.html", {"ready": ready, "unchecked": unchecked})
+    cursors = {"ready": ready_after[:200], "unchecked": unchecked_after[:200]}
+    ctx: dict = {}
+    with request.app.state.db.read() as s:
+        for name, status in (("ready", DocStatus.READY),
+                             ("unchecked", DocStatus.NEEDS_REVIEW)):
+            try:
+                page = cases.queue(s, account.agency, (status,), cursor=cursors[name])
+            except BadCursor:
+                page = cases.queue(s, account.agency, (status,))
+            ctx[name] = [queue_row(request, r) for r in page.items]
+            ctx[f"{name}_total"] = cases.count_in(s, account.agency, (status,))
+            other = {k: v for k, v in cursors.items() if k != name and v}
+            ctx[f"{name}_next"] = ("/certify?" + urlencode(
+                {**{f"{k}_after": v for k, v in other.items()},
+                 f"{name}_after": page.next_cursor})) if page.next_cursor else ""
+    return render(request, "certify_queue.html", ctx)
 
 
-@router.get("/certify/{sha}")
-def document_page(request: Request, sha: str, done: str = "") -> Response:
+@router.get("/certify/{case_id}")
+def document_page(request: Request, case_id: str, done: str = "") -> Response:
     account, _ = require(request, *CERTIFIERS)
-    record = visible_record(request, account, sha)
+    record = visible_record(request, account, case_id)
     notice = {"approved": "certify.done", "refused": "certify.refused",
               "cancelled": "certify.cancel_done"}.get(done, "")
     alert = ""
@@ -260,18 +236,18 @@ def document_page(request: Request, sha: str, done: str = "") -> Response:
                          alert=alert)
 
 
-@router.post("/certify/{sha}/approve")
-async def approve(request: Request, sha: str) -> Response:
+@router.post("/certify/{case_id}/approve")
+async def approve(request: Request, case_id: str) -> Response:
     account, session = require(request, *CERTIFIERS)
     await check_csrf(request, session)
-    record = visible_record(request, account, sha)
+    record = visible_record(request, account, case_id)
     settings, problem = _signer(request, account)
     if settings is None:
         return _page_context(request, account, record, status=403, alert=problem)
-    dossier = _dossier_of(request.app.state.store, account.agency, sha)
+    dossier = _dossier_of(request, account, record)
     try:
         outcome = await run_in_threadpool(
-            actions.approve_document, settings, request.app.state.store, record,
+            actions.approve_document, settings, request.app.state.work, record,
             actor=account.username, role=account.role,
             requester_name=dossier.person_name if dossier and dossier.person_name else None)
     except actions.InProgress:
@@ -280,18 +256,18 @@ async def approve(request: Request, sha: str) -> Response:
     except actions.ActionRefused:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.not_waiting"))
-    audit_event(request, account.username, "certify_approve", f"originals/{sha}", sha,
-                status=str(outcome.status), copy_id=outcome.copy_id,
+    audit_event(request, account.username, "certify_approve", f"cases/{case_id}",
+                record["sha256"], status=str(outcome.status), copy_id=outcome.copy_id,
                 register_number=outcome.register_number, reason=outcome.reason)
     done = "approved" if outcome.status == DocStatus.FILED else "failed"
-    return RedirectResponse(f"/certify/{sha}?done={done}", 303)
+    return RedirectResponse(f"/certify/{case_id}?done={done}", 303)
 
 
-@router.post("/certify/{sha}/refuse")
-async def refuse(request: Request, sha: str) -> Response:
+@router.post("/certify/{case_id}/refuse")
+async def refuse(request: Request, case_id: str) -> Response:
     account, session = require(request, *CERTIFIERS)
     form = await check_csrf(request, session)
-    record = visible_record(request, account, sha)
+    record = visible_record(request, account, case_id)
     code = str(form.get("ground") or "")
     detail = " ".join(str(form.get("detail") or "").split())[:MAX_TEXT]
     if code not in GROUNDS:
@@ -300,37 +276,32 @@ async def refuse(request: Request, sha: str) -> Response:
                              form={"detail": detail})
     ground = GROUNDS[code][0] + (f" — {detail}" if detail else "")
     try:
-        actions.refuse_document(request.app.state.settings, request.app.state.store, record,
+        actions.refuse_document(request.app.state.settings, request.app.state.work, record,
                                 actor=account.username, ground=ground,
                                 agency_code=account.agency, ground_code=code)
     except actions.ActionRefused:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.not_waiting"))
-    audit_event(request, account.username, "certify_refuse", f"originals/{sha}", sha,
-                ground=code, detail=detail)
-    return RedirectResponse(f"/certify/{sha}?done=refused", 303)
+    audit_event(request, account.username, "certify_refuse", f"cases/{case_id}",
+                record["sha256"], ground=code, detail=detail)
+    return RedirectResponse(f"/certify/{case_id}?done=refused", 303)
 
 
 @router.post("/copies/{copy_id}/cancel")
 async def cancel(request: Request, copy_id: str) -> Response:
+    """Cancel a copy this commune certified (its case is this commune's: 404 otherwise)."""
     from pipeline.dates import parse_date
-    from storage.evidence.cancellations import CancellationError, find_copy
-    from storage.records import read_record
+    from storage.evidence.cancellations import CancellationError
 
     account, session = require(request, *CERTIFIERS)
     form = await check_csrf(request, session)
-    store = request.app.state.store
-    found = find_copy(store, copy_id) if COPY_ID.match(copy_id) else None
-    if found is None:
+    if not COPY_ID.match(copy_id):
         raise HTTPException(404)
-    meta = found[1]
-    sha = str(meta.get("original_sha256", ""))
-    if (meta.get("register_entry") or {}).get("agency_code") != account.agency \
-            or not SHA256.match(sha):
+    with request.app.state.db.read() as s:
+        found = cases.case_of_copy(s, copy_id)
+    if found is None or found["agency"] != account.agency:
         raise HTTPException(404)  # another commune's certification
-    record = read_record(store, sha)
-    if record is None:
-        raise HTTPException(404)
+    record = visible_record(request, account, found["case_id"])
     ref = " ".join(str(form.get("decision_ref") or "").split())[:MAX_TEXT]
     reason = " ".join(str(form.get("reason") or "").split())[:MAX_TEXT]
     raw_date = str(form.get("decision_date") or "").strip()
@@ -341,12 +312,13 @@ async def cancel(request: Request, copy_id: str) -> Response:
                              cancel_error=t(request, "certify.cancel_missing"), form=values)
     try:
         decision, already = actions.cancel_certification(
-            store, copy_id, decision_ref=ref,
+            request.app.state.work, copy_id, decision_ref=ref,
             decision_date=decided.isoformat() if decided else None, reason=reason,
-            actor=account.username, role=account.role)
+            actor=account.username, role=account.role, agencies=(account.agency,))
     except CancellationError:
         return _page_context(request, account, record, status=400,
                              cancel_error=t(request, "certify.cancel_missing"), form=values)
     audit_event(request, account.username, "certify_cancel", f"copies/{copy_id}",
-                sha, decision_ref=decision["decision_ref"], already_cancelled=already)
-    return RedirectResponse(f"/certify/{sha}?done=cancelled", 303)
+                record["sha256"], decision_ref=decision["decision_ref"],
+                already_cancelled=already)
+    return RedirectResponse(f"/certify/{record['case_id']}?done=cancelled", 303)

@@ -10,12 +10,12 @@
 
 The public form takes no login, so it is guarded against abuse without one: a per-address
 rate limit; a double-submit token (cookie scoped to /complaints plus hidden field, as the
-verify upload) that also carries, under an HMAC with a key kept in the store, the time the
+verify upload) that also carries, under an HMAC with a key kept in the database, the time the
 form was handed out, so a submission faster than a person can type (or hours later) is
 refused; a honeypot field people never see; a byte cap on the body and a field count cap;
-every field length-checked by storage.complaints. Refusals store nothing. Pages escape all
-text (Jinja autoescape). The follow-up page shows the complaint and the answers with their
-dates only: no contact details, no staff user names.
+every field length-checked by pipeline.casework.complaints. Refusals store nothing. Pages
+escape all text (Jinja autoescape). The follow-up page shows the complaint and the answers
+with their dates only: no contact details, no staff user names.
 """
 
 from __future__ import annotations
@@ -35,16 +35,18 @@ from starlette.concurrency import run_in_threadpool
 from ecopy.web import i18n
 from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import allowed, check_csrf, current, require
+from pipeline.casework import complaints as cs
 from pipeline.procedures import calendar
-from storage import complaints as cs
-from storage.backends import ObjectStore
+from storage.db import Database
+from storage.db.paging import BadCursor
+from storage.db.pointers import pointer_once
 
 router = APIRouter()
 
 STAFF = ("clerk", "certifier", "auditor", "admin")
 WRITERS = ("clerk", "certifier", "admin")
 FORM_COOKIE = "ecopy_complaint"
-FORM_KEY = "web/complaint-form-key"
+FORM_KEY = "complaint_form_key"  # storage.db.pointers
 HONEYPOT = "website"
 MIN_FILL_S = 3  # app.state.complaint_min_fill_s overrides (tests)
 MAX_FORM_AGE_S = 2 * 3600
@@ -191,13 +193,13 @@ def _day(iso_date: str) -> str:
 
 
 def _form_key(request: Request) -> bytes:
-    """One random key per deployment, in the store, so every web process accepts the forms
-    any other one handed out."""
+    """One random key per deployment, in the database (working state, not evidence), so
+    every web process accepts the forms any other one handed out."""
     key = getattr(request.app.state, "complaint_form_key", None)
     if key is None:
-        store: ObjectStore = request.app.state.store
-        store.put_if_absent(FORM_KEY, secrets.token_bytes(32))
-        key = store.get(FORM_KEY)
+        with request.app.state.db.write() as s:
+            key = bytes.fromhex(pointer_once(s, FORM_KEY, secrets.token_bytes(32).hex(),
+                                             by="ecopy"))
         request.app.state.complaint_form_key = key
     return key
 
@@ -299,15 +301,20 @@ async def complaint_submit(request: Request) -> Response:
         return _refuse(request, values, "complaints.refused", 400)
     if age < getattr(request.app.state, "complaint_min_fill_s", MIN_FILL_S):
         return _refuse(request, values, "complaints.too_fast", 400)
-    store: ObjectStore = request.app.state.store
+    db = request.app.state.db
+
+    def filed() -> cs.Complaint:
+        with db.write() as s:
+            return cs.file_complaint(s, **values, working_day=calendar().is_working_day)
+
     try:
-        complaint = await run_in_threadpool(lambda: cs.file_complaint(store, **values))
+        complaint = await run_in_threadpool(filed)
     except cs.ComplaintError as exc:
         return _form_page(request, values, error=_error_text(request, exc), status=400)
     found = current(request)
     actor = f"web:{found[0].username}" if found else "web:anonymous"
-    audit_event(request, actor, "complaint_filed", complaint.key,
-                sha=hashlib.sha256(cs.complaint_bytes(complaint)).hexdigest(),
+    audit_event(request, actor, "complaint_filed", complaint.ref,
+                sha=cs.complaint_digest(complaint),
                 with_address=found is not None, agency=complaint.agency,
                 kind=complaint.kind, target_type=complaint.target_type)
     response = RedirectResponse(f"/complaints/{complaint.public_code}?filed=1", 303)
@@ -329,13 +336,16 @@ async def complaint_follow(request: Request, code: str = "") -> Response:
 async def complaint_public(request: Request, code: str, filed: str = "") -> Response:
     if not allowed(request, "complaint_lookup", LOOKUP_LIMIT, LOOKUP_WINDOW_S):
         raise HTTPException(429)
-    store: ObjectStore = request.app.state.store
-    complaint = await run_in_threadpool(cs.complaint_by_code, store, code)
+    def look_up() -> tuple[cs.Complaint | None, list[cs.Event]]:
+        with request.app.state.db.read() as s:
+            found = cs.complaint_by_code(s, code)
+            return found, (cs.events_of(s, found) if found else [])
+
+    complaint, events = await run_in_threadpool(look_up)
     if complaint is None:
         return _no_store(render(request, "complaint_public.html",
                                 {"found": None, "code": code[:20]}, status=404))
-    view = cs.public_view(complaint, cs.events_of(store, complaint),
-                           working_day=calendar().is_working_day)
+    view = cs.public_view(complaint, events, working_day=calendar().is_working_day)
     view["created_local"] = _local(str(view["created_at"]))
     view["due_local"] = _day(str(view["due"]))
     for answer in view["answers"]:  # type: ignore[union-attr]
@@ -353,27 +363,34 @@ def _row(complaint: cs.Complaint, state: cs.State) -> dict[str, Any]:
             "due_local": _day(state.due)}
 
 
-def agency_rows(store: ObjectStore, agency: str) -> list[dict[str, Any]]:
-    """The commune's complaints: open before closed, overdue first, then oldest first."""
+def agency_rows(db: Database, agency: str, cursor: str = "",
+                ) -> tuple[list[dict[str, Any]], str]:
+    """A page of the commune's complaints: open before closed, the one due soonest (the
+    overdue) first; and the next page's cursor."""
     now = datetime.now(UTC)
-    rows = [_row(c, cs.state_of(c, cs.events_of(store, c), now,
-                                 calendar().is_working_day))
-            for c in cs.list_complaints(store, agency)]
-    return sorted(rows, key=lambda r: (r["state"].status == "closed", not r["state"].overdue,
-                                       r["c"].created_at))
+    with db.read() as s:
+        try:
+            page = cs.list_complaints(s, agency, cursor=cursor)
+        except BadCursor:
+            page = cs.list_complaints(s, agency)
+        rows = [_row(c, cs.state_of(c, cs.events_of(s, c), now, calendar().is_working_day))
+                for c in page.items]
+    return rows, page.next_cursor
 
 
 @router.get("/complaints")
-async def complaint_list(request: Request) -> Response:
+async def complaint_list(request: Request, after: str = "") -> Response:
     account, _session = require(request, *STAFF)
-    rows = await run_in_threadpool(agency_rows, request.app.state.store, account.agency)
-    return _no_store(render(request, "complaints.html", {"rows": rows}))
+    rows, next_cursor = await run_in_threadpool(agency_rows, request.app.state.db,
+                                                account.agency, after[:200])
+    return _no_store(render(request, "complaints.html", {
+        "rows": rows, "next": f"/complaints?after={next_cursor}" if next_cursor else ""}))
 
 
 def _own(request: Request, agency: str, complaint_id: str) -> cs.Complaint:
     """The complaint if it belongs to `agency`; another commune's answers 404 like none."""
-    found = (cs.load_complaint(request.app.state.store, agency, complaint_id)
-             if cs.COMPLAINT_ID.match(complaint_id) else None)
+    with request.app.state.db.read() as s:
+        found = cs.load_complaint(s, agency, complaint_id)
     if found is None:
         raise HTTPException(404)
     return found
@@ -381,8 +398,8 @@ def _own(request: Request, agency: str, complaint_id: str) -> cs.Complaint:
 
 def _detail(request: Request, complaint: cs.Complaint, may_write: bool, *, error: str = "",
             status: int = 200) -> Response:
-    store = request.app.state.store
-    events = cs.events_of(store, complaint)
+    with request.app.state.db.read() as s:
+        events = cs.events_of(s, complaint)
     state = cs.state_of(complaint, events, working_day=calendar().is_working_day)
     return _no_store(render(request, "complaint.html", {
         "c": complaint, "state": state, "row": _row(complaint, state),
@@ -395,7 +412,7 @@ def _detail(request: Request, complaint: cs.Complaint, may_write: bool, *, error
 async def complaint_detail(request: Request, complaint_id: str) -> Response:
     account, _session = require(request, *STAFF)
     complaint = _own(request, account.agency, complaint_id)
-    audit_event(request, account.username, "complaint_view", complaint.key)
+    audit_event(request, account.username, "complaint_view", complaint.ref)
     return _detail(request, complaint, account.role in WRITERS)
 
 
@@ -405,16 +422,21 @@ async def complaint_step(request: Request, complaint_id: str) -> Response:
     form = await check_csrf(request, session)
     complaint = _own(request, account.agency, complaint_id)
     action = str(form.get("action", ""))
-    store: ObjectStore = request.app.state.store
+    db = request.app.state.db
+
+    def step() -> tuple[cs.Event, str]:
+        with db.write() as s:
+            return cs.add_event(s, complaint, action, by=account.username,
+                                text=str(form.get("text", "")),
+                                complex_case=form.get("complex") == "1",
+                                working_day=calendar().is_working_day)
+
     try:
-        event, data = await run_in_threadpool(lambda: cs.add_event(
-            store, complaint, action, by=account.username, text=str(form.get("text", "")),
-            complex_case=form.get("complex") == "1"))
+        event, digest = await run_in_threadpool(step)
     except cs.ComplaintError as exc:
         return _detail(request, complaint, True, error=_error_text(request, exc),
                        status=409 if exc.reason == cs.BAD_STEP else 400)
-    key = f"{cs.complaint_prefix(complaint.agency, complaint.complaint_id)}events/" \
-          f"{event.seq:04d}.json"
-    audit_event(request, account.username, f"complaint_{action}", key,
-                sha=hashlib.sha256(data).hexdigest(), complaint=complaint.complaint_id)
+    audit_event(request, account.username, f"complaint_{action}",
+                f"{complaint.ref}/events/{event.seq}", sha=digest,
+                complaint=complaint.complaint_id)
     return RedirectResponse(f"/complaints/manage/{complaint.complaint_id}", 303)

@@ -1,6 +1,10 @@
 """Clerk pages: a citizen's dossiers, multi-file upload, and each document's live status.
 
-    GET  /dossiers                 the agency's dossiers (search) and the form to open one
+    GET  /dossiers                 the agency's dossiers, newest first, paged (?after=<cursor>),
+                                   and the form to open one
+    POST /dossiers/search          search (personal ID, name with or without tone marks,
+                                   dossier code, copy id, register number, dates, type,
+                                   status): a POST, so what is searched for stays out of URLs
     POST /dossiers                 open a dossier: a valid personal ID, or name + date of birth
     GET  /dossiers/{id}            the person, the upload zone, the documents and their status
     POST /dossiers/{id}/upload     several files (multipart, streamed): JSON for scripts,
@@ -8,7 +12,9 @@
     GET  /dossiers/{id}/status     every document's status as JSON, for the live refresh
 
 Every request that names a dossier looks it up under the signed-in user's own agency, so a
-dossier of another commune answers 404 like one that does not exist. Uploads are streamed to
+dossier of another commune answers 404 like one that does not exist. Search is bounded to the
+user's commune too, except for auditors, who oversee every commune of the deployment (their
+hits in other communes are listed without a link). Uploads are streamed to
 a private temporary folder, each file cut off at the size limit + 1 byte; the sent file name
 is reduced to one harmless path component before anything uses it, then the file goes through
 `pipeline.stages.intake` (sniffing, limits, stored original) like a CLI upload.
@@ -20,8 +26,8 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,27 +39,20 @@ from starlette.concurrency import run_in_threadpool
 from ecopy.accounts import Account
 from ecopy.settings import Settings
 from ecopy.web import i18n
-from ecopy.web.app import audit_event, lang_of, render, t
+from ecopy.web.app import audit_event, lang_of, local_time, render, t
 from ecopy.web.processing import Processor
 from ecopy.web.security import check_csrf, csrf_ok, require
-from pipeline.certify import VN_TZ
 from pipeline.dates import parse_date
 from pipeline.idnumber import parse_personal_id
 from pipeline.procedures import procedures
 from pipeline.reasons import Reason, message
 from pipeline.stages import Accepted, StageOptions, intake
 from pipeline.types import DocStatus
-from storage.backends import ObjectStore
-from storage.dossiers import (
-    DOSSIER_ID,
-    Dossier,
-    dossier_documents,
-    link_document,
-    list_dossiers,
-    load_dossier,
-    open_dossier,
-)
-from storage.records import read_record, update_record
+from storage.db.cases import cases_of_dossier, get_case
+from storage.db.dossiers import DOSSIER_ID, Dossier, list_dossiers, load_dossier, open_dossier
+from storage.db.paging import BadCursor
+from storage.db.search import SearchQuery, search
+from storage.state import State
 
 router = APIRouter()
 WRITERS = ("clerk", "admin")
@@ -63,11 +62,12 @@ FIELD_CAP = 4096  # bytes of a non-file form field (the CSRF token) kept from an
 MAX_FIELDS = 20  # non-file parts of one upload request
 NAME_BYTES = 200  # an uploaded file's name, UTF-8 encoded, after cleaning
 MULTIPART_SLACK = 64 * 1024  # part headers and boundaries per file, for the body-size cap
-BADGES = {  # record status → badge class and interface string
+BADGES = {  # case status → badge class and interface string
     "received": "received", "ocr": "ocr", "needs_review": "needs_review", "ready": "ready",
-    "certified": "certified", "filed": "filed", "rejected": "rejected",
+    "certifying": "ready", "certified": "certified", "filed": "filed", "rejected": "rejected",
     "cancelled": "cancelled",
 }
+SEARCHERS_OF_ALL = ("auditor",)  # search every commune of the deployment
 UNFINISHED = {"received", "ocr"}
 
 i18n.register({
@@ -151,6 +151,23 @@ i18n.register({
     "status.ocr": ("Đang nhận dạng (OCR)", "Reading the text (OCR)"),
     "status.needs_review": ("Cần kiểm tra", "Needs checking"),
     "status.ready": ("Sẵn sàng chứng thực", "Ready to certify"),
+    "status.certifying": ("Đang ký số", "Being signed"),
+    "dossier.search_more": ("Tìm theo loại giấy tờ, tình trạng, ngày mở",
+                            "Search by document type, status, opening date"),
+    "dossier.search_type": ("Loại giấy tờ", "Document type"),
+    "dossier.search_status": ("Tình trạng", "Status"),
+    "dossier.search_from": ("Mở từ ngày", "Opened from"),
+    "dossier.search_to": ("đến ngày", "to"),
+    "dossier.search_any": ("— tất cả —", "— any —"),
+    "dossier.search_hint": ("Số định danh (12 số), họ tên (có hoặc không dấu), mã hồ sơ, mã bản "
+                            "sao điện tử hoặc số chứng thực.",
+                            "Personal ID (12 digits), name (with or without tone marks), "
+                            "dossier code, e-copy id or register number."),
+    "dossier.results": ("Kết quả tìm kiếm", "Search results"),
+    "dossier.col_document": ("Giấy tờ", "Document"),
+    "dossier.col_code": ("Mã hồ sơ", "Dossier code"),
+    "dossier.col_commune": ("Xã", "Commune"),
+    "dossier.bad_search_date": ("Ngày tìm kiếm không hợp lệ.", "The search date is not valid."),
     "status.certified": ("Đã chứng thực", "Certified"),
     "status.filed": ("Đã chứng thực", "Certified"),
     "status.rejected": ("Bị từ chối", "Rejected"),
@@ -166,16 +183,11 @@ def _dossier_or_404(request: Request, account: Account, dossier_id: str) -> Doss
     """The dossier under the user's own agency; 404 for bad ids and other agencies alike."""
     if not DOSSIER_ID.match(dossier_id):
         raise HTTPException(404)
-    dossier = load_dossier(request.app.state.store, account.agency, dossier_id)
+    with request.app.state.db.read() as s:
+        dossier = load_dossier(s, account.agency, dossier_id)
     if dossier is None:
         raise HTTPException(404)
     return dossier
-
-
-def _fold(text: str) -> str:
-    """Lower case without tone marks, for searching (đ is d)."""
-    text = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
-    return "".join(c for c in text if not unicodedata.combining(c))
 
 
 def clean_name(text: str) -> str:
@@ -209,17 +221,8 @@ def safe_file_name(sent: str | None) -> str:
     return (stem or "tep") + tail
 
 
-def local_time(iso: str) -> str:
-    """A stored UTC time as the clerk reads it: dd/mm/yyyy HH:MM, Vietnam time."""
-    try:
-        return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
-    except (TypeError, ValueError):
-        return ""
-
-
-def _status_view(lang: str, sha: str, name: str, at: str, record: dict | None) -> dict:
-    """A document's status as shown to the clerk (the JSON of the live refresh, too)."""
-    record = record or {}
+def _status_view(lang: str, record: dict) -> dict:
+    """A case's status as shown to the clerk (the JSON of the live refresh, too)."""
     status = str(record.get("status") or "unknown")
     text = ""
     if status == "rejected":
@@ -229,14 +232,16 @@ def _status_view(lang: str, sha: str, name: str, at: str, record: dict | None) -
         text = "; ".join((record.get("review_messages") or {}).values())
     links = []
     if status in ("needs_review", "ready"):
-        links.append({"href": f"/documents/{sha}/review",
+        links.append({"href": f"/documents/{record['case_id']}/review",
                       "text": i18n.text("dossier.review", lang)})
     copy_id = record.get("copy_id") or ""
     if status in ("filed", "certified") and re.fullmatch(r"[0-9a-f]{32}", copy_id):
         links.append({"href": f"/copies/{copy_id}.pdf",
                       "text": i18n.text("dossier.download", lang)})
-    return {"sha256": sha, "name": name, "at": at, "when": local_time(at), "status": status,
-            "badge": BADGES.get(status, "unknown"),
+    at = record.get("created_at", "")
+    return {"case_id": record["case_id"], "sha256": record["sha256"],
+            "name": record.get("name", ""), "at": at, "when": local_time(at),
+            "status": status, "badge": BADGES.get(status, "unknown"),
             "label": i18n.text(f"status.{status}" if status in BADGES else "status.unknown",
                                lang),
             "message": text, "reason": record.get("reason", "") if status == "rejected"
@@ -244,10 +249,9 @@ def _status_view(lang: str, sha: str, name: str, at: str, record: dict | None) -
             "doc_type": record.get("document_name", "")}
 
 
-def _documents(store: ObjectStore, dossier: Dossier, lang: str) -> list[dict]:
-    return [_status_view(lang, link["sha256"], link["name"], link["at"],
-                         read_record(store, link["sha256"]))
-            for link in dossier_documents(store, dossier)]
+def _documents(state: State, dossier: Dossier, lang: str) -> list[dict]:
+    with state.db.read() as s:
+        return [_status_view(lang, record) for record in cases_of_dossier(s, dossier.dossier_id)]
 
 
 def _wants_json(request: Request) -> bool:
@@ -258,21 +262,68 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.get("/dossiers", response_class=HTMLResponse)
-def dossier_list(request: Request, q: str = "") -> Response:  # sync: FastAPI runs it in a thread
+def dossier_list(request: Request, after: str = "") -> Response:  # sync: run in a thread
     account, _session = require(request, *READERS)
-    return _list_page(request, account, q=q[:100])
+    return _list_page(request, account, cursor=after[:200])
 
 
-def _list_page(request: Request, account: Account, *, q: str = "", errors: list[str] | None
-               = None, form: dict | None = None, status: int = 200) -> Response:
-    dossiers = list_dossiers(request.app.state.store, account.agency)
-    needle = _fold(q.strip())
-    if needle:
-        dossiers = [d for d in dossiers
-                    if needle in d.person_id or needle in _fold(d.person_name)]
+@router.post("/dossiers/search", response_class=HTMLResponse)
+async def dossier_search(request: Request) -> Response:
+    account, session = require(request, *READERS)
+    form = await check_csrf(request, session)
+    fields = {k: str(form.get(k) or "")[:100] for k in ("q", "doc_type", "status", "from",
+                                                          "to", "after")}
+    return await run_in_threadpool(_list_page, request, account, search_form=fields)
+
+
+def _search_query(request: Request, fields: dict[str, str]) -> tuple[SearchQuery, str]:
+    """The query of the search form, and an error text for a bad date ("" when none)."""
+    dates: list[date | None] = []
+    for name in ("from", "to"):
+        raw = fields.get(name, "").strip()
+        found = parse_date(raw) if raw else None
+        if raw and found is None:
+            return SearchQuery(), t(request, "dossier.bad_search_date")
+        dates.append(found)
+    status = fields.get("status", "")
+    return SearchQuery(text=fields.get("q", ""), doc_type=fields.get("doc_type", ""),
+                       status=status if status in BADGES else "", opened_from=dates[0],
+                       opened_to=dates[1]), ""
+
+
+def _list_page(request: Request, account: Account, *, cursor: str = "",
+               search_form: dict | None = None, errors: list[str] | None = None,
+               form: dict | None = None, status: int = 200) -> Response:
+    from pipeline.classify import DOCUMENT_NAMES
+
+    db = request.app.state.db
+    errors = list(errors or [])
+    hits, dossiers, next_cursor = None, [], ""
+    query, problem = _search_query(request, search_form or {})
+    if problem:
+        errors.append(problem)
+    with db.read() as s:
+        if search_form is not None and not query.empty() and not problem:
+            agencies = None if account.role in SEARCHERS_OF_ALL else [account.agency]
+            try:
+                page = search(s, query, agencies=agencies, cursor=search_form.get("after", ""))
+            except BadCursor:
+                page = search(s, query, agencies=agencies)
+            hits, next_cursor = page.items, page.next_cursor
+        else:
+            try:
+                page = list_dossiers(s, account.agency, cursor=cursor)
+            except BadCursor:
+                page = list_dossiers(s, account.agency)
+            dossiers, next_cursor = page.items, page.next_cursor
     return render(request, "dossiers.html", {
         "dossiers": dossiers, "opened": {d.dossier_id: local_time(d.opened_at) for d in dossiers},
-        "q": q, "errors": errors or [], "form": form or {}, "channels": CHANNELS,
+        "hits": [{**asdict(h), "when": local_time(h.opened_at.isoformat())}
+                 for h in hits] if hits is not None else None,
+        "next_cursor": next_cursor, "search": search_form or {}, "searched": hits is not None,
+        "own_agency": account.agency, "doc_types": list(DOCUMENT_NAMES.items()),
+        "statuses": [k for k in BADGES if k != "cancelled"],
+        "errors": errors, "form": form or {}, "channels": CHANNELS,
         "procedures": sorted(procedures().values(), key=lambda p: p.code),
         "may_write": account.role in WRITERS}, status=status)
 
@@ -327,10 +378,16 @@ async def dossier_open(request: Request) -> Response:
     if errors:
         return await run_in_threadpool(_list_page, request, account, errors=errors,
                                        form=fields, status=400)
-    store = request.app.state.store
-    dossier = await run_in_threadpool(
-        open_dossier, store, agency=account.agency, person_id=person_id, person_name=name,
-        date_of_birth=birth, opened_by=account.username, procedure=procedure, channel=channel)
+    state: State = request.app.state.work
+
+    def opened() -> Dossier:
+        with state.db.write() as s:
+            return open_dossier(s, agency=account.agency, person_id=person_id,
+                                person_name=name, date_of_birth=birth,
+                                opened_by=account.username, procedure=procedure,
+                                channel=channel, deadlines=state.deadlines)
+
+    dossier = await run_in_threadpool(opened)
     audit_event(request, account.username, "open_dossier",
                 f"dossiers/{dossier.agency}/{dossier.dossier_id}", person_id=person_id,
                 person_name=name, date_of_birth=birth, procedure=procedure, channel=channel)
@@ -352,7 +409,7 @@ def _dossier_page(request: Request, account: Account, dossier: Dossier, *,
                   status: int = 200) -> Response:
     settings: Settings = request.app.state.settings
     lang = lang_of(request)
-    documents = _documents(request.app.state.store, dossier, lang)
+    documents = _documents(request.app.state.work, dossier, lang)
     return render(request, "dossier.html", {
         "dossier": dossier, "documents": documents, "results": results or [],
         "opened": local_time(dossier.opened_at),
@@ -368,7 +425,7 @@ def _dossier_page(request: Request, account: Account, dossier: Dossier, *,
 async def dossier_status(request: Request, dossier_id: str) -> Response:
     account, _session = require(request, *READERS)
     dossier = _dossier_or_404(request, account, dossier_id)
-    documents = await run_in_threadpool(_documents, request.app.state.store, dossier,
+    documents = await run_in_threadpool(_documents, request.app.state.work, dossier,
                                         lang_of(request))
     return JSONResponse({"dossier_id": dossier.dossier_id, "documents": documents,
                          "pending": any(not d["done"] for d in documents)},
@@ -512,48 +569,50 @@ async def _read_upload(request: Request, folder: Path, settings: Settings) -> _U
     return reader
 
 
-def _take_in(store: ObjectStore, settings: Settings, lang: str, account: Account,
+def _take_in(state: State, settings: Settings, lang: str, account: Account,
              dossier: Dossier, uploads: list[_Upload]) -> tuple[list[dict], list[str]]:
-    """Intake of each received file; (result per file, shas to process)."""
+    """Intake of each received file into the dossier; (result per file, cases to process)."""
     opt = StageOptions(person_id=dossier.person_id, lang=settings.ocr_lang,
                        limits=settings.limits, lang_messages=settings.lang,
                        actor=account.username, certify_when_sure=False)
     results, to_process = [], []
     for upload in uploads:
         if upload.over_count:
-            results.append({"name": upload.name, "sha256": "", "status": "rejected",
-                            "reason": "too_many_files",
+            results.append({"name": upload.name, "sha256": "", "case_id": "",
+                            "status": "rejected", "reason": "too_many_files",
                             "message": i18n.text("dossier.too_many_files", lang,
                                                  files=settings.web_max_upload_files)})
             continue
         if upload.too_large or upload.path is None:
             limit = settings.limits.describe_bytes()
-            results.append({"name": upload.name, "sha256": "", "status": "rejected",
-                            "reason": Reason.FILE_TOO_LARGE.value,
+            results.append({"name": upload.name, "sha256": "", "case_id": "",
+                            "status": "rejected", "reason": Reason.FILE_TOO_LARGE.value,
                             "message": message(Reason.FILE_TOO_LARGE, lang, limit=limit)})
             continue
-        outcome = intake(store, opt, agency_code=dossier.agency, path=upload.path)
+        outcome = intake(state, opt, dossier=dossier, path=upload.path)
         if isinstance(outcome, Accepted):
-            update_record(store, outcome.sha256, DocStatus.RECEIVED, kind=outcome.kind)
-            sha, status, reason, text = outcome.sha256, "received", "", ""
-            to_process.append(sha)
+            case_id, sha, status, reason, text = (outcome.case_id, outcome.sha256,
+                                                  "received", "", "")
+            to_process.append(case_id)
         else:
-            sha, reason, text = outcome.sha256, outcome.reason, outcome.message
+            case_id, sha, reason, text = (outcome.case_id, outcome.sha256, outcome.reason,
+                                          outcome.message)
             status = str(outcome.status)
-            if outcome.status == DocStatus.DUPLICATE:  # known already: show where it stands
-                status = str((read_record(store, sha) or {}).get("status", "unknown"))
-                reason, text = "", ""
-        if sha:
-            link_document(store, dossier, sha, upload.name, account.username)
+        case = None
+        if case_id:
+            with state.db.read() as s:
+                case = get_case(s, case_id)
+        if status == DocStatus.DUPLICATE and case:  # known already: where it stands
+            status, reason, text = case["status"], "", ""
         if status != "rejected":
             text = i18n.text(f"status.{status}" if status in BADGES else "status.unknown",
                              lang)
-        elif sha:  # the record keeps the message in both languages
-            text = _status_view(lang, sha, upload.name, "", read_record(store, sha))["message"]
+        elif case:  # the case keeps the message in both languages
+            text = _status_view(lang, case)["message"]
         elif reason:
             text = message(Reason(reason), lang)
-        results.append({"name": upload.name, "sha256": sha, "status": status,
-                        "reason": str(reason), "message": text})
+        results.append({"name": upload.name, "sha256": sha, "case_id": case_id,
+                        "status": status, "reason": str(reason), "message": text})
     return results, to_process
 
 
@@ -565,7 +624,6 @@ async def dossier_upload(request: Request, dossier_id: str) -> Response:
     if header_token is not None and not csrf_ok(session, header_token):
         raise HTTPException(403, detail="csrf")
     settings: Settings = request.app.state.settings
-    store: ObjectStore = request.app.state.store
     lang = lang_of(request)
     folder = Path(tempfile.mkdtemp(prefix="ecopy-upload-"))
     try:
@@ -580,18 +638,18 @@ async def dossier_upload(request: Request, dossier_id: str) -> Response:
             return await run_in_threadpool(_dossier_page, request, account, dossier,
                                            error=t(request, "dossier.no_files"), status=400)
         results, to_process = await run_in_threadpool(
-            _take_in, store, settings, lang, account, dossier, uploads)
+            _take_in, request.app.state.work, settings, lang, account, dossier, uploads)
     finally:
         await run_in_threadpool(shutil.rmtree, folder, True)
     audit_event(request, account.username, "upload",
                 f"dossiers/{dossier.agency}/{dossier.dossier_id}",
-                files=[{k: r[k] for k in ("name", "sha256", "status", "reason")}
+                files=[{k: r[k] for k in ("name", "sha256", "case_id", "status", "reason")}
                        for r in results])
     processor: Processor = request.app.state.processor
     await run_in_threadpool(processor.submit, dossier, to_process, account.username)
     if _wants_json(request):
         return JSONResponse({"files": results})
-    if any(not r["sha256"] for r in results):  # refused before storing: say so here
+    if any(not r["case_id"] for r in results):  # refused before storing: say so here
         return await run_in_threadpool(_dossier_page, request, account, dossier,
                                        results=results)
     return RedirectResponse(f"/dossiers/{dossier.dossier_id}", 303)

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import select
 
 from ecopy.web import i18n
 from ecopy.web.app import lang_of, render
@@ -34,8 +35,9 @@ from pipeline.performance import (
 )
 from pipeline.procedures import VN_TZ, calendar, procedure
 from pipeline.reasons import label
-from storage.backends import ObjectStore
-from storage.dossiers import AGENCY
+from storage.db import Database
+from storage.db.dossiers import AGENCY
+from storage.db.schema import dossiers
 
 router = APIRouter()
 FIGURES_LIMIT, FIGURES_WINDOW_S = 30, 60.0
@@ -122,8 +124,8 @@ def _query(period: Period) -> str:
 
 
 async def _figures(request: Request, period: Period, agency: str | None) -> Figures:
-    """Computed at most once a minute per (period, commune): the public cannot make the
-    server re-read every dossier on each request."""
+    """Computed at most once a minute per (period, commune): a public page cannot make the
+    server run the aggregates on every request."""
     state = request.app.state
     cache: dict[tuple[str, str], tuple[float, Figures]] = getattr(state, "figures_cache", {})
     state.figures_cache = cache
@@ -131,16 +133,18 @@ async def _figures(request: Request, period: Period, agency: str | None) -> Figu
     hit = cache.get(key)
     if hit and now - hit[0] < CACHE_SECONDS:
         return hit[1]
-    figures = await run_in_threadpool(compute_figures, state.store, period, agency=agency)
+    figures = await run_in_threadpool(compute_figures, state.db, period, agency=agency)
     if len(cache) >= CACHE_ENTRIES:
         cache.clear()
     cache[key] = (now, figures)
     return figures
 
 
-def _has_dossiers(store: ObjectStore, agency: str) -> bool:
-    """Only communes of this deployment have a page (one listing of that commune alone)."""
-    return next(iter(store.list(f"dossiers/{agency}/")), None) is not None
+def _has_dossiers(db: Database, agency: str) -> bool:
+    """Only communes of this deployment have a page (one indexed lookup)."""
+    with db.read() as s:
+        return s.execute(select(dossiers.c.dossier_id).where(dossiers.c.agency == agency)
+                         .limit(1)).first() is not None
 
 
 def _limited(request: Request) -> Response | None:
@@ -195,7 +199,7 @@ async def figures_detail(request: Request, agency: str) -> Response:
     if not AGENCY.match(agency):
         raise HTTPException(404)
     period = _period(request)
-    if not await run_in_threadpool(_has_dossiers, request.app.state.store, agency):
+    if not await run_in_threadpool(_has_dossiers, request.app.state.db, agency):
         raise HTTPException(404)
     figures = await _figures(request, period, agency)
     commune = figures.communes[0]

@@ -22,8 +22,8 @@ from ecopy.web.security import check_csrf, require
 from ecopy.web.views.dossiers import READERS, WRITERS, _dossier_or_404, local_time
 from pipeline.availability import check_dossier_needs
 from pipeline.classify import DOCUMENT_NAMES
-from storage.dossiers import Dossier
-from storage.papers import dossier_papers
+from storage.db.dossiers import Dossier
+from storage.db.papers import dossier_papers
 
 router = APIRouter()
 
@@ -83,7 +83,9 @@ def _page(request: Request, dossier: Dossier, *, may_write: bool, error: str = "
     titles = {s.name: (s.title_en if lang == "en" else s.title_vi)
               for s in configured_sources(settings)}
     rows = []
-    for paper in sorted(dossier_papers(request.app.state.store, dossier),
+    with request.app.state.db.read() as s:
+        papers = dossier_papers(s, dossier)
+    for paper in sorted(papers,
                         key=lambda p: NEEDABLE.index(p["doc_type"])
                         if p["doc_type"] in NEEDABLE else 99):
         reused = paper["status"] == "reused"
@@ -128,7 +130,7 @@ async def papers_check(request: Request, dossier_id: str) -> Response:
                      status=400)
     settings: Settings = request.app.state.settings
     await run_in_threadpool(
-        check_dossier_needs, request.app.state.store, dossier, needs,
+        check_dossier_needs, request.app.state.work, dossier, needs,
         configured_sources(settings), today=date.today(),
         test_mode=settings.key_source == "dev", actor=account.username)
     return RedirectResponse(f"/dossiers/{dossier.dossier_id}/papers", 303)

@@ -1,13 +1,17 @@
-"""Page images of a stored original, and the access check every document page shares.
+"""Page images of a case's original, and the access check every document page shares.
 
-GET /documents/{sha}/pages/{n}.png renders page n (1-based) of the original upright (the
+GET /documents/{case_id}/pages/{n}.png renders page n (1-based) of the original upright (the
 rotation OCR found) and at most MAX_SIDE pixels on its long side. Rendering is deterministic,
 so images are cached per process in a private temporary directory, never in the store.
+
+A case is reached through the signed-in user's commune only: the same original brought to
+another commune is another case, invisible here (404 like one that does not exist).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,8 +22,7 @@ from PIL import Image
 from ecopy.accounts import Account
 from ecopy.web.security import require
 from pipeline.reasons import EcopyError
-from storage.dossiers import SHA256, agencies_of_document
-from storage.records import read_record
+from storage.db.cases import get_case
 
 router = APIRouter()
 
@@ -28,22 +31,23 @@ MAX_SIDE = 1600
 MAX_PAGE = 10_000
 
 
-def visible_record(request: Request, account: Account, sha: str) -> dict:
-    """The document's record if the user's agency has it in one of its dossiers, else 404
-    (another commune's documents do not even exist for this user)."""
-    if not SHA256.match(sha):
+CASE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def visible_record(request: Request, account: Account, case_id: str) -> dict:
+    """The case (with its history) if it belongs to the user's commune, else 404 (another
+    commune's cases do not even exist for this user)."""
+    if not CASE_ID.match(case_id):
         raise HTTPException(404)
-    store = request.app.state.store
-    if account.agency not in agencies_of_document(store, sha):
-        raise HTTPException(404)
-    record = read_record(store, sha)
+    with request.app.state.db.read() as s:
+        record = get_case(s, case_id, agency=account.agency, with_history=True)
     if record is None:
         raise HTTPException(404)
     return record
 
 
-def page_url(sha: str, n: int) -> str:
-    return f"/documents/{sha}/pages/{n}.png"
+def page_url(case_id: str, n: int) -> str:
+    return f"/documents/{case_id}/pages/{n}.png"
 
 
 def _cache_dir(request: Request) -> Path:
@@ -85,16 +89,16 @@ def render_page(store: object, record: dict, n: int, out: Path, limits: object) 
         os.replace(tmp_out, out)
 
 
-@router.get("/documents/{sha}/pages/{n}.png")
-def page_image(request: Request, sha: str, n: str) -> FileResponse:
+@router.get("/documents/{case_id}/pages/{n}.png")
+def page_image(request: Request, case_id: str, n: str) -> FileResponse:
     account, _ = require(request, *READERS)
     if not n.isdigit() or not 1 <= int(n) <= MAX_PAGE:
         raise HTTPException(404)
-    record = visible_record(request, account, sha)
+    record = visible_record(request, account, case_id)
     page = int(n)
     if page > int(record.get("pages") or MAX_PAGE) or not record.get("kind"):
         raise HTTPException(404)
-    target = _cache_dir(request) / f"{sha}-{page}.png"
+    target = _cache_dir(request) / f"{record['sha256']}-{page}.png"  # the same bytes' pages
     if not target.is_file():
         try:
             render_page(request.app.state.store, record, page, target,

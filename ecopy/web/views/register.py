@@ -17,22 +17,35 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
+import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ecopy.reports.books import Book, book_csv, book_pdf, load_book, vn_date
+from ecopy.reports.books import BookRow, book_csv, book_pdf, load_book, vn_date
 from ecopy.settings import Settings
 from ecopy.web import i18n
 from ecopy.web.app import audit_event, render
 from ecopy.web.security import require
 from signing.sign import VN_TZ
-from storage.backends import ObjectStore
-from storage.evidence.cancellations import PUBLIC_FIELDS, list_cancellations, public_list
-from storage.migration.succession import visible_agencies
+from storage.db import Database
+from storage.db.catalogue import (
+    all_cancellations,
+    cancellations_of,
+    cancellations_page,
+    chain_problems,
+    register_chain,
+    register_month_counts,
+    register_period,
+    register_year_list,
+)
+from storage.db.paging import MAX_PAGE, BadCursor
+from storage.db.successions import visible_agencies
+from storage.evidence.cancellations import public_item, public_list
+from storage.evidence.register import RegisterEntry
 
 router = APIRouter()
 
@@ -96,16 +109,6 @@ i18n.register({
 })
 
 
-def register_years(store: ObjectStore, agency: str) -> list[int]:
-    """Years with a register for `agency`, newest first."""
-    years = set()
-    for key in store.list(f"register/{agency}/"):
-        parts = key.split("/")
-        if len(parts) == 4 and YEAR.match(parts[2]):
-            years.add(int(parts[2]))
-    return sorted(years, reverse=True)
-
-
 def _period(year: str | None, month: str | None, years: list[int],
             ) -> tuple[int, int | None] | None:
     """(year, month or None for the whole year) from the query, or None when invalid."""
@@ -125,9 +128,10 @@ def _period(year: str | None, month: str | None, years: list[int],
     return None
 
 
-def _agency(store: ObjectStore, own: str, wanted: str | None) -> tuple[str, tuple[str, ...]]:
+def _agency(db: Database, own: str, wanted: str | None) -> tuple[str, tuple[str, ...]]:
     """The commune whose books are asked for, and every one the user may pick; 404 others."""
-    allowed = visible_agencies(store, own)
+    with db.read() as s:
+        allowed = visible_agencies(s, own)
     if wanted in (None, ""):
         return own, allowed
     if wanted not in allowed:
@@ -135,44 +139,68 @@ def _agency(store: ObjectStore, own: str, wanted: str | None) -> tuple[str, tupl
     return wanted, allowed
 
 
-def _filter_month(book: Book, month: int) -> Book:
-    """The month's rows of a year's book, as ecopy.reports.books.load_book(..., month)
-    selects them."""
-    prefix = f"{book.year}-{month:02d}-"
-    rows = tuple(r for r in book.rows if r.entry.date.startswith(prefix))
-    return Book(book.agency_code, book.agency_name, book.year, month, rows,
-                book.chain_problems, book.unreadable)
+@dataclass(frozen=True)
+class _Shown:
+    """One page of a register period, from the catalogue alone."""
+
+    years: list[int]
+    per_month: dict[int, int]
+    rows: list[BookRow]
+    next_cursor: str
+    chain_problems: list[str]
+
+
+def _shown(db: Database, code: str, year: str | None, month: str | None, cursor: str
+           ) -> tuple[_Shown, int, int | None]:
+    with db.read() as s:
+        years = register_year_list(s, code)
+        period = _period(year, month, years)
+        if period is None:
+            raise HTTPException(400)
+        y, m = period
+        per_month = register_month_counts(s, code, y)
+        if month in (None, "") and m is None:  # default: the newest month with entries
+            m = max(per_month) if per_month else datetime.now(VN_TZ).month
+        try:
+            page = register_period(s, (code,), y, m, cursor=cursor, limit=MAX_PAGE)
+        except BadCursor:
+            page = register_period(s, (code,), y, m, limit=MAX_PAGE)
+        cancelled = cancellations_of(s, [r.copy_id for r in page.items])
+        problems = chain_problems(register_chain(s, code, y))
+    rows = [BookRow(RegisterEntry.from_dict(r.entry),
+                    {"reason": r.void_reason} if r.void_reason is not None else None,
+                    cancelled.get(r.copy_id)) for r in page.items]
+    return _Shown(years, per_month, rows, page.next_cursor, problems), y, m
 
 
 @router.get("/register")
 async def register_page(request: Request, year: str | None = None,
-                        month: str | None = None, agency: str | None = None) -> Response:
+                        month: str | None = None, agency: str | None = None,
+                        after: str = "") -> Response:
+    """A period of the register, a page at a time, from the catalogue; the chain status is
+    that of the catalogue (each entry was checked against its object when it was indexed;
+    the export reads the objects again)."""
     account, _session = require(request, *ROLES)
-    store = request.app.state.store
+    db = request.app.state.db
     settings: Settings = request.app.state.settings
-    code, allowed = await run_in_threadpool(_agency, store, account.agency, agency)
-    years = await run_in_threadpool(register_years, store, code)
-    period = _period(year, month, years)
-    if period is None:
-        raise HTTPException(400)
-    y, m = period
-    whole = await run_in_threadpool(load_book, store, code, y, None)
-    per_month = Counter(int(r.entry.date[5:7]) for r in whole.rows
-                        if r.entry.date[5:7].isdigit())
-    if month in (None, "") and m is None:  # default: the newest month with entries
-        m = max(per_month) if per_month else datetime.now(VN_TZ).month
-    book = whole if m is None else _filter_month(whole, m)
+    code, allowed = await run_in_threadpool(_agency, db, account.agency, agency)
+    shown, y, m = await run_in_threadpool(_shown, db, code, year, month, after[:200])
+    query = (f"year={y}" + (f"&month={m}" if m else "&month=all")
+             + ("" if code == account.agency else f"&agency={code}"))
+    books = list(dict.fromkeys(r.entry.book_label for r in shown.rows))
     return _no_store(render(request, "register.html", {
-        "years": sorted({*years, y}, reverse=True), "year": y, "month": m,
-        "per_month": per_month, "book": book,
-        "rows": [r.cells() for r in book.rows],
-        "agency_name": book.agency_name or whole.agency_name or settings.agency_name,
+        "years": sorted({*shown.years, y}, reverse=True), "year": y, "month": m,
+        "per_month": shown.per_month, "book_label": ", ".join(books) or f"01/{y}-SCT/BS",
+        "total": shown.per_month.get(m, 0) if m else sum(shown.per_month.values()),
+        "rows": [r.cells() for r in shown.rows],
+        "agency_name": (shown.rows[0].entry.agency_name if shown.rows
+                        else settings.agency_name),
         "agency": code, "agencies": allowed,
         "agency_q": "" if code == account.agency else f"&agency={code}",
-        "chain_problems": [*book.chain_problems, *(f"unreadable: {k}" for k in book.unreadable)],
+        "chain_problems": shown.chain_problems,
         "columns": [f"register.col{i}" for i in range(1, 10)],
-        "query": f"year={y}" + (f"&month={m}" if m else "&month=all")
-        + ("" if code == account.agency else f"&agency={code}"),
+        "query": query,
+        "next": f"/register?{query}&after={shown.next_cursor}" if shown.next_cursor else "",
     }))
 
 
@@ -180,16 +208,16 @@ async def register_page(request: Request, year: str | None = None,
 async def register_export(request: Request, year: str = "", month: str = "",
                           format: str = "pdf", agency: str = "") -> Response:
     account, _session = require(request, *ROLES)
-    store = request.app.state.store
     settings: Settings = request.app.state.settings
-    code, _allowed = await run_in_threadpool(_agency, store, account.agency, agency)
+    code, _allowed = await run_in_threadpool(_agency, request.app.state.db, account.agency,
+                                             agency)
     if format not in ("csv", "pdf") or not year:
         raise HTTPException(400)
     period = _period(year, month or "all", [])
     if period is None:
         raise HTTPException(400)
     y, m = period
-    book = await run_in_threadpool(load_book, store, code, y, m)
+    book = await run_in_threadpool(load_book, request.app.state.work, code, y, m)
     if format == "csv":
         data, media = book_csv(book), "text/csv; charset=utf-8"
     else:
@@ -205,29 +233,51 @@ async def register_export(request: Request, year: str = "", month: str = "",
 
 
 @router.get("/cancellations")
-async def cancellations_page(request: Request) -> Response:
+async def cancellations_list(request: Request, after: str = "") -> Response:
     account, _session = require(request, *ROLES)
-    store = request.app.state.store
-    decisions = await run_in_threadpool(list_cancellations, store)
-    agencies = await run_in_threadpool(visible_agencies, store, account.agency)
+    db = request.app.state.db
+
+    def page() -> tuple[list[dict], str]:
+        with db.read() as s:
+            agencies = visible_agencies(s, account.agency)
+            try:
+                found = cancellations_page(s, agencies=agencies, cursor=after[:200])
+            except BadCursor:
+                found = cancellations_page(s, agencies=agencies)
+        return found.items, found.next_cursor
+
+    decisions, next_cursor = await run_in_threadpool(page)
     rows = []
     for d in decisions:
-        if str(d.get("agency_code", "")) not in agencies:
-            continue
-        row = {k: d.get(k) for k in PUBLIC_FIELDS}
+        row = public_item(d)
         row["decision_date"] = vn_date(str(row.get("decision_date") or ""))
         row["linkable"] = bool(COPY_ID.match(str(row.get("copy_id") or "")))
         rows.append(row)
-    return _no_store(render(request, "cancellations.html", {"rows": rows}))
+    return _no_store(render(request, "cancellations.html", {
+        "rows": rows, "next": f"/cancellations?after={next_cursor}" if next_cursor else ""}))
 
 
 @router.get("/cancellations/public.json")
 async def cancellations_public(request: Request) -> Response:
-    """What `ecopy cancellations publish` writes as cancellations.json; no login needed."""
-    listing = await run_in_threadpool(public_list, request.app.state.store)
-    body = json.dumps(listing, ensure_ascii=False, indent=2) + "\n"
+    """What `ecopy cancellations publish` writes as cancellations.json; no login needed.
+
+    The whole list is built from the catalogue a page at a time and kept for the cache time
+    (5 minutes): a public page cannot be made to query the database on every hit."""
+    body = await run_in_threadpool(_public_json, request)
     return Response(body, media_type="application/json; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=300"})
+
+
+def _public_json(request: Request) -> str:
+    cached = getattr(request.app.state, "cancellations_public", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < 300:
+        return cached[1]
+    with request.app.state.db.read() as s:
+        decisions = all_cancellations(s)
+    body = json.dumps(public_list(decisions), ensure_ascii=False, indent=2) + "\n"
+    request.app.state.cancellations_public = (now, body)
+    return body
 
 
 def _no_store(response: Response) -> Response:

@@ -1,8 +1,10 @@
 """The review screen: page images with the extracted fields outlined, and a form to fix them.
 
-GET  /documents/{sha}/review           clerk/admin edit; certifier/auditor read only
-POST /documents/{sha}/review           save corrections (ecopy.actions.correct_document)
-POST /documents/{sha}/reviewed         "checked, hand to the certifier" → READY
+GET  /review                           the commune's queue: documents the machine was unsure
+                                       about, longest waiting first, a page at a time
+GET  /documents/{case_id}/review       clerk/admin edit; certifier/auditor read only
+POST /documents/{case_id}/review       save corrections (ecopy.actions.correct_document)
+POST /documents/{case_id}/reviewed     "checked, hand to the certifier" → READY
 
 Boxes are sent as percentages of the upright page in data-* attributes; review.js places
 them (the CSP forbids inline styles, not styles set from script).
@@ -10,17 +12,21 @@ them (the CSP forbids inline styles, not styles set from script).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ecopy import actions
 from ecopy.accounts import Account
 from ecopy.web import i18n
-from ecopy.web.app import audit_event, lang_of, render, t
+from ecopy.web.app import audit_event, lang_of, local_time, render, t
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.pages import READERS, page_url, visible_record
 from pipeline.classify import DOCUMENT_NAMES
 from pipeline.types import FIELD_NAMES, DocStatus
+from storage.db import cases
+from storage.db.paging import BadCursor
 
 router = APIRouter()
 
@@ -64,6 +70,14 @@ assert set(FIELD_LABELS) == FIELD_NAMES
 i18n.register({f"review.field.{k}": v for k, v in FIELD_LABELS.items()})
 i18n.register({
     "review.title": ("Kiểm tra giấy tờ", "Check a document"),
+    "review.queue_title": ("Giấy tờ cần kiểm tra", "Documents to check"),
+    "review.queue_hint": ("Máy chưa chắc chắn về các giấy tờ này. Mở từng giấy tờ, sửa thông "
+                          "tin nếu sai rồi chuyển cho người ký.",
+                          "The machine was unsure about these. Open each one, fix what is "
+                          "wrong, then hand it to the certifier."),
+    "review.queue_none": ("Không có giấy tờ nào cần kiểm tra.", "Nothing to check."),
+    "review.col.dossier": ("Hồ sơ", "Dossier"),
+    "review.unknown_type": ("Chưa rõ loại giấy tờ", "Type not recognised"),
     "review.pages": ("Ảnh trang giấy tờ", "Page images"),
     "review.page_n": ("Trang {n}", "Page {n}"),
     "review.page_alt": ("Ảnh trang {n} của {name}", "Image of page {n} of {name}"),
@@ -127,6 +141,7 @@ i18n.register({
     "review.status.certified": ("Đã chứng thực", "Certified"),
     "review.status.filed": ("Đã chứng thực", "Certified"),
     "review.status.rejected": ("Bị từ chối", "Refused"),
+    "review.status.certifying": ("Đang ký", "Being signed"),
     "review.status.duplicate": ("Trùng", "Duplicate"),
 })
 
@@ -163,10 +178,9 @@ def page_views(request: Request, record: dict) -> list[dict]:
     """One entry per page: image URL and the page's size in OCR pixels (for the boxes)."""
     from pipeline.stages import load_ocr
 
-    sha = record["sha256"]
-    ocr = {p.index: p for p in load_ocr(request.app.state.store, sha) or []}
+    ocr = {p.index: p for p in load_ocr(request.app.state.store, record["sha256"]) or []}
     count = int(record.get("pages") or len(ocr) or 0)
-    return [{"n": i + 1, "index": i, "url": page_url(sha, i + 1),
+    return [{"n": i + 1, "index": i, "url": page_url(record["case_id"], i + 1),
              "width": ocr[i].width_px if i in ocr else 0,
              "height": ocr[i].height_px if i in ocr else 0} for i in range(count)]
 
@@ -227,7 +241,7 @@ def _context(request: Request, account: Account, record: dict, *, values: dict |
     addable = sorted(((n, t(request, f"review.field.{n}")) for n in FIELD_NAMES
                       if n not in present), key=lambda p: p[1])
     classification = record.get("classification") or {}
-    return {"record": record, "sha": record["sha256"], "fields": fields, "pages": pages,
+    return {"record": record, "case_id": record["case_id"], "fields": fields, "pages": pages,
             "boxes": boxes_by_page(fields, pages), "reasons": review_messages(request, record),
             "doc_types": list(DOCUMENT_NAMES.items()),
             "doc_type": doc_type or current_doc_type(record),
@@ -249,10 +263,10 @@ def _context(request: Request, account: Account, record: dict, *, values: dict |
             "notice": notice, "alert": alert}
 
 
-@router.get("/documents/{sha}/review")
-def review_page(request: Request, sha: str, done: str = "") -> Response:
+@router.get("/documents/{case_id}/review")
+def review_page(request: Request, case_id: str, done: str = "") -> Response:
     account, _ = require(request, *READERS)
-    record = visible_record(request, account, sha)
+    record = visible_record(request, account, case_id)
     notice = {"saved": "review.saved", "nothing": "review.nothing",
               "marked": "review.marked"}.get(done, "")
     return render(request, "review.html", _context(request, account, record,
@@ -263,11 +277,11 @@ def _error_text(request: Request, exc: actions.FieldError) -> str:
     return t(request, f"review.err.{exc.code}", n=actions.MAX_VALUE)
 
 
-@router.post("/documents/{sha}/review")
-async def save_review(request: Request, sha: str) -> Response:
+@router.post("/documents/{case_id}/review")
+async def save_review(request: Request, case_id: str) -> Response:
     account, session = require(request, *EDITORS)
     form = await check_csrf(request, session)
-    record = visible_record(request, account, sha)
+    record = visible_record(request, account, case_id)
     if record.get("status") not in actions.WAITING:
         return render(request, "review.html", _context(
             request, account, record, alert=t(request, "review.not_waiting",
@@ -309,29 +323,58 @@ async def save_review(request: Request, sha: str) -> Response:
             doc_type=doc_type if doc_type in DOCUMENT_NAMES else None,
             alert=t(request, "review.has_errors")), status=400)
     if not changes and not new_type:
-        return RedirectResponse(f"/documents/{sha}/review?done=nothing", 303)
+        return RedirectResponse(f"/documents/{case_id}/review?done=nothing", 303)
     try:
-        actions.correct_document(request.app.state.store, record, actor=account.username,
+        actions.correct_document(request.app.state.work, record, actor=account.username,
                                  doc_type=new_type, fields=changes)
     except actions.ActionRefused as exc:
         raise HTTPException(409) from exc
-    audit_event(request, account.username, "review_correct", f"originals/{sha}", sha,
-                doc_type=new_type, fields=sorted(changes))
-    return RedirectResponse(f"/documents/{sha}/review?done=saved", 303)
+    audit_event(request, account.username, "review_correct", f"cases/{case_id}",
+                record["sha256"], doc_type=new_type, fields=sorted(changes))
+    return RedirectResponse(f"/documents/{case_id}/review?done=saved", 303)
 
 
-@router.post("/documents/{sha}/reviewed")
-async def mark_reviewed(request: Request, sha: str) -> Response:
+@router.post("/documents/{case_id}/reviewed")
+async def mark_reviewed(request: Request, case_id: str) -> Response:
     account, session = require(request, *EDITORS)
     await check_csrf(request, session)
-    record = visible_record(request, account, sha)
+    record = visible_record(request, account, case_id)
     try:
-        actions.mark_reviewed(request.app.state.store, record, actor=account.username)
+        actions.mark_reviewed(request.app.state.work, record, actor=account.username)
     except actions.ActionRefused:
         return render(request, "review.html", _context(
             request, account, record, alert=t(request, "review.not_waiting",
                                               status=status_text(request, record["status"]))),
             status=409)
-    audit_event(request, account.username, "review_done", f"originals/{sha}", sha,
-                status=str(DocStatus.READY))
-    return RedirectResponse(f"/documents/{sha}/review?done=marked", 303)
+    audit_event(request, account.username, "review_done", f"cases/{case_id}",
+                record["sha256"], status=str(DocStatus.READY))
+    return RedirectResponse(f"/documents/{case_id}/review?done=marked", 303)
+
+
+# ------------------------------------------------------------------ the queue
+
+
+def queue_row(request: Request, record: dict) -> dict:
+    """One waiting case as the queues show it (also the certifier's, views/certify.py)."""
+    return {"case_id": record["case_id"], "name": record.get("name", ""),
+            "document": (record.get("document_name") or record.get("doc_type")
+                         or t(request, "review.unknown_type")),
+            "person": record.get("person_name", ""), "since": record["status_at"],
+            "when": local_time(record["status_at"]), "status": record["status"],
+            "status_text": status_text(request, record["status"]),
+            "dossier_id": record.get("dossier_id", ""),
+            "dossier_code": record.get("public_code", "")}
+
+
+@router.get("/review")
+def review_queue(request: Request, after: str = "") -> Response:  # sync: run in a thread
+    account, _ = require(request, *EDITORS)
+    with request.app.state.db.read() as s:
+        try:
+            page = cases.queue(s, account.agency, (DocStatus.NEEDS_REVIEW,), cursor=after[:200])
+        except BadCursor:
+            page = cases.queue(s, account.agency, (DocStatus.NEEDS_REVIEW,))
+        total = cases.count_in(s, account.agency, (DocStatus.NEEDS_REVIEW,))
+    return render(request, "review_queue.html", {
+        "rows": [queue_row(request, r) for r in page.items], "total": total,
+        "next": "/review?" + urlencode({"after": page.next_cursor}) if page.next_cursor else ""})

@@ -23,8 +23,8 @@ from ecopy.web.app import lang_of, render
 from ecopy.web.security import allowed
 from ecopy.web.views.verify import VERIFY_LIMIT, VERIFY_WINDOW_S
 from pipeline.classify import DOCUMENT_NAMES
-from storage.dossiers import dossier_by_code, dossier_documents
-from storage.records import read_record
+from storage.db.cases import cases_of_dossier, history
+from storage.db.dossiers import dossier_by_code
 
 router = APIRouter()
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -58,10 +58,12 @@ def _local(at: str) -> str:
 
 def public_status(request: Request, code: str) -> dict[str, Any] | None:
     """What anyone holding the code may see, in the interface language."""
-    store = request.app.state.store
-    dossier = dossier_by_code(store, code)
-    if dossier is None:
-        return None
+    with request.app.state.db.read() as s:
+        dossier = dossier_by_code(s, code)
+        if dossier is None:
+            return None
+        records = [(r, history(s, r["case_id"])) for r in cases_of_dossier(s,
+                                                                           dossier.dossier_id)]
     lang = lang_of(request)
 
     def label(status: str) -> str:
@@ -69,17 +71,16 @@ def public_status(request: Request, code: str) -> dict[str, Any] | None:
         return i18n.text("status.unknown", lang) if text == f"status.{status}" else text
 
     documents = []
-    for n, link in enumerate(dossier_documents(store, dossier), 1):
-        record = read_record(store, link["sha256"]) or {}
+    for n, (record, events) in enumerate(records, 1):
         doc_type = record.get("doc_type") or ""
         status = record.get("status", "received")
         documents.append({
             "n": n, "document_type": doc_type,
             "document_name": DOCUMENT_NAMES.get(doc_type, "") if doc_type else "",
             "status": status, "status_text": label(status), "reason": record.get("reason", ""),
-            "history": [{"status": h.get("status", ""), "status_text": label(h.get("status", "")),
-                         "at": h.get("at", ""), "at_local": _local(h.get("at", ""))}
-                        for h in record.get("history", [])]})
+            "history": [{"status": h.status, "status_text": label(h.status),
+                         "at": h.at.isoformat(timespec="seconds"),
+                         "at_local": _local(h.at.isoformat())} for h in events]})
     return {"code": dossier.public_code, "opened_at": dossier.opened_at,
             "opened_local": _local(dossier.opened_at), "documents": documents}
 

@@ -79,8 +79,11 @@ def _rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.get("/admin/sync")
 async def sync_page(request: Request, retried: str = "") -> Response:
     account, _session = require(request, *VIEWERS)
-    store = request.app.state.store
-    info = await run_in_threadpool(summary, store, None, agency=account.agency)
+    def read() -> dict:
+        with request.app.state.db.read() as s:
+            return summary(s, None, agency=account.agency)
+
+    info = await run_in_threadpool(read)
     response = render(request, "sync.html", {
         "info": info, "portal_url": request.app.state.settings.portal_url,
         "failed": _rows(info["failed"]), "pending": _rows(info["pending_items"]),
@@ -97,10 +100,15 @@ async def sync_retry(request: Request, key: str) -> Response:
     if account.role != "admin":
         raise HTTPException(403)
     await check_csrf(request, session)
-    store = request.app.state.store
-    state = await run_in_threadpool(item_state, store, key)
+    db, store = request.app.state.db, request.app.state.store
+
+    def look_up() -> object:
+        with db.read() as s:
+            return item_state(s, key)
+
+    state = await run_in_threadpool(look_up)
     if state is None or state.agency != account.agency:
         raise HTTPException(404)
     if state.status is OutboxStatus.FAILED:
-        await run_in_threadpool(lambda: retry(store, key, actor=account.username))
+        await run_in_threadpool(lambda: retry(db, store, key, actor=account.username))
     return RedirectResponse(f"/admin/sync?retried={key}", 303)

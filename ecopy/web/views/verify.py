@@ -46,8 +46,9 @@ from signing.report_render import (
     signature_rows,
 )
 from signing.report_text import TOTAL_FAILED, TOTAL_PASSED, VerificationReport
-from storage.dossiers import PUBLIC_CODE
-from storage.evidence.cancellations import PUBLIC_FIELDS, find_copy
+from storage.db.catalogue import copy_row
+from storage.db.dossiers import PUBLIC_CODE
+from storage.evidence.cancellations import public_item
 
 router = APIRouter()
 
@@ -147,8 +148,7 @@ def public_report(report: VerificationReport) -> VerificationReport:
     store key): what remains is the copy's own content and the outcome of the checks."""
     if report.cancellation is None:
         return report
-    shown = {k: report.cancellation.get(k) for k in PUBLIC_FIELDS}
-    return dataclasses.replace(report, cancellation=shown)
+    return dataclasses.replace(report, cancellation=public_item(report.cancellation))
 
 
 def report_view(report: VerificationReport, lang: str) -> dict[str, Any]:
@@ -297,12 +297,12 @@ async def verify_upload(request: Request) -> Response:
 def _stored_copy(request: Request, copy_id: str) -> bytes | None:
     if not COPY_ID.match(copy_id):
         return None
-    store = request.app.state.store
-    found = find_copy(store, copy_id)
+    with request.app.state.db.read() as s:
+        found = copy_row(s, copy_id)
     if found is None:
         return None
     try:
-        return store.get(found[0].removesuffix(".json") + ".pdf")
+        return request.app.state.store.get(found.pdf_key)
     except KeyError:
         return None
 

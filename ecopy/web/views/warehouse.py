@@ -1,13 +1,17 @@
-"""A person's e-copies (storage.evidence.warehouse) for signed-in staff, and their download.
+"""A person's e-copies (the catalogue of storage.evidence.warehouse) for signed-in staff,
+and their download.
 
 Only copies certified by the user's own agency (the register entry's commune code), or by a
-commune it succeeded in the 2025 mergers (storage.migration.succession), are listed or
-served; another agency's copy answers 404 exactly like a copy that does not exist. Every
-look at a person's warehouse and every download is audited (they show personal data).
+commune it succeeded in the 2025 mergers (storage.db.successions), are listed or served;
+another agency's copy answers 404 exactly like a copy that does not exist. Every look at a
+person's warehouse and every download is audited (they show personal data). The list is an
+indexed query of the catalogue, a page at a time; each row's name on the paper is read from
+its metadata object by key.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -19,9 +23,10 @@ from ecopy.web import i18n
 from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import require
 from storage.backends import ObjectStore
-from storage.evidence.cancellations import find_cancellation, find_copy
-from storage.evidence.warehouse import list_copies
-from storage.migration.succession import visible_agencies
+from storage.db import Database
+from storage.db.catalogue import cancellation_row, copies_of_person, copy_row
+from storage.db.paging import BadCursor
+from storage.db.successions import visible_agencies
 
 router = APIRouter()
 
@@ -63,52 +68,55 @@ i18n.register({
 })
 
 
-def copy_of_agency(store: ObjectStore, copy_id: str, agency: str,
-                   ) -> tuple[str, dict[str, Any]] | None:
-    """(PDF key, metadata) of a copy certified by `agency`; None when absent or another's."""
+def copy_of_agency(db: Database, copy_id: str, agency: str) -> Any:
+    """The catalogue row of a copy certified by `agency` (or a commune it succeeded); None
+    when absent or another's."""
     if not COPY_ID.match(copy_id):
         return None
-    found = find_copy(store, copy_id)
-    if found is None:
-        return None
-    key, meta = found
-    entry = meta.get("register_entry")
-    if (not isinstance(entry, dict)
-            or str(entry.get("agency_code", "")) not in visible_agencies(store, agency)):
-        return None
-    return key.removesuffix(".json") + ".pdf", meta
+    with db.read() as s:
+        row = copy_row(s, copy_id)
+        if row is None or row.agency not in visible_agencies(s, agency):
+            return None
+    return row
 
 
-def _row(store: ObjectStore, meta: dict[str, Any]) -> dict[str, Any]:
-    entry = meta.get("register_entry") or {}
-    fields = meta.get("fields") or {}
-    name = fields.get("full_name") or {}
-    copy_id = str(meta.get("copy_id", ""))
-    cancellation = find_cancellation(store, copy_id)
+def _metadata(store: ObjectStore, pdf_key: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(store.get(pdf_key.removesuffix(".pdf") + ".json"))
+    except (KeyError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _row(store: ObjectStore, copy: Any, cancelled_ref: str) -> dict[str, Any]:
+    meta = _metadata(store, copy.pdf_key)
+    name = (meta.get("fields") or {}).get("full_name") or {}
     return {
-        "copy_id": copy_id,
-        "document_name": str(meta.get("document_name") or entry.get("document_name") or ""),
-        "doc_type": str(meta.get("doc_type", "")),
+        "copy_id": copy.copy_id, "document_name": copy.document_name, "doc_type": copy.doc_type,
         "full_name": str(name.get("value", "")) if isinstance(name, dict) else "",
-        "number": entry.get("number", ""),
-        "book": entry.get("book", ""),
-        "date": str(entry.get("date", "")),
-        "pages": meta.get("pages", ""),
-        "cancelled_ref": str((cancellation or {}).get("decision_ref", "")) if cancellation
-        else "",
-        "linkable": bool(COPY_ID.match(copy_id)),
+        "number": copy.register_number, "book": copy.register_book,
+        "date": str((meta.get("register_entry") or {}).get("date", "")),
+        "pages": copy.pages or meta.get("pages", ""), "cancelled_ref": cancelled_ref,
+        "linkable": bool(COPY_ID.match(copy.copy_id)),
     }
 
 
-def agency_copies(store: ObjectStore, person_id: str, agency: str) -> list[dict[str, Any]]:
-    """The person's copies certified by `agency`, oldest first, as table rows."""
-    rows = []
-    agencies = visible_agencies(store, agency)
-    for meta in list_copies(store, person_id):
-        entry = meta.get("register_entry")
-        if isinstance(entry, dict) and str(entry.get("agency_code", "")) in agencies:
-            rows.append(_row(store, meta))
-    return rows
+def agency_copies(db: Database, store: ObjectStore, person_id: str, agency: str,
+                  cursor: str = "") -> tuple[list[dict[str, Any]], str]:
+    """A page of the person's copies certified by `agency`, oldest first, as table rows;
+    and the next page's cursor."""
+    with db.read() as s:
+        agencies = visible_agencies(s, agency)
+        try:
+            page = copies_of_person(s, person_id, agencies=agencies, cursor=cursor)
+        except BadCursor:
+            page = copies_of_person(s, person_id, agencies=agencies)
+        refs = {}
+        for copy in page.items:
+            if copy.cancelled:
+                found = cancellation_row(s, copy.copy_id)
+                refs[copy.copy_id] = found.decision_ref if found else "?"
+    return [_row(store, c, refs.get(c.copy_id, "")) for c in page.items], page.next_cursor
 
 
 def _no_store(response: Response) -> Response:
@@ -131,31 +139,32 @@ async def warehouse_lookup(request: Request, person_id: str | None = None) -> Re
 
 
 @router.get("/warehouse/{person_id}")
-async def warehouse_person(request: Request, person_id: str) -> Response:
+async def warehouse_person(request: Request, person_id: str, after: str = "") -> Response:
     account, _session = require(request, *ROLES)
     if not PERSON_ID.match(person_id):
         raise HTTPException(404)
-    store = request.app.state.store
-    rows = await run_in_threadpool(agency_copies, store, person_id, account.agency)
+    rows, next_cursor = await run_in_threadpool(
+        agency_copies, request.app.state.db, request.app.state.store, person_id,
+        account.agency, after[:200])
     audit_event(request, account.username, "warehouse_view", f"warehouse/{person_id}",
                 copies=len(rows))
     return _no_store(render(request, "warehouse.html", {
-        "person_id": person_id, "typed": person_id, "error": "", "rows": rows}))
+        "person_id": person_id, "typed": person_id, "error": "", "rows": rows,
+        "next": f"/warehouse/{person_id}?after={next_cursor}" if next_cursor else ""}))
 
 
 @router.get("/copies/{copy_id}.pdf")
 async def download_copy(request: Request, copy_id: str) -> Response:
     account, _session = require(request, *ROLES)
     store = request.app.state.store
-    found = await run_in_threadpool(copy_of_agency, store, copy_id, account.agency)
+    found = await run_in_threadpool(copy_of_agency, request.app.state.db, copy_id,
+                                    account.agency)
     if found is None:
         raise HTTPException(404)
-    key, meta = found
     try:
-        data = await run_in_threadpool(store.get, key)
+        data = await run_in_threadpool(store.get, found.pdf_key)
     except KeyError:
         raise HTTPException(404) from None
-    audit_event(request, account.username, "copy_download", copy_id,
-                sha=str(meta.get("pdf_sha256", "")))
+    audit_event(request, account.username, "copy_download", copy_id, sha=found.pdf_sha256)
     return _no_store(Response(data, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="ban-sao-{copy_id}.pdf"'}))

@@ -1,26 +1,24 @@
 """Complaints ("khiếu nại") and feedback ("phản ánh, kiến nghị") about a dossier or an e-copy.
 
-    complaints/<agency>/<complaint_id>/complaint.json      what was filed (immutable)
-    complaints/<agency>/<complaint_id>/events/<seq>.json   accept / answer / close / reopen
-    complaint-codes/<code>.json                             follow-up code -> complaint
-
 A complaint names what it is about the way the complainant holds it: a dossier by its public
 status code (on the receipt), an e-copy by its copy id (printed on the copy and in its QR
 link). It is filed with the commune responsible: the dossier's agency, or the agency whose
-register holds the copy's certification. Everything is create-if-absent: the complaint once,
-and each event as the next numbered object, so two staff members acting at the same moment
-never overwrite each other; the loser re-reads the history and is refused if the step no
+register holds the copy's certification (its successor after a merger). The complaint is
+written once and each step (accept / answer / close / reopen) is the next numbered event,
+added by compare-and-set (storage.db.complaints), so two staff members acting at the same
+moment never both succeed: the loser re-reads the history and is refused if the step no
 longer applies (a complaint is closed once). Nothing is stored about the state that can be
 computed: status, due date and overdue follow from the events and the legal time limits.
 
-The complainant's contact details are personal data: they stay in complaint.json, for the
-staff of that commune; `public_view` is what the follow-up code shows (no contact, no staff
-user names). The id is 128 random bits; the follow-up code 60 bits of an alphabet without
-look-alikes, like the dossier status code.
+The complainant's contact details are personal data: they are working state in the
+database, for the staff of that commune; `public_view` is what the follow-up code shows (no
+contact, no staff user names). The id is 128 random bits; the follow-up code 60 bits of an
+alphabet without look-alikes, like the dossier status code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -29,13 +27,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-from storage.backends import ObjectStore
-from storage.dossiers import AGENCY, CODE_ALPHABET, dossier_by_code
-from storage.evidence.cancellations import find_copy
-from storage.migration.succession import successor_of
+from sqlalchemy.orm import Session
 
-PREFIX = "complaints/"
-CODES = "complaint-codes/"
+from storage.db import complaints as rows
+from storage.db.catalogue import copy_row
+from storage.db.dossiers import AGENCY, CODE_ALPHABET, dossier_by_code
+from storage.db.paging import Page
+from storage.db.successions import successor_of
+
 COMPLAINT_ID = re.compile(r"^[0-9a-f]{32}$")
 FOLLOW_CODE = re.compile(f"^[{CODE_ALPHABET}]{{12}}$")
 COPY_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as pipeline.certify makes them
@@ -134,8 +133,9 @@ class Complaint:
     dossier_id: str = ""  # for staff: the dossier a status code named
 
     @property
-    def key(self) -> str:
-        return complaint_prefix(self.agency, self.complaint_id) + "complaint.json"
+    def ref(self) -> str:
+        """How the audit log names it (no personal data)."""
+        return f"complaints/{self.agency}/{self.complaint_id}"
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,8 @@ class State:
     overdue: bool
 
 
-def complaint_prefix(agency: str, complaint_id: str) -> str:
-    if not AGENCY.match(agency) or not COMPLAINT_ID.match(complaint_id):
-        raise ValueError("bad complaint reference")
-    return f"{PREFIX}{agency}/{complaint_id}/"
+def _weekday(day: date) -> bool:
+    return day.weekday() < 5
 
 
 def clean(value: object) -> str:
@@ -176,22 +174,21 @@ def check_length(field: str, value: str, limit: int) -> str:
     return value
 
 
-def resolve_target(store: ObjectStore, target_type: str, target: str) -> tuple[str, str, str]:
+def resolve_target(s: Session, target_type: str, target: str) -> tuple[str, str, str]:
     """(agency, normalised target, dossier_id) of what the complaint is about."""
     if target_type == "dossier":
-        dossier = dossier_by_code(store, target)
+        dossier = dossier_by_code(s, target)
         if dossier is None:
             raise ComplaintError(UNKNOWN_TARGET, "target")
         return dossier.agency, dossier.public_code, dossier.dossier_id
     if target_type == "copy":
         copy_id = target.strip().lower()
-        found = find_copy(store, copy_id) if COPY_ID.match(copy_id) else None
-        entry = found[1].get("register_entry") if found else None
-        agency = str(entry.get("agency_code", "")) if isinstance(entry, dict) else ""
+        found = copy_row(s, copy_id) if COPY_ID.match(copy_id) else None
+        agency = found.agency if found is not None else ""
         if not AGENCY.match(agency):
             raise ComplaintError(UNKNOWN_TARGET, "target")
         # a copy certified by a commune since merged into another: that one answers now
-        return successor_of(store, agency), copy_id, ""
+        return successor_of(s, agency), copy_id, ""
     raise ComplaintError(BAD_VALUE, "target_type")
 
 
@@ -210,10 +207,10 @@ def _checked_contact(values: dict[str, str]) -> None:
         raise ComplaintError(MISSING, "text")
 
 
-def file_complaint(store: ObjectStore, *, kind: str, target_type: str, target: str,
+def file_complaint(s: Session, *, kind: str, target_type: str, target: str,
                    filer: str, name: str, text: str, organisation: str = "", phone: str = "",
                    email: str = "", address: str = "", now: datetime | None = None,
-                   ) -> Complaint:
+                   working_day: Callable[[date], bool] = _weekday) -> Complaint:
     """Check, route and store a new complaint; ComplaintError says what is wrong."""
     given = {"name": name, "organisation": organisation, "phone": phone, "email": email,
              "address": address, "text": text, "target": target}
@@ -224,64 +221,62 @@ def file_complaint(store: ObjectStore, *, kind: str, target_type: str, target: s
         if values[field] not in allowed:
             raise ComplaintError(BAD_VALUE, field)
     _checked_contact(values)
-    agency, target_norm, dossier_id = resolve_target(store, values["target_type"],
+    agency, target_norm, dossier_id = resolve_target(s, values["target_type"],
                                                      values["target"])
-    created = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
         complaint = Complaint(
-            secrets.token_hex(16), code, agency, values["kind"], values["target_type"],
-            target_norm, values["filer"], values["name"], values["organisation"],
-            values["phone"], values["email"], values["address"], values["text"], created,
+            secrets.token_hex(16), "".join(secrets.choice(CODE_ALPHABET) for _ in range(12)),
+            agency, values["kind"], values["target_type"], target_norm, values["filer"],
+            values["name"], values["organisation"], values["phone"], values["email"],
+            values["address"], values["text"], created.isoformat(timespec="seconds"),
             dossier_id)
-        pointer = json.dumps({"agency": agency, "complaint_id": complaint.complaint_id})
-        if not store.put_if_absent(f"{CODES}{code}.json", pointer.encode()):
-            continue  # the code is taken: draw another
-        if store.put_if_absent(complaint.key, complaint_bytes(complaint)):
-            return complaint
+        due = state_of(complaint, [], working_day=working_day).due
+        if rows.insert_complaint(s, {**asdict(complaint), "created_at": created,
+                                     "closed": False, "due": due}):
+            return complaint  # else the id or the code is taken: draw again
 
 
-def complaint_bytes(complaint: Complaint) -> bytes:
-    return json.dumps(asdict(complaint), ensure_ascii=False, indent=2).encode("utf-8")
+def complaint_digest(complaint: Complaint) -> str:
+    """The sha256 the audit log records for a filed complaint (its canonical JSON)."""
+    raw = json.dumps(asdict(complaint), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()
 
 
-def _from_json(data: bytes) -> Complaint:
-    raw = json.loads(data)
-    return Complaint(**{f.name: raw[f.name] for f in fields(Complaint) if f.name in raw})
+def _complaint(row: object) -> Complaint:
+    values = {f.name: getattr(row, f.name) for f in fields(Complaint)}
+    values["created_at"] = row.created_at.isoformat(timespec="seconds")  # type: ignore[attr-defined]
+    return Complaint(**values)
 
 
-def load_complaint(store: ObjectStore, agency: str, complaint_id: str) -> Complaint | None:
-    try:
-        return _from_json(store.get(complaint_prefix(agency, complaint_id) + "complaint.json"))
-    except (KeyError, ValueError):
+def load_complaint(s: Session, agency: str, complaint_id: str) -> Complaint | None:
+    if not AGENCY.match(agency or "") or not COMPLAINT_ID.match(complaint_id or ""):
         return None
+    row = rows.complaint_row(s, agency, complaint_id)
+    return _complaint(row) if row is not None else None
 
 
-def complaint_by_code(store: ObjectStore, code: str) -> Complaint | None:
+def complaint_by_code(s: Session, code: str) -> Complaint | None:
     """The complaint a follow-up code names (case-insensitive for complainants)."""
     code = code.strip().upper()
     if not FOLLOW_CODE.match(code):
         return None
-    try:
-        pointer = json.loads(store.get(f"{CODES}{code}.json"))
-    except (KeyError, ValueError):
-        return None
-    return load_complaint(store, str(pointer.get("agency")), str(pointer.get("complaint_id")))
+    row = rows.complaint_by_code(s, code)
+    return _complaint(row) if row is not None else None
 
 
-def list_complaints(store: ObjectStore, agency: str | None = None) -> list[Complaint]:
+def list_complaints(s: Session, agency: str | None = None, *, cursor: str = "",
+                    limit: int | None = None) -> Page[Complaint]:
     """The complaints of one commune (all communes when None), oldest first."""
     if agency is not None and not AGENCY.match(agency):
-        return []
-    prefix = f"{PREFIX}{agency}/" if agency else PREFIX
-    found = [_from_json(store.get(key)) for key in store.list(prefix)
-             if key.endswith("/complaint.json") and key.count("/") == 3]
-    return sorted(found, key=lambda c: (c.created_at, c.complaint_id))
+        return Page([])
+    page = rows.complaint_page(s, agency, cursor=cursor, limit=limit)
+    return Page([_complaint(r) for r in page.items], page.next_cursor)
 
 
-def events_of(store: ObjectStore, complaint: Complaint) -> list[Event]:
-    prefix = complaint_prefix(complaint.agency, complaint.complaint_id) + "events/"
-    return [Event(**json.loads(store.get(key))) for key in store.list(prefix)]
+def events_of(s: Session, complaint: Complaint) -> list[Event]:
+    return [Event(r.seq, r.action, r.at.isoformat(timespec="seconds"), r.by, r.text,
+                  r.complex) for r in rows.event_rows(s, complaint.complaint_id)]
 
 
 def _allowed_step(action: str, status: str) -> bool:
@@ -292,33 +287,32 @@ def _allowed_step(action: str, status: str) -> bool:
     return action == "reopen" and status == "closed"
 
 
-def add_event(store: ObjectStore, complaint: Complaint, action: str, *, by: str,
+def add_event(s: Session, complaint: Complaint, action: str, *, by: str,
               text: str = "", complex_case: bool = False, now: datetime | None = None,
-              ) -> tuple[Event, bytes]:
-    """Append the next step (create-if-absent); ComplaintError(BAD_STEP) when it does not
-    apply to the complaint as it now stands. Returns the event and its stored bytes."""
+              working_day: Callable[[date], bool] = _weekday) -> tuple[Event, str]:
+    """Append the next step; ComplaintError(BAD_STEP) when it does not apply to the complaint
+    as it now stands. Returns the event and the sha256 the audit log records for it."""
     text = check_length("text", clean(text), MAX_ANSWER)
     if action not in ACTIONS:
         raise ComplaintError(BAD_VALUE, "action")
     if action == "answer" and not text:
         raise ComplaintError(MISSING, "text")
-    prefix = complaint_prefix(complaint.agency, complaint.complaint_id) + "events/"
     while True:
-        events = events_of(store, complaint)
+        events = events_of(s, complaint)
         if len(events) >= MAX_EVENTS:
             raise ComplaintError(BAD_STEP, "action", "too many events")
-        status = state_of(complaint, events).status
+        status = state_of(complaint, events, working_day=working_day).status
         if not _allowed_step(action, status):
             raise ComplaintError(BAD_STEP, "action", f"{action} after {status}")
-        at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-        event = Event(len(events) + 1, action, at, by, text, complex_case and action == "accept")
-        data = json.dumps(asdict(event), ensure_ascii=False, indent=2).encode("utf-8")
-        if store.put_if_absent(f"{prefix}{event.seq:04d}.json", data):
-            return event, data
-
-
-def _weekday(day: date) -> bool:
-    return day.weekday() < 5
+        at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        event = Event(len(events) + 1, action, at.isoformat(timespec="seconds"), by, text,
+                      complex_case and action == "accept")
+        after = state_of(complaint, [*events, event], working_day=working_day)
+        if rows.append_event(s, complaint.complaint_id, len(events), {
+                "action": action, "at": at, "by": by, "text": text,
+                "complex": event.complex}, closed=after.status == "closed", due=after.due):
+            raw = json.dumps(asdict(event), ensure_ascii=False, sort_keys=True).encode()
+            return event, hashlib.sha256(raw).hexdigest()
 
 
 def due_date(start_iso: str, limit: TimeLimit,
