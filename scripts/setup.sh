@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng tesseract-ocr-osd poppler-utils
               qpdf fonts-liberation2 redis-server softhsm2 opensc python3-venv)
-# the browser tests of the web app drive Debian's chromium through its chromedriver
-[ "${1:-}" = "--dev" ] && APT_PACKAGES+=(chromium chromium-driver)
+# the browser tests of the web app drive Debian's chromium through its chromedriver; the
+# database tests start their own PostgreSQL server (pg_trgm is in postgresql-contrib)
+[ "${1:-}" = "--dev" ] && APT_PACKAGES+=(chromium chromium-driver postgresql postgresql-contrib)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,4 +41,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     exit 1
   fi
   echo "$want" > "$stamp"
+fi
+# A deployment's database server (ECOPY_DATABASE_URL) gets the code's schema; the embedded
+# SQLite file beside a local store is brought up to date whenever ecopy opens it.
+if [ -n "${ECOPY_DATABASE_URL:-}" ]; then
+  .venv/bin/ecopy db upgrade
 fi
