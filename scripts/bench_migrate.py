@@ -2,21 +2,23 @@
 
 Generation (not timed): 2-3 LocalStores, one per former commune (old Hà Giang / Tuyên Quang
 codes). Each e-copy is a REAL signed PDF: a 1-page unsigned e-copy of samples/birth_cert.jpg is
-built once, then every copy is signed anew (certifier + agency PAdES with local-TSA
-timestamps, as scripts/bench_sign.py does), so each PDF has its own bytes. Every copy also
-gets what `ecopy process` leaves beside it: a distinct original (the sample JPEG plus a
-per-copy trailer, as a re-scan would differ), its record, the warehouse metadata and id
-pointer, a register entry (allocated like a real certification, hash-chained), an outbox item
-and marker, and two audit events. `--signed K` signs only K distinct PDFs and reuses their
-bytes for the rest (faster generation; the migration moves the same number of bytes). The
-manifest inside the PDF names the bench entry, not the copy's: signatures verify, the
-register cross-check would not (not needed to time a byte copy).
+built once, then every copy is signed anew (certifier + agency PAdES with local-TSA timestamps,
+as scripts/bench_sign.py does), so each PDF has its own bytes. Every copy also gets what `ecopy
+process` leaves beside it: a distinct original (the sample JPEG plus a per-copy trailer, as a
+re-scan would differ), the warehouse metadata, a register entry (allocated like a real
+certification, hash-chained), two audit events, and in the source's embedded database (SQLite
+beside the store) the catalogue rows and an outbox item. `--signed K` signs only K distinct
+PDFs and reuses their bytes for the rest (faster generation; the migration moves the same
+number of bytes). The manifest inside the PDF names the bench entry, not the copy's: signatures
+verify, the register cross-check would not (not needed to time a byte copy).
 
 Timed, in the same run, over the same sources:
   copytree   shutil.copytree of every source directory (no fsync: the floor of file copying)
   get/put    ObjectStore get + put_if_absent per key (fsync per object, like any store write)
   migrate    storage.migration.migrate.migrate(...) (plan, sha256 of every object, re-homing,
-             archive, report, checks of the archived audit chains and register years)
+             archive, report, checks of the archived audit chains and register years; the
+             sources' database rows into the destination's SQLite and its catalogue checked
+             against the evidence)
 
     taskset -c 1 .venv/bin/python scripts/bench_migrate.py [--copies 10000] [--sources 3]
 """
@@ -44,12 +46,15 @@ from signing.devpki import ensure_dev_pki  # noqa: E402
 from signing.sign import VN_TZ  # noqa: E402
 from signing.tsa import local_timestamper  # noqa: E402
 from storage.backends import LocalStore  # noqa: E402
+from storage.db import Database, sqlite_url  # noqa: E402
+from storage.db.catalogue import add_copy, add_register_entry  # noqa: E402
+from storage.db.migrate import upgrade  # noqa: E402
 from storage.evidence.audit import append_event  # noqa: E402
+from storage.evidence.originals import original_key  # noqa: E402
 from storage.evidence.register import RegisterEntry, allocate_register_number  # noqa: E402
 from storage.evidence.warehouse import file_copy  # noqa: E402
 from storage.migration.migrate import Source, migrate  # noqa: E402
 from storage.outbox import enqueue  # noqa: E402
-from storage.records import dump, original_key, record_key  # noqa: E402
 
 # old commune -> new commune (Decision 19/2025), one old commune per source store
 COMMUNES = [("00692", "00691"), ("02200", "02215"), ("00697", "00691")]
@@ -64,6 +69,9 @@ def generate(root: Path, copies: int, sources: int, signed: int, pki_dir: Path) 
     scan = SAMPLE.read_bytes()
     pool: list[Path] = []
     stores = [LocalStore(root / f"src-{COMMUNES[i][0]}") for i in range(sources)]
+    dbs = [Database(sqlite_url(store.root)) for store in stores]
+    for db in dbs:
+        upgrade(db)
     t0 = time.perf_counter()
     for n in range(copies):
         store = stores[n % sources]
@@ -91,20 +99,25 @@ def generate(root: Path, copies: int, sources: int, signed: int, pki_dir: Path) 
                                          make_entry=make_entry)
         person = f"001301{n:06d}"
         pdf_sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
+        meta = {"copy_id": copy_id, "person_id": person, "doc_type": "birth_cert",
+                "register_entry": json.loads(entry.canonical_bytes()),
+                "certified_at": now.isoformat(), "pdf_sha256": pdf_sha,
+                "original_sha256": sha}
         key = file_copy(store, person_id=person, doc_type="birth_cert", copy_id=copy_id,
-                        pdf_path=pdf, metadata={"copy_id": copy_id, "person_id": person,
-                                                "doc_type": "birth_cert",
-                                                "register_entry": json.loads(
-                                                    entry.canonical_bytes()),
-                                                "pdf_sha256": pdf_sha, "original_sha256": sha})
-        store.put(record_key(sha), dump({"sha256": sha, "status": "filed", "copy_id": copy_id}))
-        enqueue(store, "ecopy", copy_id, {"pdf_key": key}, version=pdf_sha, agency=agency)
+                        pdf_path=pdf, metadata=meta)
+        with dbs[n % sources].write() as s:
+            add_register_entry(s, json.loads(entry.canonical_bytes()),
+                               hashlib.sha256(entry.canonical_bytes()).hexdigest())
+            add_copy(s, meta, pdf_key=key)
+            enqueue(s, "ecopy", copy_id, {"pdf_key": key}, version=pdf_sha, agency=agency)
         append_event(store, actor="bench", action="certify", object=copy_id,
                      object_sha256=pdf_sha)
         append_event(store, actor="bench", action="file", object=key, object_sha256=pdf_sha)
         if (n + 1) % 1000 == 0:
             print(f"  generated {n + 1}/{copies} ({time.perf_counter() - t0:.0f} s)",
                   flush=True)
+    for db in dbs:
+        db.close()
 
 
 def tree_size(paths: list[Path]) -> tuple[int, int]:
@@ -159,9 +172,12 @@ def main() -> int:
             print(f"  {name:<9} {secs:7.1f} s  {objects / secs:8.0f} objects/s  "
                   f"{mb / secs:6.1f} MB/s", flush=True)
         mapping = dict(COMMUNES[:args.sources])
-        srcs = [Source(p.name, LocalStore(p)) for p in roots]
+        srcs = [Source(p.name, LocalStore(p), Database(sqlite_url(p))) for p in roots]
+        dest_db = Database(sqlite_url(base / "dest"))
+        upgrade(dest_db)
         t0 = time.perf_counter()
-        result = migrate(srcs, LocalStore(base / "dest"), mapping, jobs=args.jobs)
+        result = migrate(srcs, LocalStore(base / "dest"), mapping, jobs=args.jobs,
+                         dest_db=dest_db)
         secs = time.perf_counter() - t0
         assert result.complete and not result.conflicts, result.counts()
         assert not any(result.checks.values()), result.checks
@@ -171,7 +187,8 @@ def main() -> int:
             print(f"  migrate / {name}: {base_secs / secs:.2f}× the speed "
                   f"({secs / base_secs:.1f}× the time)")
         t0 = time.perf_counter()
-        again = migrate(srcs, LocalStore(base / "dest"), mapping, jobs=args.jobs)
+        again = migrate(srcs, LocalStore(base / "dest"), mapping, jobs=args.jobs,
+                        dest_db=dest_db)
         print(f"  second run (all skipped: {set(again.counts()) == {'skipped-same'}}): "
               f"{time.perf_counter() - t0:.1f} s")
     return 0

@@ -4,7 +4,8 @@ Everything is real: a redis-server started here (unix socket), a LocalStore dire
 dev PKI, tesseract. The batch is ``--pages`` single-page documents: samples/birth_cert.jpg
 with a few distinct bytes appended after its end-of-image marker, so each has its own sha256
 and is processed in full: OCR, classification, register number, two signatures, filing.
-The clock runs from the workers' start until every document's record says it is filed.
+The clock runs from the workers' start until every case of the batch (in the embedded
+database beside the store) is finished.
 
 Queue overhead: a trivial job function (``workers.jobs.job_id``) run ``--noop-jobs`` times
 through rq (enqueue, fork a work-horse, record the result) compared with calling it directly.
@@ -30,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from redis import Redis  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from ecopy.keys import dev_pki  # noqa: E402
 from ecopy.settings import load_settings  # noqa: E402
-from storage.backends import LocalStore  # noqa: E402
-from storage.batches import read_batch  # noqa: E402
-from storage.records import read_record  # noqa: E402
+from storage.db import Database, sqlite_url  # noqa: E402
+from storage.db.schema import cases  # noqa: E402
 from tests.redisserver import RedisServer  # noqa: E402
 from workers.jobs import job_id  # noqa: E402 - a trivial importable function
 
@@ -59,22 +60,24 @@ def run(env: dict[str, str], docs: list[Path], workers: int) -> tuple[float, int
         [sys.executable, "-m", "ecopy.cli", "submit", *map(str, docs), "--person-id", PERSON,
          "--certify-all"], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     batch_id = submit.stdout.strip().splitlines()[-1]
-    store = LocalStore(Path(env["ECOPY_STORE"]))
-    shas = [d["sha256"] for d in read_batch(store, batch_id)["documents"]]
+    db = Database(sqlite_url(Path(env["ECOPY_STORE"])))
+    of_batch = select(cases.c.status).where(cases.c.batch_id == batch_id)
     start = time.perf_counter()
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "ecopy.cli", "worker", "--processes", str(workers)], env=env,
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
-            statuses = [(read_record(store, s) or {}).get("status") for s in shas]
-            if all(st in DONE for st in statuses):
+            with db.read() as s:
+                statuses = list(s.execute(of_batch).scalars())
+            if len(statuses) == len(docs) and all(st in DONE for st in statuses):
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
     finally:
         supervisor.send_signal(signal.SIGTERM)
         supervisor.wait(timeout=120)
+        db.close()
     return elapsed, sum(st == "filed" for st in statuses)
 
 
