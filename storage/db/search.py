@@ -56,7 +56,9 @@ class SearchQuery:
         compact = text.replace(" ", "")
         if _ID12.match(compact):
             values["person_id"] = compact
-        elif PUBLIC_CODE.match(compact.upper()):
+        elif PUBLIC_CODE.match(compact.upper()) and (" " not in text or not compact.isalpha()):
+            # a code is typed as one word; "le thu quynh" is ten letters of the code's
+            # alphabet too, but a name has spaces (and no Vietnamese word has ten letters)
             values["dossier_code"] = compact.upper()
         elif _HEX32.match(compact.lower()):
             values["copy_id"] = compact.lower()
