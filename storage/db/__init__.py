@@ -19,10 +19,13 @@ import sqlite3
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event, insert
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_NAME = ".ecopy.sqlite3"  # in the local store's directory; "." keeps it out of keys
@@ -36,6 +39,27 @@ class DatabaseError(RuntimeError):
 def sqlite_url(store_root: Path) -> str:
     """The embedded default: a SQLite file inside the local store's directory."""
     return f"sqlite:///{Path(store_root).absolute() / SQLITE_NAME}"
+
+
+def insert_once(s: Session, table: Table, values: dict[str, Any]) -> bool:
+    """Insert unless a row with the same keys exists; True when this call added it. A
+    savepoint keeps the caller's transaction usable when the row was there."""
+    try:
+        with s.begin_nested():
+            s.execute(insert(table).values(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def instant(text: Any, fallback: datetime | None = None) -> datetime:
+    """An ISO 8601 time as stored in JSON (a naive one is UTC); ``fallback`` (else now) when
+    it cannot be read."""
+    try:
+        value = datetime.fromisoformat(str(text))
+    except ValueError:
+        return fallback or datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Database:

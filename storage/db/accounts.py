@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import insert_once
 from storage.db.paging import Page, keyset, page_of, page_size
 from storage.db.schema import accounts, sessions
 
@@ -23,12 +23,7 @@ ACCOUNT_FIELDS = ("username", "full_name", "role", "agency", "password_hash", "a
 
 def insert_account(s: Session, values: dict[str, Any]) -> bool:
     """False when the user name is taken."""
-    try:
-        with s.begin_nested():
-            s.execute(insert(accounts).values(**values))
-    except IntegrityError:
-        return False
-    return True
+    return insert_once(s, accounts, values)
 
 
 def account_row(s: Session, username: str) -> Any:

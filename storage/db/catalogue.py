@@ -10,41 +10,22 @@ adds; the evidence always wins. Inserts are idempotent: adding a row that exists
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from storage.db import insert_once, instant
 from storage.db.paging import Page, keyset, page_of, page_size
 from storage.db.schema import cancellations, copies, refusals, register_entries
-
-
-def _insert_once(s: Session, table: Table, values: dict[str, Any]) -> bool:
-    """Insert unless the row exists (by its keys); True when this call added it."""
-    try:
-        with s.begin_nested():
-            s.execute(insert(table).values(**values))
-    except IntegrityError:
-        return False
-    return True
-
-
-def _instant(text: str, fallback: datetime | None = None) -> datetime:
-    try:
-        value = datetime.fromisoformat(str(text))
-    except ValueError:
-        return fallback or datetime.now(UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
 
 # --------------------------------------------------------------------------- register
 
 
 def add_register_entry(s: Session, entry: dict[str, Any], entry_sha256: str) -> bool:
     """Index a register entry (the stored object's JSON and the sha256 of its bytes)."""
-    return _insert_once(s, register_entries, {
+    return insert_once(s, register_entries, {
         "agency": entry["agency_code"], "year": int(entry["year"]),
         "number": int(entry["number"]), "date": entry["date"], "book": entry.get("book", ""),
         "copy_id": entry.get("copy_id", ""), "entry_sha256": entry_sha256,
@@ -135,13 +116,13 @@ def add_copy(s: Session, meta: dict[str, Any], *, pdf_key: str, case_id: str = "
     expiry = fields.get("expiry_date") if isinstance(fields, dict) else None
     if isinstance(expiry, dict):
         expiry = expiry.get("value")
-    return _insert_once(s, copies, {
+    return insert_once(s, copies, {
         "copy_id": meta["copy_id"], "person_id": meta.get("person_id", ""),
         "doc_type": meta.get("doc_type", ""), "document_name": meta.get("document_name", ""),
         "agency": entry.get("agency_code", ""), "register_year": int(entry.get("year") or 0),
         "register_number": int(entry.get("number") or 0),
         "register_book": entry.get("book", ""),
-        "certified_at": _instant(meta.get("certified_at", "")), "pdf_key": pdf_key,
+        "certified_at": instant(meta.get("certified_at", "")), "pdf_key": pdf_key,
         "pdf_sha256": meta.get("pdf_sha256", ""),
         "original_sha256": meta.get("original_sha256", ""), "case_id": case_id or None,
         "test_mode": bool(meta.get("test_mode")),
@@ -174,11 +155,11 @@ def copies_of_person(s: Session, person_id: str, *, agencies: Sequence[str] | No
 
 def add_cancellation(s: Session, decision: dict[str, Any]) -> bool:
     """Index a cancellation decision and mark its copy cancelled."""
-    added = _insert_once(s, cancellations, {
+    added = insert_once(s, cancellations, {
         "copy_id": decision["copy_id"], "agency": decision.get("agency_code") or "",
         "decision_ref": decision.get("decision_ref", ""),
         "decision_date": str(decision.get("decision_date", ""))[:10],
-        "recorded_at": _instant(decision.get("recorded_at", "")), "decision": decision})
+        "recorded_at": instant(decision.get("recorded_at", "")), "decision": decision})
     s.execute(update(copies).where(copies.c.copy_id == decision["copy_id"])
               .values(cancelled=True))
     return added
@@ -231,8 +212,8 @@ def add_refusal(s: Session, record: dict[str, Any], *, case_id: str = "") -> Non
     stored record is replaced (the audit log keeps every refusal)."""
     values = {"agency": record["agency_code"], "year": int(record["year"]),
               "sha256": record["sha256"], "case_id": case_id, "ground": record["ground"],
-              "at": _instant(record.get("time", "")), "record": record}
-    if not _insert_once(s, refusals, values):
+              "at": instant(record.get("time", "")), "record": record}
+    if not insert_once(s, refusals, values):
         s.execute(update(refusals).where(
             refusals.c.agency == values["agency"], refusals.c.year == values["year"],
             refusals.c.sha256 == values["sha256"]).values(**values))

@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.backends import ObjectStore
+from storage.db import insert_once, instant
 from storage.db.cases import new_case_id
 from storage.db.dossiers import (
     DOSSIER_ID,
@@ -65,23 +65,6 @@ def _load(store: ObjectStore, key: str) -> dict[str, Any] | None:
     except (KeyError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _when(text: Any, fallback: datetime | None = None) -> datetime:
-    try:
-        value = datetime.fromisoformat(str(text))
-    except ValueError:
-        return fallback or datetime.now(UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _insert(s: Session, table: Any, values: dict[str, Any]) -> bool:
-    try:
-        with s.begin_nested():
-            s.execute(insert(table).values(**values))
-    except IntegrityError:
-        return False
-    return True
 
 
 class LegacyImport:
@@ -166,25 +149,25 @@ class LegacyImport:
             self.linked.add(sha)
             with self.state.db.write() as s:
                 self._case(s, dossier, sha, record, name=str(link.get("name") or ""),
-                           at=_when(link.get("at")))
+                           at=instant(link.get("at")))
         with self.state.db.write() as s:
             for dossier_id, key in paper_keys:
                 data = _load(self.store, key)
                 if data is None or dossier_id not in found or not data.get("doc_type"):
                     self._unplaced(key, "unreadable paper answer")
                     continue
-                if _insert(s, papers, {"dossier_id": dossier_id, "doc_type": data["doc_type"],
+                if insert_once(s, papers, {"dossier_id": dossier_id, "doc_type": data["doc_type"],
                                        "status": data.get("status", "requested"),
-                                       "at": _when(data.get("at")), "data": data}):
+                                       "at": instant(data.get("at")), "data": data}):
                     self.found.add("papers")
 
     def _dossier_row(self, s: Session, dossier: Dossier) -> None:
-        if _insert(s, dossiers, {
+        if insert_once(s, dossiers, {
                 "dossier_id": dossier.dossier_id, "agency": dossier.agency,
                 "person_id": dossier.person_id, "person_name": dossier.person_name,
                 "name_folded": folded_name(dossier.person_name),
                 "date_of_birth": dossier.date_of_birth, "opened_by": dossier.opened_by,
-                "opened_at": _when(dossier.opened_at), "note": dossier.note,
+                "opened_at": instant(dossier.opened_at), "note": dossier.note,
                 "public_code": dossier.public_code or None, "procedure": dossier.procedure,
                 "channel": dossier.channel, "former_agency": dossier.former_agency,
                 "documents": 0, "pages": 0, "open_documents": 0}):
@@ -197,8 +180,8 @@ class LegacyImport:
                                                    cases.c.sha256 == sha)).first():
             return  # imported by an earlier run
         history = [h for h in record.get("history") or [] if isinstance(h, dict)]
-        created = _when(history[0].get("at"), at) if history else at
-        status_at = _when(history[-1].get("at"), created) if history else created
+        created = instant(history[0].get("at"), at) if history else at
+        status_at = instant(history[-1].get("at"), created) if history else created
         entry = record.get("register_entry") if isinstance(record.get("register_entry"),
                                                             dict) else None
         data = {k: v for k, v in record.items()
@@ -218,21 +201,21 @@ class LegacyImport:
                   "batch_id": str(record.get("batch_id") or ""), "data": data,
                   **{k: (int(record.get(k) or 0) if k == "pages" else str(record.get(k) or ""))
                      for k in COLUMNS}}
-        if not _insert(s, cases, values):
+        if not insert_once(s, cases, values):
             values["copy_id"] = None  # the same copy in two dossiers: the first keeps it
             values["data"] = {**data, "copy_also_in_case": True}
-            if not _insert(s, cases, values):
+            if not insert_once(s, cases, values):
                 return
         for seq, event in enumerate(history, 1):
             s.execute(insert(case_events).values(
                 case_id=case_id, seq=seq, status=str(event.get("status", "")),
-                at=_when(event.get("at"), created), reason=str(event.get("reason", ""))[:64],
+                at=instant(event.get("at"), created), reason=str(event.get("reason", ""))[:64],
                 actor=""))
         for ckey in self.store.list(f"documents/{sha}/corrections/"):
             made = _load(self.store, ckey)
             if made is not None:
                 s.execute(insert(corrections).values(
-                    case_id=case_id, at=_when(made.get("at")), actor=str(made.get("actor")),
+                    case_id=case_id, at=instant(made.get("at")), actor=str(made.get("actor")),
                     doc_type=made.get("doc_type"), fields=made.get("fields") or {},
                     machine=made.get("machine") or {}))
         refresh_progress(s, dossier.dossier_id, self.state.deadlines)
@@ -249,7 +232,7 @@ class LegacyImport:
             with self.state.db.write() as s:
                 dossier = self._desk(s, agency, person)
                 self._case(s, dossier, sha, record, name=str(record.get("name") or ""),
-                           at=_when((record.get("history") or [{}])[0].get("at")))
+                           at=instant((record.get("history") or [{}])[0].get("at")))
 
     def _desk(self, s: Session, agency: str, person: str) -> Dossier:
         return desk_dossier(s, agency=agency, person_id=person, opened_by="ecopy db import",
@@ -264,11 +247,11 @@ class LegacyImport:
                 if data is None or not data.get("username"):
                     self._unplaced(key, "unreadable account")
                     continue
-                if _insert(s, accounts, {**{k: data.get(k) for k in (
+                if insert_once(s, accounts, {**{k: data.get(k) for k in (
                         "username", "full_name", "role", "agency", "password_hash", "title")},
                         "title": data.get("title") or "", "full_name": data.get("full_name") or "",
                         "active": bool(data.get("active", True)),
-                        "created_at": _when(data.get("created_at"))}):
+                        "created_at": instant(data.get("created_at"))}):
                     self.found.add("accounts")
 
     def _complaints(self) -> None:
@@ -293,15 +276,15 @@ class LegacyImport:
                       "filer", "name", "organisation", "phone", "email", "address", "text",
                       "dossier_id")
             with self.state.db.write() as s:
-                if not _insert(s, complaints, {
+                if not insert_once(s, complaints, {
                         **{f: str(data.get(f) or "") for f in fields},
-                        "created_at": _when(data.get("created_at")), "events": len(events),
+                        "created_at": instant(data.get("created_at")), "events": len(events),
                         "closed": closed, "due": due}):
                     continue
                 for event in events:
                     s.execute(insert(complaint_events).values(
                         complaint_id=complaint_id, seq=int(event.get("seq", 0)),
-                        action=str(event.get("action", "")), at=_when(event.get("at")),
+                        action=str(event.get("action", "")), at=instant(event.get("at")),
                         by=str(event.get("by", "")), text=str(event.get("text", "")),
                         complex=bool(event.get("complex"))))
                 self.found.add("complaints")
@@ -324,16 +307,16 @@ class LegacyImport:
                 st = _load(self.store, f"outbox/state/{key}.json") or {}
                 status = "delivered" if receipt else str(st.get("status") or "pending")
                 nxt = st.get("next_attempt_at")
-                if _insert(s, outbox, {
+                if insert_once(s, outbox, {
                         "key": key, "kind": item.get("kind", ""), "ref": item.get("ref", ""),
                         "version": item.get("version", ""), "agency": item.get("agency", ""),
-                        "enqueued_at": _when(item.get("enqueued_at")),
+                        "enqueued_at": instant(item.get("enqueued_at")),
                         "payload": item.get("payload") or {}, "status": status,
                         "attempts": int((receipt or st).get("attempts") or 0),
-                        "next_attempt_at": _when(nxt) if nxt else None,
+                        "next_attempt_at": instant(nxt) if nxt else None,
                         "last_error": str(st.get("last_error") or "")[:500],
                         "last_http_status": st.get("last_http_status"),
-                        "delivered_at": _when(receipt["delivered_at"]) if receipt else None,
+                        "delivered_at": instant(receipt["delivered_at"]) if receipt else None,
                         "receipt": receipt}):
                     self.found.add("outbox_items")
 
@@ -360,7 +343,7 @@ class LegacyImport:
                     created = datetime.strptime(batch["batch_id"][:16], "%Y%m%dT%H%M%SZ")
                 except ValueError:
                     created = datetime.now(UTC)
-                if _insert(s, batches, {"batch_id": batch["batch_id"],
+                if insert_once(s, batches, {"batch_id": batch["batch_id"],
                                         "created_at": created.replace(tzinfo=UTC),
                                         "data": {**batch, "documents": documents}}):
                     self.found.add("batches")
