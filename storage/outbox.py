@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from storage.backends import ObjectStore
 from storage.db import Database
+from storage.db.paging import Page, keyset, page_of, page_size
 from storage.db.schema import outbox
 from storage.evidence.audit import append_event
 
@@ -256,6 +257,18 @@ def failed_items(s: Session, *, agency: str | None = None) -> list[ItemState]:
     return [_state(r) for r in s.execute(query.order_by(outbox.c.seq))]
 
 
+def failed_page(s: Session, *, agency: str | None = None, cursor: str = "",
+                limit: int | None = None) -> Page[ItemState]:
+    """The failed items, oldest enqueue first, a page at a time (the operators' list)."""
+    size = page_size(limit)
+    query = select(outbox).where(outbox.c.status == str(OutboxStatus.FAILED))
+    if agency is not None:
+        query = query.where(outbox.c.agency == agency)
+    rows, nxt = page_of(s.execute(keyset(query, (outbox.c.seq,), cursor, (int,), size)).all(),
+                        size, lambda r: (r.seq,))
+    return Page([_state(r) for r in rows], nxt)
+
+
 def retry(db: Database, store: ObjectStore, key: str, *, actor: str) -> bool:
     """Put a failed item back in the backlog with a fresh attempt count (admin action,
     audited). False when the item is unknown or not failed."""
@@ -274,9 +287,10 @@ def retry(db: Database, store: ObjectStore, key: str, *, actor: str) -> bool:
 
 
 def summary(s: Session, now: datetime | None = None, *, agency: str | None = None,
-            ) -> dict[str, Any]:
-    """Backlog by kind, oldest pending age, failed items and the delivered count: indexed
-    aggregates, for one commune (the web page) or the whole deployment (None)."""
+            failed_cursor: str = "") -> dict[str, Any]:
+    """Backlog by kind, oldest pending age, failed items (their number and one page of them)
+    and the delivered count: indexed aggregates, for one commune (the web page) or the whole
+    deployment (None)."""
     moment = now or datetime.now(UTC)
     scope = [] if agency is None else [outbox.c.agency == agency]
     counts = dict(s.execute(select(outbox.c.status, func.count()).where(*scope)
@@ -294,6 +308,7 @@ def summary(s: Session, now: datetime | None = None, *, agency: str | None = Non
                                                           outbox.c.attempts > 0)).scalar_one()
     listed = s.execute(select(outbox).where(*pending_where).order_by(outbox.c.seq)
                        .limit(MAX_LISTED)).all()
+    failed = failed_page(s, agency=agency, cursor=failed_cursor)
     return {
         "pending": counts.get(str(OutboxStatus.PENDING), 0),
         "pending_by_kind": by_kind,
@@ -301,6 +316,8 @@ def summary(s: Session, now: datetime | None = None, *, agency: str | None = Non
         "oldest_pending_age_s": int((moment - oldest).total_seconds()) if oldest else None,
         "waiting_retry": waiting_retry,
         "pending_items": [_state(r).public() for r in listed],
-        "failed": [st.public() for st in failed_items(s, agency=agency)],
+        "failed_total": counts.get(str(OutboxStatus.FAILED), 0),
+        "failed": [st.public() for st in failed.items],
+        "failed_next": failed.next_cursor,
         "delivered": counts.get(str(OutboxStatus.DELIVERED), 0),
     }

@@ -328,6 +328,21 @@ def test_outbox_dedupes_orders_and_counts(state: State) -> None:
     assert not outbox.retry(state.db, state.store, first, actor="admin")  # not failed now
 
 
+def test_failed_deliveries_come_a_page_at_a_time(state: State) -> None:
+    with state.db.write() as s:
+        keys = [outbox.enqueue(s, "status", f"C{n:03d}", {}, version="1", agency=A)
+                for n in range(53)]
+    for pending in _pending(state):
+        outbox.mark_failed(state.db, pending, "HTTP 401", http_status=401)
+    with state.db.read() as s:
+        info = outbox.summary(s, agency=A)
+        assert info["failed_total"] == 53 and len(info["failed"]) == 50
+        rest = outbox.summary(s, agency=A, failed_cursor=info["failed_next"])
+        assert outbox.summary(s, agency=B)["failed_total"] == 0
+    assert [i["key"] for i in info["failed"] + rest["failed"]] == keys
+    assert rest["failed_next"] == ""
+
+
 def _pending(state: State) -> list[outbox.Pending]:
     with state.db.read() as s:
         return outbox.pending_items(s)

@@ -91,7 +91,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     info["portal_url"] = settings.portal_url
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
-        return EXIT_FAILED_ITEMS if info["failed"] else EXIT_OK
+        return EXIT_FAILED_ITEMS if info["failed_total"] else EXIT_OK
     en = settings.lang == "en"
     kinds = ", ".join(f"{k} {n}" for k, n in info["pending_by_kind"].items())
     if not info["portal_configured"]:
@@ -103,12 +103,16 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
           f"{_age(info['oldest_pending_age_s'], True)}" if en else
           f"Đang chờ gửi: {info['pending']} ({kinds}); mục cũ nhất đã chờ "
           f"{_age(info['oldest_pending_age_s'], False)}")
-    print(f"Delivered: {info['delivered']}; failed: {len(info['failed'])}" if en else
-          f"Đã gửi: {info['delivered']}; gửi lỗi: {len(info['failed'])}")
+    print(f"Delivered: {info['delivered']}; failed: {info['failed_total']}" if en else
+          f"Đã gửi: {info['delivered']}; gửi lỗi: {info['failed_total']}")
     for item in info["failed"]:
         print(f"  {item['key']}  {item['kind']} {item['ref']}  "
               f"{item['attempts']}×  {item['last_error']}")
-    return EXIT_FAILED_ITEMS if info["failed"] else EXIT_OK
+    if info["failed_total"] > len(info["failed"]):
+        more = info["failed_total"] - len(info["failed"])
+        print(f"  … {more} more (--json, or /admin/sync)" if en else
+              f"  … còn {more} mục (--json, hoặc /admin/sync)")
+    return EXIT_FAILED_ITEMS if info["failed_total"] else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

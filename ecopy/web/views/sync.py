@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from ecopy.web import i18n
 from ecopy.web.app import render
 from ecopy.web.security import check_csrf, require
+from storage.db.paging import BadCursor
 from storage.outbox import OutboxStatus, item_state, retry, summary
 
 router = APIRouter()
@@ -77,11 +79,16 @@ def _rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @router.get("/admin/sync")
-async def sync_page(request: Request, retried: str = "") -> Response:
+async def sync_page(request: Request, retried: str = "", failed_after: str = "") -> Response:
     account, _session = require(request, *VIEWERS)
+
     def read() -> dict:
         with request.app.state.db.read() as s:
-            return summary(s, None, agency=account.agency)
+            try:
+                return summary(s, None, agency=account.agency,
+                               failed_cursor=failed_after[:200])
+            except BadCursor:
+                return summary(s, None, agency=account.agency)
 
     info = await run_in_threadpool(read)
     response = render(request, "sync.html", {
@@ -89,6 +96,8 @@ async def sync_page(request: Request, retried: str = "") -> Response:
         "failed": _rows(info["failed"]), "pending": _rows(info["pending_items"]),
         "oldest_local": _local(info["oldest_pending_at"] or ""),
         "can_retry": account.role == "admin",
+        "failed_next": "/admin/sync?" + urlencode({"failed_after": info["failed_next"]})
+        if info["failed_next"] else "",
         "retried": retried if KEY.match(retried) else ""})
     response.headers["Cache-Control"] = "no-store"
     return response
