@@ -15,12 +15,13 @@ certified or rejected); it finished at the latest of those times. A dossier with
 is not finished. The figures are a cohort: every number is about the dossiers *received* in
 the period, as they stand at `as_of`.
 
-Cost: a few aggregate queries over the dossiers of the period (index on opened_at), whatever
-the history holds. Each dossier row carries its due time, finish time and working hours,
-kept current with every status change of its cases (storage.db.dossiers.refresh_progress):
-the legal arithmetic on the working calendar happens once per change, not once per figure.
-Medians are percentile_cont on PostgreSQL; SQLite, which has none, gets the period's
-durations and takes the median here.
+Cost: two aggregate queries over the dossiers of the period (index on opened_at), whatever the
+history holds: counts and medians in one pass, refused papers from the dossiers that have any
+(each dossier keeps its refusals by reason). Each dossier row carries its due time, finish
+time and working hours, kept current with every status change of its cases
+(storage.db.dossiers.refresh_progress): the legal arithmetic on the working calendar happens
+once per change, not once per figure. Medians are percentile_cont on PostgreSQL; SQLite, which
+has none, gets the period's durations and takes the median here.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, extract, func, select
+from sqlalchemy import Float, and_, case, cast, extract, func, select, text
 from sqlalchemy.orm import Session
 
 from pipeline import adminunits
@@ -42,7 +43,7 @@ from pipeline.procedures import VN_TZ, WorkingCalendar, calendar
 from pipeline.reasons import REFUSAL_GROUNDS
 from storage.db import Database
 from storage.db.dossiers import CLI_NOTE
-from storage.db.schema import cases, dossiers
+from storage.db.schema import dossiers
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^\d{4}$")
@@ -212,23 +213,21 @@ def compute_figures(db: Database, period: Period, *, agency: str | None = None,
               func.count().filter(~finished),
               func.count().filter(and_(~finished, d.due_at < as_of)),
               func.count().filter(d.channel == "online"))
-    hours = case((finished, (_seconds(db, d.finished_at, d.opened_at) / 3600.0)))
-    working = case((finished, d.working_hours / 1000.0))
+    # double precision, not numeric: a province month sorts tens of thousands of them
+    hours = case((finished, cast(_seconds(db, d.finished_at, d.opened_at), Float) / 3600.0))
+    working = case((finished, cast(d.working_hours, Float) / 1000.0))
     with db.read() as s:
-        agencies = [agency] if agency else list(
-            s.execute(select(d.agency).distinct().order_by(d.agency)).scalars())
-        rows = {r[0]: r[1:] for r in s.execute(select(d.agency, *counts).where(*cohort)
-                                               .group_by(d.agency))}
-        totals = s.execute(select(*counts).where(*cohort)).one()
+        agencies = [agency] if agency else communes_with_dossiers(s)
+        rows, medians = _aggregates(db, s, cohort, counts, hours, working)
         refusals: dict[str, Counter[str]] = {}
-        for code, reason, ground, n in s.execute(
-                select(d.agency, cases.c.reason, cases.c.ground_code, func.count())
-                .join(cases, cases.c.dossier_id == d.dossier_id)
-                .where(*cohort, cases.c.status == "rejected")
-                .group_by(d.agency, cases.c.reason, cases.c.ground_code)):
-            key = (reason or "unknown") + (f":{ground}" if ground in REFUSAL_GROUNDS else "")
-            refusals.setdefault(code, Counter())[key] += n
-        medians = _medians(db, s, cohort, hours, working)
+        for code, kept in s.execute(select(d.agency, d.refusals)
+                                    .where(*cohort, d.rejected_documents > 0)):
+            counter = refusals.setdefault(code, Counter())
+            for key, n in (kept or {}).items():
+                reason, _, ground = key.partition(":")
+                counter[(reason or "unknown")
+                        + (f":{ground}" if ground in REFUSAL_GROUNDS else "")] += n
+    totals = [sum(int(row[i] or 0) for row in rows.values()) for i in range(len(counts))]
     per_commune = tuple(_commune(code, rows.get(code, (0,) * 6), refusals.get(code, Counter()),
                                  medians.get(code, (None, None))) for code in agencies)
     everything: Counter[str] = Counter()
@@ -240,33 +239,57 @@ def compute_figures(db: Database, period: Period, *, agency: str | None = None,
                    cal.covers(period.start, last_day))
 
 
+def communes_with_dossiers(s: Session) -> list[str]:
+    """Every commune code that has a dossier, in order: one index probe per commune (a
+    recursive walk of the agency index), not a scan of every dossier."""
+    return list(s.execute(text(
+        "WITH RECURSIVE communes(code) AS ("
+        " SELECT min(agency) FROM dossiers"
+        " UNION ALL"
+        " SELECT (SELECT min(agency) FROM dossiers WHERE agency > communes.code)"
+        " FROM communes WHERE communes.code IS NOT NULL)"
+        " SELECT code FROM communes WHERE code IS NOT NULL")).scalars())
+
+
 def _seconds(db: Database, end: Any, start: Any) -> Any:
     if db.dialect == "postgresql":
         return extract("epoch", end - start)
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-def _medians(db: Database, s: Session, cohort: list[Any], hours: Any, working: Any,
-             ) -> dict[str, tuple[float | None, float | None]]:
-    """(median hours, median working hours) per commune and for all ("")."""
+def _aggregates(db: Database, s: Session, cohort: list[Any], counts: tuple[Any, ...],
+                hours: Any, working: Any,
+                ) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[float | None, ...]]]:
+    """The counts per commune, and (median hours, median working hours) per commune and for
+    all of them (""). PostgreSQL: one pass, per commune and overall (ROLLUP); SQLite, which
+    has no percentile, gets the finished dossiers' durations and takes the medians here."""
     d = dossiers.c
     if db.dialect == "postgresql":
+        # a province month is tens of thousands of rows, sorted per commune for the medians:
+        # in memory rather than in temporary files (this transaction only)
+        s.execute(text("SET LOCAL work_mem = '64MB'"))
         pair = (func.percentile_cont(0.5).within_group(hours),
                 func.percentile_cont(0.5).within_group(working))
-        out = {r[0]: (_round(r[1]), _round(r[2])) for r in s.execute(
-            select(d.agency, *pair).where(*cohort).group_by(d.agency))}
-        total = s.execute(select(*pair).where(*cohort)).one()
-        out[""] = (_round(total[0]), _round(total[1]))
-        return out
+        rows, medians = {}, {}
+        for r in s.execute(select(d.agency, func.grouping(d.agency), *counts, *pair)
+                           .where(*cohort).group_by(func.rollup(d.agency))):
+            code = "" if r[1] else r[0]
+            if code:
+                rows[code] = tuple(r[2:2 + len(counts)])
+            medians[code] = (_round(r[-2]), _round(r[-1]))
+        return rows, medians
+    rows = {r[0]: tuple(r[1:]) for r in s.execute(select(d.agency, *counts).where(*cohort)
+                                                   .group_by(d.agency))}
     found: dict[str, tuple[list[float], list[float]]] = {"": ([], [])}
-    for code, h, w in s.execute(select(d.agency, hours, working).where(*cohort)):
+    for code, h, w in s.execute(select(d.agency, hours, working)
+                                .where(*cohort, d.finished_at.is_not(None))):
         if h is None:
             continue
         for key in (code, ""):
             lists = found.setdefault(key, ([], []))
             lists[0].append(float(h))
             lists[1].append(float(w or 0))
-    return {code: (_median(h), _median(w)) for code, (h, w) in found.items()}
+    return rows, {code: (_median(h), _median(w)) for code, (h, w) in found.items()}
 
 
 def _round(value: Any) -> float | None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import insert_once, instant
 from storage.db.paging import Page, keyset, page_of, page_size
-from storage.db.schema import cancellations, copies, refusals, register_entries
+from storage.db.schema import cancellations, copies, entry_month, refusals, register_entries
 
 # --------------------------------------------------------------------------- register
 
@@ -51,11 +51,8 @@ def register_period(s: Session, agencies: Sequence[str], year: int, month: int |
     size = page_size(limit)
     query = select(register_entries).where(register_entries.c.agency.in_(list(agencies)),
                                            register_entries.c.year == year)
-    if month is not None:
-        first = date(year, month, 1)
-        last = date(year + (month == 12), month % 12 + 1, 1)
-        query = query.where(register_entries.c.date >= first.isoformat(),
-                            register_entries.c.date < last.isoformat())
+    if month is not None:  # the index on the entry's month, in number order
+        query = query.where(entry_month == date(year, month, 1).strftime("%Y-%m"))
     key = (register_entries.c.agency, register_entries.c.number)
     rows, nxt = page_of(s.execute(keyset(query, key, cursor, (str, int), size)).all(), size,
                         lambda r: (r.agency, r.number))

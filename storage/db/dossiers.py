@@ -4,8 +4,9 @@ A dossier belongs to one commune (``agency``); every lookup by staff names that 
 another commune's dossier is indistinguishable from one that does not exist. The citizen's
 status code is 10 characters of an alphabet without look-alikes (50 random bits).
 
-The columns ``documents``, ``pages``, ``open_documents``, ``due_at``, ``finished_at`` and
-``working_hours`` are facts the public figures aggregate; `refresh_progress` recomputes them
+The columns ``documents``, ``pages``, ``open_documents``, ``due_at``, ``finished_at``,
+``working_hours``, ``rejected_documents`` and ``refusals`` are facts the public figures
+aggregate; `refresh_progress` recomputes them
 from the dossier's cases in the same transaction as every change of a case's status, so a
 figure is one indexed aggregate and never a walk over history.
 """
@@ -182,7 +183,17 @@ def refresh_progress(s: Session, dossier_id: str, deadlines: Deadlines) -> None:
             last_terminal = datetime.fromisoformat(str(last_terminal)).replace(tzinfo=UTC)
         finished = max(row.opened_at, last_terminal)
     hours = round(deadlines.working_hours(row.opened_at, finished) * 1000) if finished else None
+    refusals = refusals_of(s, dossier_id)
     s.execute(update(dossiers).where(dossiers.c.dossier_id == dossier_id).values(
         documents=documents, pages=int(pages), open_documents=still_open,
         due_at=deadlines.due_at(row.procedure, row.opened_at, documents, int(pages)),
-        finished_at=finished, working_hours=hours))
+        finished_at=finished, working_hours=hours,
+        rejected_documents=sum(refusals.values()), refusals=refusals))
+
+
+def refusals_of(s: Session, dossier_id: str) -> dict[str, int]:
+    """{"<reason>:<ground code>": count} of the dossier's rejected papers."""
+    found = s.execute(select(cases.c.reason, cases.c.ground_code, func.count())
+                      .where(cases.c.dossier_id == dossier_id, cases.c.status == "rejected")
+                      .group_by(cases.c.reason, cases.c.ground_code))
+    return {f"{reason}:{ground}": n for reason, ground, n in found}

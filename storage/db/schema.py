@@ -31,6 +31,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -100,6 +102,9 @@ dossiers = Table(
     Column("due_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
     Column("working_hours", BigInteger().with_variant(Integer(), "sqlite")),  # x 1000
+    # its refused papers: how many, and {"<reason>:<ground>": count} (figures by reason)
+    Column("rejected_documents", Integer, nullable=False, default=0),
+    Column("refusals", Json, nullable=False, default=dict),
     Index("ix_dossiers_agency_opened", "agency", "opened_at", "dossier_id"),
     Index("ix_dossiers_opened", "opened_at"),
     Index("ix_dossiers_person", "person_id"),
@@ -326,6 +331,22 @@ register_entries = Table(
     Index("ix_register_entries_date", "agency", "date", "number"),
     Index("ix_register_entries_copy", "copy_id"),
 )
+# the entry's month ("2026-11"): a register month is one range of this index, in number order
+# (constants written into the SQL, so both engines match the query to the index's expression)
+entry_month = func.substr(register_entries.c.date, literal_column("1"), literal_column("7"))
+Index("ix_register_entries_month", register_entries.c.agency, register_entries.c.year,
+      entry_month, register_entries.c.number)
+
+
+def name_words() -> Any:
+    """PostgreSQL: the folded name's words prefixed with the commune (``c00004nguyen``) as a
+    text-search vector; its GIN index (migration 0002) answers a commune's name search from
+    that commune's words only. Written exactly as the index's expression."""
+    words = func.regexp_replace(
+        dossiers.c.name_folded, literal_column("'([a-z0-9]+)'"),
+        literal_column("'c'") + dossiers.c.agency + literal_column("'\\1'"),
+        literal_column("'g'"))
+    return func.to_tsvector(literal_column("'simple'::regconfig"), words)
 
 cancellations = Table(
     "cancellations", metadata,

@@ -7,9 +7,11 @@ register number, the dossier's opening dates, document type, status. Newest doss
 a page at a time. The caller's communes bound it (``agencies``; None only for roles that
 oversee a province).
 
-Name matching runs on the folded name column: on PostgreSQL a pg_trgm GIN index answers the
-LIKE patterns, on SQLite the commune's rows are filtered in place (an embedded deployment is
-one commune's).
+Name matching runs on the folded name column. On PostgreSQL a search within communes asks the
+text-search index of each name's words prefixed with its commune (schema.name_words: it
+reads only those communes' words, however common "nguyen" is in the province), a search over
+every commune the pg_trgm index; the LIKE patterns then decide. On SQLite the commune's rows
+are filtered in place (an embedded deployment is one commune's).
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from storage.db.dossiers import PUBLIC_CODE, fold
 from storage.db.paging import Page, keyset, page_of, page_size
-from storage.db.schema import cases, dossiers
+from storage.db.schema import cases, dossiers, name_words
 
 VN = timezone(timedelta(hours=7))
 MAX_WORDS = 6
@@ -116,8 +118,16 @@ def search(s: Session, query: SearchQuery, *, agencies: Sequence[str] | None,
         where.append(d.agency.in_(list(agencies)))
     if q.person_id:
         where.append(d.person_id == q.person_id)
-    for pattern in name_patterns(q.name):
+    patterns = name_patterns(q.name)
+    for pattern in patterns:
         where.append(d.name_folded.like(pattern))
+    if patterns and agencies and s.get_bind().dialect.name == "postgresql":
+        words = [p.strip("% ") for p in patterns]
+        either = " | ".join("(" + " & ".join(f"c{a}{w}:*" for w in words) + ")"
+                            for a in agencies if a.isdigit())
+        if either:
+            where.append(name_words().op("@@")(
+                func.to_tsquery(literal_column("'simple'::regconfig"), either)))
     if q.name and not name_patterns(q.name):
         where.append(literal(False))  # only punctuation: nothing can match
     if q.dossier_code:
