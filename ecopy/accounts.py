@@ -72,7 +72,8 @@ def _values(account: Account) -> dict:
     return values
 
 
-def _account(row: object) -> Account:
+def account_of(row: object) -> Account:
+    """An Account from a row holding the account's columns."""
     values = {name: getattr(row, name) for name in rows.ACCOUNT_FIELDS}
     values["created_at"] = values["created_at"].isoformat(timespec="seconds")
     return Account(**values)
@@ -83,7 +84,7 @@ def load(db: Database, username: str) -> Account | None:
         return None
     with db.read() as s:
         row = rows.account_row(s, username)
-    return _account(row) if row is not None else None
+    return account_of(row) if row is not None else None
 
 
 def save(db: Database, account: Account) -> None:
@@ -102,7 +103,7 @@ def all_accounts(db: Database) -> list[Account]:
     with db.read() as s:
         while True:
             page = rows.account_page(s, cursor=cursor, limit=200)
-            out += [_account(r) for r in page.items]
+            out += [account_of(r) for r in page.items]
             if not page.next_cursor:
                 return out
             cursor = page.next_cursor

@@ -55,15 +55,17 @@ def s3_store(settings: Settings) -> ObjectStore:
     )  # fmt: skip
 
 
-def open_database(settings: Settings, store: ObjectStore, *, check: bool = True) -> Database:
-    """The working-state database of this deployment (see the module's docstring)."""
+def open_database(settings: Settings, store: ObjectStore, *, check: bool = True,
+                  connections: int = 5) -> Database:
+    """The working-state database of this deployment (see the module's docstring);
+    ``connections`` kept open to a server (as many again opened at peaks)."""
     from storage.db.migrate import require_current, upgrade
 
     if settings.database_url:
         password = None
         if settings.database_password_file is not None:
             password = settings.database_password_file.read_text(encoding="utf-8").strip()
-        db = Database(settings.database_url, password=password)
+        db = Database(settings.database_url, password=password, pool_size=connections)
         if check:
             require_current(db)
         return db
@@ -76,9 +78,11 @@ def open_database(settings: Settings, store: ObjectStore, *, check: bool = True)
     return db
 
 
-def open_state(args: argparse.Namespace | None, settings: Settings) -> State:
+def open_state(args: argparse.Namespace | None, settings: Settings, *,
+               connections: int = 5) -> State:
     """Store, database and the procedures' time limits, as every step takes them."""
     from pipeline.casework.deadlines import ProcedureDeadlines
 
     store = open_store(args, settings)
-    return State(store, open_database(settings, store), ProcedureDeadlines())
+    return State(store, open_database(settings, store, connections=connections),
+                 ProcedureDeadlines())

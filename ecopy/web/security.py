@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
-from ecopy.accounts import Account, load
+from ecopy.accounts import Account, account_of
 from storage.db import Database
 from storage.db import accounts as rows
 
@@ -160,14 +160,20 @@ class LoginRequired(Exception):
 
 
 def current(request: Request) -> tuple[Account, Session] | None:
-    db = request.app.state.db
-    session = read_session(db, request.cookies.get(COOKIE))
-    if session is None:
-        return None
-    account = load(db, session.username)
-    if account is None or not account.active:
-        return None
-    return account, session
+    """The signed-in account and its session: one query, asked once per request (the page
+    and its template share the answer)."""
+    if "signed_in" in request.state._state:
+        return request.state.signed_in
+    found = None
+    token = request.cookies.get(COOKIE)
+    if token and len(token) <= 100:
+        with request.app.state.db.read() as s:
+            row = rows.signed_in(s, _token_sha256(token), datetime.now(UTC))
+        if row is not None and row.active:
+            found = (account_of(row),
+                     Session(row.token_sha256, row.username, row.csrf, row.expires_at))
+    request.state.signed_in = found
+    return found
 
 
 def require(request: Request, *roles: str) -> tuple[Account, Session]:

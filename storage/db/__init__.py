@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, create_engine, event, insert
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,12 +82,19 @@ class Database:
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
                 self.url = parsed
-            self.engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size,
-                                        pool_pre_ping=True, pool_recycle=1800)
+            self.engine = _pg_engine(parsed, pool_size, "")
+            # reads get connections of their own: autocommit (no BEGIN and COMMIT round
+            # trips around a page's queries) and read-only, so a write that strays into a
+            # read session fails instead of committing statement by statement
+            self.read_engine = _pg_engine(parsed, pool_size,
+                                          "-c default_transaction_read_only=on",
+                                          isolation_level="AUTOCOMMIT")
         else:
             raise DatabaseError(f"unsupported database {self.dialect!r}: use postgresql:// "
                                 "or sqlite:///")
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if self.dialect == "sqlite":
+            self.read_engine = self.engine
+        self._sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(ecopy_write=True),
                                     expire_on_commit=False)
         _after_fork.add(self)
@@ -108,10 +115,26 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
     def _forked(self) -> None:
         """A forked child (an rq work-horse) must not use its parent's connections."""
         self.engine.dispose(close=False)
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose(close=False)
+
+
+def _pg_engine(url: URL, pool_size: int, options: str, **kw: Any) -> Engine:
+    """A PostgreSQL engine. Planning: psycopg prepares a statement run five times, and
+    PostgreSQL may then plan it once for any value (a generic plan), which reads the whole
+    province for a name search one commune's words answer; plan with each call's values.
+    Pool: a connection found dead is dropped with the whole pool (SQLAlchemy's disconnect
+    handling) rather than pinged before every use, which would cost a round trip each."""
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+        connect_args={"options": f"-c plan_cache_mode=force_custom_plan {options}".strip()},
+        **kw)
 
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:

@@ -58,6 +58,16 @@ def session_row(s: Session, token_sha256: str, now: datetime) -> Any:
                                             sessions.c.expires_at > now)).first()
 
 
+def signed_in(s: Session, token_sha256: str, now: datetime) -> Any:
+    """The session (``token_sha256``, ``csrf``, ``expires_at``) with its account's columns,
+    in one query: what every signed-in request asks first."""
+    return s.execute(select(sessions.c.token_sha256, sessions.c.csrf, sessions.c.expires_at,
+                            *(accounts.c[name] for name in ACCOUNT_FIELDS))
+                     .join(accounts, accounts.c.username == sessions.c.username)
+                     .where(sessions.c.token_sha256 == token_sha256,
+                            sessions.c.expires_at > now)).first()
+
+
 def end_session(s: Session, token_sha256: str) -> None:
     s.execute(delete(sessions).where(sessions.c.token_sha256 == token_sha256))
 

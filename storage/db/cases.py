@@ -252,20 +252,32 @@ def cases_of_dossier(s: Session, dossier_id: str) -> list[dict[str, Any]]:
     return [record_of(r) for r in rows]
 
 
+# what a queue's row shows: enough to list and open a case, without its findings (``data``)
+QUEUE_COLUMNS = (cases.c.case_id, cases.c.dossier_id, cases.c.agency, cases.c.sha256,
+                 cases.c.name, cases.c.status, cases.c.status_at, cases.c.created_at,
+                 cases.c.doc_type, cases.c.document_name, cases.c.reason, cases.c.pages)
+
+
 def queue(s: Session, agency: str, statuses: Collection[str], *, cursor: str = "",
-          limit: int | None = None) -> Page[dict[str, Any]]:
+          limit: int | None = None, full: bool = False) -> Page[dict[str, Any]]:
     """The commune's cases in ``statuses``, longest waiting first, with the requester's name
-    and the dossier's code: the review and certifier queues."""
+    and the dossier's code: the review and certifier queues. Each row holds the columns a
+    list shows; ``full`` gives the whole case (its findings too), as `get_case` does."""
     size = page_size(limit)
     key = (cases.c.status_at, cases.c.case_id)
-    query = (select(cases, dossiers.c.person_name, dossiers.c.public_code)
+    picked = (cases,) if full else QUEUE_COLUMNS
+    query = (select(*picked, dossiers.c.person_name, dossiers.c.public_code)
              .join(dossiers, dossiers.c.dossier_id == cases.c.dossier_id)
              .where(cases.c.agency == agency, cases.c.status.in_(list(statuses))))
     rows, nxt = page_of(s.execute(keyset(query, key, cursor, (datetime, str), size)).all(),
                         size, lambda r: (r.status_at, r.case_id))
     out = []
     for r in rows:
-        record = record_of(r)
+        if full:
+            record = record_of(r)
+        else:
+            record = dict(r._mapping)
+            record["status_at"], record["created_at"] = _iso(r.status_at), _iso(r.created_at)
         record["person_name"], record["public_code"] = r.person_name, r.public_code or ""
         out.append(record)
     return Page(out, nxt)
@@ -273,8 +285,16 @@ def queue(s: Session, agency: str, statuses: Collection[str], *, cursor: str = "
 
 def count_in(s: Session, agency: str, statuses: Collection[str]) -> int:
     """How many of the commune's cases stand in ``statuses`` (the queue's length)."""
-    return s.execute(select(func.count()).select_from(cases).where(
-        cases.c.agency == agency, cases.c.status.in_(list(statuses)))).scalar_one()
+    return sum(counts_by_status(s, agency, statuses).values())
+
+
+def counts_by_status(s: Session, agency: str, statuses: Collection[str]) -> dict[str, int]:
+    """How many of the commune's cases stand in each of ``statuses``: one index range each,
+    in one query (the certifier's two queues)."""
+    found = dict(s.execute(select(cases.c.status, func.count())
+                           .where(cases.c.agency == agency, cases.c.status.in_(list(statuses)))
+                           .group_by(cases.c.status)).all())
+    return {status: found.get(status, 0) for status in statuses}
 
 
 def find_cases(s: Session, ref: str, *, agency: str | None) -> list[dict[str, Any]]:

@@ -206,15 +206,16 @@ def queue(request: Request, ready_after: str = "", unchecked_after: str = "") ->
     account, _ = require(request, *CERTIFIERS)
     cursors = {"ready": ready_after[:200], "unchecked": unchecked_after[:200]}
     ctx: dict = {}
+    lists = (("ready", DocStatus.READY), ("unchecked", DocStatus.NEEDS_REVIEW))
     with request.app.state.db.read() as s:
-        for name, status in (("ready", DocStatus.READY),
-                             ("unchecked", DocStatus.NEEDS_REVIEW)):
+        totals = cases.counts_by_status(s, account.agency, [status for _, status in lists])
+        for name, status in lists:
             try:
                 page = cases.queue(s, account.agency, (status,), cursor=cursors[name])
             except BadCursor:
                 page = cases.queue(s, account.agency, (status,))
             ctx[name] = [queue_row(request, r) for r in page.items]
-            ctx[f"{name}_total"] = cases.count_in(s, account.agency, (status,))
+            ctx[f"{name}_total"] = totals[status]
             other = {k: v for k, v in cursors.items() if k != name and v}
             ctx[f"{name}_next"] = ("/certify?" + urlencode(
                 {**{f"{k}_after": v for k, v in other.items()},
