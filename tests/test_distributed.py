@@ -232,3 +232,54 @@ def test_a_job_lost_between_dequeue_and_start_is_requeued(redis_server: RedisSer
     assert rescue_stuck(redis, stuck_after_s=0.5) == [job_id]
     assert q.job_ids == [job_id] and parked.get_job_ids() == []
     assert list(q.fetch_job(job_id).args) == [sha, "20261123T000000Z-00000000"]
+
+
+def test_serve_with_one_process_per_core_shares_the_database(denv: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    """`ecopy serve --workers 2`: two server processes, one PostgreSQL; a session opened
+    through one is known to the other, and the pages of a clerk answer."""
+    import socket
+
+    import requests
+
+    password = tmp_path / "password"
+    password.write_text("mật khẩu đủ dài 2026\n")
+    added = run_cli(["user", "add", "lan", "--role", "clerk", "--agency", COMMUNE,
+                     "--full-name", "Trần Thị Lan", "--password-file", str(password)], denv)
+    assert added.returncode == 0, added.stderr
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**denv, "ECOPY_WEB_SECURE_COOKIES": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "ecopy.cli", "serve", "--port", str(port),
+                               "--workers", "2"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.3)
+        children = subprocess.run(["ps", "--ppid", str(server.pid), "-o", "pid="],
+                                  capture_output=True, text=True).stdout.split()
+        assert len(children) >= 2, children  # the two server processes (and a helper)
+        clerk = requests.Session()
+        done = clerk.post(f"{base}/login", data={"username": "lan", "password":
+                                                 "mật khẩu đủ dài 2026", "next": "/"},
+                          allow_redirects=False, timeout=10)
+        assert done.status_code == 303, done.text
+        for _ in range(10):  # new connections: the processes take turns accepting them
+            fresh = requests.Session()
+            fresh.cookies.update(clerk.cookies)
+            for page in ("/dossiers", "/review"):
+                answer = fresh.get(base + page, timeout=10, allow_redirects=False)
+                assert answer.status_code == 200, (page, answer.status_code)
+        assert "Giấy tờ cần kiểm tra (0)" in fresh.get(f"{base}/review", timeout=10).text
+    finally:
+        out = _stop(server)
+    assert server.returncode == 0, out

@@ -1,6 +1,6 @@
 """`ecopy serve` (the web app) and `ecopy user` (its local accounts).
 
-    ecopy serve [--host 127.0.0.1] [--port 8080] [--store DIR]
+    ecopy serve [--host 127.0.0.1] [--port 8080] [--store DIR] [--workers N]
     ecopy user add USER --role clerk|certifier|auditor|admin --agency 99999 --full-name NAME
                    [--title TEXT] [--password-file F]      (else asked twice on the terminal)
     ecopy user list | disable USER | password USER [--password-file F]
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,9 @@ from pathlib import Path
 from ecopy.settings import Settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+# requests run in a pool of up to 40 threads: enough database connections that a busy minute
+# does not open and close them per request
+SERVE_POOL = 20
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -27,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sv.add_argument("--host", help="address to listen on (default ECOPY_WEB_HOST, 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default ECOPY_WEB_PORT, 8080)")
     sv.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
+    sv.add_argument("--workers", type=int, default=1,
+                    help="server processes (default 1; one per core for a province)")
     sv.set_defaults(handler=cmd_serve)
 
     us = subparsers.add_parser("user", help="web app accounts")
@@ -58,9 +64,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = replace(settings, web_host=args.host or settings.web_host,
                        web_port=args.port or settings.web_port)
-    app = create_app(settings, open_state(args, settings))
-    uvicorn.run(app, host=settings.web_host, port=settings.web_port, log_level="warning",
-                server_header=False, proxy_headers=False)
+    if args.workers < 1:
+        print("ecopy: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    options = {"host": settings.web_host, "port": settings.web_port, "log_level": "warning",
+               "server_header": False, "proxy_headers": False}
+    if args.workers > 1:
+        # each process builds its app from the same settings (the environment it inherits)
+        if args.store is not None:
+            os.environ["ECOPY_STORE"] = str(args.store.absolute())
+        open_state(args, settings).db.close()  # the schema is checked once, up front
+        uvicorn.run("ecopy.web.app:app_from_environment", factory=True,
+                    workers=args.workers, **options)
+        return EXIT_OK
+    uvicorn.run(create_app(settings, open_state(args, settings, connections=SERVE_POOL)),
+                **options)
     return EXIT_OK
 
 

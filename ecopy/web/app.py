@@ -57,6 +57,16 @@ def local_time(iso: str) -> str:
         return ""
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one `ecopy serve --workers N` process, from the settings it inherits."""
+    from ecopy.commands.web import SERVE_POOL
+    from ecopy.settings import load_settings
+    from ecopy.wiring import open_state
+
+    settings = load_settings()
+    return create_app(settings, open_state(None, settings, connections=SERVE_POOL))
+
+
 def create_app(settings: Settings, state: State) -> FastAPI:
     app = FastAPI(title="ecopy", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
