@@ -100,7 +100,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     state = open_state(args, settings)
     with state.db.read() as s:
         page = queue(s, settings.commune_code, (DocStatus.NEEDS_REVIEW,), cursor=args.cursor,
-                     limit=args.limit)
+                     limit=args.limit, full=True)
     rows = [_summary(r) for r in page.items]
     if args.json:
         print(json.dumps({"cases": rows, "next_cursor": page.next_cursor},
