@@ -20,7 +20,9 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ecopy.accounts import Account, authenticate
 from ecopy.settings import Settings
@@ -57,6 +59,32 @@ def local_time(iso: str) -> str:
         return ""
 
 
+class SecurityHeaders:
+    """The security headers on every response, and ``Cache-Control: no-store`` on all but
+    the static files (a page that sets its own keeps it). Plain ASGI: it only touches the
+    response's start message."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cacheable = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers.setdefault(name, value)
+                if not cacheable:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def app_from_environment() -> FastAPI:
     """The app of one `ecopy serve --workers N` process, from the settings it inherits."""
     from ecopy.commands.web import SERVE_POOL
@@ -77,19 +105,11 @@ def create_app(settings: Settings, state: State) -> FastAPI:
     app.state.processor = Processor(settings, state)  # uploads: embedded or distributed
     app.router.on_shutdown.append(app.state.processor.close)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.auto_reload = False  # installed templates do not change: no stat per page
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith(("/login", "/dossiers", "/certify", "/documents",
-                                         "/verify", "/warehouse", "/copies", "/register",
-                                         "/cancellations")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired) -> Response:
