@@ -119,7 +119,10 @@ def test_review_queue_lists_the_communes_waiting_documents(site) -> None:
     app, _state, _settings, first, second = site
     clerk, csrf = signed_in(app, "lan")
     page = clerk.get("/review")
-    assert page.status_code == 200
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert page.headers["x-frame-options"] == "DENY"
+    static = clerk.get("/static/app.css")
+    assert static.status_code == 200 and "cache-control" not in static.headers
     assert "Giấy tờ cần kiểm tra (2)" in page.text
     assert f'href="/documents/{first}/review"' in page.text
     assert f'href="/documents/{second}/review"' in page.text
