@@ -691,6 +691,8 @@ def main() -> int:
     ap.add_argument("--serve-workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--skip-load", action="store_true")
     args = ap.parse_args()
+    # a stopped run still stops the servers it started (the finally blocks below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     communes = communes_of_a_province(args.communes)
     report: dict[str, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="ecopy-bench-catalogue-") as tmp:
