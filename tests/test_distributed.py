@@ -128,6 +128,34 @@ def test_sigkill_worker_mid_ocr(denv: dict[str, str], redis_server: RedisServer)
     assert "requeued ecopy-ocr-" in out, out[-2000:]
 
 
+def test_worker_killed_while_redis_is_down(denv: dict[str, str],
+                                          redis_server: RedisServer) -> None:
+    """The line drops and the worker dies with it: the supervisor cannot requeue the job
+    until Redis answers again, and then does (a scan station after a power cut)."""
+    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
+            "ECOPY_TEST_OCR_DELAY": "5"}
+    batch = _submit(slow)
+    supervisor = _run_supervised(slow)
+    try:
+        _wait_for_ocr_job(redis_server)
+        (victim,) = [w for w in Worker.all(connection=redis_server.client())
+                     if (w.get_current_job_id() or "").startswith("ecopy-ocr-")][:1]
+        horses = subprocess.run(["pgrep", "-P", str(victim.pid)], capture_output=True,
+                                text=True).stdout.split()
+        redis_server.stop()
+        for pid in [victim.pid, *map(int, horses)]:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(3)  # the supervisor sees the death while Redis is away
+        redis_server.start()
+        _wait_done(slow, batch, seconds=180)
+        _assert_filed_once(slow, batch)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- workers ---\n{_stop(supervisor)[-6000:]}") from None
+    finally:
+        out = _stop(supervisor) if supervisor.poll() is None else ""
+    assert "once Redis was back" in out, out[-3000:]
+
+
 def _run_supervised(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ecopy.cli", "worker", "--processes", "2"], env=env, cwd=ROOT,
@@ -173,8 +201,11 @@ def test_redis_restart_mid_batch(denv: dict[str, str], redis_server: RedisServer
         redis_server.start()
         _wait_done(slow, batch)
         _assert_filed_once(slow, batch)
+    except AssertionError as exc:  # what the workers said is the first thing to read
+        raise AssertionError(f"{exc}\n--- workers ---\n{_stop(supervisor)[-6000:]}") from None
     finally:
-        _stop(supervisor)
+        if supervisor.poll() is None:
+            _stop(supervisor)
 
 
 def test_health_reports_each_dependency(denv: dict[str, str],

@@ -142,9 +142,18 @@ class Supervisor:
         slots = {slot: self._start(slot) for slot in range(self.count)}
         failures = [0] * self.count
         next_rescue = time.monotonic()
+        orphaned: set[str] = set()  # dead workers whose job could not be requeued yet
         try:
             while not self._stopping:
                 time.sleep(0.5)
+                for name in sorted(orphaned):
+                    try:
+                        requeued = requeue_abandoned(self.redis, name)
+                    except Exception:  # Redis still down: the next round
+                        continue
+                    orphaned.discard(name)
+                    log.warning("worker %s: requeued %s once Redis was back", name,
+                                requeued or "nothing")
                 if time.monotonic() >= next_rescue:
                     next_rescue = time.monotonic() + 5
                     try:
@@ -159,8 +168,9 @@ class Supervisor:
                     del self.children[name]
                     try:
                         requeued = requeue_abandoned(self.redis, name)
-                    except Exception as exc:  # Redis down: rq's own cleanup or reconcile will
-                        requeued = f"nothing ({type(exc).__name__}: {exc})"
+                    except Exception as exc:  # Redis down: again each round until it is back
+                        orphaned.add(name)
+                        requeued = f"nothing yet ({type(exc).__name__}: {exc})"
                     log.warning("worker %s exited with %s; requeued %s", name, proc.returncode,
                                 requeued or "nothing")
                     failures[slot] = failures[slot] + 1 if proc.returncode else 0
