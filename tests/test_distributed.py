@@ -112,14 +112,10 @@ def test_sigkill_worker_mid_ocr(denv: dict[str, str], redis_server: RedisServer)
     supervisor = _run_supervised(slow)
     try:
         _wait_for_ocr_job(redis_server)
-        (victim,) = [w for w in Worker.all(connection=redis_server.client())
-                     if (w.get_current_job_id() or "").startswith("ecopy-ocr-")][:1]
         # rq puts each work-horse in a process group of its own: kill the worker and its
         # horse, as a power cut or the OOM killer taking the machine's processes would
-        horses = subprocess.run(["pgrep", "-P", str(victim.pid)], capture_output=True,
-                                text=True).stdout.split()
-        assert horses, "the OCR job's work-horse was not found"
-        for pid in [victim.pid, *map(int, horses)]:
+        victim, horses = _ocr_worker_and_horse(redis_server)
+        for pid in [victim, *horses]:
             os.kill(pid, signal.SIGKILL)
         _wait_done(slow, batch)
         _assert_filed_once(slow, batch)
@@ -138,12 +134,9 @@ def test_worker_killed_while_redis_is_down(denv: dict[str, str],
     supervisor = _run_supervised(slow)
     try:
         _wait_for_ocr_job(redis_server)
-        (victim,) = [w for w in Worker.all(connection=redis_server.client())
-                     if (w.get_current_job_id() or "").startswith("ecopy-ocr-")][:1]
-        horses = subprocess.run(["pgrep", "-P", str(victim.pid)], capture_output=True,
-                                text=True).stdout.split()
+        victim, horses = _ocr_worker_and_horse(redis_server)
         redis_server.stop()
-        for pid in [victim.pid, *map(int, horses)]:
+        for pid in [victim, *horses]:
             os.kill(pid, signal.SIGKILL)
         time.sleep(3)  # the supervisor sees the death while Redis is away
         redis_server.start()
@@ -170,6 +163,22 @@ def _wait_for_ocr_job(redis_server: RedisServer) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("no worker started an OCR job")
+
+
+def _ocr_worker_and_horse(redis_server: RedisServer) -> tuple[int, list[int]]:
+    """The pid of the worker running an OCR job and of its work-horse. rq marks the job as
+    the worker's current one a moment before it forks the horse, so wait for the fork."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for worker in Worker.all(connection=redis_server.client()):
+            if not (worker.get_current_job_id() or "").startswith("ecopy-ocr-"):
+                continue
+            horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True,
+                                    text=True).stdout.split()
+            if horses:
+                return worker.pid, [int(pid) for pid in horses]
+        time.sleep(0.1)
+    raise AssertionError("the OCR job's work-horse was not found")
 
 
 def _wait_done(env: dict[str, str], batch: str, seconds: float = 300) -> None:
