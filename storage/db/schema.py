@@ -265,6 +265,41 @@ pointers = Table(  # small named settings of the deployment (the active document
     Column("updated_by", String(64), nullable=False, default=""),
 )
 
+# --------------------------------------------------------------------------- protection
+
+access_events = Table(  # who read whose personal data (issue 15): working state, not evidence;
+    # each day's events are hashed into the audit chain (storage.db.access.seal_days)
+    "access_events", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("agency", String(5), nullable=False),  # the reader's commune
+    Column("person_id", String(12), nullable=False, default=""),  # whose data ("" unknown)
+    Column("what", String(32), nullable=False),  # dossier, case, page, fields, warehouse...
+    Column("ref", String(64), nullable=False, default=""),  # case / dossier / copy id
+    Column("address", String(64), nullable=False, default=""),
+    Index("ix_access_events_person", "person_id", "at"),
+    Index("ix_access_events_actor", "actor", "at"),
+    Index("ix_access_events_at", "at"),
+)
+
+throttle_hits = Table(  # failed logins and rate-limited requests, shared by every process
+    "throttle_hits", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(96), nullable=False),  # "user:<name>|addr:<ip>", "addr:<ip>", ...
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_throttle_hits_key_at", "key", "at"),
+    Index("ix_throttle_hits_at", "at"),
+)
+
+spent_tokens = Table(  # single-use form tokens (the public complaint form)
+    "spent_tokens", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("spent_at", UTCDateTime, nullable=False),
+    Index("ix_spent_tokens_at", "spent_at"),
+)
+
 # --------------------------------------------------------------------------- portal outbox
 
 outbox = Table(
