@@ -41,6 +41,7 @@ from storage.backends import ObjectStore
 from storage.db.catalogue import add_register_entry, void_register_entry
 from storage.evidence import dump
 from storage.evidence.audit import append_event
+from storage.evidence.originals import retain_original
 from storage.evidence.register import (
     RegisterExhausted,
     allocate_register_number,
@@ -227,6 +228,7 @@ def certify_document(
         "certified_at": now.isoformat(),
         "pages": len(pages),
     }
+    retain_original(ctx.store, source_sha256)  # a copy issued from it: evidence from now on
     key = file_copy(ctx.store, person_id=person_id, doc_type=doc_type, copy_id=copy_id,
                     pdf_path=signed, metadata=metadata)
     append_event(

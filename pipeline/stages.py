@@ -58,7 +58,12 @@ from storage.db.catalogue import add_copy, add_refusal
 from storage.db.dossiers import Dossier, dossier_by_id
 from storage.evidence import dump
 from storage.evidence.audit import append_event, record_refusal
-from storage.evidence.originals import ocr_key, original_key, store_original
+from storage.evidence.originals import (
+    ocr_key,
+    original_key,
+    retain_original,
+    store_original,
+)
 from storage.evidence.warehouse import copy_key
 from storage.state import State
 
@@ -145,6 +150,7 @@ def reject(
             document_name=name,
             time=now.isoformat(timespec="seconds"),
         )
+        retain_original(store, sha)  # refused on record: evidence, like the refusal
         with state.db.write() as s:
             add_refusal(s, refusal, case_id=case_id)
     append_event(

@@ -54,5 +54,17 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with prefix, sorted."""
 
+    def delete(self, key: str) -> bool:
+        """Remove an upload past its retention date, every version of it; True when something
+        was removed. MUST refuse every other key (storage.backends.keyspace.check_deletable:
+        evidence is never deleted) before touching the store; raises keyspace.ObjectLocked
+        when the store's object lock keeps the object."""
+
+    def retain(self, key: str) -> bool:
+        """Make an existing object evidence where the store can lock it (S3 object lock, as
+        `ecopy storage init` configured it): an upload once a copy is issued or a refusal
+        recorded from it. True when the object is now locked; False for a store without a
+        lock (a directory) or an absent object."""
+
     def describe(self) -> str:
         """Where the store is, for messages."""

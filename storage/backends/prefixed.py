@@ -40,4 +40,4 @@ class PrefixedStore:
     def _read_only(self, *_args: object, **_kw: object) -> None:
         raise PermissionError("an archive is read-only")
 
-    put = put_file = put_if_absent = _read_only
+    put = put_file = put_if_absent = delete = retain = _read_only

@@ -20,9 +20,18 @@ def ocr_key(sha256: str) -> str:
 
 
 def store_original(store: ObjectStore, sha256: str, path: Path) -> bool:
-    """Keep the uploaded bytes forever; False when they were already stored."""
+    """Keep the uploaded bytes; False when they were already stored. They stay an upload,
+    which a retention run may delete once refused and past its date, until `retain_original`
+    makes them evidence (storage.backends.keyspace)."""
     key = original_key(sha256)
     if store.exists(key):
         return False
     store.put_file(key, path)
     return True
+
+
+def retain_original(store: ObjectStore, sha256: str) -> None:
+    """The original and its OCR become evidence: a copy is being issued or a refusal recorded
+    from them. Locked where the store can (S3 object lock); never deleted in any store."""
+    store.retain(original_key(sha256))
+    store.retain(ocr_key(sha256))

@@ -62,7 +62,8 @@ OUTBOX_CURSOR = "outbox/cursor.json"
 COPY_RANKS = {"originals": 0, "documents": 0, "refusals": 0, "batches": 0, "migrations": 0,
               "audit-archive": 0, "models-archive": 0, "copies": 2, "register": 3,
               "register-notes": 3, "cancellations": 3}
-EXCLUDED = ("web/", "health/")  # sessions, per-deployment secrets, probes
+EXCLUDED = ("web/", "health/", "storage/")  # sessions, per-deployment secrets, probes,
+# the source bucket's own object-lock policy (the destination has its own)
 LARGE_SUFFIXES = (".pdf", ".npz")  # streamed through a temporary file, never held in memory
 ACTIONS = ("copied", "re-homed", "archived", "merged", "skipped-same", "kept-destination",
            "conflict", "excluded", "unhandled")
