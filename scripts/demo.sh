@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian machine: install what is needed, turn the bundled sample scans
-# into signed e-copies in ./warehouse, and verify one of them.
+# into signed e-copies in the store here (sealed: docs/encryption.md), export the newest one to
+# ./e-copy.pdf and verify it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,8 +13,11 @@ set -e
 # 0: all filed, 3: some wait for review; both leave copies to look at
 if [ "$status" != 0 ] && [ "$status" != 3 ]; then exit "$status"; fi
 .venv/bin/ecopy warehouse list "$PERSON" --out .
-copy=$(ls -t warehouse/"$PERSON"/*/*.pdf | head -n 1)
-.venv/bin/ecopy verify "$copy" --store .
+# the store keeps copies encrypted: a copy leaves it through `warehouse export`
+copy_id=$(.venv/bin/ecopy warehouse list "$PERSON" --out . --json | .venv/bin/python -c \
+  'import json, sys; print(max(json.load(sys.stdin), key=lambda c: c["certified_at"])["copy_id"])')
+.venv/bin/ecopy warehouse export "$copy_id" -o e-copy.pdf --store .
+.venv/bin/ecopy verify e-copy.pdf --store .
 # Reuse before asking (docs/reuse.md): the papers two procedures need, looked up in the
 # warehouse just filled and in two simulated national registers; prints each hit rate.
 for needs in citizen_id,birth_cert,marital_status citizen_id,birth_cert,university_diploma; do

@@ -1,6 +1,10 @@
 """A real PostgreSQL server for tests (Debian `postgresql`): its own cluster made with initdb in
 a temporary directory, listening on a unix socket only, password authentication, stopped at
 the end. As root (CI) the server runs as the `postgres` user, since it refuses to run as root.
+
+With ``tls=(certificate, key)`` it also listens on 127.0.0.1 (a free TCP port) with TLS, as a
+deployment's server does: pg_hba.conf accepts TCP connections over TLS only (``hostssl``),
+the unix socket stays for the harness's own administration.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import os
 import pwd
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -28,9 +33,11 @@ def _bin(name: str) -> str:
 
 class PostgresServer:
     """``url`` (without the password) and ``password_file`` are what ecopy is configured
-    with, as a deployment would be (ECOPY_DATABASE_URL, ECOPY_DATABASE_PASSWORD_FILE)."""
+    with, as a deployment would be (ECOPY_DATABASE_URL, ECOPY_DATABASE_PASSWORD_FILE).
+    With ``tls``, ``url`` is the TLS address on 127.0.0.1:``port`` (the client chooses how
+    it verifies: ECOPY_DATABASE_CA_FILE)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ecopy-pg-"))
         self.data = self.dir / "data"
         self.socket_dir = self.dir / "socket"
@@ -43,6 +50,8 @@ class PostgresServer:
             self._user = pwd.getpwnam("postgres")
             os.chown(self.dir, self._user.pw_uid, self._user.pw_gid)
         self.databases = 0
+        self.tls = tls
+        self.port = _free_port() if tls else 5432  # without TLS: the socket's name only
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         kwargs = {"user": self._user.pw_uid, "group": self._user.pw_gid} if self._user else {}
@@ -61,8 +70,14 @@ class PostgresServer:
             self.socket_dir.mkdir()
             if self._user:
                 os.chown(self.socket_dir, self._user.pw_uid, self._user.pw_gid)
-        options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
+            if self.tls:
+                self._install_tls()
+        listen = "127.0.0.1" if self.tls else "''"
+        options = (f"-k {self.socket_dir} -c listen_addresses={listen} -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        if self.tls:
+            options += (f" -p {self.port} -c ssl=on -c ssl_cert_file={self.data / 'server.crt'}"
+                        f" -c ssl_key_file={self.data / 'server.key'}")
         done = self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
                          "-o", options, "-w", "-t", "60", "start", check=False)
         if done.returncode != 0:
@@ -77,11 +92,27 @@ class PostgresServer:
                     raise
                 time.sleep(0.1)
 
+    def _install_tls(self) -> None:
+        """The certificate and key in the data directory (the key owned by the server's user,
+        mode 0600, or PostgreSQL refuses it); TCP clients over TLS only."""
+        cert, key = self.tls  # type: ignore[misc]
+        for src, name in ((cert, "server.crt"), (key, "server.key")):
+            dest = self.data / name
+            shutil.copyfile(src, dest)
+            dest.chmod(0o600)
+            if self._user:
+                os.chown(dest, self._user.pw_uid, self._user.pw_gid)
+        (self.data / "pg_hba.conf").write_text(
+            "local all all scram-sha-256\n"
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n")
+
     def connect(self, database: str) -> psycopg.Connection:
-        return psycopg.connect(host=str(self.socket_dir), user="ecopy", dbname=database,
-                               password=self.password, autocommit=True)
+        return psycopg.connect(host=str(self.socket_dir), port=self.port, user="ecopy",
+                               dbname=database, password=self.password, autocommit=True)
 
     def url(self, database: str) -> str:
+        if self.tls:
+            return f"postgresql+psycopg://ecopy@127.0.0.1:{self.port}/{database}"
         return f"postgresql+psycopg://ecopy@/{database}?host={self.socket_dir}"
 
     def new_database(self) -> str:
@@ -104,3 +135,9 @@ class PostgresServer:
     def log_tail(self) -> str:
         log = self.dir / "log"
         return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -3,6 +3,10 @@
 Bound to 127.0.0.1 only, every port chosen here (free ephemeral ports), S3 credentials from an
 ``-s3.config`` identities file, data and logs in a private temporary directory. ``stop()`` and
 ``start()`` restart it on the same ports and data, for fault tests.
+
+With ``tls=(certificate, key)`` the S3 port speaks HTTPS only (``-s3.cert.file``,
+``-s3.key.file``; ``-s3.port.https=0`` keeps it one port), as MinIO with its certs directory
+does in compose; ``ca_file`` is what the harness's own clients trust.
 """
 
 from __future__ import annotations
@@ -85,7 +89,10 @@ def _die_with_parent() -> None:
 class S3Server:
     """One ``weed mini`` process: master, volume, filer and S3 gateway on 127.0.0.1."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None,
+                 ca_file: Path | None = None) -> None:
+        self.tls, self.ca_file = tls, ca_file
+        self.host = "127.0.0.1"  # the name clients dial (it listens on 127.0.0.1 whatever it is)
         # short path: weed's filer/s3 unix sockets go here (sun_path holds 107 bytes)
         self.root = Path(tempfile.mkdtemp(prefix="ecopy-weed-"))
         self.data_dir = self.root / "data"
@@ -114,7 +121,7 @@ class S3Server:
 
     @property
     def endpoint(self) -> str:
-        return f"127.0.0.1:{self.ports['s3']}"
+        return f"{self.host}:{self.ports['s3']}"
 
     def command(self) -> list[str]:
         p = self.ports
@@ -128,6 +135,7 @@ class S3Server:
             f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer.grpc']}",
             "-filer.port.public=0",  # 0: no separate public listener
             f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}",
+            # https 0: no second port (with a certificate, -s3.port itself is HTTPS)
             "-s3.port.https=0", "-s3.port.iceberg=0", "-s3.port.lance=0",  # 0: not served
             "-metricsPort=0", "-s3.metricsPort=0",
             "-webdav=false", f"-webdav.port={p['webdav']}",
@@ -140,6 +148,8 @@ class S3Server:
             f"-s3.config={self.config_path}",
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",
+            *([f"-s3.cert.file={self.tls[0]}", f"-s3.key.file={self.tls[1]}"]
+              if self.tls else []),
         ]
 
     def _env(self) -> dict[str, str]:
@@ -188,7 +198,8 @@ class S3Server:
     def _wait_ready(self, timeout: float) -> None:
         """Ready when an object can be written and read back (volumes assigned, not just up)."""
         probe = S3Store(self.endpoint, "ready-probe", self.access_key, self.secret_key,
-                        secure=False, region=REGION, connect_timeout=1.0, read_timeout=10.0)
+                        secure=bool(self.tls), ca_file=self.ca_file, region=REGION,
+                        connect_timeout=1.0, read_timeout=10.0)
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
@@ -241,8 +252,9 @@ class S3Server:
 
     def store_args(self, bucket: str) -> dict:
         """Plain arguments for S3Store(**...), e.g. for another process."""
-        return {"endpoint": self.endpoint, "bucket": bucket, "access_key": self.access_key,
-                "secret_key": self.secret_key, "secure": False, "region": REGION}
+        args = {"endpoint": self.endpoint, "bucket": bucket, "access_key": self.access_key,
+                "secret_key": self.secret_key, "secure": bool(self.tls), "region": REGION}
+        return {**args, "ca_file": self.ca_file} if self.tls else args
 
     def new_store(self, bucket: str | None = None, **kwargs: object) -> S3Store:
         """A store on a new (or the named) bucket, created if missing."""

@@ -151,8 +151,8 @@ def test_process_leaves_events_and_audit_verify_passes(corpus: Path, tmp_path: P
 
 
 def test_clerk_refusal_is_recorded(corpus: Path, tmp_path: Path, pki_dir: Path) -> None:
-    store = LocalStore(tmp_path / "store")
-    state = open_state(store)
+    state = open_state(LocalStore(tmp_path / "store"))
+    store = state.store  # sealed: refusals carry the document's name
     ctx = build_certify_context(Settings(pki_dir=pki_dir), state)
     paper = corpus / "tesseract-test/phototest.tif"
     ground = "bản chính bị tẩy xóa, sửa chữa"
@@ -214,8 +214,8 @@ def secret_stamp_engine(scan: object, **kw: object) -> object:
 
 
 def test_secret_stamp_refusal_is_recorded(corpus: Path, tmp_path: Path, pki_dir: Path) -> None:
-    store = LocalStore(tmp_path / "store")
-    state = open_state(store)
+    state = open_state(LocalStore(tmp_path / "store"))
+    store = state.store  # sealed: refusals carry the document's name
     ctx = build_certify_context(Settings(pki_dir=pki_dir), state)
     options = ProcessOptions(person_id=PERSON, workers=1,
                              ocr_engine="tests.test_audit:secret_stamp_engine")

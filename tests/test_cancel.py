@@ -166,9 +166,11 @@ def test_publish_with_no_cancellations(tmp_path: Path) -> None:
 
 
 def test_cli_verify_reports_cancellation(state: State, store: LocalStore, copy_id: str,
-                                         env: dict[str, str]) -> None:
+                                         env: dict[str, str], tmp_path: Path) -> None:
     """`ecopy verify --store` consults the store's cancellation decisions."""
-    pdf = next(store.root.glob(f"warehouse/*/*/{copy_id}.pdf"))
+    (pdf_key,) = [k for k in store.list("warehouse/") if k.endswith(f"{copy_id}.pdf")]
+    pdf = tmp_path / "copy.pdf"
+    store.get_to_file(pdf_key, pdf)  # the store seals it: the file there is not the PDF
     before = run_cli(["verify", str(pdf), "--json", "--store", str(store.root)], env)
     assert before.returncode == 0, before.stdout
     _cancel(state, copy_id)

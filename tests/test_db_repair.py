@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from storage.backends import LocalStore
 from storage.db.cases import find_cases
 from storage.db.schema import copies, register_entries
-from tests.conftest import PERSON, ROOT, SAMPLES, open_state, run_cli
+from tests.conftest import PERSON, ROOT, SAMPLES, export_copy, open_state, run_cli
 
 # `ecopy process`, killed the moment the signed copy is in the warehouse and the case is
 # about to be marked filed (the transaction with the catalogue row and the portal event)
@@ -84,7 +84,7 @@ def test_db_check_reports_and_repair_finishes_the_case(killed: dict, tmp_path: P
         f"{case['copy_id']}.pdf")
     again = run_cli(["db", "check", "--store", str(root), "--json"], killed["env"])
     assert again.returncode == 0, again.stdout
-    pdf = root / case["ecopy_key"]
+    pdf = export_copy(root, case["ecopy_key"], tmp_path / "copy.pdf")  # sealed in the store
     verified = run_cli(["verify", str(pdf), "--store", str(root)], killed["env"])
     assert verified.returncode == 0, verified.stdout
 

@@ -14,7 +14,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from tests.conftest import PERSON, run_cli
+from tests.conftest import PERSON, export_copy, run_cli
 
 VIET = "vietadmin-ocr-llm-rag"
 
@@ -41,9 +41,14 @@ def batch(corpus: Path, tmp_path_factory: pytest.TempPathFactory, pki_dir: Path)
 
 
 def copy_path(batch: dict, name: str) -> Path:
+    """The e-copy as a file, out of the store (which seals it: docs/encryption.md)."""
     doc = batch["docs"][name]
     assert doc["status"] == "filed", doc
-    return batch["store"] / doc["ecopy_path"]
+    out = batch["store"].with_name(batch["store"].name + "-copies") / f"{doc['copy_id']}.pdf"
+    if not out.is_file():
+        out.parent.mkdir(exist_ok=True)
+        export_copy(batch["store"], doc["ecopy_path"], out)
+    return out
 
 
 def pdftotext(path: Path, *args: str) -> str:

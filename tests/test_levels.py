@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import PERSON, run_cli
+from storage.backends import LocalStore
+from tests.conftest import PERSON, export_copy, run_cli, sealed
 
 
 def _process(scan: Path, store: Path, env: dict[str, str]) -> dict:
@@ -21,8 +22,8 @@ def test_b_lta_by_setting_verifies_offline_with_revocation_required(
         corpus: Path, env: dict[str, str], tmp_path: Path) -> None:
     doc = _process(corpus / "tesseract-test/phototest.tif", tmp_path,
                    {**env, "ECOPY_PADES_LEVEL": "B-LTA"})
-    proc = run_cli(["verify", str(tmp_path / doc["ecopy_path"]), "--json",
-                    "--revocation", "require"], env)
+    copy = export_copy(tmp_path, doc["ecopy_path"], tmp_path / "copy.pdf")
+    proc = run_cli(["verify", str(copy), "--json", "--revocation", "require"], env)
     report = json.loads(proc.stdout)
     assert proc.returncode == 0, report["problems"]
     assert {s["pades_level"] for s in report["signatures"]} == {"B-LTA"}
@@ -34,8 +35,9 @@ def test_new_book_continues_the_year_numbering(corpus: Path, env: dict[str, str]
     second = _process(corpus / "tesseract-test/eurotext.tif", tmp_path,
                       {**env, "ECOPY_REGISTER_BOOK": "02/2026"})
     assert (first["register_number"], second["register_number"]) == (1, 2)
-    entries = sorted((tmp_path / "register").rglob("[0-9]*.json"))
-    books = [json.loads(p.read_text())["book"] for p in entries]
+    store = sealed(LocalStore(tmp_path))  # the register is sealed: read it through the store
+    entries = [k for k in store.list("register/") if k.rsplit("/", 1)[-1][0].isdigit()]
+    books = [json.loads(store.get(k))["book"] for k in entries]
     assert books[0].startswith("01/") and books[1] == "02/2026"
 
 

@@ -9,7 +9,7 @@ import pikepdf
 
 from storage.backends import LocalStore
 from storage.db.cases import corrections_of, get_case
-from tests.conftest import PERSON, open_state, run_cli
+from tests.conftest import PERSON, export_copy, open_state, run_cli
 
 VIET = "vietadmin-ocr-llm-rag"
 
@@ -56,7 +56,7 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
     assert approved.returncode == 0, approved.stdout + approved.stderr
     result = json.loads(approved.stdout)
     assert result["status"] == "filed" and result["register_number"] == 1
-    copy = store / result["ecopy"]
+    copy = export_copy(store, result["ecopy"], tmp_path / "copy.pdf")  # sealed in the store
     with pikepdf.open(copy) as pdf:
         manifest = json.loads(pdf.attachments["manifest.json"].get_file().read_bytes())
     assert manifest["doc_type"] == "other"

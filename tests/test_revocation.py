@@ -29,7 +29,7 @@ from signing.revocation import RevocationService, issue_leaf
 from signing.sign import SigningIdentity, load_identity, sign_ecopy
 from signing.tsa import local_timestamper
 from signing.verify import VerificationReport, verify_pdf
-from tests.conftest import PERSON, run_cli
+from tests.conftest import PERSON, export_copy, run_cli
 from tests.test_signing import AGENCY, AGENCY_BOX, CERTIFIER, CERTIFIER_BOX, FONT, _unsigned_pdf
 
 ROOT_CRL = 0  # index of the root's CRL in RevocationService.crls()
@@ -225,9 +225,8 @@ def test_cli_extend_lta(tmp_path: Path, env: dict[str, str], pki_dir: Path, corp
         env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    copies = [p for p in store.rglob("*.pdf") if p.is_file()]
-    assert copies, json.loads(done.stdout)
-    copy = copies[0]
+    (doc,) = json.loads(done.stdout)["documents"]
+    copy = export_copy(store, doc["ecopy_path"], tmp_path / "copy.pdf")  # sealed in the store
     out = tmp_path / "extended"
     ext = run_cli(["extend", str(copy), "--lta", "--out", str(out), "--offline", "--json"], env)
     assert ext.returncode == 0, ext.stdout + ext.stderr
@@ -268,7 +267,8 @@ def test_tsa_url_setting_is_used_for_signing_and_extending(
         # one token per signature, plus one that pyHanko asks for once per process to size
         # the signature placeholder
         assert signing_requests == 3
-        (copy,) = [p for p in store.rglob("*.pdf") if p.is_file()]
+        (doc,) = json.loads(done.stdout)["documents"]
+        copy = export_copy(store, doc["ecopy_path"], tmp_path / "copy.pdf")
         ext = run_cli(["extend", str(copy), "--lta", "--offline", "--json"], url_env)
         assert ext.returncode == 0, ext.stdout + ext.stderr
         assert svc.requests.count("POST /tsa") == signing_requests + 2  # size probe + archive

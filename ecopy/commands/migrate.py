@@ -143,18 +143,18 @@ def read_mapping(text: str, settings: Settings) -> tuple[dict[str, str], dict[st
 
 
 def open_named_store(spec: str, settings: Settings, *, must_exist: bool) -> ObjectStore | str:
-    """A store from a CLI argument, or the error message."""
-    if spec.startswith("s3://"):
-        from ecopy.wiring import s3_store
+    """A store from a CLI argument (sealed with this deployment's KEKs), or the error message."""
+    from ecopy.wiring import s3_store, seal
 
+    if spec.startswith("s3://"):
         bucket = spec.removeprefix("s3://").strip("/")
         if not settings.s3_endpoint:
             return msg(settings, "s3_not_configured", store=spec)
-        return s3_store(replace(settings, s3_bucket=bucket))
+        return seal(s3_store(replace(settings, s3_bucket=bucket)), settings)
     path = Path(spec)
     if must_exist and not path.is_dir():
         return msg(settings, "store_missing", store=spec)
-    return LocalStore(path)
+    return seal(LocalStore(path), settings)
 
 
 def _label_and_spec(arg: str) -> tuple[str, str]:
@@ -241,12 +241,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _source_db(store: ObjectStore) -> Any:
     """A former deployment's database: the SQLite file of a local store that has one (a
     store made before the database existed has none: its working state is objects)."""
+    from ecopy.wiring import local_root
     from storage.db import Database, sqlite_url
     from storage.db.migrate import require_current
 
-    if not isinstance(store, LocalStore) or not (store.root / SQLITE_NAME).is_file():
+    root = local_root(store)
+    if root is None or not (root / SQLITE_NAME).is_file():
         return None
-    db = Database(sqlite_url(store.root))
+    db = Database(sqlite_url(root))
     require_current(db)
     return db
 

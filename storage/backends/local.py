@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage.backends.base import check_key
+from storage.backends.keyspace import check_deletable
 
 
 class LocalStore:
@@ -59,6 +60,11 @@ class LocalStore:
                 shutil.copyfileobj(src, out, 1 << 20)
 
         self._write_atomically(key, copy)
+
+    def put_stream(self, key: str, fill: Callable[[BinaryIO], None]) -> None:
+        """Like put_file, the bytes written by ``fill`` into the new object's file: a wrapper
+        that transforms them on the way (the sealed store) needs no staging copy."""
+        self._write_atomically(key, fill)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         target = self.path_of(key)
@@ -111,6 +117,26 @@ class LocalStore:
                 if key.startswith(prefix):
                     keys.append(key)
         return iter(sorted(keys))
+
+    def delete(self, key: str) -> bool:
+        target = self.path_of(check_deletable(key))
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        # documents/<sha256>/ emptied: remove it too (never a top folder such as originals/,
+        # which a concurrent writer may have just made for its own object)
+        for folder in target.parents:
+            if folder.parent == self.root or not folder.is_relative_to(self.root):
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or a concurrent writer's new file): keep it
+                break
+        return True
+
+    def retain(self, key: str) -> bool:
+        return False  # a directory has no object lock: evidence is kept by never deleting it
 
     def describe(self) -> str:
         return str(self.root)

@@ -14,6 +14,12 @@ Same protocol and key rules as LocalStore. What S3 changes and how it is handled
   timeouts and few retries, so a down server fails in seconds instead of hanging.
 - only bytes are stored: no user metadata (minio cannot send non-ASCII headers anyway); what
   callers need to know about an object lives in JSON objects they write themselves.
+- object lock applies to evidence only: `ecopy storage init` (``lock_evidence``) leaves the
+  bucket without a default retention and records the retention in the bucket
+  (storage.backends.keyspace.LOCK_POLICY_KEY); every PUT of an evidence key then carries
+  that retention itself, while uploads (``originals/``, ``documents/``) stay deletable until
+  ``retain`` locks one that became evidence. ``delete`` removes every version of an upload
+  and refuses evidence keys before asking the server.
 
 Nothing here reads the environment: the caller passes endpoint, credentials and bucket.
 """
@@ -22,10 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import certifi
@@ -35,14 +43,21 @@ from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE
 from minio.datatypes import Part
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from minio.objectlockconfig import DAYS, ObjectLockConfig
+from minio.retention import Retention
+from minio.time import to_iso8601utc
 from minio.versioningconfig import VersioningConfig
 from urllib3.util import Retry, Timeout
 
 from storage.backends import check_key
+from storage.backends.keyspace import LOCK_POLICY_KEY, ObjectLocked, check_deletable, is_deletable
 
 DEFAULT_PART_SIZE = 16 * 1024 * 1024  # multipart part size; S3 allows 5 MiB .. 5 GiB
 _CHUNK = 1 << 20  # download chunk
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchObject"})
+# an object without a retention of its own (AWS, MinIO / SeaweedFS)
+_NO_RETENTION = frozenset({"NoSuchObjectLockConfiguration",
+                           "ObjectLockConfigurationNotFoundError"})
+_UNREAD = ("", 0)  # the bucket's lock policy was not read yet
 _TRANSIENT_CODES = frozenset(
     {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "OperationAborted"})
 # 409 ConditionalRequestConflict: another conditional write on the key was in flight. Nobody
@@ -117,6 +132,7 @@ class S3Store:
         self._ca_certs = str(ca_file) if ca_file else certifi.where()
         self._pid = -1
         self._minio: Minio | None = None
+        self._lock: tuple[str, int] | None = _UNREAD
         self._client  # noqa: B018 -- built now so a bad ca_file fails here, not on first use
 
     @property
@@ -148,6 +164,37 @@ class S3Store:
     def _name(self, key: str) -> str:
         return self._prefix + check_key(key)
 
+    def evidence_lock(self) -> tuple[str, int] | None:
+        """(mode, days) every evidence object is written under, as `storage init` recorded it
+        in the bucket; None: no per-object lock (a bucket without object lock, or one still
+        under the default retention of an older init). Read once per store: a process
+        started before `storage init` writes without it until restarted."""
+        if self._lock == _UNREAD:
+            try:
+                raw = self.get(LOCK_POLICY_KEY)
+            except KeyError:
+                self._lock = None
+            else:
+                policy = json.loads(raw)
+                self._lock = _checked_lock(str(policy["mode"]), int(policy["days"]))
+        return self._lock
+
+    def _retention(self, key: str) -> Retention | None:
+        """The retention an object written now under ``key`` gets: evidence only."""
+        lock = None if is_deletable(key) else self.evidence_lock()
+        if lock is None:
+            return None
+        mode, days = lock
+        return Retention(mode, datetime.now(UTC) + timedelta(days=days))
+
+    def _lock_headers(self, key: str) -> dict[str, str]:
+        retention = self._retention(key)
+        if retention is None:
+            return {}
+        return {"x-amz-object-lock-mode": retention.mode,
+                "x-amz-object-lock-retain-until-date":
+                    str(to_iso8601utc(retention.retain_until_date))}
+
     @contextlib.contextmanager
     def _translate(self, action: str) -> Iterator[None]:
         """Network trouble and server-side failures become StoreUnavailable."""
@@ -171,7 +218,8 @@ class S3Store:
         name = self._name(key)
         with self._translate(f"put {key}"):
             self._client.put_object(self.bucket, name, io.BytesIO(data), len(data),
-                                    part_size=self.part_size, num_parallel_uploads=1)
+                                    part_size=self.part_size, num_parallel_uploads=1,
+                                    retention=self._retention(key))
 
     def put_file(self, key: str, path: Path) -> None:
         name = self._name(key)
@@ -180,18 +228,19 @@ class S3Store:
             if size <= self.part_size:  # one PUT of at most one part's bytes
                 with open(path, "rb") as fh:
                     self._client.put_object(self.bucket, name, fh, size,
-                                            part_size=self.part_size, num_parallel_uploads=1)
+                                            part_size=self.part_size, num_parallel_uploads=1,
+                                            retention=self._retention(key))
             else:
-                self._put_multipart(name, Path(path), size)
+                self._put_multipart(name, Path(path), size, self._lock_headers(key))
 
-    def _put_multipart(self, name: str, path: Path, size: int) -> None:
+    def _put_multipart(self, name: str, path: Path, size: int, lock: dict[str, str]) -> None:
         """One part in memory at a time (minio's put_object keeps two while reading the next).
 
         The object appears only when the upload completes; on any failure it is aborted.
         """
         client = self._client
         upload_id = client._create_multipart_upload(
-            self.bucket, name, {"Content-Type": "application/octet-stream"})
+            self.bucket, name, {"Content-Type": "application/octet-stream", **lock})
         try:
             parts: list[Part] = []
             sent = 0
@@ -212,7 +261,8 @@ class S3Store:
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         name = self._name(key)
-        headers = {"If-None-Match": "*", "Content-Type": "application/octet-stream"}
+        headers = {"If-None-Match": "*", "Content-Type": "application/octet-stream",
+                   **self._lock_headers(key)}
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 with self._translate(f"put_if_absent {key}"):
@@ -239,9 +289,25 @@ class S3Store:
                 response.close()
                 response.release_conn()
 
-    def _open(self, key: str, name: str) -> urllib3.BaseHTTPResponse:
+    def get_head(self, key: str, size: int) -> bytes:
+        """The first ``size`` bytes (a sealed object's header) without downloading the rest."""
+        name = self._name(key)
+        with self._translate(f"get {key}"):
+            try:
+                response = self._open(key, name, length=size)
+            except S3Error as exc:
+                if exc.code == "InvalidRange":  # an empty object has no first byte
+                    return b""
+                raise
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+    def _open(self, key: str, name: str, length: int = 0) -> urllib3.BaseHTTPResponse:
         try:
-            return self._client.get_object(self.bucket, name)
+            return self._client.get_object(self.bucket, name, length=length)
         except S3Error as exc:
             if exc.code in _NOT_FOUND:
                 raise KeyError(key) from None
@@ -289,6 +355,48 @@ class S3Store:
                 if obj.object_name and not obj.is_dir and not obj.object_name.endswith("/")
             ]
         return iter(sorted(name[cut:] for name in names))
+
+    def delete(self, key: str) -> bool:
+        """Every version of an upload (a delete marker alone would keep its bytes)."""
+        name = self._name(check_deletable(key))
+        removed, locked = False, 0
+        with self._translate(f"delete {key}"):
+            versions = [v for v in self._client.list_objects(
+                self.bucket, prefix=name, include_version=True) if v.object_name == name]
+            for version in versions:
+                try:
+                    self._client.remove_object(self.bucket, name, version_id=version.version_id)
+                except S3Error as exc:
+                    if exc.code != "AccessDenied":
+                        raise
+                    locked += 1
+                    continue
+                removed = removed or not version.is_delete_marker
+        if locked:
+            raise ObjectLocked(f"{self.describe()}: {key}: {locked} version(s) kept by object "
+                               "lock (or this account may not delete)")
+        return removed
+
+    def retain(self, key: str) -> bool:
+        lock = self.evidence_lock()
+        if lock is None:
+            return False
+        name = self._name(key)
+        mode, days = lock
+        until = datetime.now(UTC) + timedelta(days=days)
+        with self._translate(f"retain {key}"):
+            try:
+                current = self._client.get_object_retention(self.bucket, name)
+            except S3Error as exc:
+                if exc.code in _NOT_FOUND:
+                    return False
+                if exc.code not in _NO_RETENTION:
+                    raise
+                current = None
+            held = current.retain_until_date if current is not None else None
+            if held is None or held < until:  # a lock is only ever extended
+                self._client.set_object_retention(self.bucket, name, Retention(mode, until))
+        return True
 
     def describe(self) -> str:
         where = f"{self.bucket}/{self._prefix.rstrip('/')}" if self._prefix else self.bucket
@@ -342,16 +450,45 @@ class S3Store:
                 raise
         return True
 
+    def lock_evidence(self, mode: str, days: int) -> None:
+        """Object lock for evidence only: every evidence object written from now on is kept
+        ``days`` days in ``mode`` (recorded in the bucket, LOCK_POLICY_KEY, and read by every
+        store on it), and the bucket has no default retention, so uploads past their
+        retention date can be deleted. Replaces the default retention an older init set
+        (objects written under it keep theirs). Needs a bucket created with object lock."""
+        mode, days = _checked_lock(mode, days)
+        if not self.object_lock_enabled():
+            raise StoreFeatureUnsupported(
+                f"{self.describe()}: the bucket has no object lock; it can only be enabled "
+                "when a bucket is created")
+        self._lock = (mode, days)  # the policy object is evidence: written under it
+        self.put(LOCK_POLICY_KEY, json.dumps({"mode": mode, "days": days,
+                                              "applies_to": "evidence"}).encode())
+        with self._translate(f"set object lock of {self.bucket}"):
+            try:
+                self._client.set_object_lock_config(self.bucket,
+                                                    ObjectLockConfig(None, None, None))
+                got = self._client.get_object_lock_config(self.bucket)
+            except S3Error as exc:
+                if exc.code in ("InvalidBucketState", "ObjectLockConfigurationNotFoundError",
+                                "InvalidRequest", "NotImplemented"):
+                    raise StoreFeatureUnsupported(
+                        f"{self.describe()}: cannot remove the default retention "
+                        f"({exc.code}: {exc.message})") from exc
+                raise
+        if got.mode or got.duration:
+            raise StoreFeatureUnsupported(
+                f"{self.describe()}: server kept a default retention ({got.mode} "
+                f"{got.duration} {got.duration_unit}): uploads could not be deleted")
+
     def set_retention_default(self, mode: str, days: int) -> None:
         """Default retention for new objects: GOVERNANCE or COMPLIANCE, for ``days`` days.
 
-        Needs a bucket created with object lock (``ensure_bucket(object_lock=True)``).
+        Needs a bucket created with object lock (``ensure_bucket(object_lock=True)``). Every
+        object, uploads too, is then kept that long: `ecopy storage init` uses
+        ``lock_evidence`` instead.
         """
-        mode = mode.upper()
-        if mode not in (GOVERNANCE, COMPLIANCE):
-            raise ValueError(f"retention mode must be {GOVERNANCE} or {COMPLIANCE}, not {mode}")
-        if days < 1:
-            raise ValueError("retention days must be at least 1")
+        mode, days = _checked_lock(mode, days)
         wanted = ObjectLockConfig(mode, days, DAYS)
         with self._translate(f"set retention of {self.bucket}"):
             try:
@@ -369,3 +506,12 @@ class S3Store:
             raise StoreFeatureUnsupported(
                 f"{self.describe()}: server did not keep the default retention "
                 f"(asked {mode} {days} days, got {got.mode} {got.duration} {got.duration_unit})")
+
+
+def _checked_lock(mode: str, days: int) -> tuple[str, int]:
+    mode = mode.upper()
+    if mode not in (GOVERNANCE, COMPLIANCE):
+        raise ValueError(f"retention mode must be {GOVERNANCE} or {COMPLIANCE}, not {mode}")
+    if days < 1:
+        raise ValueError("retention days must be at least 1")
+    return mode, days
