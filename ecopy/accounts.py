@@ -3,8 +3,8 @@
 Accounts are rows of the working-state database (storage.db.accounts), so every web process
 of a deployment sees the same ones. Passwords are hashed with Argon2id (argon2-cffi's
 defaults: the RFC 9106 low-memory profile); a hash made with older parameters is re-hashed
-at the next successful login. A new password or a disabled account ends the user's
-sessions. `ecopy user add|list|disable|password` manages them.
+at the next successful login. A new password, a new role or commune, or a disabled account
+ends the user's sessions. `ecopy user add|list|disable|password` manages them.
 """
 
 from __future__ import annotations
@@ -88,13 +88,17 @@ def load(db: Database, username: str) -> Account | None:
 
 
 def save(db: Database, account: Account) -> None:
-    """Write the account's role, names, password and state; a disabled account's sessions
-    end with it."""
+    """Write the account's role, names, password and state. The user's sessions end when the
+    account is disabled or its role, commune or password changes: a session opened with the
+    old rights must not keep them."""
     values = _values(account)
     del values["username"], values["created_at"]
     with db.write() as s:
+        before = rows.account_row(s, account.username)
         rows.update_account(s, account.username, **values)
-        if not account.active:
+        changed = before is None or (before.role, before.agency, before.password_hash) != (
+            account.role, account.agency, account.password_hash)
+        if not account.active or changed:
             rows.end_sessions_of(s, account.username)
 
 

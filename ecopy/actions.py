@@ -227,7 +227,8 @@ def settings_for_signer(settings: Settings, full_name: str, title: str) -> Setti
     return replace(settings, certifier_title=title or settings.certifier_title)
 
 
-def _claim_approval(state: State, record: dict, actor: str) -> dict:
+def _claim_approval(state: State, record: dict, actor: str,
+                    queued: dict | None = None) -> dict:
     """Move the case to CERTIFYING for this approval (compare-and-set): of two approvals at
     once exactly one gets it, so no case gets two register numbers. An approval left
     CERTIFYING longer than APPROVAL_STALE died with its process: it is taken over with its
@@ -236,7 +237,8 @@ def _claim_approval(state: State, record: dict, actor: str) -> dict:
     from storage.db.cases import Conflict
 
     now = datetime.now(UTC)
-    claim = {"actor": actor, "at": now.isoformat(timespec="seconds")}
+    claim = {"actor": actor, "at": now.isoformat(timespec="seconds"),
+             **({"queued": True, **queued} if queued else {})}
     try:
         return save_status(state, record["case_id"], DocStatus.CERTIFYING, actor=actor,
                            expect_status=WAITING, copy_id=record.get("copy_id") or uuid4().hex,
@@ -261,10 +263,44 @@ def approve_document(settings: Settings, state: State, record: dict, *, actor: s
                      role: str, requester_name: str | None = None) -> DocumentOutcome:
     """Certify a waiting case now with the configured keys (``settings`` names the signer,
     see `settings_for_signer`). FILED on success, else REJECTED with the reason."""
-    from ecopy.keys import build_certify_context
-    from pipeline.casework.status import save_status
-    from pipeline.stages import certify_stored
-    from storage.db.cases import Conflict
+    claimed = _approve(state, record, actor=actor, role=role)
+    return _certify_claimed(settings, state, record, claimed, actor=actor,
+                            requester_name=requester_name)
+
+
+def queue_approval(settings: Settings, state: State, record: dict, *, actor: str, role: str,
+                   requester_name: str | None, enqueue: Any) -> dict:
+    """A certifier's approval in the distributed deployment: the case is claimed for it
+    (CERTIFYING, compare-and-set) and `enqueue(case_id)` hands it to the signing worker,
+    which alone holds the keys (`finish_approval`). The web app signs nothing."""
+    claimed = _approve(state, record, actor=actor, role=role, queued={
+        "signer_name": settings.certifier_name, "signer_title": settings.certifier_title,
+        "requester_name": requester_name or ""})
+    enqueue(record["case_id"])
+    return claimed
+
+
+def finish_approval(settings: Settings, state: State, case_id: str) -> DocumentOutcome | None:
+    """The signing worker's half of `queue_approval`: certify the claimed case as the
+    certifier who approved it (None when the case is no longer waiting for it)."""
+    from storage.db.cases import get_case
+
+    with state.db.read() as s:
+        record = get_case(s, case_id)
+    approval = (record or {}).get("approval") or {}
+    if not record or record.get("status") != DocStatus.CERTIFYING or not approval.get("queued"):
+        return None
+    signer = settings_for_signer(settings, approval.get("signer_name", ""),
+                                 approval.get("signer_title", ""))
+    origin = {**record, "status": record.get("approved_from") or DocStatus.READY}
+    # a crash leaves the case CERTIFYING: rq retries the job, which takes it up again
+    return _certify_claimed(signer, state, origin, record, actor=approval["actor"],
+                            requester_name=approval.get("requester_name") or None,
+                            give_back=False)
+
+
+def _approve(state: State, record: dict, *, actor: str, role: str,
+             queued: dict | None = None) -> dict:
     from storage.evidence.audit import append_event
 
     if role not in APPROVERS:
@@ -272,12 +308,24 @@ def approve_document(settings: Settings, state: State, record: dict, *, actor: s
                          "(certifier or admin)")
     if record.get("status") not in (*WAITING, DocStatus.CERTIFYING):  # certifying: see claim
         raise NotWaiting(str(record.get("status")))
-    claimed = _claim_approval(state, record, actor)
+    claimed = _claim_approval(state, record, actor, queued)
     sha = record["sha256"]
     append_event(state.store, actor=actor, action="review", object=f"originals/{sha}",
                  object_sha256=sha, details={"act": "approve", "case_id": record["case_id"],
                                              "copy_id": claimed["copy_id"],
+                                             "queued": bool(queued),
                                              "reasons": record.get("review_reasons", [])})
+    return claimed
+
+
+def _certify_claimed(settings: Settings, state: State, record: dict, claimed: dict, *,
+                     actor: str, requester_name: str | None,
+                     give_back: bool = True) -> DocumentOutcome:
+    from ecopy.keys import build_certify_context
+    from pipeline.casework.status import save_status
+    from pipeline.stages import certify_stored
+    from storage.db.cases import Conflict
+
     settings = replace(settings, actor=actor)
     workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-approve-{record['case_id'][:12]}-"))
     try:
@@ -287,9 +335,10 @@ def approve_document(settings: Settings, state: State, record: dict, *, actor: s
                               workdir=workdir)
     except BaseException:  # not a refusal but a crash: the case waits again, same copy id
         with contextlib.suppress(Conflict):  # unless it got past CERTIFYING meanwhile
-            save_status(state, record["case_id"],
-                        claimed.get("approved_from") or record["status"], actor=actor,
-                        expect_status={DocStatus.CERTIFYING})
+            if give_back:
+                save_status(state, record["case_id"],
+                            claimed.get("approved_from") or record["status"], actor=actor,
+                            expect_status={DocStatus.CERTIFYING})
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from dataclasses import replace
@@ -20,7 +21,7 @@ from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
 from ecopy import SOFTWARE
 from ecopy.settings import Settings, load_settings
-from ecopy.wiring import open_state, s3_store
+from ecopy.wiring import open_state, s3_store, seal
 from pipeline.idnumber import parse_personal_id
 from pipeline.reasons import Reason, message
 from pipeline.types import DocStatus, to_jsonable
@@ -92,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     wl.add_argument("--out", type=Path, help="store directory")
     wl.add_argument("--json", action="store_true")
     wl.set_defaults(handler=cmd_warehouse_list)
+    we = whs.add_parser("export", parents=[common],
+                        help="write an e-copy (or its metadata) from the store to a file")
+    we.add_argument("copy", help="copy id, or the copy's store key (warehouse/...)")
+    we.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    we.add_argument("--metadata", action="store_true", help="the copy's JSON metadata")
+    we.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
+    we.set_defaults(handler=cmd_warehouse_export)
     for module in _command_modules():
         module.register(sub, common)
     return p
@@ -109,7 +117,7 @@ def _command_modules() -> list:
             for m in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name)]
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """pyHanko logs every failed path build with a traceback; the report already says it.
 
     Libraries' deprecation notices (cryptography 51 deprecates DSA, which pyHanko imports) are
@@ -128,7 +136,7 @@ def _quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_libraries()
+    quiet_libraries()
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -177,7 +185,9 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
                              workers=settings.workers, accept_signed=args.accept_signed,
                              hold_for_review=not args.certify_all, limits=settings.limits,
                              lang_messages=settings.lang, actor=settings.actor or "ecopy",
-                             refuse=args.refuse)
+                             refuse=args.refuse,
+                             # "module:function" of another OcrEngine, as `ecopy worker` takes
+                             ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
     show = not (args.no_progress or args.json) and err.is_terminal
     with RichProgress(err, enabled=show) as progress:
         outcomes = process_batch(args.paths, ctx, options, dossier, progress)
@@ -226,9 +236,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    # the register to check against: --store, else the configured S3 store (if any)
-    store = (LocalStore(args.store) if args.store is not None
-             else s3_store(settings) if settings.s3_endpoint else None)  # no listing: GETs
+    # the register to check against: --store, else the configured S3 store (if any); read
+    # with this deployment's KEKs, never creating one (verifying must not change keys)
+    raw = (LocalStore(args.store) if args.store is not None
+           else s3_store(settings) if settings.s3_endpoint else None)  # no listing: GETs
+    store = seal(raw, settings, create_kek=False) if raw is not None else None
     report, text = verify_file(data, settings, extra_roots=args.trust, store=store,
                                lang=settings.lang, revocation=args.revocation,
                                crl_files=args.crl, fetching=args.fetch)
@@ -286,6 +298,40 @@ def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
     console.print(table)
     if not copies:
         console.print("Chưa có bản sao nào." if vi else "No copies yet.")
+    return EXIT_OK
+
+
+def cmd_warehouse_export(args: argparse.Namespace, settings: Settings) -> int:
+    """The store seals copies (docs/encryption.md): a copy leaves it through here, never by
+    reading its file in the store directory."""
+    from storage.backends.envelope import SealError
+    from storage.db.catalogue import copy_row
+    from storage.evidence.warehouse import PREFIX
+
+    state = open_state(args, settings)
+    key = args.copy
+    if "/" not in key:
+        with state.db.read() as s:
+            row = copy_row(s, key)
+        if row is None:
+            print(f"ecopy: không có bản sao {key!r} / no copy {key!r} in "
+                  f"{state.store.describe()}", file=sys.stderr)
+            return EXIT_USAGE
+        key = row.pdf_key
+    if not key.startswith(PREFIX) or not key.endswith(".pdf"):
+        print(f"ecopy: {key!r} is not an e-copy's key (warehouse/.../COPY_ID.pdf)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.metadata:
+        key = key.removesuffix(".pdf") + ".json"
+    try:
+        state.store.get_to_file(key, args.output)
+    except KeyError:
+        print(f"ecopy: {key} is missing from {state.store.describe()}", file=sys.stderr)
+        return EXIT_USAGE
+    except SealError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -105,10 +105,30 @@ def _level_extender(settings: Settings, timestamper: Any) -> Callable[[Path], No
     return extend
 
 
-def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] = (),
-                store: ObjectStore | None = None, lang: str = "vi", revocation: str = "soft-fail",
-                crl_files: Sequence[Path] = (), fetching: bool = False,
-                ) -> tuple[VerificationReport, str]:
+Lookup = Callable[[Any], "dict[str, Any] | None"]
+
+
+def store_lookups(store: ObjectStore) -> tuple[Lookup, Lookup]:
+    """The register and cancellation checks of a verification, answered from the store."""
+
+    def lookup(entry: dict[str, Any]) -> dict[str, Any] | None:
+        raw = find_entry(store, str(entry.get("agency_code")), int(entry.get("year", 0)),
+                         int(entry.get("number", 0)))
+        return json.loads(raw) if raw else None
+
+    def cancelled(copy_id: str) -> dict[str, Any] | None:
+        # what the published list shows, never the person or the officer who recorded it
+        found = find_cancellation(store, copy_id)
+        return public_item(found) if found else None
+
+    return lookup, cancelled
+
+
+def check_pdf(data: bytes, settings: Settings, *, lookups: tuple[Lookup, Lookup] | None,
+              extra_roots: Sequence[Path] = (), revocation: str = "soft-fail",
+              crl_files: Sequence[Path] = (), fetching: bool = False) -> VerificationReport:
+    """The verification itself, without recording it: what the web app runs in a child
+    process (ecopy.web.isolation) for a file an anonymous visitor uploaded."""
     from signing.trust import load_certificate_files, trust_anchors
 
     # configured roots, --trust, and the shipped Government Cipher Committee root
@@ -118,26 +138,29 @@ def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] 
     # re-issued: verifying must not change keys.
     dev_root = settings.pki_dir / "root.cert.pem"
     test_roots = load_certificate_files([dev_root]) if dev_root.is_file() else []
-    lookup = cancelled = None
+    lookup, cancelled = lookups or (None, None)
+    return verify_pdf(data, trust_roots=roots, test_roots=test_roots, register_lookup=lookup,
+                      cancellation_lookup=cancelled, revocation=revocation,
+                      crls=load_crls(list(crl_files)), fetching=fetching)
+
+
+def record_verification(store: ObjectStore, settings: Settings,
+                        report: VerificationReport) -> None:
+    """A check against the register is an act worth recording (no person data)."""
+    append_event(store, actor=settings.actor or "ecopy", action="verify",
+                 object=str((report.register_entry or {}).get("copy_id", "")),
+                 object_sha256=report.document_sha256,
+                 details={"indication": report.indication,
+                          "sub_indication": report.sub_indication})
+
+
+def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] = (),
+                store: ObjectStore | None = None, lang: str = "vi", revocation: str = "soft-fail",
+                crl_files: Sequence[Path] = (), fetching: bool = False,
+                ) -> tuple[VerificationReport, str]:
+    report = check_pdf(data, settings, lookups=store_lookups(store) if store else None,
+                       extra_roots=extra_roots, revocation=revocation, crl_files=crl_files,
+                       fetching=fetching)
     if store is not None:
-
-        def lookup(entry: dict[str, Any]) -> dict[str, Any] | None:
-            raw = find_entry(store, str(entry.get("agency_code")), int(entry.get("year", 0)),
-                             int(entry.get("number", 0)))
-            return json.loads(raw) if raw else None
-
-        def cancelled(copy_id: str) -> dict[str, Any] | None:
-            # what the published list shows, never the person or the officer who recorded it
-            found = find_cancellation(store, copy_id)
-            return public_item(found) if found else None
-
-    report = verify_pdf(data, trust_roots=roots, test_roots=test_roots, register_lookup=lookup,
-                        cancellation_lookup=cancelled, revocation=revocation,
-                        crls=load_crls(list(crl_files)), fetching=fetching)
-    if store is not None:  # a check against the register is an act worth recording
-        append_event(store, actor=settings.actor or "ecopy", action="verify",
-                     object=str((report.register_entry or {}).get("copy_id", "")),
-                     object_sha256=report.document_sha256,
-                     details={"indication": report.indication,
-                              "sub_indication": report.sub_indication})
+        record_verification(store, settings, report)
     return report, render_text(report, lang)

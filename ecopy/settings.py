@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from pipeline.casework.retention import DEFAULT_DAYS as RETENTION_DAYS
+from pipeline.casework.retention import SETTINGS as RETENTION_SETTINGS
 from pipeline.limits import Limits
 
 FONT_DIR = Path("/usr/share/fonts/truetype/liberation2")
@@ -73,10 +75,24 @@ class Settings:
     s3_access_key_env: str = ""  # name of an env var holding the access key
     s3_secret_key_env: str = ""
     s3_ca_file: Path | None = None  # private CA for the endpoint's TLS certificate
+    # Encryption at rest of the store's personal data (docs/encryption.md). The KEK that seals
+    # new objects: a file (base64 of 32 random bytes) or an AES key on a PKCS#11 token (PIN
+    # from a file or a named env var); previous KEKs stay readable. Neither: a generated dev
+    # KEK in pki_dir (local stores, and S3 with the dev key source only).
+    store_kek_file: Path | None = None
+    store_kek_previous_files: tuple[Path, ...] = ()  # ":"-separated in the env
+    store_kek_pkcs11_module: Path | None = None
+    store_kek_pkcs11_token: str = ""
+    store_kek_pkcs11_key_label: str = ""
+    store_kek_pkcs11_previous_labels: str = ""  # ","-separated, on the same token
+    store_kek_pkcs11_pin_file: Path | None = None
+    store_kek_pkcs11_pin_env: str = ""
     # Working state (storage/db): PostgreSQL in production, "postgresql://user@host/db"
     # with the password in a file; empty: a SQLite file inside the local store directory.
     database_url: str = ""
     database_password_file: Path | None = None
+    # private CA of the server's TLS certificate: connect with sslmode=verify-full against it
+    database_ca_file: Path | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"  # rq queues and progress only
     redis_password_file: Path | None = None  # keep the password out of the URL
     # Web app (ecopy serve). Cookies are Secure unless turned off for plain-http local tests.
@@ -87,6 +103,18 @@ class Settings:
     web_login_failures: int = 5  # per user name in web_login_window_s, then HTTP 429
     web_login_window_s: int = 900
     web_max_upload_files: int = 50  # per request; each file is also under limits.max_bytes
+    web_max_request_bytes: int = 1 << 30  # any request body, whatever the route: then HTTP 413
+    # client addresses of reverse proxies whose X-Forwarded-For is believed ("," separated
+    # addresses or networks, e.g. "127.0.0.1,10.0.0.0/8"); empty: the peer is the client
+    web_trusted_proxies: str = ""
+    # the anonymous verify page: its own size cap, and each check in a child process with a
+    # time and memory limit (a hostile PDF cannot take the web server's memory or time)
+    web_verify_max_bytes: int = 25 * 1000 * 1000
+    web_verify_timeout_s: int = 60
+    web_verify_memory_mb: int = 1024
+    # an account that reads more different persons' data within an hour is reported (an
+    # `access_alert` audit event); 0 switches the detector off
+    access_alert_persons_per_hour: int = 200
     # National/provincial portal sync (`ecopy sync run`): empty URL = not configured, items
     # wait in the outbox. The bearer token is read from a file, never given as a value.
     portal_url: str = ""
@@ -96,6 +124,15 @@ class Settings:
     # Authoritative registers asked before a citizen is asked for a paper (reuse before
     # asking): JSON files read by pipeline.connectors.FileSource, ":"-separated in the env
     external_sources: tuple[Path, ...] = ()
+    # Retention (docs/retention.md): days after which `ecopy retention run` deletes or
+    # anonymises each kind of working data, ECOPY_RETENTION_<CATEGORY>_DAYS; never evidence
+    retention_sessions_days: int = RETENTION_DAYS["sessions"]  # after expiry
+    retention_throttle_hits_days: int = RETENTION_DAYS["throttle_hits"]
+    retention_spent_tokens_days: int = RETENTION_DAYS["spent_tokens"]
+    retention_access_events_days: int = RETENTION_DAYS["access_events"]
+    retention_complaint_contacts_days: int = RETENTION_DAYS["complaint_contacts"]  # closed
+    retention_rejected_uploads_days: int = RETENTION_DAYS["rejected_uploads"]  # rejected
+    retention_closed_dossiers_days: int = RETENTION_DAYS["closed_dossiers"]  # finished
     limits: Limits = field(default_factory=Limits)
 
 
@@ -113,16 +150,25 @@ _ENV = {
        for name in ("p12", "p12_password_env", "p12_password_file", "pkcs11_module",
                     "pkcs11_token", "pkcs11_key_label", "pkcs11_pin_env", "pkcs11_pin_file")},
     "ECOPY_ACTOR": "actor", "ECOPY_ROLE": "role",
+    "ECOPY_TRUSTED_PROXIES": "web_trusted_proxies",  # also ECOPY_WEB_TRUSTED_PROXIES
     **{f"ECOPY_{name.upper()}": name for name in (
         "s3_endpoint", "s3_bucket", "s3_secure", "s3_region", "s3_access_key_file",
         "s3_secret_key_file", "s3_access_key_env", "s3_secret_key_env", "s3_ca_file",
-        "database_url", "database_password_file", "redis_url", "redis_password_file",
-        "web_host", "web_port", "web_secure_cookies",
+        "database_url", "database_password_file", "database_ca_file",
+        "redis_url", "redis_password_file", "web_host", "web_port", "web_secure_cookies",
         "web_session_minutes", "web_login_failures", "web_login_window_s",
-        "web_max_upload_files")},
+        "web_max_upload_files", "web_max_request_bytes", "web_trusted_proxies",
+        "web_verify_max_bytes", "web_verify_timeout_s", "web_verify_memory_mb",
+        "access_alert_persons_per_hour")},
+    **{f"ECOPY_{name.upper()}": name for name in (
+        "store_kek_file", "store_kek_previous_files", "store_kek_pkcs11_module",
+        "store_kek_pkcs11_token", "store_kek_pkcs11_key_label",
+        "store_kek_pkcs11_previous_labels", "store_kek_pkcs11_pin_file",
+        "store_kek_pkcs11_pin_env")},
     **{f"ECOPY_{name.upper()}": name for name in (
         "portal_url", "portal_token_file", "portal_ca_file", "portal_timeout_s",
         "external_sources")},
+    **{f"ECOPY_{name.upper()}": name for name in RETENTION_SETTINGS},
 }
 _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",
@@ -189,6 +235,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if url.password:
             raise ValueError("ECOPY_DATABASE_URL must not carry a password: put it in the "
                              "file ECOPY_DATABASE_PASSWORD_FILE names")
+        if settings.database_ca_file and url.get_backend_name() != "postgresql":
+            raise ValueError("ECOPY_DATABASE_CA_FILE is for a PostgreSQL ECOPY_DATABASE_URL")
+        if settings.database_ca_file and (
+                url.query.get("sslmode", "verify-full") != "verify-full"
+                or "sslrootcert" in url.query):
+            raise ValueError("ECOPY_DATABASE_CA_FILE sets sslmode=verify-full and sslrootcert: "
+                             "leave both out of ECOPY_DATABASE_URL")
     if settings.pades_level not in ("B-T", "B-LT", "B-LTA"):
         raise ValueError("ECOPY_PADES_LEVEL must be B-T, B-LT or B-LTA, "
                          f"not {settings.pades_level!r}")

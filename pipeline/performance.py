@@ -39,6 +39,7 @@ from sqlalchemy import Float, and_, case, cast, extract, func, select, text
 from sqlalchemy.orm import Session
 
 from pipeline import adminunits
+from pipeline.csvcells import safe_cell
 from pipeline.procedures import VN_TZ, WorkingCalendar, calendar
 from pipeline.reasons import REFUSAL_GROUNDS
 from storage.db import Database
@@ -302,5 +303,5 @@ def figures_csv(figures: Figures) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(figures.rows())
+    writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in figures.rows())
     return buf.getvalue().encode("utf-8-sig")

@@ -64,9 +64,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ecopy.cli import _quiet_libraries  # noqa: E402
+from ecopy.cli import quiet_libraries  # noqa: E402
 
-_quiet_libraries()  # pyHanko's import warning is not part of the figures
+quiet_libraries()  # pyHanko's import warning is not part of the figures
 
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402

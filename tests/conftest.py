@@ -29,6 +29,43 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("dev-pki")
 
 
+_SESSION_KEK: dict[str, Path] = {}  # set once by store_kek: the file sealed() reads with
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_kek(pki_dir: Path) -> Path:
+    """The dev KEK that every `ecopy` run of this session (ECOPY_PKI_DIR=pki_dir) seals its
+    store with, made up front so that stores opened in-process (open_state, sealed) share it."""
+    from ecopy.wiring import DEV_KEK_NAME
+    from storage.backends.kek import ensure_kek_file
+
+    path = pki_dir / DEV_KEK_NAME
+    ensure_kek_file(path)
+    _SESSION_KEK["file"] = path
+    return path
+
+
+def sealed(store):
+    """`store` as `ecopy` opens it: sealed with this session's dev KEK (docs/encryption.md).
+    A store the CLI wrote can only be read through it; files under sealed prefixes on disk
+    are envelopes, not PDFs or JSON."""
+    from storage.backends.kek import FileKek, Keyring
+    from storage.backends.sealed import SealedStore
+
+    if isinstance(store, SealedStore):
+        return store
+    return SealedStore(store, Keyring(FileKek.from_file(_SESSION_KEK["file"])))
+
+
+def export_copy(store_dir: Path, key: str, out: Path) -> Path:
+    """The plaintext of a stored object (an e-copy PDF) of the local store at `store_dir`,
+    written to `out`: what `ecopy warehouse export` does, in-process."""
+    from storage.backends import LocalStore
+
+    sealed(LocalStore(store_dir)).get_to_file(key, out)
+    return out
+
+
 @pytest.fixture
 def env(pki_dir: Path) -> dict[str, str]:
     """Environment for CLI runs: this session's dev PKI, never the user's."""
@@ -92,13 +129,15 @@ def s3_store(s3_server):
 
 
 def open_state(store, url: str | None = None, password: str | None = None):
-    """The State the steps take, over `store`: the embedded SQLite file beside a local store,
-    or the database at `url` (PostgreSQL), upgraded to the code's schema."""
+    """The State the steps take, over `store` (sealed as `ecopy` seals it): the embedded
+    SQLite file beside a local store, or the database at `url` (PostgreSQL), upgraded to the
+    code's schema."""
     from pipeline.casework.deadlines import ProcedureDeadlines
     from storage.db import Database, sqlite_url
     from storage.db.migrate import upgrade
     from storage.state import State
 
+    store = sealed(store)
     db = Database(url or sqlite_url(store.root), password=password)
     upgrade(db)
     return State(store, db, ProcedureDeadlines())
@@ -154,3 +193,16 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str
         return f"sqlite:///{tmp_path / 'contract.sqlite3'}", None
     server = request.getfixturevalue("pg_server")
     return server.new_database(), server.password
+
+
+def sign_in(client, user: str, password: str, next: str = "/", base: str = ""):
+    """Sign in as a browser does: open the form (which sets the login token's cookie), then
+    post it with the token. `client` is a TestClient or a requests.Session (then `base`)."""
+    import re
+
+    page = client.get(f"{base}/login")
+    token = re.search(r'name="ltoken" value="([^"]+)"', page.text)
+    assert token, page.text[:500]
+    return client.post(f"{base}/login", data={"username": user, "password": password,
+                                              "next": next, "ltoken": token.group(1)},
+                       **({"allow_redirects": False} if base else {}))

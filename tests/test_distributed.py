@@ -19,7 +19,7 @@ from rq import Worker
 
 from storage.backends import LocalStore
 from storage.evidence.register import check_chain, register_numbers
-from tests.conftest import PERSON, ROOT, pg_settings, run_cli
+from tests.conftest import PERSON, ROOT, export_copy, pg_settings, run_cli, sealed, sign_in
 from tests.redisserver import RedisServer
 
 SAMPLES = [ROOT / "samples" / "birth_cert.jpg", ROOT / "samples" / "citizen_id.png"]
@@ -59,14 +59,15 @@ def _assert_filed_once(denv: dict[str, str], batch: str) -> None:
     assert code == 0, status
     assert [d["status"] for d in status["documents"]] == ["filed", "filed"]
     store_dir = Path(denv["ECOPY_STORE"])
-    pdfs = sorted(store_dir.glob(f"warehouse/{PERSON}/*/*.pdf"))
+    store = sealed(LocalStore(store_dir))
+    pdfs = [k for k in store.list(f"warehouse/{PERSON}/") if k.endswith(".pdf")]
     assert len(pdfs) == 2  # exactly one e-copy per document
-    store = LocalStore(store_dir)
     year = int(time.strftime("%Y"))
     assert register_numbers(store, COMMUNE, year) == [1, 2]  # no gap, no second number
     assert check_chain(store, COMMUNE, year) == []
     assert sorted(d["register_number"] for d in status["documents"]) == [1, 2]
-    verified = run_cli(["verify", str(pdfs[0]), "--store", str(store_dir), "--json"], denv)
+    copy = export_copy(store_dir, pdfs[0], store_dir.with_name(store_dir.name + "-copy.pdf"))
+    verified = run_cli(["verify", str(copy), "--store", str(store_dir), "--json"], denv)
     assert verified.returncode == 0, verified.stdout
 
 
@@ -309,9 +310,7 @@ def test_serve_with_one_process_per_core_shares_the_database(denv: dict[str, str
                                   capture_output=True, text=True).stdout.split()
         assert len(children) >= 2, children  # the two server processes (and a helper)
         clerk = requests.Session()
-        done = clerk.post(f"{base}/login", data={"username": "lan", "password":
-                                                 "mật khẩu đủ dài 2026", "next": "/"},
-                          allow_redirects=False, timeout=10)
+        done = sign_in(clerk, "lan", "mật khẩu đủ dài 2026", base=base)
         assert done.status_code == 303, done.text
         for _ in range(10):  # new connections: the processes take turns accepting them
             fresh = requests.Session()

@@ -22,7 +22,7 @@ from storage.backends import LocalStore
 from storage.db.cases import get_case
 from storage.db.dossiers import open_dossier
 from storage.evidence.originals import store_original
-from tests.conftest import CORPUS, PERSON, open_state, run_cli
+from tests.conftest import CORPUS, PERSON, open_state, run_cli, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 A, B = "99999", "11111"
@@ -73,8 +73,7 @@ def site(world: dict, tmp_path: Path):
 
 def signed_in(app, user: str) -> tuple[TestClient, str]:
     client = TestClient(app, follow_redirects=False)
-    assert client.post("/login", data={"username": user, "password": PASSWORD,
-                                       "next": "/"}).status_code == 303
+    assert sign_in(client, user, PASSWORD).status_code == 303
     page = client.get("/dossiers" if not user.startswith("ct.") else "/certify")
     return client, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 

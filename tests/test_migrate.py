@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +34,16 @@ from storage.db.successions import predecessors, successor_of
 from storage.evidence.audit import append_event, read_events, verify_audit
 from storage.evidence.register import check_chain
 from storage.migration.migrate import Source, migrate
-from tests.conftest import CORPUS, PERSON, SAMPLES, open_state, run_cli
+from tests.conftest import (
+    CORPUS,
+    PERSON,
+    SAMPLES,
+    export_copy,
+    open_state,
+    run_cli,
+    sealed,
+    sign_in,
+)
 
 PASSWORD = "mật khẩu đủ dài 2026"
 MAPPING = "old_code,new_code\n02,08\n08,08\n00692,00691\n00697,00691\n02200,02215\n02203,02215\n"
@@ -48,9 +58,10 @@ def _env(pki_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    """The store's objects (the embedded database beside them is compared by its rows)."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+    """The store's objects, by the bytes a reader gets (sealed ones opened as a migration
+    opens them; the embedded database beside them is compared by its rows)."""
+    store = sealed(LocalStore(root))
+    return {key: hashlib.sha256(store.get(key)).hexdigest() for key in store.list("")}
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +143,7 @@ def test_migration_moves_everything_unchanged(tmp_path: Path, sources: dict[str,
             if key.startswith("audit/"):
                 assert after[f"audit-archive/{label}/{key}"] == sha
         # the signed e-copy still verifies against the migrated register
-        pdf = dest_root / info["doc"]["ecopy_path"]
+        pdf = export_copy(dest_root, info["doc"]["ecopy_path"], tmp_path / f"{label}.pdf")
         check = run_cli(["verify", str(pdf), "--store", str(dest_root), "--json"],
                         _env(pki_dir), timeout=120)
         assert check.returncode == 0, check.stdout + check.stderr
@@ -211,7 +222,8 @@ def test_new_certification_starts_the_new_communes_register(
     assert made.returncode == 0, made.stderr
     (doc,) = json.loads(made.stdout)["documents"]
     assert doc["register_number"] == 1
-    meta = json.loads(LocalStore(dest).get(doc["ecopy_path"].removesuffix(".pdf") + ".json"))
+    meta = json.loads(sealed(LocalStore(dest)).get(doc["ecopy_path"].removesuffix(".pdf")
+                                                   + ".json"))
     year = meta["register_entry"]["year"]
     assert meta["register_entry"]["agency_code"] == "02215"
     assert (dest / f"register/02215/{year}/000001.json").is_file()
@@ -298,7 +310,7 @@ def test_new_commune_staff_see_predecessors_books_and_copies(
 
     def client_for(user: str) -> TestClient:
         client = TestClient(create_app(settings, state), follow_redirects=False)
-        client.post("/login", data={"username": user, "password": PASSWORD, "next": "/"})
+        sign_in(client, user, PASSWORD)
         return client
 
     mine = client_for("kiem.tra.moi")
@@ -311,12 +323,13 @@ def test_new_commune_staff_see_predecessors_books_and_copies(
     assert export.status_code == 200 and "so-chung-thuc-00692" in \
         export.headers["content-disposition"]
     assert mine.get(f"/register/export?year={year}&format=csv&agency=02200").status_code == 404
-    assert copy_id in mine.get(f"/warehouse/{PERSON}").text
+    form = re.search(r'name="csrf" value="([^"]+)"', mine.get("/warehouse").text).group(1)
+    assert copy_id in mine.post("/warehouse", data={"csrf": form, "person_id": PERSON}).text
     download = mine.get(f"/copies/{copy_id}.pdf")
     assert download.status_code == 200
     assert hashlib.sha256(download.content).hexdigest() == \
-        hashlib.sha256((sources["hagiang"] / provinces["hagiang"]["doc"]["ecopy_path"])
-                       .read_bytes()).hexdigest()
+        hashlib.sha256(sealed(LocalStore(sources["hagiang"]))
+                       .get(provinces["hagiang"]["doc"]["ecopy_path"])).hexdigest()
     other = client_for("kiem.tra.khac")
     assert other.get(f"/copies/{copy_id}.pdf").status_code == 404
     assert other.get("/register?agency=00692").status_code == 404
@@ -344,9 +357,10 @@ def test_destination_on_s3(tmp_path: Path, sources: dict[str, Path], provinces: 
     assert result.returncode == 0, result.stdout + result.stderr
     for label, path in sources.items():
         key = provinces[label]["doc"]["ecopy_path"]
-        assert s3_store.get(key) == (path / key).read_bytes()
+        assert sealed(s3_store).get(key) == sealed(LocalStore(path)).get(key)
         # verify against the register in the S3 destination (no --store: the configured S3)
-        check = run_cli(["verify", str(path / key), "--json"],
+        copy = export_copy(path, key, tmp_path / f"{label}.pdf")
+        check = run_cli(["verify", str(copy), "--json"],
                         {**s3env, "ECOPY_S3_BUCKET": s3_store.bucket}, timeout=120)
         assert check.returncode == 0, check.stdout + check.stderr
         assert json.loads(check.stdout)["register_entry"]["agency_code"] == \
@@ -354,6 +368,6 @@ def test_destination_on_s3(tmp_path: Path, sources: dict[str, Path], provinces: 
     with dest_state.db.read() as s:
         moved = dossier_by_code(s, provinces["hagiang"]["dossier"].public_code)
     assert moved.agency == "00691"
-    srcs = [Source(label, LocalStore(path)) for label, path in sources.items()]
-    again = migrate(srcs, s3_store, dict(csv.reader(MAPPING.splitlines()[3:])))
+    srcs = [Source(label, sealed(LocalStore(path))) for label, path in sources.items()]
+    again = migrate(srcs, sealed(s3_store), dict(csv.reader(MAPPING.splitlines()[3:])))
     assert again.complete and set(again.counts()) == {"skipped-same"}

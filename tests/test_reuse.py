@@ -27,7 +27,7 @@ from storage.db.papers import dossier_papers
 from storage.evidence import dump
 from storage.evidence.audit import read_events, verify_audit
 from storage.state import State
-from tests.conftest import PERSON, SAMPLES, open_state, run_cli
+from tests.conftest import PERSON, SAMPLES, open_state, run_cli, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 SOURCES = SAMPLES / "sources"
@@ -170,8 +170,7 @@ def test_answers_are_recorded_in_the_dossier_and_the_audit_log(state: State,
 
 def _login(app: object, user: str) -> TestClient:
     client = TestClient(app, follow_redirects=False)
-    assert client.post("/login", data={"username": user, "password": PASSWORD,
-                                       "next": "/"}).status_code == 303
+    assert sign_in(client, user, PASSWORD).status_code == 303
     return client
 
 

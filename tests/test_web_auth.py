@@ -17,7 +17,7 @@ from ecopy.web.app import create_app, safe_next
 from storage.backends import LocalStore
 from storage.db.schema import sessions
 from storage.state import State
-from tests.conftest import open_state, run_cli
+from tests.conftest import open_state, run_cli, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 
@@ -32,7 +32,7 @@ def web(tmp_path: Path, env: dict[str, str]) -> tuple[TestClient, State]:
 
 
 def login(client: TestClient, user: str = "lan", password: str = PASSWORD):
-    return client.post("/login", data={"username": user, "password": password, "next": "/"})
+    return sign_in(client, user, password)
 
 
 def csrf_of(html: str) -> str:

@@ -7,7 +7,6 @@ Run with ECOPY_SCREENSHOTS=1 to refresh docs/screenshots/ (linked from the READM
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from tests.browser import (
     wait_images,
     wait_text,
 )
-from tests.conftest import PERSON, open_state
+from tests.conftest import PERSON, export_copy, open_state
 
 PASSWORD = "mật khẩu đủ dài 2026"
 SCAN = ROOT / "samples" / "birth_cert.jpg"
@@ -72,6 +71,8 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
         wait_for(d, "[data-testid='upload-form']")
         dossier_url = d.current_url
         assert PERSON in d.find_element(By.CSS_SELECTOR, "[data-testid='person']").text
+        dossier_code = re.search(r"\b[A-Z2-9]{10}\b", d.find_element(
+            By.CSS_SELECTOR, "[data-testid='public-code']").text).group(0)
         d.find_element(By.ID, "files").send_keys(str(SCAN))
         d.find_element(By.ID, "upload-button").click()
         row = wait_for(d, "#documents-body tr[data-sha]")
@@ -124,7 +125,11 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
 
         # --- the person's warehouse and the register, as the auditor (read-only)
         sign_in(d, base, "kiem.tra", PASSWORD)
-        d.get(f"{base}/warehouse/{PERSON}")
+        d.get(f"{base}/warehouse")  # the ID goes in the form's body, never in the URL
+        d.find_element(By.CSS_SELECTOR, "[data-testid='warehouse-person-id']").send_keys(PERSON)
+        d.find_element(By.CSS_SELECTOR, "[data-testid='warehouse-open']").click()
+        wait_for(d, "[data-testid='warehouse-table']")
+        assert PERSON not in d.current_url
         assert copy_id[:8] in d.page_source
         screenshot(d, "07-warehouse")
         d.get(f"{base}/register")
@@ -135,12 +140,17 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
 
         # --- anyone: the QR link and an uploaded copy both verify, in both languages
         d.delete_all_cookies()
-        d.get(f"{base}/verify/{copy_id}")
+        # what the QR code holds: the issue data after '#', read by the page, never sent
+        d.get(f"{base}/verify/{copy_id}#hs={dossier_code}&cd={PERSON}&gt=birth_cert")
         result = wait_for(d, "[data-testid='verify-result']")
         assert "HỢP LỆ" in result.text
+        WebDriverWait(d, 10).until(lambda drv: (drv.find_element(
+            By.CSS_SELECTOR, "[data-testid='verify-follow-dossier']").get_attribute("href")
+            or "").endswith(f"/status/{dossier_code}"))
         screenshot(d, "09-verify-public")
-        copy = next(root.glob(f"warehouse/{PERSON}/*/{copy_id}.pdf"))
-        shutil.copy(copy, tmp_path / "ban-sao.pdf")
+        (key,) = [k for k in LocalStore(root).list(f"warehouse/{PERSON}/")
+                  if k.endswith(f"/{copy_id}.pdf")]
+        export_copy(root, key, tmp_path / "ban-sao.pdf")  # the store seals it
         d.get(f"{base}/verify")
         d.find_element(By.ID, "verify-file").send_keys(str(tmp_path / "ban-sao.pdf"))
         d.find_element(By.CSS_SELECTOR, "[data-testid='verify-submit']").click()

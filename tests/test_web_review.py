@@ -26,7 +26,7 @@ from storage.backends import LocalStore
 from storage.db.cases import corrections_of, get_case
 from storage.db.dossiers import open_dossier
 from storage.state import State
-from tests.conftest import CORPUS, PERSON, open_state, run_cli
+from tests.conftest import CORPUS, PERSON, open_state, run_cli, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 VIET = CORPUS / "vietadmin-ocr-llm-rag"
@@ -81,7 +81,7 @@ def read_case(state: State, case_id: str) -> dict:
 def signed_in(app, user: str) -> tuple[TestClient, str]:
     """A client signed in as `user`, and its CSRF token."""
     client = TestClient(app, follow_redirects=False)
-    done = client.post("/login", data={"username": user, "password": PASSWORD, "next": "/"})
+    done = sign_in(client, user, PASSWORD)
     assert done.status_code == 303, done.text
     page = client.get("/lang/vi?next=/")  # sets nothing harmful; any page carries the token
     page = client.get(client.get("/").headers["location"])

@@ -17,7 +17,7 @@ from pipeline.casework.status import claim, save_status
 from pipeline.types import DocStatus
 from storage.backends import LocalStore
 from storage.db.dossiers import PUBLIC_CODE, dossier_by_code, open_dossier
-from tests.conftest import open_state
+from tests.conftest import open_state, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 
@@ -58,7 +58,7 @@ def test_status_by_code_without_personal_data(tmp_path: Path, env: dict[str, str
         f"/status/{dossier.public_code}"
 
     # the clerk sees the code to hand to the citizen
-    client.post("/login", data={"username": "can.bo.lan", "password": PASSWORD, "next": "/"})
+    sign_in(client, "can.bo.lan", PASSWORD)
     shown = client.get(f"/dossiers/{dossier.dossier_id}")
     assert re.search(rf"\b{dossier.public_code}\b", shown.text)
 

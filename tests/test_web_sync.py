@@ -16,7 +16,7 @@ from ecopy.web.app import create_app
 from storage import outbox
 from storage.backends import LocalStore
 from storage.state import State
-from tests.conftest import open_state
+from tests.conftest import open_state, sign_in
 from tests.portalserver import PortalServer
 from workers.sync import PortalClient, PortalConfig, deliver_due
 
@@ -30,7 +30,7 @@ def _csrf(html: str) -> str:
 def _client(state: State, env: dict[str, str], user: str, **settings: str) -> TestClient:
     app = create_app(replace(load_settings(env), web_secure_cookies=False, **settings), state)
     client = TestClient(app, follow_redirects=False)
-    client.post("/login", data={"username": user, "password": PASSWORD, "next": "/"})
+    sign_in(client, user, PASSWORD)
     return client
 
 

@@ -60,7 +60,7 @@ QUEUE_PREFIX = "ecopy-"
 RETRY = Retry(max=6, interval=[2, 5, 10, 30, 60, 120])
 JOB_TIMEOUT = {"ocr": 3600, "understand": 300, "sign": 900}
 # READY (batches with certify_when_sure off) waits for a certifier, never for a sign job;
-# CERTIFYING is a certifier's approval running in the web app
+# CERTIFYING is a certifier's approval: in the web app (embedded) or an approve job
 DONE = {DocStatus.FILED, DocStatus.NEEDS_REVIEW, DocStatus.READY, DocStatus.REJECTED,
         DocStatus.CERTIFYING}
 
@@ -72,6 +72,9 @@ class WorkerContext:
     agency_code: str
     defaults: StageOptions  # person_id etc. are replaced per batch
     certify_context: Callable[[], CertifyContext]  # keys are loaded on first sign job only
+    # finishes a certifier's approval queued by the web app (ecopy.actions.finish_approval);
+    # a string saying what happened
+    approve: Callable[[str], str] | None = None
 
 
 _context: WorkerContext | None = None
@@ -228,6 +231,32 @@ def understand_job(case_id: str, batch_id: str) -> str:
         return "done meanwhile"
     enqueue(ctx.redis, "sign", case_id, batch_id)
     return "ready to certify"
+
+
+def enqueue_approval(redis: Redis, case_id: str) -> bool:
+    """Queue a certifier's approval for the signing worker (the `sign` queue); False when it
+    is queued or running already."""
+    q = queue(redis, "sign")
+    jid = job_id("approve", case_id)
+    try:
+        q.enqueue(approve_job, case_id, job_id=jid, unique=True, retry=RETRY,
+                  job_timeout=JOB_TIMEOUT["sign"], result_ttl=86400, failure_ttl=7 * 86400)
+    except DuplicateJobError:
+        job = Job.fetch(jid, connection=redis)
+        if job.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED,
+                                JobStatus.DEFERRED):
+            return False
+        job.delete()
+        return enqueue_approval(redis, case_id)
+    return True
+
+
+def approve_job(case_id: str) -> str:
+    """Sign and file a case a certifier approved in the web app, as that certifier."""
+    ctx = _ctx()
+    if ctx.approve is None:
+        raise RuntimeError("this worker cannot sign: start it with the sign queue")
+    return ctx.approve(case_id)
 
 
 def sign_job(case_id: str, batch_id: str) -> str:

@@ -176,9 +176,17 @@ def _worker_context(settings: Settings, state: Any) -> Any:
     defaults = StageOptions(person_id="", lang=settings.ocr_lang, limits=settings.limits,
                             lang_messages=settings.lang, actor=settings.actor or "ecopy",
                             ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
+    def approve(case_id: str) -> str:
+        from ecopy.actions import finish_approval
+
+        outcome = finish_approval(settings, state, case_id)
+        return f"{outcome.status}: {outcome.copy_id or outcome.reason}" if outcome else \
+            "not waiting for an approval"
+
     return WorkerContext(state=state, redis=_redis(settings), agency_code=settings.commune_code,
                          defaults=defaults,
-                         certify_context=lambda: build_certify_context(settings, state))
+                         certify_context=lambda: build_certify_context(settings, state),
+                         approve=approve)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -282,7 +290,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     however long the history."""
     from ecopy.wiring import open_state
     from storage.db.cases import unfinished
-    from workers.jobs import enqueue
+    from workers.jobs import enqueue, enqueue_approval
 
     state = open_state(args, settings)
     redis = _redis(settings)
@@ -294,6 +302,13 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
         # it finds stored OCR and moves straight on
         if enqueue(redis, "ocr", record["case_id"], record["batch_id"]):
             queued.append({"batch_id": record["batch_id"], "case_id": record["case_id"],
+                           "sha256": record["sha256"], "status": record["status"]})
+    with state.db.read() as s:  # approvals queued by the web app whose job was lost
+        approving = [r for r in unfinished(s, ("certifying",))
+                     if (r.get("approval") or {}).get("queued")]
+    for record in approving:
+        if enqueue_approval(redis, record["case_id"]):
+            queued.append({"batch_id": record.get("batch_id", ""), "case_id": record["case_id"],
                            "sha256": record["sha256"], "status": record["status"]})
     if args.json:
         print(json.dumps({"requeued": queued}, ensure_ascii=False, indent=2))

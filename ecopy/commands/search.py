@@ -6,7 +6,8 @@
 
 Within ECOPY_COMMUNE; `--all-communes` only for ECOPY_ROLE auditor (they oversee the whole
 deployment). One row per case (a dossier without documents is a row of its own), newest
-dossier first, a page at a time. Every search is audited: it reads citizens' data. Exit
+dossier first, a page at a time. Every search is audited, and each person it shows is
+recorded in the access log (ecopy.access): it reads citizens' data. Exit
 codes: 0 found something, 1 nothing found, 2 bad input.
 """
 
@@ -42,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.access import record_reads
     from pipeline.dates import parse_date
+    from storage.db.access import Read
     from storage.db.paging import BadCursor
     from storage.db.search import SearchQuery, search
     from storage.evidence.audit import append_event
@@ -74,6 +77,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                  object="search", details={"hits": len(page.items), "via": "cli",
                                            "communes": "all" if agencies is None
                                            else settings.commune_code})
+    record_reads(state.db, state.store, actor=settings.actor or "ecopy",
+                 role=settings.role or "cli", agency=settings.commune_code, what="search",
+                 reads=[Read(h.person_id, h.case_id or h.dossier_id) for h in page.items],
+                 address="cli",
+                 alert_persons_per_hour=settings.access_alert_persons_per_hour)
     rows = [{"dossier_code": h.public_code, "dossier_id": h.dossier_id, "agency": h.agency,
              "person_id": h.person_id, "person_name": h.person_name,
              "opened_at": h.opened_at.isoformat(timespec="seconds"), "case_id": h.case_id,

@@ -4,6 +4,7 @@
     ecopy user add USER --role clerk|certifier|auditor|admin --agency 99999 --full-name NAME
                    [--title TEXT] [--password-file F]      (else asked twice on the terminal)
     ecopy user list | disable USER | password USER [--password-file F]
+    ecopy user role USER [--role ROLE] [--agency CODE]   (ends the user's sessions)
 
 Exit codes: 0 done, 1 refused (exists, unknown user), 2 bad input.
 """
@@ -40,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     for name, handler, text in (("add", cmd_add, "create an account"),
                                 ("list", cmd_list, "list accounts"),
                                 ("disable", cmd_disable, "disable an account"),
-                                ("password", cmd_password, "set a new password")):
+                                ("password", cmd_password, "set a new password"),
+                                ("role", cmd_role, "change the role or commune")):
         sp = actions.add_parser(name, parents=[common], help=text)
         sp.add_argument("--store", type=Path, help="store directory")
         sp.set_defaults(handler=handler)
@@ -49,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         if name in ("add", "password"):
             sp.add_argument("--password-file", type=Path,
                             help="read the password from this file (first line)")
+        if name == "role":
+            sp.add_argument("--role", help="clerk, certifier, auditor or admin")
+            sp.add_argument("--agency", help="5-digit commune code")
         if name == "add":
             sp.add_argument("--role", required=True)
             sp.add_argument("--agency", required=True, help="5-digit commune code")
@@ -130,19 +135,27 @@ def _change(args: argparse.Namespace, settings: Settings, act: str) -> int:
 
     state = open_state(args, settings)
     account = accounts.load(state.db, args.username)
+    details: dict[str, str] = {}
     if account is None:
         print(f"ecopy: no user {args.username!r}", file=sys.stderr)
         return EXIT_REFUSED
     try:
         if act == "disable":
             accounts.save(state.db, replace(account, active=False))
+        elif act == "role":
+            changed = replace(account, role=args.role or account.role,
+                              agency=args.agency or account.agency)
+            accounts.check_new(changed.username, changed.role, changed.agency,
+                               "x" * accounts.MIN_PASSWORD)
+            accounts.save(state.db, changed)
+            details = {"role": changed.role, "agency": changed.agency}
         else:
             accounts.set_password(state.db, account, _password(args))
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
     append_event(state.store, actor=settings.actor or "ecopy", action="account",
-                 object=f"accounts/{account.username}", details={"act": act})
+                 object=f"accounts/{account.username}", details={"act": act, **details})
     print(f"{account.username}: {act} done")
     return EXIT_OK
 
@@ -153,3 +166,7 @@ def cmd_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_password(args: argparse.Namespace, settings: Settings) -> int:
     return _change(args, settings, "password")
+
+
+def cmd_role(args: argparse.Namespace, settings: Settings) -> int:
+    return _change(args, settings, "role")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pipeline.csvcells import safe_row
 from storage.backends import ObjectStore
 from storage.db.catalogue import (
     cancellations_of,
@@ -183,12 +184,13 @@ def load_book(state: State, agency_code: str, year: int, month: int | None = Non
 
 
 def book_csv(book: Book) -> bytes:
-    """UTF-8 with a BOM so Excel reads the diacritics; one header row, one row per entry."""
+    """UTF-8 with a BOM so Excel reads the diacritics; one header row, one row per entry;
+    no cell a spreadsheet would run as a formula (pipeline.csvcells)."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in book.rows:
-        writer.writerow(row.cells())
+        writer.writerow(safe_row(row.cells()))
     return buf.getvalue().encode("utf-8-sig")
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,11 +42,15 @@ from ecopy.web.security import (
     close_session,
     current,
     open_session,
+    same_token,
+    trusted_networks,
 )
 from storage.evidence.audit import append_event
 from storage.state import State
 
 HERE = Path(__file__).parent
+LOGIN_COOKIE = "ecopy_login"  # the login form's own CSRF token (double submit)
+USERNAME = re.compile(r"^[a-z0-9._-]{1,32}$")  # as ecopy.accounts.check_new allows
 HOME_OF_ROLE = {"clerk": "/dossiers", "certifier": "/certify", "auditor": "/register",
                 "admin": "/dossiers"}
 
@@ -85,12 +91,66 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class BodyLimit:
+    """No request body over `cap` bytes, on any route: a declared Content-Length over it is
+    answered 413 before a byte is read, and a body that grows past it (chunked) is cut off
+    with 413 where it crosses. Routes keep their own, lower limits."""
+
+    def __init__(self, app: ASGIApp, cap: int) -> None:
+        self.app, self.cap = app, cap
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.cap:
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.cap:
+                    raise HTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _too_large(send: Send) -> None:
+    body = b"413 Request Entity Too Large"
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"), (b"content-length",
+                                                          str(len(body)).encode()),
+        (b"connection", b"close"), *[(k.lower().encode(), v.encode()) for k, v in
+                                     HEADERS.items()]]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def login_page(request: Request, target: str, error: str, status: int = 200) -> Response:
+    """The sign-in form with a fresh login token in a cookie and a field (double submit:
+    another site cannot sign a visitor in to an account of its choosing)."""
+    token = secrets.token_urlsafe(32)
+    settings: Settings = request.app.state.settings
+    response = render(request, "login.html", {"next": target, "error": error,
+                                              "ltoken": token}, status=status)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                        secure=settings.web_secure_cookies, path="/login")
+    return response
+
+
 def app_from_environment() -> FastAPI:
     """The app of one `ecopy serve --workers N` process, from the settings it inherits."""
+    from ecopy.cli import quiet_libraries
     from ecopy.commands.web import SERVE_POOL
     from ecopy.settings import load_settings
     from ecopy.wiring import open_state
 
+    quiet_libraries()  # a server process of its own: started by uvicorn, not by `ecopy`
     settings = load_settings()
     return create_app(settings, open_state(None, settings, connections=SERVE_POOL))
 
@@ -101,7 +161,9 @@ def create_app(settings: Settings, state: State) -> FastAPI:
     app.state.work = state
     app.state.store = state.store
     app.state.db = state.db
-    app.state.throttle = LoginThrottle(settings.web_login_failures, settings.web_login_window_s)
+    app.state.throttle = LoginThrottle(state.db, settings.web_login_failures,
+                                       settings.web_login_window_s)
+    app.state.trusted_proxies = trusted_networks(settings.web_trusted_proxies)
     app.state.processor = Processor(settings, state)  # uploads: embedded or distributed
     app.router.on_shutdown.append(app.state.processor.close)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -110,6 +172,7 @@ def create_app(settings: Settings, state: State) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, cap=settings.web_max_request_bytes)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired) -> Response:
@@ -144,35 +207,42 @@ def create_app(settings: Settings, state: State) -> FastAPI:
 
     @app.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request, next: str = "/") -> Response:
-        return render(request, "login.html", {"next": safe_next(next), "error": ""})
+        return login_page(request, safe_next(next), "")
 
     @app.post("/login")
-    async def login(request: Request, username: str = Form(""), password: str = Form(""),
-                    next: str = Form("/")) -> Response:
+    async def login(request: Request, username: str = Form("", max_length=1000),
+                    password: str = Form("", max_length=1000), next: str = Form("/"),
+                    ltoken: str = Form("", max_length=100)) -> Response:
         throttle: LoginThrottle = app.state.throttle
         address = client_address(request)
+        target = safe_next(next)
+        cookie = request.cookies.get(LOGIN_COOKIE, "")
+        if not same_token(cookie, ltoken):  # login CSRF
+            return login_page(request, target, t(request, "auth.expired"), status=403)
         username = username.strip().lower()
+        if not USERNAME.match(username):  # no account has such a name: nothing to record
+            username = ""
         if throttle.blocked(username, address):
-            audit_event(request, username or "?", "login_throttled", f"accounts/{username}")
-            return render(request, "login.html", {"next": safe_next(next), "error": t(
-                request, "auth.throttled", minutes=settings.web_login_window_s // 60)},
+            # not audited: the throttle's own count is the record, and an anonymous client
+            # must not be able to write to the permanent audit log at will
+            return login_page(request, target, t(
+                request, "auth.throttled", minutes=settings.web_login_window_s // 60),
                 status=429)
-        account = authenticate(state.db, username, password)
+        account = authenticate(state.db, username, password) if username else None
         if account is None:
             throttle.failed(username, address)
-            audit_event(request, username or "?", "login_failed", f"accounts/{username}")
-            return render(request, "login.html", {"next": safe_next(next),
-                                                  "error": t(request, "auth.failed")},
-                          status=401)
-        throttle.succeeded(username)
+            audit_event(request, username or "?", "login_failed",
+                        f"accounts/{username or '?'}")
+            return login_page(request, target, t(request, "auth.failed"), status=401)
+        throttle.succeeded(username, address)
         token, _session = open_session(state.db, account.username,
                                        settings.web_session_minutes)
         audit_event(request, account.username, "login", f"accounts/{account.username}")
-        target = safe_next(next)
         response = RedirectResponse(HOME_OF_ROLE[account.role] if target == "/" else target, 303)
         response.set_cookie(COOKIE, token, max_age=settings.web_session_minutes * 60,
                             httponly=True, samesite="strict",
                             secure=settings.web_secure_cookies, path="/")
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
         return response
 
     @app.post("/logout")

@@ -30,6 +30,7 @@ register({
     "app.name": ("Chứng thực bản sao điện tử", "Electronic certified copies"),
     "app.test_mode": ("THỬ NGHIỆM — không có giá trị pháp lý",
                       "TEST — not legally valid"),
+    "nav.access": ("Ai đã xem dữ liệu", "Who read the data"),
     "nav.skip": ("Bỏ qua, đến nội dung chính", "Skip to main content"),
     "nav.dossiers": ("Hồ sơ", "Dossiers"),
     "nav.review": ("Cần kiểm tra", "To check"),
@@ -53,6 +54,9 @@ register({
     "auth.password": ("Mật khẩu", "Password"),
     "auth.failed": ("Tên đăng nhập hoặc mật khẩu không đúng.",
                     "Wrong user name or password."),
+    "auth.expired": ("Trang đăng nhập đã hết hạn. Vui lòng nhập lại tên và mật khẩu.",
+                     "The sign-in page expired. Please enter your user name and password "
+                     "again."),
     "auth.throttled": ("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
                        "Too many failed sign-ins. Try again in {minutes} minutes."),
     "auth.signed_in_as": ("Đăng nhập: {name} ({role}, xã {agency})",

@@ -101,6 +101,18 @@ class Processor:
                                                     thread_name_prefix="ecopy-process")
             return self._executor.submit(self._run_embedded, dossier, case_ids, actor)
 
+    def enqueue_approval(self, case_id: str) -> None:
+        """Hand a certifier's approval to the signing worker (distributed mode only)."""
+        from workers.jobs import enqueue_approval
+
+        redis = self._queue()
+        try:
+            if redis is None:
+                raise RuntimeError("Redis does not answer")
+            enqueue_approval(redis, case_id)  # type: ignore[arg-type]
+        except Exception:  # the claim is saved: `ecopy reconcile` queues it when Redis is back
+            log.exception("approval of case %s claimed but not queued", case_id)
+
     def close(self) -> None:
         """Stop taking work; a running batch stops after its current page, waiting ones are
         dropped (their cases stay "received" and are taken again when re-uploaded)."""

@@ -5,26 +5,28 @@ cookie holds only a random token (HttpOnly, SameSite=Strict, Secure unless confi
 plain-http tests), so logging out, a new password or disabling an account ends the session
 everywhere, and an ended session is deleted (working data, not evidence). Each
 session has its own CSRF token; every state-changing request must carry it (form field
-`csrf` or header `X-CSRF-Token`), compared in constant time. Failed logins are counted per user
-name and per client address in a sliding window and answered with HTTP 429 past the limit.
+`csrf` or header `X-CSRF-Token`), compared in constant time; the login form has a token of
+its own (a cookie and a field that must match: login CSRF). Failed logins are counted per
+user name and client address, and per client address, in a sliding window kept in the
+database, and answered with HTTP 429 past the limit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
 from ecopy.accounts import Account, account_of
 from storage.db import Database
+from storage.db import access as access_log
 from storage.db import accounts as rows
 
 COOKIE = "ecopy_session"
@@ -82,66 +84,110 @@ def close_session(db: Database, session: Session) -> None:
         rows.end_session(s, session.key)
 
 
+def same_token(expected: str, presented: object) -> bool:
+    """Constant-time comparison of a token with what a client sent (any text: bytes are
+    compared, so a non-ASCII value is simply wrong, not an error)."""
+    return (isinstance(presented, str) and bool(presented) and bool(expected)
+            and hmac.compare_digest(expected.encode(), presented.encode()))
+
+
 def csrf_ok(session: Session, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(session.csrf, presented or "")
+    return same_token(session.csrf, presented)
 
 
 class LoginThrottle:
-    """Failed logins per user name and per client address within a sliding window."""
+    """Failed logins in a sliding window, counted in the database so that every web process
+    (``ecopy serve --workers N``, several hosts) sees the same count. Two counts, never a
+    global lock-out: one per user name *and* client address (someone guessing one account's
+    password from one place), one per client address (someone trying many accounts). A
+    stranger elsewhere can therefore not lock a clerk out, and behind a proxy each client is
+    counted on its own address (ECOPY_TRUSTED_PROXIES, `client_address`)."""
 
-    def __init__(self, max_failures: int, window_s: int) -> None:
-        self.max, self.window = max_failures, window_s
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, db: Database, max_failures: int, window_s: int) -> None:
+        self.db, self.max, self.window = db, max_failures, window_s
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
+    @staticmethod
+    def _keys(username: str, address: str) -> tuple[str, str]:
+        return f"login:a:{address}|u:{username[:32]}", f"login:a:{address}"
 
     def blocked(self, username: str, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return (len(self._recent(f"u:{username}", now)) >= self.max
-                    or len(self._recent(f"a:{address}", now)) >= self.max * IP_FACTOR)
+        pair, place = self._keys(username, address)
+        since = datetime.now(UTC) - timedelta(seconds=self.window)
+        with self.db.read() as s:
+            counts = access_log.hits_since(s, [pair, place], since)
+        return counts[pair] >= self.max or counts[place] >= self.max * IP_FACTOR
 
     def failed(self, username: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._recent(f"u:{username}", now).append(now)
-            self._recent(f"a:{address}", now).append(now)
+        with self.db.write() as s:
+            access_log.hit(s, self._keys(username, address))
+            if secrets.randbelow(100) == 0:  # now and then, forget what no window needs
+                access_log.purge_hits_before(s, datetime.now(UTC) - timedelta(days=1))
 
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._fails.pop(f"u:{username}", None)
+    def succeeded(self, username: str, address: str) -> None:
+        with self.db.write() as s:
+            access_log.clear_hits(s, self._keys(username, address)[0])
+
+
+def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """ECOPY_TRUSTED_PROXIES: "127.0.0.1,10.0.0.0/8" (a bad entry stops the start-up)."""
+    out = []
+    for item in spec.replace(";", ",").split(","):
+        if item.strip():
+            out.append(ipaddress.ip_network(item.strip(), strict=False))
+    return tuple(out)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "?"
+    """The client's address: the peer's, unless the peer is a trusted proxy
+    (ECOPY_TRUSTED_PROXIES); then the nearest address in X-Forwarded-For that is not itself
+    a trusted proxy (addresses further left were written by the client and prove nothing)."""
+    peer = request.client.host if request.client else "?"
+    trusted = getattr(request.app.state, "trusted_proxies", ())
+    if not trusted or not _in(peer, trusted):
+        return peer
+    chain = [p.strip() for p in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    for hop in reversed([p for p in chain if p]):
+        if not _is_ip(hop):
+            return peer  # a forged or garbled header: count the proxy, not a made-up name
+        if not _in(hop, trusted):
+            return hop
+    return peer
+
+
+def _in(address: str, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 class AddressLimiter:
-    """At most `limit` requests per client address in a sliding window of `window_s`."""
+    """At most `limit` requests per client address in a sliding window of `window_s`,
+    counted in the database (shared by every web process)."""
 
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit, self.window = limit, window_s
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, limit: int, window_s: float, db: Database, name: str = "rate") -> None:
+        self.limit, self.window, self.db, self.name = limit, window_s, db, name
 
     def allow(self, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._seen) > 10_000:  # forget idle addresses so the table stays bounded
-                recent = now - self.window
-                self._seen = {a: q for a, q in self._seen.items() if q and q[-1] > recent}
-            q = self._seen.setdefault(address, deque())
-            while q and q[0] <= now - self.window:
-                q.popleft()
-            if len(q) >= self.limit:
+        key = f"{self.name}:a:{address}"
+        now = datetime.now(UTC)
+        with self.db.write() as s:
+            seen = access_log.hits_since(s, [key], now - timedelta(seconds=self.window))[key]
+            if seen >= self.limit:
                 return False
-            q.append(now)
-            return True
+            access_log.hit(s, [key], now)
+            if secrets.randbelow(200) == 0:
+                access_log.purge_hits_before(s, now - timedelta(days=1))
+        return True
 
 
 def allowed(request: Request, name: str, limit: int, window_s: float) -> bool:
@@ -150,7 +196,7 @@ def allowed(request: Request, name: str, limit: int, window_s: float) -> bool:
     state = request.app.state
     limiter = getattr(state, f"{name}_limiter", None)
     if limiter is None:
-        limiter = AddressLimiter(limit, window_s)
+        limiter = AddressLimiter(limit, window_s, state.db, name)
         setattr(state, f"{name}_limiter", limiter)
     return limiter.allow(client_address(request))
 
@@ -184,6 +230,16 @@ def require(request: Request, *roles: str) -> tuple[Account, Session]:
     if roles and found[0].role not in roles:
         raise HTTPException(status_code=403)
     return found
+
+
+def same_origin(request: Request) -> bool:
+    """Did a page of this site send the request? Browsers say so on every POST: the Origin
+    header (its host must be ours) or Sec-Fetch-Site. Checked before a large body is read
+    when its CSRF token can only be read from the body (a plain multipart form)."""
+    origin = request.headers.get("origin", "")
+    if origin and origin != "null":
+        return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+    return request.headers.get("sec-fetch-site", "") == "same-origin"
 
 
 async def check_csrf(request: Request, session: Session) -> FormData:

@@ -255,7 +255,8 @@ def cases_of_dossier(s: Session, dossier_id: str) -> list[dict[str, Any]]:
 # what a queue's row shows: enough to list and open a case, without its findings (``data``)
 QUEUE_COLUMNS = (cases.c.case_id, cases.c.dossier_id, cases.c.agency, cases.c.sha256,
                  cases.c.name, cases.c.status, cases.c.status_at, cases.c.created_at,
-                 cases.c.doc_type, cases.c.document_name, cases.c.reason, cases.c.pages)
+                 cases.c.doc_type, cases.c.document_name, cases.c.reason, cases.c.pages,
+                 cases.c.person_id)
 
 
 def queue(s: Session, agency: str, statuses: Collection[str], *, cursor: str = "",

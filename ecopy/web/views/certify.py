@@ -25,7 +25,9 @@ from starlette.concurrency import run_in_threadpool
 from ecopy import actions
 from ecopy.accounts import Account
 from ecopy.web import i18n
+from ecopy.web.access import record_many, record_read
 from ecopy.web.app import audit_event, render, t
+from ecopy.web.processing import Processor
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.pages import visible_record
 from ecopy.web.views.review import (
@@ -39,6 +41,7 @@ from pipeline.reasons import REFUSAL_GROUNDS
 from pipeline.types import DocStatus
 from storage.backends import ObjectStore
 from storage.db import cases
+from storage.db.access import Read
 from storage.db.dossiers import Dossier, load_dossier
 from storage.db.paging import BadCursor
 
@@ -102,6 +105,9 @@ i18n.register({
     "certify.not_waiting": ("Giấy tờ không còn chờ chứng thực.",
                             "The document is no longer waiting for certification."),
     "certify.done": ("Đã chứng thực và ký số.", "Certified and signed."),
+    "certify.queued": ("Đã duyệt. Máy ký số đang ký bản sao; trang tự cập nhật khi xong.",
+                       "Approved. The signing server is signing the copy; this page updates "
+                       "when it is done."),
     "certify.failed": ("Không chứng thực được: {message}", "Not certified: {message}"),
     "certify.refused": ("Đã từ chối chứng thực; lý do đã được ghi lại.",
                         "Refused; the ground is recorded."),
@@ -206,6 +212,7 @@ def queue(request: Request, ready_after: str = "", unchecked_after: str = "") ->
     account, _ = require(request, *CERTIFIERS)
     cursors = {"ready": ready_after[:200], "unchecked": unchecked_after[:200]}
     ctx: dict = {}
+    shown: list[Read] = []
     lists = (("ready", DocStatus.READY), ("unchecked", DocStatus.NEEDS_REVIEW))
     with request.app.state.db.read() as s:
         totals = cases.counts_by_status(s, account.agency, [status for _, status in lists])
@@ -215,11 +222,13 @@ def queue(request: Request, ready_after: str = "", unchecked_after: str = "") ->
             except BadCursor:
                 page = cases.queue(s, account.agency, (status,))
             ctx[name] = [queue_row(request, r) for r in page.items]
+            shown += [Read(r.get("person_id") or "", r["case_id"]) for r in page.items]
             ctx[f"{name}_total"] = totals[status]
             other = {k: v for k, v in cursors.items() if k != name and v}
             ctx[f"{name}_next"] = ("/certify?" + urlencode(
                 {**{f"{k}_after": v for k, v in other.items()},
                  f"{name}_after": page.next_cursor})) if page.next_cursor else ""
+    record_many(request, account, "certify_queue", shown)
     return render(request, "certify_queue.html", ctx)
 
 
@@ -227,10 +236,13 @@ def queue(request: Request, ready_after: str = "", unchecked_after: str = "") ->
 def document_page(request: Request, case_id: str, done: str = "") -> Response:
     account, _ = require(request, *CERTIFIERS)
     record = visible_record(request, account, case_id)
+    record_read(request, account, "case_certify", record.get("person_id", ""), case_id)
     notice = {"approved": "certify.done", "refused": "certify.refused",
+              "queued": "certify.queued" if record.get("status") == DocStatus.CERTIFYING
+              else "certify.done" if record.get("status") == DocStatus.FILED else "",
               "cancelled": "certify.cancel_done"}.get(done, "")
     alert = ""
-    if done == "failed" and record.get("status") == DocStatus.REJECTED:
+    if done in ("failed", "queued") and record.get("status") == DocStatus.REJECTED:
         alert = t(request, "certify.failed", message=record.get("message", ""))
     return _page_context(request, account, record,
                          notice=t(request, notice) if notice and not alert else "",
@@ -246,11 +258,27 @@ async def approve(request: Request, case_id: str) -> Response:
     if settings is None:
         return _page_context(request, account, record, status=403, alert=problem)
     dossier = _dossier_of(request, account, record)
+    requester = dossier.person_name if dossier and dossier.person_name else None
+    processor: Processor = request.app.state.processor
+    if processor.mode() == "distributed":  # the signing worker holds the keys, not we
+        try:
+            claimed = await run_in_threadpool(
+                actions.queue_approval, settings, request.app.state.work, record,
+                actor=account.username, role=account.role, requester_name=requester,
+                enqueue=processor.enqueue_approval)
+        except actions.InProgress:
+            return _page_context(request, account, record, status=409,
+                                 alert=t(request, "certify.busy"))
+        except actions.ActionRefused:
+            return _page_context(request, account, record, status=409,
+                                 alert=t(request, "certify.not_waiting"))
+        audit_event(request, account.username, "certify_approve", f"cases/{case_id}",
+                    record["sha256"], status="queued", copy_id=claimed["copy_id"])
+        return RedirectResponse(f"/certify/{case_id}?done=queued", 303)
     try:
         outcome = await run_in_threadpool(
             actions.approve_document, settings, request.app.state.work, record,
-            actor=account.username, role=account.role,
-            requester_name=dossier.person_name if dossier and dossier.person_name else None)
+            actor=account.username, role=account.role, requester_name=requester)
     except actions.InProgress:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.busy"))

@@ -33,13 +33,16 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ecopy.web import i18n
+from ecopy.web.access import record_many, record_read
 from ecopy.web.app import audit_event, render, t
-from ecopy.web.security import allowed, check_csrf, current, require
+from ecopy.web.security import allowed, check_csrf, current, require, same_token
 from pipeline.casework import complaints as cs
 from pipeline.procedures import calendar
-from storage.db import Database
+from storage.db import Database, insert_once
+from storage.db.access import Read
 from storage.db.paging import BadCursor
 from storage.db.pointers import pointer_once
+from storage.db.schema import spent_tokens
 
 router = APIRouter()
 
@@ -98,6 +101,10 @@ i18n.register({
                             "sau.", "Too many submissions in a short time. Please try later."),
     "complaints.too_large": ("Nội dung gửi quá lớn.", "What was sent is too large."),
     "complaints.bad_form": ("Không đọc được biểu mẫu đã gửi.", "The form sent cannot be read."),
+    "complaints.spent": ("Biểu mẫu này đã được gửi. Mỗi lần mở biểu mẫu chỉ gửi được một "
+                         "đơn; xem đơn đã gửi bằng mã tra cứu.",
+                         "This form was already sent. Each opened form files one complaint; "
+                         "follow the one sent with its code."),
     "complaints.expired": ("Biểu mẫu đã hết hạn. Vui lòng kiểm tra nội dung và bấm Gửi lần "
                            "nữa.", "The form has expired. Check what you wrote and press Send "
                            "again."),
@@ -219,7 +226,7 @@ def token_age(key: bytes, token: str, now: float) -> float | None:
     nonce, _, mac = rest.partition(".")
     if not (stamp.isdigit() and nonce and mac):
         return None
-    if not hmac.compare_digest(mac, _mac(key, f"{stamp}.{nonce}")):
+    if not hmac.compare_digest(mac.encode(), _mac(key, f"{stamp}.{nonce}").encode()):
         return None
     return now - int(stamp)
 
@@ -295,7 +302,7 @@ async def complaint_submit(request: Request) -> Response:
     presented = form.get("ftoken", "")
     now = time.time()
     age = token_age(_form_key(request), cookie, now) if cookie else None
-    if age is None or not hmac.compare_digest(presented, cookie) or age > MAX_FORM_AGE_S:
+    if age is None or not same_token(cookie, presented) or age > MAX_FORM_AGE_S:
         return _refuse(request, values, "complaints.expired", 403)
     if form.get(HONEYPOT, ""):
         return _refuse(request, values, "complaints.refused", 400)
@@ -303,14 +310,20 @@ async def complaint_submit(request: Request) -> Response:
         return _refuse(request, values, "complaints.too_fast", 400)
     db = request.app.state.db
 
-    def filed() -> cs.Complaint:
-        with db.write() as s:
+    def filed() -> cs.Complaint | None:
+        with db.write() as s:  # the token is spent with the complaint, or not at all
+            if not insert_once(s, spent_tokens, {
+                    "token_sha256": hashlib.sha256(cookie.encode()).hexdigest(),
+                    "spent_at": datetime.now(UTC)}):
+                return None
             return cs.file_complaint(s, **values, working_day=calendar().is_working_day)
 
     try:
         complaint = await run_in_threadpool(filed)
     except cs.ComplaintError as exc:
         return _form_page(request, values, error=_error_text(request, exc), status=400)
+    if complaint is None:  # the same form posted again (a replay, a double click)
+        return _refuse(request, blank, "complaints.spent", 409)
     found = current(request)
     actor = f"web:{found[0].username}" if found else "web:anonymous"
     audit_event(request, actor, "complaint_filed", complaint.ref,
@@ -383,6 +396,8 @@ async def complaint_list(request: Request, after: str = "") -> Response:
     account, _session = require(request, *STAFF)
     rows, next_cursor = await run_in_threadpool(agency_rows, request.app.state.db,
                                                 account.agency, after[:200])
+    record_many(request, account, "complaint_list",
+                [Read("", r["c"].complaint_id) for r in rows])
     return _no_store(render(request, "complaints.html", {
         "rows": rows, "next": f"/complaints?after={next_cursor}" if next_cursor else ""}))
 
@@ -412,7 +427,7 @@ def _detail(request: Request, complaint: cs.Complaint, may_write: bool, *, error
 async def complaint_detail(request: Request, complaint_id: str) -> Response:
     account, _session = require(request, *STAFF)
     complaint = _own(request, account.agency, complaint_id)
-    audit_event(request, account.username, "complaint_view", complaint.ref)
+    record_read(request, account, "complaint", "", complaint.complaint_id)
     return _detail(request, complaint, account.role in WRITERS)
 
 

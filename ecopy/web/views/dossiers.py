@@ -39,15 +39,17 @@ from starlette.concurrency import run_in_threadpool
 from ecopy.accounts import Account
 from ecopy.settings import Settings
 from ecopy.web import i18n
+from ecopy.web.access import record_many, record_read
 from ecopy.web.app import audit_event, lang_of, local_time, render, t
 from ecopy.web.processing import Processor
-from ecopy.web.security import check_csrf, csrf_ok, require
+from ecopy.web.security import check_csrf, csrf_ok, require, same_origin
 from pipeline.dates import parse_date
 from pipeline.idnumber import parse_personal_id
 from pipeline.procedures import procedures
 from pipeline.reasons import Reason, message
 from pipeline.stages import Accepted, StageOptions, intake
 from pipeline.types import DocStatus
+from storage.db.access import Read
 from storage.db.cases import cases_of_dossier, get_case
 from storage.db.dossiers import DOSSIER_ID, Dossier, list_dossiers, load_dossier, open_dossier
 from storage.db.paging import BadCursor
@@ -316,6 +318,9 @@ def _list_page(request: Request, account: Account, *, cursor: str = "",
             except BadCursor:
                 page = list_dossiers(s, account.agency)
             dossiers, next_cursor = page.items, page.next_cursor
+    shown = ([Read(h.person_id, h.case_id or h.dossier_id) for h in hits] if hits is not None
+             else [Read(d.person_id, d.dossier_id) for d in dossiers])
+    record_many(request, account, "search" if hits is not None else "dossier_list", shown)
     return render(request, "dossiers.html", {
         "dossiers": dossiers, "opened": {d.dossier_id: local_time(d.opened_at) for d in dossiers},
         "hits": [{**asdict(h), "when": local_time(h.opened_at.isoformat())}
@@ -388,9 +393,11 @@ async def dossier_open(request: Request) -> Response:
                                 channel=channel, deadlines=state.deadlines)
 
     dossier = await run_in_threadpool(opened)
+    # the audit chain is permanent: the act and the dossier, never the person's name, ID or
+    # birth date (they are in the dossier's row, deleted on its retention date)
     audit_event(request, account.username, "open_dossier",
-                f"dossiers/{dossier.agency}/{dossier.dossier_id}", person_id=person_id,
-                person_name=name, date_of_birth=birth, procedure=procedure, channel=channel)
+                f"dossiers/{dossier.agency}/{dossier.dossier_id}", procedure=procedure,
+                channel=channel)
     return RedirectResponse(f"/dossiers/{dossier.dossier_id}", 303)
 
 
@@ -410,6 +417,7 @@ def _dossier_page(request: Request, account: Account, dossier: Dossier, *,
     settings: Settings = request.app.state.settings
     lang = lang_of(request)
     documents = _documents(request.app.state.work, dossier, lang)
+    record_read(request, account, "dossier", dossier.person_id, dossier.dossier_id)
     return render(request, "dossier.html", {
         "dossier": dossier, "documents": documents, "results": results or [],
         "opened": local_time(dossier.opened_at),
@@ -427,6 +435,8 @@ async def dossier_status(request: Request, dossier_id: str) -> Response:
     dossier = _dossier_or_404(request, account, dossier_id)
     documents = await run_in_threadpool(_documents, request.app.state.work, dossier,
                                         lang_of(request))
+    # statuses only, polled by the open dossier page (whose opening was recorded): not a read
+    # of the person's data worth a row every few seconds
     return JSONResponse({"dossier_id": dossier.dossier_id, "documents": documents,
                          "pending": any(not d["done"] for d in documents)},
                         headers={"Cache-Control": "no-store"})
@@ -622,6 +632,10 @@ async def dossier_upload(request: Request, dossier_id: str) -> Response:
     dossier = _dossier_or_404(request, account, dossier_id)
     header_token = request.headers.get("X-CSRF-Token")
     if header_token is not None and not csrf_ok(session, header_token):
+        raise HTTPException(403, detail="csrf")
+    if header_token is None and not same_origin(request):
+        # a plain form's token is inside the body: before reading up to a gigabyte of it,
+        # the browser must at least say one of our pages sent it
         raise HTTPException(403, detail="csrf")
     settings: Settings = request.app.state.settings
     lang = lang_of(request)

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ecopy.commands.reuse import configured_sources
 from ecopy.settings import Settings
 from ecopy.web import i18n
+from ecopy.web.access import record_read
 from ecopy.web.app import lang_of, render, t
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.dossiers import READERS, WRITERS, _dossier_or_404, local_time
@@ -113,6 +114,7 @@ def _page(request: Request, dossier: Dossier, *, may_write: bool, error: str = "
 def papers_page(request: Request, dossier_id: str) -> Response:
     account, _session = require(request, *READERS)
     dossier = _dossier_or_404(request, account, dossier_id)
+    record_read(request, account, "dossier_papers", dossier.person_id, dossier.dossier_id)
     return _page(request, dossier, may_write=account.role in WRITERS)
 
 

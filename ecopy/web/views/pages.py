@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse
 from PIL import Image
 
 from ecopy.accounts import Account
+from ecopy.web.access import record_read
 from ecopy.web.security import require
 from pipeline.reasons import EcopyError
 from storage.db.cases import get_case
@@ -98,6 +99,7 @@ def page_image(request: Request, case_id: str, n: str) -> FileResponse:
     page = int(n)
     if page > int(record.get("pages") or MAX_PAGE) or not record.get("kind"):
         raise HTTPException(404)
+    record_read(request, account, "page_image", record.get("person_id", ""), case_id)
     target = _cache_dir(request) / f"{record['sha256']}-{page}.png"  # the same bytes' pages
     if not target.is_file():
         try:

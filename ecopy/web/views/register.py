@@ -25,13 +25,16 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ecopy.accounts import Account
 from ecopy.reports.books import BookRow, book_csv, book_pdf, load_book, vn_date
 from ecopy.settings import Settings
 from ecopy.web import i18n
+from ecopy.web.access import record_many
 from ecopy.web.app import audit_event, render
 from ecopy.web.security import require
 from signing.sign import VN_TZ
 from storage.db import Database
+from storage.db.access import copy_reads
 from storage.db.catalogue import (
     all_cancellations,
     cancellations_of,
@@ -173,6 +176,12 @@ def _shown(db: Database, code: str, year: str | None, month: str | None, cursor:
     return _Shown(years, per_month, rows, page.next_cursor, problems), y, m
 
 
+def _record_rows(request: Request, account: Account, what: str, copy_ids: list[str]) -> None:
+    with request.app.state.db.read() as s:
+        reads = copy_reads(s, copy_ids)
+    record_many(request, account, what, reads)
+
+
 @router.get("/register")
 async def register_page(request: Request, year: str | None = None,
                         month: str | None = None, agency: str | None = None,
@@ -188,6 +197,8 @@ async def register_page(request: Request, year: str | None = None,
     query = (f"year={y}" + (f"&month={m}" if m else "&month=all")
              + ("" if code == account.agency else f"&agency={code}"))
     books = list(dict.fromkeys(r.entry.book_label for r in shown.rows))
+    await run_in_threadpool(_record_rows, request, account, "register",
+                            [r.entry.copy_id for r in shown.rows])
     return _no_store(render(request, "register.html", {
         "years": sorted({*shown.years, y}, reverse=True), "year": y, "month": m,
         "per_month": shown.per_month, "book_label": ", ".join(books) or f"01/{y}-SCT/BS",
@@ -225,6 +236,8 @@ async def register_export(request: Request, year: str = "", month: str = "",
                                        bold_font_path=settings.bold_font_path)
         media = "application/pdf"
     name = f"so-chung-thuc-{code}-{y}" + (f"-{m:02d}" if m else "") + f".{format}"
+    await run_in_threadpool(_record_rows, request, account, "register_export",
+                            [r.entry.copy_id for r in book.rows])
     audit_event(request, account.username, "register_export",
                 f"register/{code}/{y}", period=f"{y}-{m:02d}" if m else str(y),
                 format=format, entries=len(book.rows))

@@ -20,12 +20,14 @@ from fastapi.responses import RedirectResponse, Response
 from ecopy import actions
 from ecopy.accounts import Account
 from ecopy.web import i18n
+from ecopy.web.access import record_many, record_read
 from ecopy.web.app import audit_event, lang_of, local_time, render, t
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.pages import READERS, page_url, visible_record
 from pipeline.classify import DOCUMENT_NAMES
 from pipeline.types import FIELD_NAMES, DocStatus
 from storage.db import cases
+from storage.db.access import Read
 from storage.db.paging import BadCursor
 
 router = APIRouter()
@@ -267,6 +269,7 @@ def _context(request: Request, account: Account, record: dict, *, values: dict |
 def review_page(request: Request, case_id: str, done: str = "") -> Response:
     account, _ = require(request, *READERS)
     record = visible_record(request, account, case_id)
+    record_read(request, account, "case_fields", record.get("person_id", ""), case_id)
     notice = {"saved": "review.saved", "nothing": "review.nothing",
               "marked": "review.marked"}.get(done, "")
     return render(request, "review.html", _context(request, account, record,
@@ -375,6 +378,8 @@ def review_queue(request: Request, after: str = "") -> Response:  # sync: run in
         except BadCursor:
             page = cases.queue(s, account.agency, (DocStatus.NEEDS_REVIEW,))
         total = cases.count_in(s, account.agency, (DocStatus.NEEDS_REVIEW,))
+    record_many(request, account, "review_queue",
+                [Read(r.get("person_id") or "", r["case_id"]) for r in page.items])
     return render(request, "review_queue.html", {
         "rows": [queue_row(request, r) for r in page.items], "total": total,
         "next": "/review?" + urlencode({"after": page.next_cursor}) if page.next_cursor else ""})

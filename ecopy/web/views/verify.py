@@ -18,7 +18,6 @@ closed (deleted) before the response is sent.
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import re
 import secrets
 import tempfile
@@ -32,11 +31,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from ecopy.keys import verify_file
+from ecopy.keys import record_verification, verify_file
 from ecopy.settings import Settings
 from ecopy.web import i18n
 from ecopy.web.app import lang_of, render
-from ecopy.web.security import allowed, current
+from ecopy.web.isolation import VerifyLimit, verify_isolated
+from ecopy.web.security import allowed, current, same_token
 from signing.report_render import (
     document_rows,
     indication_text,
@@ -82,6 +82,16 @@ i18n.register({
                        "This file is not a PDF. Please choose the PDF file of the electronic "
                        "copy."),
     "verify.empty": ("Chưa chọn tệp hoặc tệp rỗng.", "No file chosen, or the file is empty."),
+    "verify.limit_time": ("Không kiểm tra xong tệp trong thời gian cho phép. Tệp có thể bị "
+                          "hỏng hoặc quá phức tạp; hãy xin cơ quan cấp một bản khác.",
+                          "The file could not be checked within the time allowed. It may be "
+                          "damaged or too complex; ask the issuing agency for another copy."),
+    "verify.limit_memory": ("Tệp cần quá nhiều bộ nhớ để kiểm tra. Tệp có thể bị hỏng; hãy "
+                            "xin cơ quan cấp một bản khác.",
+                            "Checking the file needs too much memory. It may be damaged; ask "
+                            "the issuing agency for another copy."),
+    "verify.unreadable": ("Không đọc được tệp PDF này để kiểm tra.",
+                          "This PDF file cannot be read for a check."),
     "verify.too_large": ("Tệp quá lớn (tối đa {limit}).", "The file is too large (at most "
                                                           "{limit})."),
     "verify.expired": ("Biểu mẫu đã hết hạn. Vui lòng chọn lại tệp và bấm Kiểm tra.",
@@ -218,7 +228,7 @@ def _form_page(request: Request, *, error: str = "", status: int = 200,
     settings: Settings = request.app.state.settings
     response = render(request, "verify.html", {
         "vtoken": token, "error": error, "code": code, "reports": None,
-        "limit": settings.limits.describe_bytes()}, status=status)
+        "limit": _limit_text(settings)}, status=status)
     if fresh:
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict",
                             secure=settings.web_secure_cookies, path="/verify")
@@ -249,10 +259,24 @@ async def _bounded(request: Request, cap: int) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
+def _verify_upload(request: Request, data: bytes) -> VerificationReport:
+    """A visitor's file: checked in a child process within its time and memory limits
+    (ecopy.web.isolation), then recorded here."""
+    settings: Settings = request.app.state.settings
+    acting = dataclasses.replace(settings, actor=_actor(request))
+    report = verify_isolated(data, acting, request.app.state.store)
+    record_verification(request.app.state.store, acting, report)
+    return report
+
+
+def _limit_text(settings: Settings) -> str:
+    return f"{settings.web_verify_max_bytes / 1e6:g} MB"
+
+
 @router.post("/verify")
 async def verify_upload(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    limit = settings.limits.max_bytes
+    limit = settings.web_verify_max_bytes
     cookie = request.cookies.get(TOKEN_COOKIE, "")
     if not cookie:
         return _message(request, "verify.expired", 403)
@@ -260,19 +284,19 @@ async def verify_upload(request: Request) -> Response:
         return _message(request, "verify.too_many", 429)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + FORM_OVERHEAD:
-        return _message(request, "verify.too_large", 413, limit=settings.limits.describe_bytes())
+        return _message(request, "verify.too_large", 413, limit=_limit_text(settings))
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return _message(request, "verify.bad_form", 400)
     try:
         form = await MultiPartParser(request.headers, _bounded(request, limit + FORM_OVERHEAD),
                                      max_files=1, max_fields=4, max_part_size=4096).parse()
     except HTTPException:
-        return _message(request, "verify.too_large", 413, limit=settings.limits.describe_bytes())
+        return _message(request, "verify.too_large", 413, limit=_limit_text(settings))
     except MultiPartException:
         return _message(request, "verify.bad_form", 400)
     try:
         presented = form.get("vtoken")
-        if not isinstance(presented, str) or not hmac.compare_digest(presented, cookie):
+        if not same_token(cookie, presented):
             return _message(request, "verify.expired", 403)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -284,14 +308,20 @@ async def verify_upload(request: Request) -> Response:
     if not data:
         return _message(request, "verify.empty", 400)
     if len(data) > limit:
-        return _message(request, "verify.too_large", 413, limit=settings.limits.describe_bytes())
+        return _message(request, "verify.too_large", 413, limit=_limit_text(settings))
     if b"%PDF-" not in data[:HEAD_SNIFF]:
         return _message(request, "verify.not_pdf", 400)
-    report = await run_in_threadpool(_verify, request, data)
-    del data
+    try:
+        report = await run_in_threadpool(_verify_upload, request, data)
+    except VerifyLimit as exc:
+        return _message(request, f"verify.limit_{exc.reason}", 422)
+    except RuntimeError:
+        return _message(request, "verify.unreadable", 422)
+    finally:
+        del data
     return _no_store(render(request, "verify.html", {
         "reports": _views(request, report), "source": ("file", name), "vtoken": cookie,
-        "error": "", "code": "", "limit": settings.limits.describe_bytes()}))
+        "error": "", "code": "", "limit": _limit_text(settings)}))
 
 
 def _stored_copy(request: Request, copy_id: str) -> bytes | None:
@@ -334,7 +364,7 @@ async def verify_stored(request: Request, copy_id: str, hs: str = "") -> Respons
     dossier_code = hs.strip().upper() if PUBLIC_CODE.match(hs.strip().upper()) else ""
     return _no_store(render(request, "verify.html", {
         "reports": _views(request, report), "source": ("copy", copy_id), "copy_id": copy_id,
-        "vtoken": "", "error": "", "code": "", "limit": settings.limits.describe_bytes(),
+        "vtoken": "", "error": "", "code": "", "limit": _limit_text(settings),
         "dossier_code": dossier_code}))
 
 

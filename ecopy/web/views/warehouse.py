@@ -4,7 +4,9 @@ and their download.
 Only copies certified by the user's own agency (the register entry's commune code), or by a
 commune it succeeded in the 2025 mergers (storage.db.successions), are listed or served;
 another agency's copy answers 404 exactly like a copy that does not exist. Every look at a
-person's warehouse and every download is audited (they show personal data). The list is an
+person's warehouse and every download is recorded in the access log (who read whose data).
+The personal ID is posted in the form body, never put in a URL: URLs end up in proxies'
+access logs and browser histories. The list is an
 indexed query of the catalogue, a page at a time; each row's name on the paper is read from
 its metadata object by key.
 """
@@ -16,12 +18,13 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ecopy.web import i18n
-from ecopy.web.app import audit_event, render, t
-from ecopy.web.security import require
+from ecopy.web.access import record_read
+from ecopy.web.app import render, t
+from ecopy.web.security import check_csrf, require
 from storage.backends import ObjectStore
 from storage.db import Database
 from storage.db.catalogue import cancellation_row, copies_of_person, copy_row
@@ -125,32 +128,28 @@ def _no_store(response: Response) -> Response:
 
 
 @router.get("/warehouse")
-async def warehouse_lookup(request: Request, person_id: str | None = None) -> Response:
+async def warehouse_lookup(request: Request) -> Response:
     require(request, *ROLES)
-    error = ""
-    if person_id is not None:
-        wanted = person_id.strip()
-        if PERSON_ID.match(wanted):
-            return RedirectResponse(f"/warehouse/{wanted}", 303)
-        error = t(request, "warehouse.bad_id")
     return _no_store(render(request, "warehouse.html", {
-        "person_id": "", "typed": (person_id or "")[:40], "error": error, "rows": None},
-        status=400 if error else 200))
+        "person_id": "", "typed": "", "error": "", "rows": None}))
 
 
-@router.get("/warehouse/{person_id}")
-async def warehouse_person(request: Request, person_id: str, after: str = "") -> Response:
-    account, _session = require(request, *ROLES)
+@router.post("/warehouse")
+async def warehouse_person(request: Request) -> Response:
+    account, session = require(request, *ROLES)
+    form = await check_csrf(request, session)
+    person_id, after = (str(form.get(name) or "").strip() for name in ("person_id", "after"))
     if not PERSON_ID.match(person_id):
-        raise HTTPException(404)
+        return _no_store(render(request, "warehouse.html", {
+            "person_id": "", "typed": person_id[:40], "error": t(request, "warehouse.bad_id"),
+            "rows": None}, status=400))
     rows, next_cursor = await run_in_threadpool(
         agency_copies, request.app.state.db, request.app.state.store, person_id,
         account.agency, after[:200])
-    audit_event(request, account.username, "warehouse_view", f"warehouse/{person_id}",
-                copies=len(rows))
+    record_read(request, account, "warehouse", person_id)
     return _no_store(render(request, "warehouse.html", {
         "person_id": person_id, "typed": person_id, "error": "", "rows": rows,
-        "next": f"/warehouse/{person_id}?after={next_cursor}" if next_cursor else ""}))
+        "next": next_cursor}))
 
 
 @router.get("/copies/{copy_id}.pdf")
@@ -165,6 +164,6 @@ async def download_copy(request: Request, copy_id: str) -> Response:
         data = await run_in_threadpool(store.get, found.pdf_key)
     except KeyError:
         raise HTTPException(404) from None
-    audit_event(request, account.username, "copy_download", copy_id, sha=found.pdf_sha256)
+    record_read(request, account, "copy", found.person_id, ref=copy_id)
     return _no_store(Response(data, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="ban-sao-{copy_id}.pdf"'}))

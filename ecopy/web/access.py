@@ -1,0 +1,26 @@
+"""Recording what staff pages show of a person (ecopy.access): one call per page, with every
+person the page shows, after the page's data was read and before it is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import Request
+
+from ecopy.access import record_reads
+from ecopy.accounts import Account
+from ecopy.web.security import client_address
+from storage.db.access import Read
+
+
+def record_read(request: Request, account: Account, what: str, person_id: str,
+                ref: str = "") -> None:
+    record_many(request, account, what, [Read(person_id or "", ref)])
+
+
+def record_many(request: Request, account: Account, what: str, reads: Iterable[Read]) -> None:
+    state = request.app.state
+    record_reads(state.db, state.store, actor=account.username, role=account.role,
+                 agency=account.agency, what=what, reads=reads,
+                 address=client_address(request),
+                 alert_persons_per_hour=state.settings.access_alert_persons_per_hour)
