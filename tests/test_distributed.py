@@ -24,6 +24,10 @@ from tests.redisserver import RedisServer
 
 SAMPLES = [ROOT / "samples" / "birth_cert.jpg", ROOT / "samples" / "citizen_id.png"]
 COMMUNE = "99999"
+# these tests are about queues, workers and faults, not OCR: tesseract's readings of the
+# samples' pages are remembered (tests/fault_engines.py `cached`, kept in the repository)
+CACHED_OCR = {"ECOPY_OCR_ENGINE": "tests.fault_engines:cached",
+              "ECOPY_TEST_OCR_CACHE": str(Path(__file__).parent / "data" / "ocr-cache")}
 
 
 @pytest.fixture
@@ -37,7 +41,7 @@ def redis_server(tmp_path: Path):
 def denv(env: dict[str, str], redis_server: RedisServer, pg_server, tmp_path: Path
          ) -> dict[str, str]:
     return {**env, "ECOPY_REDIS_URL": redis_server.url, "ECOPY_STORE": str(tmp_path / "store"),
-            "ECOPY_COMMUNE": COMMUNE, **pg_settings(pg_server)}
+            "ECOPY_COMMUNE": COMMUNE, **pg_settings(pg_server), **CACHED_OCR}
 
 
 def _submit(denv: dict[str, str]) -> str:

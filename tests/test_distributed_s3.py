@@ -19,6 +19,7 @@ from tests.conftest import PERSON, pg_settings, run_cli, sealed
 from tests.redisserver import RedisServer
 from tests.s3server import REGION
 from tests.test_distributed import (
+    CACHED_OCR,
     COMMUNE,
     SAMPLES,
     _run_supervised,
@@ -49,7 +50,7 @@ def s3env(env: dict[str, str], s3_server, redis_server: RedisServer, pg_server
     s3_server.start()  # an earlier test may have stopped it
     out = _s3_env(env, s3_server, f"e-{uuid.uuid4().hex[:12]}")
     out["ECOPY_REDIS_URL"] = redis_server.url
-    out.update(pg_settings(pg_server))
+    out.update(pg_settings(pg_server), **CACHED_OCR)
     init = run_cli(["storage", "init", "--retention-days", "1", "--mode", "GOVERNANCE",
                     "--json"], out)
     assert init.returncode == 0, init.stdout + init.stderr
@@ -103,7 +104,7 @@ def test_batch_on_s3(s3env: dict[str, str], s3_server, tmp_path: Path) -> None:
 def test_s3_down_for_10_seconds_mid_batch(s3env: dict[str, str], s3_server,
                                           redis_server: RedisServer, tmp_path: Path) -> None:
     slow = {**s3env, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
-            "ECOPY_TEST_OCR_DELAY": "3"}
+            "ECOPY_TEST_OCR_DELAY": "14"}  # longer than the outage: the jobs see it mid-OCR
     sub = run_cli(["submit", *map(str, SAMPLES), "--person-id", PERSON, "--certify-all"], slow)
     assert sub.returncode == 0, sub.stderr
     supervisor = _run_supervised(slow)
