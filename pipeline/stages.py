@@ -18,6 +18,7 @@ case's status through pipeline.casework.status; a queue only says what to do nex
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import tempfile
 import uuid
@@ -602,10 +603,24 @@ def issue_info(state: State, case_id: str) -> IssueInfo:
 # ------------------------------------------------------------------ from the store
 
 
+class OriginalChanged(RuntimeError):
+    """The bytes under originals/<sha256> are not those bytes: replaced in the store (an
+    identity that may upload could overwrite an original not locked yet). Nothing is made
+    from them; the job fails and the case waits."""
+
+
 def fetch_original(store: ObjectStore, sha: str, workdir: Path, name: str) -> Path:
-    """The stored original as a local file (streamed), named with its upload's suffix."""
+    """The stored original as a local file (streamed), named with its upload's suffix, after
+    checking that its bytes still hash to the key it is stored under."""
     path = workdir / ("original" + Path(name).suffix.lower())
     store.get_to_file(original_key(sha), path)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    if digest.hexdigest() != sha:
+        path.unlink(missing_ok=True)
+        raise OriginalChanged(f"originals/{sha} holds other bytes ({digest.hexdigest()})")
     return path
 
 

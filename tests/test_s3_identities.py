@@ -55,6 +55,7 @@ PROBE, WEB, OCR, SIGNER, SYNC, RETENTION, E2E = (
 BUCKETS = (PROBE, WEB, OCR, SIGNER, SYNC, RETENTION, E2E)
 AGENCY, YEAR = "77777", datetime.now(UTC).year
 SHA = "a" * 64
+SCAN_SHA = hashlib.sha256(b"\xff\xd8 scan").hexdigest()
 MIB = 1024 * 1024
 DEPLOY = ROOT / "deploy" / "minio"
 DENIED = "AccessDenied"
@@ -426,14 +427,18 @@ def test_web_takes_in_refuses_cancels_and_verifies(ids: IdentityServer, tmp_path
 
 def test_the_ocr_worker_reads_originals_and_writes_ocr_only(ids: IdentityServer,
                                                             tmp_path: Path) -> None:
-    from pipeline.stages import fetch_original, load_ocr, save_ocr
+    from pipeline.stages import OriginalChanged, fetch_original, load_ocr, save_ocr
 
     root = sealed(ids.admin(OCR))
     root.put(original_key(SHA), b"\xff\xd8 scan")
+    root.put(original_key(SCAN_SHA), b"\xff\xd8 scan")
     root.put(copy_key(PERSON, "birth_certificate", "c1", "pdf"), b"%PDF")
     root.put(f"register/{AGENCY}/{YEAR}/000001.json", b"{}")
     ocr = sealed(ids.as_("ocr", OCR))
-    assert fetch_original(ocr, SHA, tmp_path, "x.JPG").read_bytes() == b"\xff\xd8 scan"
+    assert fetch_original(ocr, SCAN_SHA, tmp_path, "x.JPG").read_bytes() == b"\xff\xd8 scan"
+    # bytes that are not those of their key (a swapped original) are never used
+    with pytest.raises(OriginalChanged):
+        fetch_original(ocr, SHA, tmp_path, "x.JPG")
     assert load_ocr(ocr, SHA) is None
     save_ocr(ocr, SHA, _ocr_pages())
     assert [p.words for p in load_ocr(ocr, SHA)] == [p.words for p in _ocr_pages()]
