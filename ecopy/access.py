@@ -72,6 +72,15 @@ def _seal_once_a_day(db: Database, store: ObjectStore, today: date) -> None:
         LOG.exception("sealing the access log failed")
 
 
+def record_cli_reads(state: Any, settings: Any, what: str, reads: Iterable[log.Read]) -> None:
+    """A command that shows a person's data records it as the web does: the operator is
+    ECOPY_ACTOR with ECOPY_ROLE, of ECOPY_COMMUNE, from "cli"."""
+    record_reads(state.db, state.store, actor=settings.actor or "ecopy",
+                 role=settings.role or "cli", agency=settings.commune_code, what=what,
+                 reads=reads, address="cli",
+                 alert_persons_per_hour=settings.access_alert_persons_per_hour)
+
+
 def seal_days(db: Database, store: ObjectStore, today: date | None = None,
               ) -> list[dict[str, Any]]:
     """Hash every finished day not sealed yet into the audit chain; the seals written. Safe

@@ -137,3 +137,17 @@ def test_each_day_is_sealed_into_the_audit_chain(site: dict) -> None:
     assert checked.returncode == 1
     states = {d["day"]: d["state"] for d in json.loads(checked.stdout)["days"]}
     assert states[day.isoformat()] == "changed"
+
+
+def test_commands_that_show_a_person_record_it_too(site: dict) -> None:
+    """A command showing a person (here `ecopy search`; `review list|show` and `register
+    export` call the same recorder) is in the access log as the operator, from "cli"."""
+    lan = staff(site, "lan")
+    open_dossier(lan, PERSON, "Trần Văn An")
+    env = {**site["env"], "ECOPY_ACTOR": "operator", "ECOPY_ROLE": "clerk"}
+    found = run_cli(["search", "tran van an", "--json"], env)
+    assert found.returncode == 0, found.stderr
+    with site["state"].db.read() as s:
+        rows = [r for r in log.of_person(s, PERSON) if r.actor == "operator"]
+    assert [(r.what, r.role, r.agency, r.address) for r in rows] == [
+        ("search", "clerk", "11111", "cli")]

@@ -61,7 +61,7 @@ def what_text(what: str, lang: str) -> str:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.access import record_reads, report
+    from ecopy.access import record_cli_reads, report
     from storage.db.access import Read
 
     if not PERSON_ID.match(args.person_id):
@@ -76,10 +76,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_USAGE
     state = state_for(args, settings)
     rows = report(state.db, args.person_id, since=since)
-    record_reads(state.db, state.store, actor=settings.actor or "ecopy",
-                 role=settings.role or "cli", agency=settings.commune_code,
-                 what="access_report", reads=[Read(args.person_id)], address="cli",
-                 alert_persons_per_hour=settings.access_alert_persons_per_hour)
+    record_cli_reads(state, settings, "access_report", [Read(args.person_id)])
     if args.json:
         print(json.dumps({"person_id": args.person_id, "reads": rows}, ensure_ascii=False,
                          indent=2))

@@ -47,8 +47,10 @@ def _commune(args: argparse.Namespace, settings: Settings) -> str | None:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.access import record_cli_reads
     from ecopy.reports.books import export_book
     from ecopy.wiring import open_state
+    from storage.db.access import copy_reads
 
     commune = _commune(args, settings)
     if commune is None:
@@ -64,6 +66,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    with state.db.read() as s:  # the exported rows name requesters: whose copies they are
+        reads = copy_reads(s, [row.entry.copy_id for row in book.rows])
+    record_cli_reads(state, settings, "register_export", reads)
     en = settings.lang == "en"
     print(f"{len(book.rows)} entries, {book.period}, book {book.book_label} → {args.out_file}"
            if en else

@@ -94,7 +94,9 @@ def _summary(record: dict) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     """The commune's review queue, longest waiting first, a page at a time (--cursor)."""
+    from ecopy.access import record_cli_reads
     from ecopy.wiring import open_state
+    from storage.db.access import Read
     from storage.db.cases import queue
 
     state = open_state(args, settings)
@@ -102,6 +104,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         page = queue(s, settings.commune_code, (DocStatus.NEEDS_REVIEW,), cursor=args.cursor,
                      limit=args.limit, full=True)
     rows = [_summary(r) for r in page.items]
+    record_cli_reads(state, settings, "review_queue",
+                     [Read(r.get("person_id") or "", r["case_id"]) for r in page.items])
     if args.json:
         print(json.dumps({"cases": rows, "next_cursor": page.next_cursor},
                          ensure_ascii=False, indent=2))
@@ -115,11 +119,15 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from ecopy.access import record_cli_reads
     from pipeline.reasons import Reason, message
+    from storage.db.access import Read
 
-    _, record = _load(args, settings)
+    state, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
+    record_cli_reads(state, settings, "case_fields",
+                     [Read(record.get("person_id") or "", record["case_id"])])
     summary = _summary(record)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from ecopy.access import record_reads
+    from ecopy.access import record_cli_reads
     from pipeline.dates import parse_date
     from storage.db.access import Read
     from storage.db.paging import BadCursor
@@ -77,11 +77,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                  object="search", details={"hits": len(page.items), "via": "cli",
                                            "communes": "all" if agencies is None
                                            else settings.commune_code})
-    record_reads(state.db, state.store, actor=settings.actor or "ecopy",
-                 role=settings.role or "cli", agency=settings.commune_code, what="search",
-                 reads=[Read(h.person_id, h.case_id or h.dossier_id) for h in page.items],
-                 address="cli",
-                 alert_persons_per_hour=settings.access_alert_persons_per_hour)
+    record_cli_reads(state, settings, "search",
+                     [Read(h.person_id, h.case_id or h.dossier_id) for h in page.items])
     rows = [{"dossier_code": h.public_code, "dossier_id": h.dossier_id, "agency": h.agency,
              "person_id": h.person_id, "person_name": h.person_name,
              "opened_at": h.opened_at.isoformat(timespec="seconds"), "case_id": h.case_id,
