@@ -326,3 +326,22 @@ def test_serve_with_one_process_per_core_shares_the_database(denv: dict[str, str
     finally:
         out = _stop(server)
     assert server.returncode == 0, out
+
+
+def test_a_job_lost_from_redis_is_queued_again_by_the_supervisor(
+        denv: dict[str, str], redis_server: RedisServer) -> None:
+    """Whatever way a job is lost (here: every queue wiped while the workers run), the
+    supervisor finds the documents the database says are waiting and queues them again,
+    with nobody running `ecopy reconcile`."""
+    env = {**denv, "ECOPY_WORKER_SWEEP_S": "3"}
+    batch = _submit(env)
+    redis_server.client().flushall()  # the jobs are gone; the cases wait in the database
+    supervisor = _run_supervised(env)
+    try:
+        _wait_done(env, batch, seconds=180)
+        _assert_filed_once(env, batch)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- workers ---\n{_stop(supervisor)[-6000:]}") from None
+    finally:
+        out = _stop(supervisor) if supervisor.poll() is None else ""
+    assert "its job was lost" in out, out[-3000:]

@@ -1,7 +1,9 @@
 """Worker processes and the supervisor that keeps them running.
 
 ``ecopy worker --processes N`` starts N worker processes, each running one rq worker
-(``run_worker``) in its own session, and restarts any that dies. When a worker is killed
+(``run_worker``) in its own session, and restarts any that dies. Every minute it also
+looks for documents the database says wait for OCR whose job Redis no longer has
+(``requeue_lost``). When a worker is killed
 in the middle of a job (SIGKILL, OOM, power cut on a scan station), rq would only notice
 the abandoned job once its heartbeat TTL expires, minutes later. The supervisor knows at
 once, so it requeues that job itself (``requeue_abandoned``). Jobs are idempotent
@@ -117,15 +119,53 @@ def rescue_stuck(redis: Redis, stuck_after_s: float = STUCK_AFTER_S) -> list[str
     return rescued
 
 
+def requeue_lost(redis: Redis, waiting: Sequence[dict]) -> list[str]:
+    """Cases the database says wait for OCR or for understanding (``waiting``: records with
+    a batch) whose job is gone from Redis, or started by no live worker, are queued again.
+    The safety net under the two rescues above: whatever way a job was lost while the line
+    was down (a Redis restart between two writes, a horse that died unseen), the document
+    goes on without anyone running `ecopy reconcile`. Jobs are idempotent, so a job requeued twice
+    does its stage once. Returns the case ids queued."""
+    from rq.exceptions import NoSuchJobError
+
+    from workers.jobs import job_id
+
+    busy = {w.get_current_job_id() for w in Worker.all(connection=redis)}
+    queued = []
+    for record in waiting:  # received: its OCR job; ocr (read): its understand job
+        stage = "ocr" if record["status"] == "received" else "understand"
+        jid = job_id(stage, record["case_id"])
+        try:
+            job = Job.fetch(jid, connection=redis)
+            status = job.get_status()
+        except NoSuchJobError:
+            status = None
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            continue
+        if status == JobStatus.STARTED and jid in busy:
+            continue
+        if status == JobStatus.FAILED:
+            continue  # out of retries: `ecopy status` shows it; not retried for ever here
+        if status is not None:  # finished (yet the case waits) or abandoned: run it again
+            job.delete()
+        if enqueue(redis, stage, record["case_id"], record["batch_id"]):
+            queued.append(record["case_id"])
+    return queued
+
+
 class Supervisor:
     """Keeps ``count`` worker processes alive; ``spawn(name)`` starts one."""
 
     def __init__(self, redis: Redis, count: int, spawn: Callable[[str], subprocess.Popen],
-                 prefix: str) -> None:
+                 prefix: str, *, waiting: Callable[[float], list[dict]] | None = None,
+                 sweep_every_s: float = 60) -> None:
         self.redis = redis
         self.count = count
         self.spawn = spawn
         self.prefix = prefix
+        # `waiting(older_than_s)`: cases waiting for OCR for longer than that (the database)
+        self.waiting = waiting
+        self.sweep_every_s = sweep_every_s
         self.children: dict[str, subprocess.Popen] = {}
         self.restarts = 0
         self._stopping = False
@@ -142,6 +182,7 @@ class Supervisor:
         slots = {slot: self._start(slot) for slot in range(self.count)}
         failures = [0] * self.count
         next_rescue = time.monotonic()
+        next_sweep = time.monotonic() + self.sweep_every_s
         orphaned: set[str] = set()  # dead workers whose job could not be requeued yet
         try:
             while not self._stopping:
@@ -161,6 +202,14 @@ class Supervisor:
                             log.warning("requeued %s, lost between dequeue and start", job_id)
                     except Exception as exc:  # Redis down: try again at the next round
                         log.debug("rescue skipped: %s", exc)
+                if self.waiting is not None and time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.sweep_every_s
+                    try:
+                        for case_id in requeue_lost(self.redis,
+                                                    self.waiting(self.sweep_every_s)):
+                            log.warning("requeued case %s: its job was lost", case_id)
+                    except Exception as exc:  # Redis or the database down: next round
+                        log.debug("sweep skipped: %s", exc)
                 for slot, name in list(slots.items()):
                     proc = self.children[name]
                     if proc.poll() is None:

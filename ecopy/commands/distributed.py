@@ -213,8 +213,22 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             argv += ["--store", str(args.store)]
         return subprocess.Popen(argv, start_new_session=True)  # its own group: killable whole
 
+    state = open_state(args, settings)
+
+    def waiting(older_than_s: float) -> list[dict]:
+        from datetime import UTC, datetime, timedelta
+
+        from storage.db.cases import unfinished
+
+        before = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        with state.db.read() as s:
+            return [r for r in unfinished(s, ("received", "ocr")) if r.get("batch_id")
+                    and datetime.fromisoformat(r["status_at"]) < before]
+
     prefix = f"ecopy-{socket.gethostname()}-{os.getpid()}"
-    return Supervisor(_redis(settings), count, spawn, prefix).run()
+    sweep = float(os.environ.get("ECOPY_WORKER_SWEEP_S", "60"))
+    return Supervisor(_redis(settings), count, spawn, prefix, waiting=waiting,
+                      sweep_every_s=sweep).run()
 
 
 def _progress(state: Any, redis: Any, batch: dict) -> list[dict[str, Any]]:
