@@ -66,11 +66,20 @@ def export_copy(store_dir: Path, key: str, out: Path) -> Path:
     return out
 
 
+# Tesseract's readings of page images, remembered (tests/fault_engines.py `cached`, kept in
+# the repository): for the CLI runs of tests that are not about OCR. The tests about OCR
+# (test_ocr*, test_understand, test_end_to_end, test_quality, the accuracy tests) read with
+# tesseract itself.
+CACHED_OCR = {"ECOPY_OCR_ENGINE": "tests.fault_engines:cached",
+              "ECOPY_TEST_OCR_CACHE": str(ROOT / "tests" / "data" / "ocr-cache")}
+
+
 @pytest.fixture
 def env(pki_dir: Path) -> dict[str, str]:
-    """Environment for CLI runs: this session's dev PKI, never the user's."""
+    """Environment for CLI runs: this session's dev PKI, never the user's; remembered OCR."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     out["ECOPY_PKI_DIR"] = str(pki_dir)
+    out.update(CACHED_OCR)
     return out
 
 
@@ -90,6 +99,7 @@ def sample_copy(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     env["ECOPY_PKI_DIR"] = str(pki_dir)
+    env.update(CACHED_OCR)
     store_dir = tmp_path_factory.mktemp("sample-copy") / "store"
     proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
                     "--certify-all", "--out", str(store_dir), "--workers", "1", "--json",

@@ -25,7 +25,7 @@ from storage.evidence.cancellations import (
     scan_cancellations,
 )
 from storage.state import State
-from tests.conftest import CORPUS, PERSON, open_state, run_cli
+from tests.conftest import CACHED_OCR, CORPUS, PERSON, open_state, run_cli
 
 REF, DATE, REASON = "15/QĐ-UBND", "2026-11-20", "Bản chính đã bị tẩy xóa, sửa chữa <b>&</b>"
 
@@ -35,6 +35,7 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path,
     """A real signed e-copy, made once by `ecopy process`; tests work on copies of its store."""
     store_dir = tmp_path_factory.mktemp("cancel-store")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env.update(CACHED_OCR)  # not about OCR
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     scan = CORPUS / "tesseract-test" / "phototest.tif"
     result = run_cli(["process", str(scan), "--person-id", PERSON, "--out", str(store_dir),

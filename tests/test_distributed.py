@@ -19,15 +19,21 @@ from rq import Worker
 
 from storage.backends import LocalStore
 from storage.evidence.register import check_chain, register_numbers
-from tests.conftest import PERSON, ROOT, export_copy, pg_settings, run_cli, sealed, sign_in
+from tests.conftest import (
+    CACHED_OCR,
+    PERSON,
+    ROOT,
+    export_copy,
+    pg_settings,
+    run_cli,
+    sealed,
+    sign_in,
+)
 from tests.redisserver import RedisServer
 
 SAMPLES = [ROOT / "samples" / "birth_cert.jpg", ROOT / "samples" / "citizen_id.png"]
 COMMUNE = "99999"
-# these tests are about queues, workers and faults, not OCR: tesseract's readings of the
-# samples' pages are remembered (tests/fault_engines.py `cached`, kept in the repository)
-CACHED_OCR = {"ECOPY_OCR_ENGINE": "tests.fault_engines:cached",
-              "ECOPY_TEST_OCR_CACHE": str(Path(__file__).parent / "data" / "ocr-cache")}
+# these tests are about queues, workers and faults, not OCR: remembered OCR (conftest)
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from storage.evidence.register import check_chain, register_numbers
-from tests.conftest import PERSON, pg_settings, run_cli, sealed
+from tests.conftest import CACHED_OCR, PERSON, pg_settings, run_cli, sealed
 from tests.redisserver import RedisServer
 from tests.s3server import REGION
 from tests.test_distributed import (
-    CACHED_OCR,
     COMMUNE,
     SAMPLES,
     _run_supervised,

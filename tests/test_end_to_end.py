@@ -14,9 +14,15 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from tests.conftest import PERSON, export_copy, run_cli
+from tests.conftest import CACHED_OCR, PERSON, export_copy, run_cli
 
 VIET = "vietadmin-ocr-llm-rag"
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """This module is about reading the papers: tesseract itself, never remembered OCR."""
+    return {k: v for k, v in env.items() if k not in CACHED_OCR}
+
 
 
 @pytest.fixture(scope="module")

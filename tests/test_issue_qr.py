@@ -19,7 +19,7 @@ from pipeline.cardqr import read_qr_codes
 from pipeline.issueqr import issue_qr_text, parse_issue_qr
 from storage.backends import LocalStore
 from storage.db.dossiers import open_dossier
-from tests.conftest import PERSON, SAMPLES, open_state, run_cli
+from tests.conftest import CACHED_OCR, PERSON, SAMPLES, open_state, run_cli
 
 
 def test_issue_qr_text_round_trip() -> None:
@@ -41,6 +41,7 @@ def test_issue_qr_text_round_trip() -> None:
 
 def test_copy_issued_in_a_dossier_carries_its_code(tmp_path: Path, pki_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env.update(CACHED_OCR)  # not about OCR
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     store_dir = tmp_path / "store"
     state = open_state(LocalStore(store_dir))

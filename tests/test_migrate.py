@@ -35,6 +35,7 @@ from storage.evidence.audit import append_event, read_events, verify_audit
 from storage.evidence.register import check_chain
 from storage.migration.migrate import Source, migrate
 from tests.conftest import (
+    CACHED_OCR,
     CORPUS,
     PERSON,
     SAMPLES,
@@ -54,6 +55,7 @@ NEW = {"00692": "00691", "00697": "00691", "02200": "02215", "02203": "02215"}
 
 def _env(pki_dir: Path, **extra: str) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    out.update(CACHED_OCR)  # not about OCR
     return {**out, "ECOPY_PKI_DIR": str(pki_dir), "OMP_THREAD_LIMIT": "1", **extra}
 
 

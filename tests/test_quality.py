@@ -12,9 +12,15 @@ from PIL import Image, ImageEnhance, ImageFilter
 from pipeline.limits import Limits
 from pipeline.quality import assess
 from pipeline.reasons import Reason, Rejected
-from tests.conftest import PERSON, ROOT, run_cli
+from tests.conftest import CACHED_OCR, PERSON, ROOT, run_cli
 
 LIMITS = Limits()
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """This module is about reading the papers: tesseract itself, never remembered OCR."""
+    return {k: v for k, v in env.items() if k not in CACHED_OCR}
+
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from storage.backends import LocalStore
 from storage.db.dossiers import open_dossier
 from storage.db.schema import outbox as outbox_table
 from storage.state import State
-from tests.conftest import PERSON, ROOT, SAMPLES, open_state, run_cli
+from tests.conftest import CACHED_OCR, PERSON, ROOT, SAMPLES, open_state, run_cli
 from tests.portalserver import PortalServer
 from workers.sync import PortalClient, PortalConfig, deliver_due
 
@@ -51,6 +51,7 @@ def _dead_url() -> str:
 def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
     store_dir = tmp_path_factory.mktemp("sync-store")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env.update(CACHED_OCR)  # not about OCR
     env.update(ECOPY_PKI_DIR=str(pki_dir), ECOPY_PORTAL_URL=_dead_url(), OMP_THREAD_LIMIT="1")
     proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
                     "--certify-all", "--out", str(store_dir), "--workers", "1", "--json",

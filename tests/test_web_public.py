@@ -30,7 +30,7 @@ from pipeline.procedures import procedure
 from storage.backends import LocalStore
 from storage.db.access import of_person
 from storage.evidence.audit import read_events
-from tests.conftest import PERSON, SAMPLES, open_state, run_cli, sign_in
+from tests.conftest import CACHED_OCR, PERSON, SAMPLES, open_state, run_cli, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 REQUESTER = "<script>alert(1)</script> Nguyễn Văn An"
@@ -41,6 +41,7 @@ DECISION, REASON = "15/QĐ-UBND", "Bản chính bị <b>tẩy xóa</b>"
 def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
     """A store holding one certified copy of samples/birth_cert.jpg, and staff accounts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env.update(CACHED_OCR)  # not about OCR
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     store_dir = tmp_path_factory.mktemp("web-public-store")
     proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,

@@ -26,7 +26,7 @@ from storage.backends import LocalStore
 from storage.db.cases import corrections_of, get_case
 from storage.db.dossiers import open_dossier
 from storage.state import State
-from tests.conftest import CORPUS, PERSON, open_state, run_cli, sign_in
+from tests.conftest import CACHED_OCR, CORPUS, PERSON, open_state, run_cli, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 VIET = CORPUS / "vietadmin-ocr-llm-rag"
@@ -43,6 +43,7 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path,
     a dossier of commune 99999 with accounts; tests work on copies of it. The two case ids."""
     store_dir = tmp_path_factory.mktemp("web-review") / "store"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env.update(CACHED_OCR)  # not about OCR
     env.update(ECOPY_PKI_DIR=str(pki_dir), ECOPY_STORE=str(store_dir), ECOPY_WORKERS="1")
     state = open_state(LocalStore(store_dir))
     for user, name, role, agency, title in USERS:
@@ -67,6 +68,7 @@ def site(made: tuple[Path, str, str], tmp_path: Path, pki_dir: Path):
     shutil.copytree(store_dir, tmp_path / "store")
     state = open_state(LocalStore(tmp_path / "store"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
+    env.update(CACHED_OCR)  # not about OCR
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     settings = replace(load_settings(env), web_secure_cookies=False)
     app = create_app(settings, state)
