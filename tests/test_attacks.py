@@ -293,3 +293,23 @@ def test_tokens_with_any_characters_are_refused_not_crashed(site: dict) -> None:
                   files={"file": ("a.pdf", b"%PDF-1.7", "application/pdf")}).status_code == 403
     c.get("/complaints/new")
     assert c.post("/complaints/new", data={"ftoken": "ừ.ừ.ừ", "text": "x"}).status_code == 403
+
+
+# ------------------------------------------------------------------ the deployment
+
+
+def test_compose_keeps_keys_off_the_web_and_redis_behind_a_password() -> None:
+    """Was: the internet-facing web container mounted the signing keys, and Redis took any
+    client. (One S3 identity per service: tests/test_s3_identities.py.)"""
+    from tests.test_s3_identities import _compose_services
+
+    services = _compose_services()
+    holders = {name for name, block in services.items() if "pki:" in block}
+    assert holders == {"worker-sign"}  # the only service with the signing keys
+    assert "ECOPY_KEY_SOURCE" not in services["web"] and "P12" not in services["web"]
+    assert "requirepass" in services["redis"] and "redis_password" in services["redis"]
+    assert "REDISCLI_AUTH" in services["redis"]  # the health check signs in too
+    anchor = (Path(__file__).parents[1] / "docker-compose.yml").read_text().split(
+        "\nservices:\n")[0]
+    assert "ECOPY_REDIS_PASSWORD_FILE: /run/secrets/redis_password" in anchor
+    assert re.search(r"secrets: \[[^\]]*redis_password", anchor)
