@@ -260,31 +260,26 @@ async def approve(request: Request, case_id: str) -> Response:
     dossier = _dossier_of(request, account, record)
     requester = dossier.person_name if dossier and dossier.person_name else None
     processor: Processor = request.app.state.processor
-    if processor.mode() == "distributed":  # the signing worker holds the keys, not we
-        try:
-            claimed = await run_in_threadpool(
-                actions.queue_approval, settings, request.app.state.work, record,
-                actor=account.username, role=account.role, requester_name=requester,
-                enqueue=processor.enqueue_approval)
-        except actions.InProgress:
-            return _page_context(request, account, record, status=409,
-                                 alert=t(request, "certify.busy"))
-        except actions.ActionRefused:
-            return _page_context(request, account, record, status=409,
-                                 alert=t(request, "certify.not_waiting"))
-        audit_event(request, account.username, "certify_approve", f"cases/{case_id}",
-                    record["sha256"], status="queued", copy_id=claimed["copy_id"])
-        return RedirectResponse(f"/certify/{case_id}?done=queued", 303)
+    queued = processor.mode() == "distributed"  # the signing worker holds the keys, not we
+    work, who = request.app.state.work, {"actor": account.username, "role": account.role,
+                                         "requester_name": requester}
     try:
-        outcome = await run_in_threadpool(
-            actions.approve_document, settings, request.app.state.work, record,
-            actor=account.username, role=account.role, requester_name=requester)
+        if queued:
+            claimed = await run_in_threadpool(actions.queue_approval, settings, work, record,
+                                              enqueue=processor.enqueue_approval, **who)
+        else:
+            outcome = await run_in_threadpool(actions.approve_document, settings, work,
+                                              record, **who)
     except actions.InProgress:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.busy"))
     except actions.ActionRefused:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.not_waiting"))
+    if queued:
+        audit_event(request, account.username, "certify_approve", f"cases/{case_id}",
+                    record["sha256"], status="queued", copy_id=claimed["copy_id"])
+        return RedirectResponse(f"/certify/{case_id}?done=queued", 303)
     audit_event(request, account.username, "certify_approve", f"cases/{case_id}",
                 record["sha256"], status=str(outcome.status), copy_id=outcome.copy_id,
                 register_number=outcome.register_number, reason=outcome.reason)
