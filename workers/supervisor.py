@@ -62,7 +62,12 @@ def run_worker(context: WorkerContext, stages: Sequence[str], name: str,
 
 
 def requeue_abandoned(redis: Redis, worker_name: str) -> str | None:
-    """The job a dead worker was running goes back on its queue. Returns its id, if any."""
+    """The job a dead worker was running goes back on its queue. Returns its id, if any.
+
+    rq registers the job as started and forks the work-horse; only the horse marks the job
+    STARTED. A worker killed between the two leaves a job still marked QUEUED that is on no
+    queue (it sits in the started registry and the intermediate list): that one is requeued
+    too, and only a job still waiting on its queue is left alone."""
     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name,
                                 connection=redis)
     if worker is None:
@@ -75,13 +80,31 @@ def requeue_abandoned(redis: Redis, worker_name: str) -> str | None:
         job = Job.fetch(job_id, connection=redis)
     except Exception:  # expired or deleted meanwhile: nothing to requeue
         return None
-    if job.get_status() != JobStatus.STARTED or not job.origin.startswith(QUEUE_PREFIX):
+    if not job.origin.startswith(QUEUE_PREFIX):
         return None
+    status = job.get_status()
+    if status == JobStatus.QUEUED and _waits_on_queue(redis, job):
+        return None
+    if status not in (JobStatus.STARTED, JobStatus.QUEUED):
+        return None
+    _requeue(redis, job)
+    return job_id
+
+
+def _waits_on_queue(redis: Redis, job: Job) -> bool:
+    return redis.lpos(queue(redis, job.origin.removeprefix(QUEUE_PREFIX)).key, job.id) is not None
+
+
+def _requeue(redis: Redis, job: Job) -> None:
+    """Put a lost job back on its queue: forget its executions and its place in the
+    intermediate list (rq leaves both behind when the worker dies), then enqueue it anew."""
     stage = job.origin.removeprefix(QUEUE_PREFIX)
+    q = queue(redis, stage)
+    q.started_job_registry.remove_executions(job)
+    redis.lrem(q.intermediate_queue_key, 0, job.id)
     sha, batch_id = job.args
     job.delete()
     enqueue(redis, stage, sha, batch_id)
-    return job_id
 
 
 STUCK_AFTER_S = 20  # a job this long between dequeue and start was lost in a dequeue
@@ -140,15 +163,16 @@ def requeue_lost(redis: Redis, waiting: Sequence[dict]) -> list[str]:
             status = job.get_status()
         except NoSuchJobError:
             status = None
-        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED) or jid in busy:
             continue
-        if status == JobStatus.STARTED and jid in busy:
+        if status == JobStatus.QUEUED and _waits_on_queue(redis, job):
             continue
         if status == JobStatus.FAILED:
             continue  # out of retries: `ecopy status` shows it; not retried for ever here
         if status is not None:  # finished (yet the case waits) or abandoned: run it again
-            job.delete()
-        if enqueue(redis, stage, record["case_id"], record["batch_id"]):
+            _requeue(redis, job)
+            queued.append(record["case_id"])
+        elif enqueue(redis, stage, record["case_id"], record["batch_id"]):
             queued.append(record["case_id"])
     return queued
 
