@@ -10,13 +10,27 @@ changed since. The alert: an account that reads more than
 ``access_alert`` audit event (account, count, hour; no person) and a warning in the log, once
 per hour (the count is made once a minute, or sooner when the account has read as many
 rows as the limit since the last count).
+
+The web app does not write a page's reads in the page's own request: each read is handed to
+``PendingReads``, which writes what its process collected every fraction of a second in one
+transaction (a transaction per page was what a page cost most, issue 14's load run). What a
+read records (its time, who, whose data) is fixed when the page is served; a process that is
+stopped writes what it holds before it exits, so only a process killed outright (SIGKILL,
+power cut) can lose the last ``FLUSH_EVERY_S`` of its reads. When the database cannot take
+the reads for long, pages stop being served (``AccessLogUnavailable``) rather than shown
+unrecorded.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 import time
+import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,34 +43,177 @@ from storage.evidence.audit import append_event, read_events
 
 LOG = logging.getLogger("ecopy.access")
 SEAL_PREFIX = "access_day:"  # pointer per sealed day: {"rows": n, "sha256": ...}
+# a day is sealed this long after it ended: reads of its last moments, kept by a web
+# process (PendingReads) or in a transaction still open, are in the database by then
+SEAL_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one page or command showed of whom, fixed when it was shown."""
+
+    at: datetime
+    actor: str
+    role: str
+    agency: str
+    what: str
+    reads: tuple[log.Read, ...]
+    address: str
 
 
 def record_reads(db: Database, store: ObjectStore, *, actor: str, role: str, agency: str,
                  what: str, reads: Iterable[log.Read], address: str,
                  alert_persons_per_hour: int) -> None:
-    """Write the reads, then look whether the account now reads unusually many persons."""
-    reads = [r for r in reads if r.person_id or r.ref]
-    if not reads:
+    """Write the reads now, then look whether the account reads unusually many persons."""
+    reading = _reading(actor, role, agency, what, reads, address)
+    if reading is not None:
+        write_readings(db, store, [reading], alert_persons_per_hour)
+
+
+def _reading(actor: str, role: str, agency: str, what: str, reads: Iterable[log.Read],
+             address: str) -> Reading | None:
+    kept = tuple(r for r in reads if r.person_id or r.ref)
+    if not kept:
+        return None
+    return Reading(datetime.now(UTC), actor, role, agency, what, kept, address)
+
+
+def write_readings(db: Database, store: ObjectStore, readings: list[Reading],
+                   alert_persons_per_hour: int) -> None:
+    """Write readings in one transaction; then, for each account whose time has come, count
+    the persons it read in the last hour and raise the alert once an hour."""
+    if not readings:
         return
     now = datetime.now(UTC)
-    _seal_once_a_day(db, store, now.date())
+    _seal_once_a_day(db, store, (now - SEAL_AFTER).date())
     hour_ago = now - timedelta(hours=1)
+    alerts = []
     with db.write() as s:
-        log.record(s, actor=actor, role=role, agency=agency, what=what, reads=reads,
-                   address=address, at=now)
-        if alert_persons_per_hour <= 0 or not _time_to_look(db, actor, len(reads),
-                                                            alert_persons_per_hour):
+        for r in readings:
+            log.record(s, actor=r.actor, role=r.role, agency=r.agency, what=r.what,
+                       reads=r.reads, address=r.address, at=r.at)
+        if alert_persons_per_hour <= 0:
             return
-        persons = log.persons_read_since(s, actor, hour_ago)
-        if persons <= alert_persons_per_hour or log.alerted_since(s, actor, hour_ago):
+        for (actor, role, agency, address), count in _per_account(readings).items():
+            if not _time_to_look(db, actor, count, alert_persons_per_hour):
+                continue
+            persons = log.persons_read_since(s, actor, hour_ago)
+            if persons <= alert_persons_per_hour or log.alerted_since(s, actor, hour_ago):
+                continue
+            log.record(s, actor=actor, role=role, agency=agency, what=log.ALERT,
+                       reads=[log.Read("", f"{persons} persons/hour")], address=address,
+                       at=now)
+            alerts.append((actor, role, agency, address, persons))
+    for actor, role, agency, address, persons in alerts:
+        LOG.warning("access alert: account %s read %d persons within an hour (limit %d)",
+                    actor, persons, alert_persons_per_hour)
+        append_event(store, actor="ecopy", action="access_alert", object=f"accounts/{actor}",
+                     details={"persons_in_hour": persons, "limit": alert_persons_per_hour,
+                              "role": role, "agency": agency, "address": address})
+
+
+def _per_account(readings: list[Reading]) -> dict[tuple[str, str, str, str], int]:
+    """Rows read per account (with the role, commune and address of its last reading)."""
+    rows: dict[str, int] = {}
+    last: dict[str, Reading] = {}
+    for r in readings:
+        rows[r.actor] = rows.get(r.actor, 0) + len(r.reads)
+        last[r.actor] = r
+    return {(a, last[a].role, last[a].agency, last[a].address): n for a, n in rows.items()}
+
+
+class AccessLogUnavailable(RuntimeError):
+    """The database has not taken this process's reads for too long: staff pages stop."""
+
+
+class PendingReads:
+    """A web process's reads on their way to the database: ``add`` keeps a page's reads and
+    a thread writes what was kept every ``every_s`` seconds (sooner once ``max_rows`` wait),
+    in one transaction. ``flush`` writes now; it runs when the app stops and at exit.
+
+    If a write fails (the database away), the reads stay and are written at the next round;
+    once ``max_backlog`` rows wait unwritten, ``add`` refuses, and the page with it."""
+
+    def __init__(self, db: Database, store: ObjectStore, alert_persons_per_hour: int, *,
+                 every_s: float = 0.25, max_rows: int = 2000,
+                 max_backlog: int = 20000) -> None:
+        self.db, self.store = db, store
+        self.alert_persons_per_hour = alert_persons_per_hour
+        self.every_s, self.max_rows, self.max_backlog = every_s, max_rows, max_backlog
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one writer at a time: rows keep their order
+        self._kept: list[Reading] = []
+        self._rows = 0
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._failing_since: float | None = None
+        _BUFFERS.add(self)
+
+    def add(self, *, actor: str, role: str, agency: str, what: str,
+            reads: Iterable[log.Read], address: str) -> None:
+        reading = _reading(actor, role, agency, what, reads, address)
+        if reading is None:
             return
-        log.record(s, actor=actor, role=role, agency=agency, what=log.ALERT,
-                   reads=[log.Read("", f"{persons} persons/hour")], address=address, at=now)
-    LOG.warning("access alert: account %s read %d persons within an hour (limit %d)",
-                actor, persons, alert_persons_per_hour)
-    append_event(store, actor="ecopy", action="access_alert", object=f"accounts/{actor}",
-                 details={"persons_in_hour": persons, "limit": alert_persons_per_hour,
-                          "role": role, "agency": agency, "address": address})
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's reads are its own
+                self._kept, self._rows, self._thread = [], 0, None
+                self._pid = os.getpid()
+            if self._rows >= self.max_backlog:
+                raise AccessLogUnavailable(
+                    f"{self._rows} reads wait to be written to the access log")
+            self._kept.append(reading)
+            self._rows += len(reading.reads)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ecopy-access-log",
+                                                daemon=True)
+                self._thread.start()
+            if self._rows >= self.max_rows:
+                self._wake.set()
+
+    def flush(self) -> int:
+        """Write what is kept now; the number of rows written (0 when the write failed)."""
+        with self._write_lock:
+            with self._lock:
+                batch, self._kept, rows = self._kept, [], self._rows
+                self._rows = 0
+            if not batch:
+                return 0
+            try:
+                write_readings(self.db, self.store, batch, self.alert_persons_per_hour)
+            except Exception:
+                with self._lock:  # kept for the next round, before what came meanwhile
+                    self._kept[:0] = batch
+                    self._rows += rows
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
+                    LOG.exception("writing %d reads to the access log failed; retrying", rows)
+                return 0
+            if self._failing_since is not None:
+                LOG.warning("the access log is written again after %.0f s",
+                            time.monotonic() - self._failing_since)
+                self._failing_since = None
+            return rows
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            self.flush()
+
+
+_BUFFERS: weakref.WeakSet[PendingReads] = weakref.WeakSet()
+
+
+def flush_pending(db: Database | None = None) -> None:
+    """Write every reading this process keeps (for `db` alone when given): before a report
+    is made from the log, when the app stops, and at exit."""
+    for buffer in list(_BUFFERS):
+        if db is None or buffer.db is db:
+            buffer.flush()
+
+
+atexit.register(flush_pending)
 
 
 _sealed_on: dict[str, date] = {}  # per database: the day this process last sealed on
@@ -105,7 +262,7 @@ def seal_days(db: Database, store: ObjectStore, today: date | None = None,
               ) -> list[dict[str, Any]]:
     """Hash every finished day not sealed yet into the audit chain; the seals written. Safe
     to run from several processes: a day's pointer is created once, by whoever wins."""
-    today = today or datetime.now(UTC).date()
+    today = today or (datetime.now(UTC) - SEAL_AFTER).date()
     with db.read() as s:
         first = log.first_day(s)
         done = get_pointer(s, log.SEALED_POINTER)
@@ -155,6 +312,7 @@ def report(db: Database, person_id: str, *, since: datetime | None = None,
     """The reads of one person's data, newest first, as the citizen's report shows them."""
     from pipeline import adminunits
 
+    flush_pending(db)  # this process's latest reads are part of the answer
     with db.read() as s:
         rows = log.of_person(s, person_id, since=since)
     out = []

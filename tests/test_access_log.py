@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from ecopy import accounts
-from ecopy.access import seal_days, verify_days
+from ecopy.access import PendingReads, flush_pending, seal_days, verify_days
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from storage.backends import LocalStore
@@ -72,6 +72,7 @@ def test_staff_reads_are_reported_to_the_citizen(site: dict) -> None:
     hoa = staff(site, "hoa")
     assert hoa.get(f"/dossiers/{dossier}").status_code == 404
 
+    flush_pending(site["state"].db)  # the web app writes its reads a moment later
     with site["state"].db.read() as s:
         rows = log.of_person(s, PERSON)
     what = {r.what for r in rows}
@@ -105,6 +106,7 @@ def test_reading_many_persons_in_an_hour_raises_one_alert(site: dict) -> None:
         open_dossier(lan, f"0013010123{i:02d}", f"Người thử {i}")
     assert lan.get("/dossiers").status_code == 200  # five persons in one page
     assert lan.get("/dossiers").status_code == 200
+    flush_pending(site["state"].db)
     alerts = [e for e in read_events(site["state"].store) if e["action"] == "access_alert"]
     assert len(alerts) == 1  # once per hour, however long it goes on
     assert alerts[0]["object"] == "accounts/lan"
@@ -120,10 +122,10 @@ def test_each_day_is_sealed_into_the_audit_chain(site: dict) -> None:
             log.record(s, actor="lan", role="clerk", agency="11111", what="dossier",
                        reads=[log.Read(PERSON, f"d{hour}")], address="192.0.2.7",
                        at=datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
-    sealed = seal_days(state.db, state.store)
+    sealed = seal_days(state.db, state.store, date.today())
     assert [s["day"] for s in sealed] == [day.isoformat(), (day + timedelta(1)).isoformat()]
     assert sealed[0]["rows"] == 3
-    assert seal_days(state.db, state.store) == []  # a day is sealed once
+    assert seal_days(state.db, state.store, date.today()) == []  # a day is sealed once
     assert verify_audit(state.store) == []
     assert {d["state"] for d in verify_days(state.db, state.store)} == {"ok"}
     seal_event = next(e for e in read_events(state.store) if e["action"] == "access_day")
@@ -151,3 +153,59 @@ def test_commands_that_show_a_person_record_it_too(site: dict) -> None:
         rows = [r for r in log.of_person(s, PERSON) if r.actor == "operator"]
     assert [(r.what, r.role, r.agency, r.address) for r in rows] == [
         ("search", "clerk", "11111", "cli")]
+
+
+def _rows_of(state, person_id: str) -> list:
+    with state.db.read() as s:
+        return log.of_person(s, person_id)
+
+
+def test_a_page_is_in_the_log_within_a_second_without_anyone_flushing(site: dict) -> None:
+    lan = staff(site, "lan")
+    dossier = open_dossier(lan, PERSON, "Trần Văn An")
+    assert lan.get(f"/dossiers/{dossier}").status_code == 200
+    deadline = datetime.now(UTC) + timedelta(seconds=5)
+    while not any(r.what == "dossier" for r in _rows_of(site["state"], PERSON)):
+        assert datetime.now(UTC) < deadline, "the page's read was never written"
+    row = next(r for r in _rows_of(site["state"], PERSON) if r.what == "dossier")
+    # the time is the page's, not the write's
+    assert datetime.now(UTC) - row.at.astimezone(UTC) < timedelta(seconds=5)
+
+
+def test_a_stopping_app_writes_what_it_kept(site: dict) -> None:
+    app = create_app(replace(load_settings(site["env"]), web_secure_cookies=False),
+                     site["state"])
+    app.state.access_log.every_s = 3600  # no timed write: only the stop can write it
+    with TestClient(app, follow_redirects=False, client=("192.0.2.7", 4000)) as lan:
+        assert sign_in(lan, "lan", PASSWORD).status_code == 303
+        dossier = open_dossier(lan, PERSON, "Trần Văn An")
+        assert lan.get(f"/dossiers/{dossier}").status_code == 200
+    assert "dossier" in {r.what for r in _rows_of(site["state"], PERSON)}
+
+
+def test_reads_wait_while_the_database_is_away_and_pages_stop_past_the_backlog(
+        site: dict, tmp_path: Path) -> None:
+    from storage.db import Database
+
+    state = site["state"]
+    away = Database(f"sqlite:///{tmp_path / 'gone' / 'no.sqlite3'}")  # its folder is absent
+    pending = PendingReads(away, state.store, 0, every_s=3600, max_backlog=3)
+    pending.add(actor="lan", role="clerk", agency="11111", what="dossier",
+                reads=[log.Read(PERSON, "d1")], address="192.0.2.7")
+    assert pending.flush() == 0  # the write failed: the read is kept, not dropped
+    pending.add(actor="lan", role="clerk", agency="11111", what="dossier",
+                reads=[log.Read(OTHER, "d2"), log.Read(PERSON, "d3")], address="192.0.2.7")
+    with pytest.raises(Exception, match="wait to be written"):
+        pending.add(actor="lan", role="clerk", agency="11111", what="dossier",
+                    reads=[log.Read(PERSON, "d4")], address="192.0.2.7")
+    pending.db = state.db  # the database answers again
+    assert pending.flush() == 3
+    assert [r.ref for r in _rows_of(state, PERSON)] == ["d3", "d1"]
+
+    # a web page whose reads cannot be kept is refused, in the clerk's language
+    lan = staff(site, "lan")
+    dossier = open_dossier(lan, PERSON, "Trần Văn An")
+    lan.app.state.access_log.max_backlog = 0
+    refused = lan.get(f"/dossiers/{dossier}")
+    assert refused.status_code == 503 and "Nhật ký truy cập" in refused.text
+    assert "Trần Văn An" not in refused.text

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from ecopy import accounts
+from ecopy.access import flush_pending
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from ecopy.web.security import AddressLimiter
@@ -170,6 +171,7 @@ def test_dossier_complaint_answered_and_closed(made: dict, state: State) -> None
     acts = [e["details"].get("act") for e in read_events(store) if e["action"] == "web"]
     for act in ("complaint_filed", "complaint_accept", "complaint_answer", "complaint_close"):
         assert act in acts, act
+    flush_pending(state.db)  # the web app writes its reads a moment later
     with state.db.read() as s:  # staff reads go to the access log (deleted on schedule)
         viewed = s.execute(select(access_events.c.what).where(
             access_events.c.ref == complaint.complaint_id)).scalars().all()

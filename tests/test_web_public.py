@@ -254,6 +254,7 @@ def test_warehouse_lists_and_serves_own_agency_copies(app, made: dict) -> None:
     assert c.get(f"/warehouse/{PERSON}").status_code == 404  # no personal ID in a URL
     assert c.get("/warehouse/..%2F..%2Faccounts").status_code == 404
     assert c.get("/copies/..%2Faccounts%2Flan.pdf").status_code == 404
+    app.state.access_log.flush()  # written a moment after the page, here at once
     with app.state.db.read() as s:  # reads are in the access log, not the audit chain
         read = {r.what for r in of_person(s, PERSON) if r.actor == "lan"}
     assert {"warehouse", "copy"} <= read

@@ -1,5 +1,7 @@
 """Recording what staff pages show of a person (ecopy.access): one call per page, with every
-person the page shows, after the page's data was read and before it is sent."""
+person the page shows, after the page's data was read and before it is sent. The reads go to
+the app's ``PendingReads``, which writes them a fraction of a second later with the other
+pages' reads of this process."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ from collections.abc import Iterable
 
 from fastapi import Request
 
-from ecopy.access import record_reads
 from ecopy.accounts import Account
 from ecopy.web.security import client_address
 from storage.db.access import Read
@@ -19,8 +20,6 @@ def record_read(request: Request, account: Account, what: str, person_id: str,
 
 
 def record_many(request: Request, account: Account, what: str, reads: Iterable[Read]) -> None:
-    state = request.app.state
-    record_reads(state.db, state.store, actor=account.username, role=account.role,
-                 agency=account.agency, what=what, reads=reads,
-                 address=client_address(request),
-                 alert_persons_per_hour=state.settings.access_alert_persons_per_hour)
+    request.app.state.access_log.add(actor=account.username, role=account.role,
+                                     agency=account.agency, what=what, reads=reads,
+                                     address=client_address(request))

@@ -26,6 +26,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ecopy.access import AccessLogUnavailable, PendingReads
 from ecopy.accounts import Account, authenticate
 from ecopy.settings import Settings
 from ecopy.web import i18n
@@ -166,6 +167,9 @@ def create_app(settings: Settings, state: State) -> FastAPI:
     app.state.trusted_proxies = trusted_networks(settings.web_trusted_proxies)
     app.state.processor = Processor(settings, state)  # uploads: embedded or distributed
     app.router.on_shutdown.append(app.state.processor.close)
+    app.state.access_log = PendingReads(state.db, state.store,
+                                        settings.access_alert_persons_per_hour)
+    app.router.on_shutdown.append(app.state.access_log.flush)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.auto_reload = False  # installed templates do not change: no stat per page
     app.state.templates = templates
@@ -177,6 +181,10 @@ def create_app(settings: Settings, state: State) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={quote(safe_next(request.url.path))}", 303)
+
+    @app.exception_handler(AccessLogUnavailable)
+    async def access_log_down(request: Request, _exc: AccessLogUnavailable) -> Response:
+        return render(request, "error.html", {"status": 503}, status=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def error_page(request: Request, exc: StarletteHTTPException) -> Response:

@@ -71,6 +71,11 @@ register({
     "error.400": ("Yêu cầu không hợp lệ.", "Invalid request."),
     "error.413": ("Tệp quá lớn.", "File too large."),
     "error.429": ("Quá nhiều yêu cầu; vui lòng thử lại sau.", "Too many requests; try later."),
+    "error.503": ("Nhật ký truy cập tạm thời không ghi được, nên trang có dữ liệu cá nhân chưa "
+                  "được hiển thị. Vui lòng thử lại sau ít phút; nếu vẫn lỗi, báo quản trị viên.",
+                  "The access log cannot be written just now, so pages with personal data are "
+                  "not shown. Try again in a few minutes; if it persists, tell the "
+                  "administrator."),
     "error.title": ("Có lỗi", "Something went wrong"),
     "error.back": ("Về trang chính", "Back to the start page"),
     "common.save": ("Lưu", "Save"),
