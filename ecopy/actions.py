@@ -29,7 +29,9 @@ from ecopy.settings import Settings
 from pipeline.types import FIELD_NAMES, DocStatus, DocumentOutcome
 from storage.state import State
 
-APPROVERS = ("certifier", "admin")
+# Decree 280/2025 Art 5: the person who certifies is the commune's Chairman or one
+# authorised or assigned by law; an administrator administers and never certifies
+APPROVERS = ("certifier",)
 WAITING = (DocStatus.NEEDS_REVIEW, DocStatus.READY)
 DATE_FIELDS = frozenset(f for f in FIELD_NAMES if f.endswith(("date", "date_of_birth",
                                                              "date_of_death")))
@@ -305,7 +307,7 @@ def _approve(state: State, record: dict, *, actor: str, role: str,
 
     if role not in APPROVERS:
         raise NotAllowed(f"role {role or '(none)'!r} may not approve a certification "
-                         "(certifier or admin)")
+                         "(certifiers only)")
     if record.get("status") not in (*WAITING, DocStatus.CERTIFYING):  # certifying: see claim
         raise NotWaiting(str(record.get("status")))
     claimed = _claim_approval(state, record, actor, queued)

@@ -281,6 +281,12 @@ def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
             if not page.next_cursor:
                 break
             cursor = page.next_cursor
+    from ecopy.access import record_cli_reads
+    from storage.db.access import Read
+
+    record_cli_reads(state, settings, "warehouse",
+                     [Read(c["person_id"], c["copy_id"]) for c in copies]
+                     or [Read(args.person_id, "")])
     if args.json:
         print(json.dumps(copies, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -288,12 +294,15 @@ def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
     table = Table(title=(f"Kho dữ liệu của {args.person_id}" if vi
                          else f"Data warehouse of {args.person_id}"))
     for col in (("Loại", "Type"), ("Tên giấy tờ", "Document"), ("Số CT", "Reg. no."),
-                ("Ngày", "Date"), ("Tệp", "File")):
+                ("Ngày", "Date"), ("Tình trạng", "Status"), ("Tệp", "File")):
         table.add_column(col[0] if vi else col[1], overflow="fold")
     for c in copies:
         entry = c["register_entry"]
+        status = (("ĐÃ HỦY" if vi else "CANCELLED") if c["cancelled"]
+                  else ("có hiệu lực" if vi else "valid"))
         table.add_row(c["doc_type"], c["document_name"],
-                      f"{entry['number']} / {entry['book']}", c["certified_at"][:10], c["key"])
+                      f"{entry['number']} / {entry['book']}", c["certified_at"][:10], status,
+                      c["key"])
     console = Console()
     console.print(table)
     if not copies:

@@ -124,9 +124,13 @@ class Td1Mrz:
             pid = parse_personal_id(self.personal_id)
         except ValueError as exc:
             return [f"personal ID: {exc}"]
+        out = []
         if self.date_of_birth and not pid.matches_birth(self.date_of_birth.year, self.sex):
-            return ["personal ID does not match date of birth/sex"]
-        return []
+            out.append("personal ID does not match date of birth/sex")
+        # the card's document number is the last nine digits of its holder's personal ID
+        if self.document_number.rstrip("<") != self.personal_id[-9:]:
+            out.append("document number is not the last 9 digits of the personal ID")
+        return out
 
 
 def _clean_line(line: str) -> str:

@@ -22,6 +22,9 @@ from signing.report_text import (
     SignatureReport,
     VerificationReport,
     _register_line,
+    cancellation_words,
+    policy_words,
+    signature_words,
 )
 
 __all__ = ["render_html", "render_pdf"]
@@ -57,25 +60,30 @@ def indication_text(t: dict[str, str], value: str, sub: str | None) -> str:
     return f"{t.get(value, value)} ({value}{' / ' + sub if sub else ''})"
 
 
-def document_rows(report: VerificationReport, t: dict[str, str], lang: str) -> list[tuple]:
+def document_rows(report: VerificationReport, t: dict[str, str], lang: str, *,
+                  with_cancellation: bool = True) -> list[tuple]:
     return [
         (t["sha256"], report.document_sha256),
         (t["size"], str(report.file_size)),
         (t["time"], report.validation_time),
-        (t["policy"], report.policy),
+        (t["policy"], policy_words(report, lang)),
         (t["validator"], f"{report.validator} ({report.validator_version})"),
         (t["register"], _register_line(report, lang)),
         (t["manifest"], _yn(t, report.manifest_consistent)),
+        *([(t["cancelled"], cancellation_words(report, lang))]
+          if report.cancellation and with_cancellation else []),
     ]
 
 
-def signature_rows(sig: SignatureReport, t: dict[str, str]) -> list[tuple[str, str]]:
+def signature_rows(sig: SignatureReport, t: dict[str, str], lang: str
+                   ) -> list[tuple[str, str]]:
+    words = signature_words(sig, lang)
     timestamp = sig.timestamp_time or t["none"]
     if sig.timestamp_time:
         timestamp += f" ({_yn(t, sig.timestamp_valid)})"
     certification = _yn(t, sig.is_certification)
-    if sig.docmdp_permission:
-        certification += f" ({sig.docmdp_permission})"
+    if words["docmdp"]:
+        certification += f" ({words['docmdp']})"
     return [
         (t["indication"], indication_text(t, sig.indication, sig.sub_indication)),
         (t["signer"], sig.signer_cn),
@@ -87,12 +95,12 @@ def signature_rows(sig: SignatureReport, t: dict[str, str]) -> list[tuple[str, s
         (t["signing_time"], sig.signing_time or t["none"]),
         (t["timestamp"], timestamp),
         (t["tsa"], sig.tsa_name or t["none"]),
-        (t["coverage"], f"{sig.coverage} {list(sig.byte_range)}"),
+        (t["coverage"], f"{words['coverage']} {list(sig.byte_range)}"),
         (t["revision"], str(sig.revision)),
         (t["certification"], certification),
-        (t["modification"], sig.modification_level or t["none"]),
+        (t["modification"], words["modification"]),
         (t["level"], sig.pades_level),
-        (t["revocation"], sig.revocation),
+        (t["revocation"], words["revocation"]),
     ]
 
 
@@ -120,6 +128,7 @@ def _extra_rows(report: VerificationReport) -> list[tuple[str, str]]:
         "manifest_consistent",
         "register_entry",
         "register_status",
+        "cancellation",
     }
     data: dict[str, Any] = report.to_dict()
     return [(k, str(v)) for k, v in data.items() if k not in known and v not in (None, "", {})]
@@ -167,7 +176,7 @@ def render_html(report: VerificationReport, lang: str = "vi") -> str:
             f'<h2 style="border-left:6px solid {sig_colour};padding-left:.4em">'
             f"{esc(t['signature'])} {i}: {esc(sig.field_name)}</h2>"
         )
-        parts.append(table(signature_rows(sig, t)))
+        parts.append(table(signature_rows(sig, t, lang)))
     problems = problem_messages(report, lang)
     if problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in problems)
@@ -251,7 +260,7 @@ def render_pdf(report: VerificationReport, out_path: str | Path, lang: str = "vi
     ]
     for i, sig in enumerate(report.signatures, 1):
         story.append(Paragraph(esc(f"{t['signature']} {i}: {sig.field_name}"), sub))
-        story.append(table(signature_rows(sig, t)))
+        story.append(table(signature_rows(sig, t, lang)))
     problems = problem_messages(report, lang)
     if problems:
         story.append(Paragraph(esc(t["problems"]), sub))

@@ -7,6 +7,7 @@ messages, so the JSON form alone is enough to show a person what went wrong.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,6 +229,7 @@ _LABELS = {
         "register": "Sổ chứng thực",
         "manifest": "manifest.json nhất quán",
         "problems": "Vấn đề",
+        "cancelled": "Đã hủy chứng thực",
         "yes": "có",
         "no": "không",
         "none": "không có",
@@ -262,6 +264,7 @@ _LABELS = {
         "register": "Register",
         "manifest": "manifest.json consistent",
         "problems": "Problems",
+        "cancelled": "Certification cancelled",
         "yes": "yes",
         "no": "no",
         "none": "none",
@@ -284,13 +287,100 @@ def _register_line(report: VerificationReport, lang: str) -> str:
     entry = report.register_entry
     if not entry:
         return status
-    if key == "vi":
-        head = (f"Số {entry.get('number')}, Quyển số {entry.get('book')}-SCT/BS, "
-                f"ngày {entry.get('date')}, {entry.get('agency_name')}")
-    else:
-        head = (f"No. {entry.get('number')}, book {entry.get('book')}-SCT/BS, "
-                f"{entry.get('date')}, {entry.get('agency_name')}")
-    return f"{head} — {status}"
+    words = (("Số {}", "Quyển số {}-SCT/BS", "ngày {}", "{}") if key == "vi"
+             else ("No. {}", "book {}-SCT/BS", "{}", "{}"))
+    parts = [form.format(entry[name]) for form, name in
+             zip(words, ("number", "book", "date", "agency_name"), strict=True)
+             if entry.get(name) not in (None, "")]  # a damaged entry prints what it has
+    return f"{', '.join(parts)} — {status}" if parts else status
+
+
+# The report's values are machine words (pyHanko's and ETSI's names, kept as they are in the
+# JSON form); the Vietnamese text says each in Vietnamese. ETSI indications stay in brackets
+# after their Vietnamese word: they are the identifiers an auditor's other tools print.
+_VI_VALUES: dict[str, dict[str, str]] = {
+    "coverage": {
+        "ENTIRE_FILE": "toàn bộ tệp",
+        "ENTIRE_REVISION": "toàn bộ phiên bản được ký (phần thêm sau là phần được phép thêm)",
+        "CONTIGUOUS_BLOCK_FROM_START": "một khối liền từ đầu tệp, không phải toàn bộ phiên bản",
+        "UNCLEAR": "không rõ",
+        "UNKNOWN": "không xác định",
+    },
+    "modification": {
+        "NONE": "không có",
+        "LTA_UPDATES": "chỉ bổ sung dữ liệu xác thực dài hạn và dấu thời gian",
+        "FORM_FILLING": "điền biểu mẫu",
+        "ANNOTATIONS": "thêm ghi chú",
+        "OTHER": "thay đổi khác",
+    },
+    "docmdp": {
+        "NO_CHANGES": "không cho phép thay đổi",
+        "FILL_FORMS": "cho phép điền biểu mẫu và ký tiếp",
+        "ANNOTATE": "cho phép điền biểu mẫu, ghi chú và ký tiếp",
+    },
+    "revocation_mode": {
+        "soft-fail": "bỏ qua khi không có dữ liệu",
+        "hard-fail": "từ chối khi dữ liệu cho thấy lỗi",
+        "require": "bắt buộc có dữ liệu thu hồi",
+    },
+    "revocation_outcome": {
+        "REVOKED": "ĐÃ BỊ THU HỒI",
+        "not revoked": "chưa bị thu hồi",
+        "not established": "không xác định được",
+    },
+}
+POLICY_NAME_VI = "ecopy mặc định: PAdES B-T, hai chữ ký"
+_NOT_CHECKED = "not checked"
+_REVOCATION_CHECKED = re.compile(r"^checked \(([\w-]+)\): (.+) at (.+)$")
+
+
+def _vi_value(kind: str, value: str | None, none: str) -> str:
+    if value is None:
+        return none
+    return _VI_VALUES[kind].get(value, value)
+
+
+def _vi_revocation(value: str) -> str:
+    """The revocation line of a signature in Vietnamese (see signing.verify)."""
+    if value.startswith(_NOT_CHECKED):
+        return ("chưa kiểm tra: không có dữ liệu thu hồi (chính sách mặc định cho phép)"
+                if "no revocation data" in value else "chưa kiểm tra")
+    m = _REVOCATION_CHECKED.match(value)
+    if not m:
+        return value
+    mode, outcome, at = m.groups()
+    return (f"đã kiểm tra ({_vi_value('revocation_mode', mode, mode)}): "
+            f"{_vi_value('revocation_outcome', outcome, outcome)}, lúc {at}")
+
+
+def policy_words(report: VerificationReport, lang: str) -> str:
+    return POLICY_NAME_VI if lang != "en" and report.policy == POLICY_NAME else report.policy
+
+
+def cancellation_words(report: VerificationReport, lang: str) -> str:
+    """The decision that cancelled the copy, as a person reads it ("" when not cancelled)."""
+    c = report.cancellation or {}
+    if not c:
+        return ""
+    if lang == "en":
+        return (f"decision {c.get('decision_ref', '?')} of {c.get('decision_date', '?')}: "
+                f"{c.get('reason', '')}")
+    return (f"theo Quyết định số {c.get('decision_ref', '?')} ngày "
+            f"{c.get('decision_date', '?')}: {c.get('reason', '')}")
+
+
+def signature_words(sig: SignatureReport, lang: str) -> dict[str, str]:
+    """The values of a signature a person reads, in their language: coverage, DocMDP
+    permission ("" when none), changes after signing, revocation. Both renderers use it."""
+    none = _LABELS["en" if lang == "en" else "vi"]["none"]
+    if lang == "en":
+        return {"coverage": sig.coverage, "docmdp": sig.docmdp_permission or "",
+                "modification": sig.modification_level or none,
+                "revocation": sig.revocation}
+    return {"coverage": _vi_value("coverage", sig.coverage, none),
+            "docmdp": _vi_value("docmdp", sig.docmdp_permission, ""),
+            "modification": _vi_value("modification", sig.modification_level, none),
+            "revocation": _vi_revocation(sig.revocation)}
 
 
 def render_text(report: VerificationReport, lang: str = "vi") -> str:
@@ -313,12 +403,15 @@ def render_text(report: VerificationReport, lang: str = "vi") -> str:
         f"{t['sha256']}: {report.document_sha256}",
         f"{t['size']}: {report.file_size}",
         f"{t['time']}: {report.validation_time}",
-        f"{t['policy']}: {report.policy}",
+        f"{t['policy']}: {policy_words(report, lang)}",
         f"{t['validator']}: {report.validator} ({report.validator_version})",
         f"{t['register']}: {_register_line(report, lang)}",
         f"{t['manifest']}: {yn(report.manifest_consistent)}",
     ]
+    if report.cancellation:
+        lines.append(f"{t['cancelled']}: {cancellation_words(report, lang)}")
     for i, sig in enumerate(report.signatures, 1):
+        words = signature_words(sig, lang)
         lines += [
             "",
             f"{t['signature']} {i}: {sig.field_name} — {indic(sig.indication, sig.sub_indication)}",
@@ -332,12 +425,12 @@ def render_text(report: VerificationReport, lang: str = "vi") -> str:
             f"  {t['timestamp']}: {sig.timestamp_time or t['none']}"
             + (f" ({yn(sig.timestamp_valid)})" if sig.timestamp_time else ""),
             f"  {t['tsa']}: {sig.tsa_name or t['none']}",
-            f"  {t['coverage']}: {sig.coverage} {list(sig.byte_range)}",
+            f"  {t['coverage']}: {words['coverage']} {list(sig.byte_range)}",
             f"  {t['certification']}: {yn(sig.is_certification)}"
-            + (f" ({sig.docmdp_permission})" if sig.docmdp_permission else ""),
-            f"  {t['modification']}: {sig.modification_level or t['none']}",
+            + (f" ({words['docmdp']})" if words["docmdp"] else ""),
+            f"  {t['modification']}: {words['modification']}",
             f"  {t['level']}: {sig.pades_level}",
-            f"  {t['revocation']}: {sig.revocation}",
+            f"  {t['revocation']}: {words['revocation']}",
         ]
     if report.problems:
         lines += ["", f"{t['problems']}:"]

@@ -13,7 +13,13 @@ import pytest
 from ecopy.reports.books import COLUMNS, TITLE, book_csv, export_book, load_book
 from storage.backends import LocalStore
 from storage.db.rebuild import sync_catalogue
-from storage.evidence.register import RegisterEntry, allocate_register_number, entry_key
+from storage.evidence.audit import append_event
+from storage.evidence.register import (
+    RegisterEntry,
+    allocate_register_number,
+    entry_key,
+    head_key,
+)
 from storage.state import State
 from tests.conftest import open_state, run_cli
 
@@ -39,8 +45,14 @@ def _fill(store: LocalStore) -> list[RegisterEntry]:
                 notes=("Ghi chú dài về hồ sơ. " * 30) if i == 4 else "",
                 copy_id=f"copy{i:04d}", prev_hash=h)
 
-        entries.append(allocate_register_number(store, agency_code=AGENCY, year=YEAR,
-                                                make_entry=make))
+        entry = allocate_register_number(store, agency_code=AGENCY, year=YEAR,
+                                         make_entry=make)
+        append_event(store, actor="cert", action="register",  # as certify records a claim
+                     object=entry_key(AGENCY, YEAR, entry.number),
+                     object_sha256=entry.entry_hash,
+                     details={"number": entry.number, "book": entry.book,
+                              "copy_id": entry.copy_id, "original_sha256": "0" * 64})
+        entries.append(entry)
     return entries
 
 
@@ -112,6 +124,47 @@ def test_pdf_is_printable_with_embedded_fonts(state: State, tmp_path: Path) -> N
                            text=True).stdout.splitlines()[2:]
     assert fonts and all(line.split()[-5] == "yes" for line in fonts)  # emb column
     assert any("LiberationSerif" in line for line in fonts)
+
+
+def _check(state: State, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_cli(["register", "check", "--commune", AGENCY, "--year", str(YEAR),
+                    "--store", str(state.store.root)], env, timeout=60)
+
+
+def test_register_check_sees_the_last_entries_deleted_with_their_rows(
+        state: State, env: dict[str, str]) -> None:
+    """What is left of a chain whose tail was cut is a whole chain, and the catalogue rows can
+    go with it: the audit log's register events and the head still name the lost numbers."""
+    from sqlalchemy import delete
+
+    from storage.db.schema import copies, register_entries
+
+    assert _check(state, env).returncode == 0
+    for n in (14, 15):
+        state.store.path_of(entry_key(AGENCY, YEAR, n)).unlink()
+    with state.db.write() as s:
+        s.execute(delete(register_entries).where(register_entries.c.number >= 14))
+        s.execute(delete(copies).where(copies.c.register_number >= 14))
+    bad = _check(state, env)
+    assert bad.returncode == 1, bad.stdout
+    assert "number 14: registered in the audit log" in bad.stdout
+    assert "number 15: registered in the audit log" in bad.stdout
+    assert "head of the register names number 15, the last entry is 13" in bad.stdout
+    assert "nguyên vẹn" not in bad.stdout
+
+
+def test_register_check_sees_an_entry_replaced_with_the_chain_rewritten(
+        state: State, env: dict[str, str]) -> None:
+    """The last entry rewritten with a valid link to its predecessor: the chain holds, the
+    bytes the audit log registered do not."""
+    path = state.store.path_of(entry_key(AGENCY, YEAR, 15))
+    data = json.loads(path.read_bytes())
+    data["requester_name"] = "Người Khác"
+    path.write_bytes(RegisterEntry.from_dict(data).canonical_bytes())
+    bad = _check(state, env)
+    assert bad.returncode == 1, bad.stdout
+    assert "number 15: differs from the entry the audit log registered" in bad.stdout
+    assert state.store.exists(head_key(AGENCY, YEAR))
 
 
 def test_register_check_reports_a_tampered_entry(state: State, tmp_path: Path,

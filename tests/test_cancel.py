@@ -72,7 +72,7 @@ def test_certifier_cancels_once(state: State, store: LocalStore, copy_id: str) -
     first = _cancel(state, copy_id)
     assert first["decision_ref"] == REF and first["decision_date"] == DATE
     assert first["register_number"] == 1 and first["person_id"] == PERSON
-    again = _cancel(state, copy_id, decision_ref="99/QĐ-UBND", reason="khác", role="admin")
+    again = _cancel(state, copy_id, decision_ref="99/QĐ-UBND", reason="khác")
     assert again == first  # the first decision stands
     assert find_cancellation(store, copy_id) == first
     assert scan_cancellations(store) == [first]
@@ -84,9 +84,13 @@ def test_certifier_cancels_once(state: State, store: LocalStore, copy_id: str) -
     assert f"Đã hủy theo Quyết định số {REF} ngày 20/11/2026" in row.cells()[8]
 
 
-def test_clerk_is_refused(state: State, store: LocalStore, copy_id: str) -> None:
+def test_clerk_and_admin_are_refused(state: State, store: LocalStore, copy_id: str) -> None:
+    """Decree 280/2025 Art 5: only the person who certifies may cancel; an administrator
+    administers accounts and the system and does neither."""
     with pytest.raises(NotAllowed, match="certifier"):
         _cancel(state, copy_id, role="clerk")
+    with pytest.raises(NotAllowed, match="certifier"):
+        _cancel(state, copy_id, role="admin")
     with pytest.raises(NotAllowed):
         _cancel(state, copy_id, role="")
     assert find_cancellation(store, copy_id) is None
@@ -144,6 +148,15 @@ def test_cli_cancel_and_publish(store: LocalStore, copy_id: str, env: dict[str, 
     assert done.returncode == 0, done.stderr
     again = run_cli([*args, "--json"], certifier, timeout=60)
     assert again.returncode == 0 and json.loads(again.stdout)["already_cancelled"] is True
+    admin = run_cli(args, {**env, "ECOPY_ACTOR": "Hồ Văn Trị", "ECOPY_ROLE": "admin"},
+                    timeout=60)
+    assert admin.returncode == 1 and "certifier" in admin.stderr
+    # the warehouse says so, on the screen and in JSON
+    listed = run_cli(["warehouse", "list", PERSON, "--out", root], {**env, "COLUMNS": "200"},
+                     timeout=60)
+    assert listed.returncode == 0 and "ĐÃ HỦY" in listed.stdout, listed.stdout
+    listed = run_cli(["warehouse", "list", PERSON, "--out", root, "--json"], env, timeout=60)
+    assert [c["cancelled"] for c in json.loads(listed.stdout)] == [True]
 
     out = tmp_path / "public"
     pub = run_cli(["cancellations", "publish", "--store", root, "--out", str(out)], env,

@@ -26,13 +26,14 @@ def icao_check(data: str) -> str:
 
 
 def vn_card(
-    doc: str = "095012345",
+    doc: str | None = None,  # the card's number: the last nine digits of the ID
     pid: str = "001195012345",
     dob: str = "950315",
     sex: str = "F",
     expiry: str = "350315",
     names: str = "NGUYEN<<THI<MAI<ANH",
 ) -> tuple[str, str, str]:
+    doc = pid[3:] if doc is None else doc
     line1 = "IDVNM" + doc + icao_check(doc) + (pid + "<<<")
     line2_head = dob + icao_check(dob) + sex + expiry + icao_check(expiry) + "VNM" + "<" * 11
     composite = icao_check(line1[5:30] + line2_head[0:7] + line2_head[8:15] + line2_head[18:29])
@@ -83,7 +84,7 @@ def test_vietnamese_card() -> None:
     assert mrz.valid, mrz.problems
     assert mrz.document_code == "ID"
     assert mrz.issuing_state == "VNM"
-    assert mrz.document_number == "095012345"
+    assert mrz.document_number == "195012345"
     assert mrz.personal_id == "001195012345"
     assert mrz.optional_data_1 == "001195012345"
     assert mrz.date_of_birth == date(1995, 3, 15)
@@ -139,7 +140,7 @@ def test_specimen_check_digits_each_fail_when_changed() -> None:
 
 
 def test_ocr_confusions_fixed_only_where_digits_belong() -> None:
-    good = vn_card(names="HOANG<<BAO<LINH")
+    good = vn_card(names="HOANG<<BAO<LINH", pid="001095012345", sex="M")  # card no. 095012345
     l1, l2, l3 = good
     # O for 0 in the document number, I/L for 1 in the ID, S for 5 and B for 8 in dates,
     # Z for 2 in a check digit position
@@ -261,3 +262,12 @@ def test_find_repairs_miscounted_filler_runs() -> None:
     shifted = "\n".join([l1, l2[:7] + l2[8:], l3])
     found = find_td1(shifted, reference=REF)
     assert found is None or not found.valid
+
+
+def test_a_document_number_that_is_not_the_ids_last_nine_digits_is_not_valid() -> None:
+    """Every check digit holds (they are computed over what is printed), yet the card number
+    is not its holder's ID: a made-up or mixed-up zone (legal brief requirement 25)."""
+    mrz = parse_td1(vn_card(doc="095012345"), reference=REF)
+    assert mrz is not None and mrz.checks.all_ok
+    assert not mrz.valid
+    assert "document number is not the last 9 digits of the personal ID" in mrz.problems

@@ -125,3 +125,37 @@ def test_schema_documents_every_field(report: VerificationReport) -> None:
         re.M,
     ):
         assert f"`{code}`" in doc, code
+
+
+# English a Vietnamese reader would meet in the report before it was translated (issue 16):
+# pyHanko's value names, the revocation line, the policy's name
+ENGLISH = ("not checked", "soft-fail", "revocation data", "ENTIRE_", "CONTIGUOUS", "policy",
+           "two signatures", "LTA_UPDATES", "FORM_FILLING", "FILL_FORMS", "NONE", "decision",
+           "cancel", "checked (")
+
+
+def _cancelled(report: VerificationReport) -> VerificationReport:
+    return dataclasses.replace(report, cancellation={
+        "decision_ref": "15/QĐ-UBND", "decision_date": "2026-11-20",
+        "reason": "Bản chính đã bị tẩy xóa"})
+
+
+def test_the_vietnamese_report_says_everything_in_vietnamese(report: VerificationReport,
+                                                              tmp_path: Path) -> None:
+    from signing.verify import render_text
+
+    cancelled = _cancelled(report)
+    texts = {"text": render_text(cancelled), "html": render_html(cancelled)}
+    render_pdf(cancelled, tmp_path / "r.pdf")
+    texts["pdf"] = pdftotext(tmp_path / "r.pdf")
+    for kind, text in texts.items():
+        for phrase in ENGLISH:
+            assert phrase.lower() not in text.lower(), (kind, phrase)
+        assert "chưa kiểm tra: không có dữ liệu thu hồi" in text, kind
+        assert "toàn bộ" in text and "ecopy mặc định: PAdES B-T, hai chữ ký" in text, kind
+        assert "Quyết định số 15/QĐ-UBND" in text, kind
+    # the English report keeps the machine words, and the JSON form is unchanged
+    english = render_text(cancelled, lang="en")
+    assert "not checked: no revocation data (soft-fail policy)" in english
+    assert "decision 15/QĐ-UBND of 2026-11-20" in english
+    assert cancelled.to_dict()["signatures"][0]["revocation"].startswith("not checked")

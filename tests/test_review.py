@@ -51,6 +51,10 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
 
     no_role = run_cli(["review", "approve", first], senv)
     assert no_role.returncode == 1 and "certifier" in no_role.stderr
+    # an administrator administers; only a certifier certifies (Decree 280/2025 Art 5)
+    admin = run_cli(["review", "approve", first], {**senv, "ECOPY_ROLE": "admin",
+                                                   "ECOPY_ACTOR": "quan.tri"})
+    assert admin.returncode == 1 and "certifier" in admin.stderr
     certifier = {**senv, "ECOPY_ROLE": "certifier", "ECOPY_ACTOR": "chu.tich"}
     approved = run_cli(["review", "approve", first, "--json"], certifier)
     assert approved.returncode == 0, approved.stdout + approved.stderr

@@ -34,7 +34,8 @@ USERS = (("lan", "Trần Thị Lan", "clerk", "99999", ""),
          ("chu.tich", "Phạm Văn Chứng", "certifier", "99999", "Chủ tịch Ủy ban nhân dân xã"),
          ("kiem.tra", "Lê Văn Kiểm", "auditor", "99999", ""),
          ("xa.khac", "Đỗ Thị Khác", "certifier", "11111", "Chủ tịch"),
-         ("lan.khac", "Vũ Văn Khác", "clerk", "11111", ""))
+         ("lan.khac", "Vũ Văn Khác", "clerk", "11111", ""),
+         ("quan.tri", "Hồ Văn Trị", "admin", "99999", ""))
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +232,10 @@ def test_certify_approve_verify_and_cancel(site) -> None:
     assert auditor.post(f"/certify/{first}/approve",
                         data={"csrf": auditor_csrf}).status_code == 403
     assert certifier.post(f"/certify/{first}/approve", data={}).status_code == 403  # no CSRF
+    # an administrator of the same commune administers; it neither certifies nor cancels
+    admin, admin_csrf = signed_in(app, "quan.tri")
+    assert admin.get("/certify").status_code == 403
+    assert admin.post(f"/certify/{first}/approve", data={"csrf": admin_csrf}).status_code == 403
     stranger, stranger_csrf = signed_in(app, "xa.khac")
     assert stranger.get(f"/certify/{first}").status_code == 404
     assert stranger.post(f"/certify/{first}/approve",
@@ -269,6 +274,8 @@ def test_certify_approve_verify_and_cancel(site) -> None:
                         data={**form, "csrf": auditor_csrf}).status_code == 403
     assert clerk.post(f"/copies/{copy_id}/cancel",
                       data={**form, "csrf": clerk_csrf}).status_code == 403
+    assert admin.post(f"/copies/{copy_id}/cancel",
+                      data={**form, "csrf": admin_csrf}).status_code == 403
     assert stranger.post(f"/copies/{copy_id}/cancel",
                          data={**form, "csrf": stranger_csrf}).status_code == 404
     assert certifier.post("/copies/..%2f..%2fx/cancel",

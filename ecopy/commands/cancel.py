@@ -1,7 +1,8 @@
 """`ecopy cancel COPY_ID` and `ecopy cancellations publish`: cancelled certifications.
 
-The actor and role come from settings (ECOPY_ACTOR, ECOPY_ROLE); only a certifier or an admin
-may cancel. Exit codes: 0 cancelled (or already cancelled) / published, 1 refused, 2 bad input.
+The actor and role come from settings (ECOPY_ACTOR, ECOPY_ROLE); only a certifier may
+cancel (an admin administers: Decree 280/2025 Art 5). Exit codes: 0 cancelled (or already
+cancelled) / published, 1 refused, 2 bad input.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     ca = subparsers.add_parser("cancel", parents=[common],
-                               help="cancel a certification by a decision (certifier/admin)")
+                               help="cancel a certification by a decision (certifier)")
     ca.add_argument("copy_id")
     ca.add_argument("--decision", required=True, help="reference of the cancelling decision")
     ca.add_argument("--reason", required=True)

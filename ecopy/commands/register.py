@@ -79,12 +79,14 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    """The year's register object by object (the evidence), and against the catalogue: a
-    number the catalogue knows whose object is gone was deleted."""
+    """The year's register object by object (the evidence), against the catalogue (a number
+    the catalogue knows whose object is gone was deleted) and against the audit log's
+    register events and the head (the last entries deleted, an entry replaced)."""
     from ecopy.reports.books import chain_status
     from ecopy.wiring import open_state
     from storage.db.catalogue import register_chain
-    from storage.evidence.register import register_numbers
+    from storage.evidence.audit import read_events
+    from storage.evidence.register import check_against_audit, register_numbers
 
     commune = _commune(args, settings)
     if commune is None:
@@ -96,6 +98,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     stored = set(register_numbers(state.store, commune, args.year))
     problems += [f"number {n}: in the catalogue but its object is missing (deleted?)"
                  for n in sorted(indexed - stored)]
+    # the audit log is read whole: this is an operator's check, not a request path
+    audit = check_against_audit(state.store, commune, args.year, read_events(state.store))
+    problems += [p for p in audit if p not in problems]
     en = settings.lang == "en"
     if not problems:
         print(f"Register {commune}/{args.year}: intact" if en

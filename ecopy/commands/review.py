@@ -3,7 +3,7 @@
     ecopy review list [--cursor C]          the commune's cases waiting for review
     ecopy review show REF                   type, fields (page, confidence), why it waits
     ecopy review correct REF --doc-type T --field full_name="Nguyễn Văn An" ...
-    ecopy review approve REF                certify it now (role certifier or admin)
+    ecopy review approve REF                certify it now (role certifier)
     ecopy review refuse REF --ground TEXT   refuse it (Decree 23/2015 Art 22), recorded
 
 The work is done by ecopy.actions (shared with the web app). Each correction is kept as made
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     for name, handler, text in (("list", cmd_list, "documents waiting for review"),
                                 ("show", cmd_show, "one document: type, fields, reasons"),
                                 ("correct", cmd_correct, "record a clerk's corrections"),
-                                ("approve", cmd_approve, "certify now (certifier/admin)"),
+                                ("approve", cmd_approve, "certify now (certifier)"),
                                 ("refuse", cmd_refuse, "refuse (Decree 23/2015 Art 22)")):
         sp = actions.add_parser(name, parents=[common], help=text)
         if name != "list":
@@ -183,8 +183,8 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.role not in actions.APPROVERS:
         print(f"ecopy: Vai trò {settings.role or '(không có)'!r} không được phê duyệt chứng "
-              f"thực; chỉ certifier hoặc admin. / Role {settings.role or '(none)'!r} may not "
-              "approve a certification (ECOPY_ROLE certifier or admin).", file=sys.stderr)
+              f"thực; chỉ người chứng thực (certifier). / Role {settings.role or '(none)'!r} may "
+              "not approve a certification (ECOPY_ROLE certifier).", file=sys.stderr)
         return EXIT_REFUSED
     state, record = _load(args, settings)
     if record is None:

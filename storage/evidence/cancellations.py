@@ -20,7 +20,7 @@ from storage.backends import ObjectStore
 from storage.evidence import dump
 from storage.evidence.audit import append_event
 
-ALLOWED_ROLES = ("certifier", "admin")
+ALLOWED_ROLES = ("certifier",)  # Decree 280/2025 Art 5: admins do not cancel
 PREFIX = "cancellations/"
 _COPY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _VN_TZ = timezone(timedelta(hours=7))
@@ -67,13 +67,14 @@ def find_cancellation(store: ObjectStore, copy_id: str) -> dict[str, Any] | None
 def make_decision(copy_id: str, copy_metadata: dict[str, Any], pdf_key: str, *,
                   decision_ref: str, decision_date: str | date | None, reason: str,
                   actor: str, role: str) -> dict[str, Any]:
-    """The decision cancelling a copy, checked: NotAllowed unless ``role`` is certifier or
-    admin, CancellationError for a missing actor, reference, reason or a bad date."""
+    """The decision cancelling a copy, checked: NotAllowed unless ``role`` is certifier (an
+    administrator administers, never certifies or cancels), CancellationError for a missing
+    actor, reference, reason or a bad date."""
     if role not in ALLOWED_ROLES:
         raise NotAllowed(
-            f"Vai trò {role or '(không có)'!r} không được hủy chứng thực; chỉ người chứng thực "
-            f"(certifier) hoặc quản trị viên (admin). / Role {role or '(none)'!r} may not "
-            "cancel a certification: certifier or admin only (set ECOPY_ROLE)."
+            f"Vai trò {role or '(không có)'!r} không được hủy chứng thực; chỉ người thực hiện "
+            f"chứng thực (certifier). / Role {role or '(none)'!r} may not cancel a "
+            "certification: certifiers only (set ECOPY_ROLE)."
         )
     if not actor.strip():
         raise CancellationError(

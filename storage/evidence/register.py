@@ -184,3 +184,48 @@ def check_chain(store: ObjectStore, agency_code: str, year: int) -> list[str]:
             problems.append(f"number {n}: previous-entry hash does not match")
         expected_prev = hashlib.sha256(raw).hexdigest()
     return problems
+
+
+def check_against_audit(store: ObjectStore, agency_code: str, year: int,
+                        events: Iterator[dict] | list[dict]) -> list[str]:
+    """The year's entries against what was recorded when each number was claimed: the
+    audit log's ``register`` events (number and entry hash) and the head hint. The hash chain
+    alone cannot see the last entries deleted (the chain that is left is whole); this can.
+
+    - a number the audit log registered whose entry is gone: deleted;
+    - an entry whose bytes differ from the hash its event recorded: replaced;
+    - an entry no event registered: inserted (or a claim whose event was never written, when
+      a certification stopped between the two);
+    - a head hint past the last entry: the entries after it were deleted."""
+    prefix = register_prefix(agency_code, year)
+    recorded: dict[int, tuple[str, int]] = {}
+    for event in events:
+        if event.get("action") != "register" or not str(event.get("object", "")).startswith(
+                prefix):
+            continue
+        try:
+            number = int((event.get("details") or {})["number"])
+        except (KeyError, ValueError, TypeError):
+            continue
+        recorded[number] = (str(event.get("object_sha256") or ""), int(event.get("seq") or 0))
+    numbers = register_numbers(store, agency_code, year)
+    problems = [f"number {n}: registered in the audit log (event {recorded[n][1]}) but its "
+                "entry is gone (deleted)" for n in sorted(set(recorded) - set(numbers))]
+    for n in numbers:
+        if n not in recorded:
+            problems.append(f"number {n}: no register event in the audit log (inserted, or a "
+                            "certification stopped before its event was written)")
+            continue
+        digest = hashlib.sha256(store.get(entry_key(agency_code, year, n))).hexdigest()
+        if recorded[n][0] and digest != recorded[n][0]:
+            problems.append(f"number {n}: differs from the entry the audit log registered "
+                            f"(event {recorded[n][1]}): replaced")
+    try:
+        head = int(json.loads(store.get(head_key(agency_code, year)))["number"])
+    except Exception:  # absent or damaged: the hint is advisory, the events above decide
+        head = 0
+    last = numbers[-1] if numbers else 0
+    if head > last:
+        problems.append(f"head of the register names number {head}, the last entry is {last}: "
+                        "entries after it were deleted")
+    return problems

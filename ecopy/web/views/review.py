@@ -256,7 +256,7 @@ def _context(request: Request, account: Account, record: dict, *, values: dict |
             "can_mark": _may_edit(account, record)
             and record.get("status") == DocStatus.NEEDS_REVIEW,
             "is_editor": account.role in EDITORS,
-            "can_certify": account.role in ("certifier", "admin")
+            "can_certify": account.role == "certifier"
             and record.get("status") in actions.WAITING,
             "addable": addable, "add_error": (errors or {}).get("__add__", ""),
             "add_name": (values or {}).get("__add_name__", ""),

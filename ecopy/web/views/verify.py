@@ -173,7 +173,7 @@ def report_view(report: VerificationReport, lang: str) -> dict[str, Any]:
         tone, summary = "alert", "verify.failed"
     else:
         tone, summary = "notice", "verify.indeterminate"
-    rows = document_rows(report, labels, lang)
+    rows = document_rows(report, labels, lang, with_cancellation=False)  # a table of its own
     entry = report.register_entry or {}
     if entry.get("document_name"):
         rows.insert(0, (i18n.text("verify.document", lang), str(entry["document_name"])))
@@ -195,7 +195,7 @@ def report_view(report: VerificationReport, lang: str) -> dict[str, Any]:
         "decision": decision,
         "decision_title": i18n.text("verify.decision", lang),
         "signatures": [{"title": f"{labels['signature']} {i}: {sig.field_name}",
-                        "indication": sig.indication, "rows": signature_rows(sig, labels)}
+                        "indication": sig.indication, "rows": signature_rows(sig, labels, lang)}
                        for i, sig in enumerate(report.signatures, 1)],
         "problems": problem_messages(report, lang),
         "other_lang": i18n.text("verify.other_lang", lang),
