@@ -85,6 +85,34 @@ def classify_by_title(pages: Sequence[OcrPage]) -> Classification:
     return Classification(doc_type, confidence, matched=pattern)
 
 
+# Papers that no longer prove what they were made for: (folded title, what, since). A copy
+# of one may still be certified (it is a true copy), but whoever relies on it must know:
+# household books stopped proving residence on 1 Jan 2023 (Law on Residence 2020, Art 38(3));
+# 9-digit identity cards (CMND) stopped being valid on 1 Jan 2025 (Law on Identification
+# 2023, Art 46(1)).
+OUTDATED_PROOFS = (
+    ("SO HO KHAU", "sổ hộ khẩu", "01/01/2023"),
+    ("CHUNG MINH NHAN DAN", "chứng minh nhân dân 9 số", "01/01/2025"),
+)
+OUTDATED_TITLE_LINES = 12  # a title is among the first lines of the first page
+
+
+def outdated_proof(pages: Sequence[OcrPage]) -> tuple[str, str] | None:
+    """(what the paper is, since when it is no longer valid proof) when its title names a
+    household book or a 9-digit CMND; None otherwise."""
+    first = next((p for p in pages if p.words), None)
+    if first is None:
+        return None
+    for line in _lines(first)[:OUTDATED_TITLE_LINES]:
+        if not line.isupper():  # a title, not a form's "Số CMND/Giấy chứng minh nhân dân:"
+            continue
+        folded = " ".join(fold(line).upper().split())
+        for title, what, since in OUTDATED_PROOFS:
+            if title in folded:
+                return what, since
+    return None
+
+
 def refusal_mark(pages: Sequence[OcrPage]) -> str | None:
     """The secret or no-copy stamp text found on the paper, if any."""
     for page in pages:

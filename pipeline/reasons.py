@@ -41,6 +41,7 @@ class Reason(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     ID_MISMATCH = "id_mismatch"
     FIELD_CONFLICT = "field_conflict"
+    OUTDATED_PROOF = "outdated_proof"  # a household book or a 9-digit CMND
     # certification / signing
     SIGNING_FAILED = "signing_failed"
     REGISTER_CONFLICT = "register_conflict"
@@ -104,6 +105,13 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         "Các thông tin trên giấy tờ mâu thuẫn nhau ({detail}). Hãy đối chiếu với bản chính.",
         "Fields on the paper contradict each other ({detail}). Check them against the "
         "original.",
+    ),
+    Reason.OUTDATED_PROOF: (
+        "Giấy tờ là {paper}, không còn giá trị chứng minh từ ngày {since}. Bản sao vẫn có thể "
+        "được chứng thực nếu đúng với bản chính; hãy báo người yêu cầu rằng nơi nhận không dùng "
+        "được giấy này làm giấy tờ chứng minh.",
+        "The paper is a {paper_en}, no longer valid proof since {since}. A true copy may still "
+        "be certified; tell the requester that it will not be accepted as proof.",
     ),
     Reason.BLURRY: (
         "Ảnh quét bị mờ (độ nét {sharpness}, cần từ {limit}). Hãy giữ giấy phẳng, lau kính máy "
@@ -224,6 +232,7 @@ LABELS: dict[str, tuple[str, str]] = {
     Reason.LOW_CONFIDENCE: ("Máy chưa chắc chắn", "Low confidence"),
     Reason.ID_MISMATCH: ("Số định danh không khớp", "ID mismatch"),
     Reason.FIELD_CONFLICT: ("Thông tin mâu thuẫn", "Conflicting fields"),
+    Reason.OUTDATED_PROOF: ("Giấy tờ hết giá trị chứng minh", "No longer valid proof"),
     Reason.SIGNING_FAILED: ("Ký số thất bại", "Signing failed"),
     Reason.REGISTER_CONFLICT: ("Không cấp được số chứng thực", "Register number conflict"),
 }

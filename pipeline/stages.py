@@ -33,7 +33,7 @@ from pipeline.cardqr import CardQr, decode_card_qr, parse_card_payload
 from pipeline.casework.portal import enqueue_ecopy, enqueue_status
 from pipeline.casework.status import claim, save_status
 from pipeline.certify import VN_TZ, CertifyContext, IssueInfo, certify_document
-from pipeline.classify import DOCUMENT_NAMES, classify, refusal_mark
+from pipeline.classify import DOCUMENT_NAMES, classify, outdated_proof, refusal_mark
 from pipeline.doctype import active_model
 from pipeline.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
 from pipeline.intake import Inspection, check_size, sha256_file, sniff
@@ -335,6 +335,8 @@ def review_reasons(
         reasons.extend(r for r in page.quality if r not in reasons)
     if conflicts(extraction):  # MRZ vs printed text, ID vs birth date and sex
         reasons.append(Reason.FIELD_CONFLICT.value)
+    if outdated_proof(pages):  # a household book, a 9-digit CMND: the clerk tells the citizen
+        reasons.append(Reason.OUTDATED_PROOF.value)
     return reasons
 
 
@@ -386,9 +388,19 @@ def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction
         Reason.FIELD_CONFLICT: {"detail": "; ".join(conflicts(extraction))},
         Reason.LOW_CONFIDENCE: {"detail": unsure_detail(classification, extraction)
                                 if classification else reason},
+        Reason.OUTDATED_PROOF: _outdated_params(pages),
     }.get(Reason(reason), {"detail": reason, "found": extraction.get("id_number") or "?",
                            "expected": opt.person_id})
     return message(Reason(reason), opt.lang_messages, **params)
+
+
+_PAPER_EN = {"sổ hộ khẩu": "household registration book",
+             "chứng minh nhân dân 9 số": "9-digit identity card (CMND)"}
+
+
+def _outdated_params(pages: Sequence[OcrPage]) -> dict[str, str]:
+    paper, since = outdated_proof(pages) or ("?", "?")
+    return {"paper": paper, "paper_en": _PAPER_EN.get(paper, paper), "since": since}
 
 
 def understand(
