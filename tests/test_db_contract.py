@@ -470,3 +470,26 @@ def test_figures_are_the_same_aggregates_on_both_engines(state: State) -> None:
     assert rows["all"]["median_hours"] == 2.5 and rows["all"]["received"] == 5
     with state.db.read() as s:
         assert len(cases_of_dossier(s, online.dossier_id)) == 1
+
+
+def test_access_rows_written_in_one_go_read_back_alike(state: State) -> None:
+    """The access log's batch write (COPY on PostgreSQL, INSERT on SQLite) keeps every
+    column, the time zone and the order of the rows, so a sealed day hashes the same."""
+    from storage.db import access
+
+    at = datetime(2026, 12, 7, 3, 4, 5, 678000, tzinfo=UTC)
+    rows = [*access.rows_of(actor="lan", role="clerk", agency=A, what="dossier_list",
+                            reads=[access.Read(PERSON, "d1"), access.Read("079301012346",
+                                                                          "d2")],
+                            address="192.0.2.7", at=at),
+            *access.rows_of(actor="hoa", role="clerk", agency=B, what="search",
+                            reads=[access.Read(PERSON, "")], address="", at=at)]
+    with state.db.write() as s:
+        assert access.insert_rows(s, rows) == 3
+    with state.db.read() as s:
+        got = access.of_person(s, PERSON)
+        digest = access.day_digest(s, at.date())
+    assert [(r.actor, r.agency, r.what, r.ref, r.address) for r in got] == [
+        ("hoa", B, "search", "", ""), ("lan", A, "dossier_list", "d1", "192.0.2.7")]
+    assert all(r.at.astimezone(UTC) == at for r in got)
+    assert digest[0] == 3

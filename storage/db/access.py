@@ -38,16 +38,40 @@ class Read:
     ref: str = ""
 
 
+def rows_of(*, actor: str, role: str, agency: str, what: str, reads: Iterable[Read],
+            address: str = "", at: datetime | None = None) -> list[dict[str, Any]]:
+    """One row per distinct (person, ref) shown."""
+    at = at or datetime.now(UTC)
+    return [{"at": at, "actor": actor[:32], "role": role[:16], "agency": agency[:5],
+             "person_id": r.person_id[:12], "what": what[:32], "ref": r.ref[:64],
+             "address": address[:64]} for r in dict.fromkeys(reads)]
+
+
+_COPY_COLUMNS = ("at", "actor", "role", "agency", "person_id", "what", "ref", "address")
+
+
+def insert_rows(s: Session, rows: list[dict[str, Any]]) -> int:
+    """Write rows made by ``rows_of`` (of any number of pages) at once: PostgreSQL's COPY
+    (a busy web process writes thousands of rows a second; COPY costs a fraction of an
+    INSERT's CPU per row), one INSERT on SQLite."""
+    if not rows:
+        return 0
+    if s.get_bind().dialect.name == "postgresql":
+        raw = s.connection().connection.driver_connection  # psycopg, in this transaction
+        with raw.cursor() as cur, cur.copy(
+                f"COPY access_events ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in _COPY_COLUMNS))
+    else:
+        s.execute(insert(access_events), rows)
+    return len(rows)
+
+
 def record(s: Session, *, actor: str, role: str, agency: str, what: str,
            reads: Iterable[Read], address: str = "", at: datetime | None = None) -> int:
     """One row per distinct (person, ref) shown; the number written."""
-    at = at or datetime.now(UTC)
-    rows = [{"at": at, "actor": actor[:32], "role": role[:16], "agency": agency[:5],
-             "person_id": r.person_id[:12], "what": what[:32], "ref": r.ref[:64],
-             "address": address[:64]} for r in dict.fromkeys(reads)]
-    if rows:
-        s.execute(insert(access_events), rows)
-    return len(rows)
+    return insert_rows(s, rows_of(actor=actor, role=role, agency=agency, what=what,
+                                  reads=reads, address=address, at=at))
 
 
 def copy_reads(s: Session, copy_ids: Sequence[str]) -> list[Read]:
