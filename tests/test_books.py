@@ -6,11 +6,20 @@ import csv
 import io
 import json
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from ecopy.reports.books import COLUMNS, TITLE, book_csv, export_book, load_book
+from ecopy.reports.books import (
+    COLUMNS,
+    MOTTO,
+    TITLE,
+    VOID_NOTE,
+    book_csv,
+    export_book,
+    load_book,
+)
 from storage.backends import LocalStore
 from storage.db.rebuild import sync_catalogue
 from storage.evidence.audit import append_event
@@ -82,8 +91,9 @@ def test_monthly_csv_has_bom_nine_columns_and_the_month_only(state: State,
     assert all(len(r) == 9 for r in data)
     assert data[0][1] == "01/10/2026" and data[0][2] == "Trần Văn Bình"
     assert data[0][7] == "X" and data[3][7] == ""  # entry 4 is a paper copy
-    assert "HSM offline" in data[6][8]  # the void note of number 7
-    assert book.opened == "2026-10-01" and book.closed == "2026-10-25"
+    # the void note of number 7, in Vietnamese (its technical cause stays in its object)
+    assert data[6][8] == VOID_NOTE and "HSM" not in raw.decode("utf-8-sig")
+    assert [(s.label, s.opened) for s in book.spans] == [("01/2026-SCT/BS", "2026-10-01")]
     assert book.chain_ok
 
 
@@ -92,8 +102,40 @@ def test_yearly_csv_has_every_entry_and_both_books(state: State) -> None:
     rows = list(csv.reader(io.StringIO(book_csv(book).decode("utf-8-sig"))))
     assert len(rows) == 16
     assert book.books == ["01/2026-SCT/BS", "02/2026-SCT/BS"]
-    assert book.opened == "2026-10-01" and book.closed == "2026-11-22"
     assert [r[0] for r in rows[1:]] == [str(n) for n in range(1, 16)]
+
+
+def test_books_open_and_close_as_mau_so_19_says(state: State) -> None:
+    """A book opens with its first entry and closes with its last once the next book is
+    opened or the year is over; a book in use has its closing line left to fill in."""
+    december = load_book(state, AGENCY, YEAR, today=date(YEAR, 12, 7))
+    assert [s.lines() for s in december.spans] == [
+        ("Quyển số: 01/2026-SCT/BS", "Mở ngày 01 tháng 10 năm 2026",
+         "Khóa ngày 10 tháng 11 năm 2026"),
+        ("Quyển số: 02/2026-SCT/BS", "Mở ngày 14 tháng 11 năm 2026",
+         "Khóa ngày ... tháng ... năm ..."),
+    ]
+    january = load_book(state, AGENCY, YEAR, today=date(YEAR + 1, 1, 2))
+    assert january.spans[1].closed == "2026-11-22"
+    # a month in one book names that book only, with its dates for the whole year
+    october = load_book(state, AGENCY, YEAR, month=10, today=date(YEAR, 12, 7))
+    assert [s.lines()[2] for s in october.spans] == ["Khóa ngày 10 tháng 11 năm 2026"]
+
+
+def test_the_printed_book_follows_mau_so_19_word_for_word(state: State,
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "2026.pdf"
+    export_book(state, AGENCY, YEAR, fmt="pdf", out=out, today=date(YEAR, 12, 7))
+    lines = [" ".join(x.split()) for x in _pdftotext(out).splitlines() if x.strip()]
+    head = lines[:lines.index("Kỳ: Năm 2026")]
+    assert head == [*MOTTO, "-" * 17, TITLE, "Ủy ban nhân dân phường Bến Thành",
+                    "Quyển số: 01/2026-SCT/BS", "Mở ngày 01 tháng 10 năm 2026",
+                    "Khóa ngày 10 tháng 11 năm 2026", "Quyển số: 02/2026-SCT/BS",
+                    "Mở ngày 14 tháng 11 năm 2026", "Khóa ngày ... tháng ... năm ..."]
+    # the nine headings, word for word (the table wraps them: compare the words in order)
+    words = " ".join(_pdftotext(out, "-raw").split())
+    for heading in COLUMNS:
+        assert heading in words, heading
 
 
 def _pdftotext(path: Path, *extra: str) -> str:

@@ -19,8 +19,11 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
 
 from pipeline.csvcells import safe_row
 from storage.backends import ObjectStore
@@ -31,6 +34,7 @@ from storage.db.catalogue import (
     register_period,
 )
 from storage.db.paging import MAX_PAGE
+from storage.db.schema import register_entries
 from storage.evidence.register import RegisterEntry, check_chain, entry_key, find_entry
 from storage.state import State
 
@@ -38,18 +42,22 @@ FONT_DIR = Path("/usr/share/fonts/truetype/liberation2")
 FONT_PATH = FONT_DIR / "LiberationSerif-Regular.ttf"
 BOLD_FONT_PATH = FONT_DIR / "LiberationSerif-Bold.ttf"
 
+# Mẫu số 19 of Decree 280/2025, word for word: the motto, the title, the nine columns
+MOTTO = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
 TITLE = "SỔ CHỨNG THỰC BẢN SAO TỪ BẢN CHÍNH"
 COLUMNS = (
-    "Số thứ tự/Số chứng thực",
+    "Số thứ tự/số chứng thực",
     "Ngày, tháng, năm chứng thực",
-    "Họ tên người yêu cầu chứng thực",
-    "Tên bản chính giấy tờ, văn bản",
+    "Họ tên của người yêu cầu chứng thực",
+    "Tên của bản chính giấy tờ, văn bản",
     "Họ tên, chức danh người ký chứng thực",
-    "Số bản sao đã được chứng thực",
-    "Lệ phí/Phí chứng thực",
-    "Bản sao điện tử",
+    "Số lượng bản sao đã được chứng thực",
+    "Phí chứng thực",
+    "Bản sao điện tử từ bản chính",
     "Ghi chú",
 )
+VOID_NOTE = "Số không sử dụng: không tạo được bản sao (ký số không thành công)"
+OPEN_DATE = "... tháng ... năm ..."  # a book not closed yet: the line stays to be filled in
 
 
 @dataclass(frozen=True)
@@ -75,16 +83,29 @@ class BookRow:
 
     def note_text(self) -> str:
         parts = [self.entry.notes] if self.entry.notes else []
-        if self.void_note is not None:
-            reason = str(self.void_note.get("reason", "")).strip()
-            parts.append("Số không sử dụng (không tạo được bản sao)"
-                         + (f": {reason}" if reason else ""))
+        if self.void_note is not None:  # its technical cause stays in the note's object
+            parts.append(VOID_NOTE)
         if self.cancellation is not None:
             c = self.cancellation
             parts.append(f"Đã hủy theo Quyết định số {c.get('decision_ref', '')} "
                          f"ngày {vn_date(str(c.get('decision_date', '')))}: "
                          f"{c.get('reason', '')}")
         return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class BookSpan:
+    """One register book (quyển) of the year: opened on the day of its first entry, closed
+    on the day of its last once a later book was opened or the year is over."""
+
+    label: str  # "01/2026-SCT/BS"
+    opened: str  # ISO date
+    closed: str | None  # ISO date; None while the book is in use
+
+    def lines(self) -> tuple[str, str, str]:
+        """The cover lines (B), (C), (D) of Mẫu số 19."""
+        return (f"Quyển số: {self.label}", f"Mở ngày {words_date(self.opened)}",
+                f"Khóa ngày {words_date(self.closed) if self.closed else OPEN_DATE}")
 
 
 @dataclass(frozen=True)
@@ -98,6 +119,7 @@ class Book:
     rows: tuple[BookRow, ...]
     chain_problems: tuple[str, ...]
     unreadable: tuple[str, ...] = field(default=())  # keys whose entry could not be parsed
+    spans: tuple[BookSpan, ...] = field(default=())  # the books the period's entries are in
 
     @property
     def books(self) -> list[str]:
@@ -117,17 +139,16 @@ class Book:
             return f"Năm {self.year}"
         return f"Tháng {self.month:02d} năm {self.year}"
 
-    @property
-    def opened(self) -> str | None:
-        return self.rows[0].entry.date if self.rows else None
-
-    @property
-    def closed(self) -> str | None:
-        return self.rows[-1].entry.date if self.rows else None
 
     @property
     def chain_ok(self) -> bool:
         return not self.chain_problems
+
+
+def words_date(iso: str) -> str:
+    """2026-02-05 -> "05 tháng 02 năm 2026" (as "ngày … tháng … năm …" is filled in)."""
+    d = date.fromisoformat(iso)
+    return f"{d.day:02d} tháng {d.month:02d} năm {d.year}"
 
 
 def vn_date(iso: str) -> str:
@@ -147,9 +168,12 @@ def chain_status(store: ObjectStore, agency_code: str, year: int) -> list[str]:
         return [f"register unreadable: {type(exc).__name__}: {exc}"[:300]]
 
 
-def load_book(state: State, agency_code: str, year: int, month: int | None = None) -> Book:
+def load_book(state: State, agency_code: str, year: int, month: int | None = None, *,
+              today: date | None = None) -> Book:
     """Entries of (commune, year[, month]) in number order, with void notes and cancellations;
-    the period's objects read back from the store and checked against the catalogue."""
+    the period's objects read back from the store and checked against the catalogue; and the
+    books they are in, with the days each was opened and closed (``today``, Vietnam time,
+    tells whether the year is over)."""
     if month is not None and not 1 <= month <= 12:
         raise ValueError(f"month must be 1..12, not {month}")
     indexed, cursor = [], ""
@@ -163,6 +187,7 @@ def load_book(state: State, agency_code: str, year: int, month: int | None = Non
             cursor = page.next_cursor
         problems = chain_problems(register_chain(s, agency_code, year))
         cancelled = cancellations_of(s, [row.copy_id for row in indexed])
+        spans = book_spans(s, agency_code, year, today=today)
     rows: list[BookRow] = []
     unreadable: list[str] = []
     for row in indexed:
@@ -176,8 +201,28 @@ def load_book(state: State, agency_code: str, year: int, month: int | None = Non
         void = {"reason": row.void_reason} if row.void_reason is not None else None
         rows.append(BookRow(entry, void, cancelled.get(entry.copy_id)))
     agency_name = rows[0].entry.agency_name if rows else ""
+    used = {row.entry.book_label for row in rows}
     return Book(agency_code=agency_code, agency_name=agency_name, year=year, month=month,
-                rows=tuple(rows), chain_problems=tuple(problems), unreadable=tuple(unreadable))
+                rows=tuple(rows), chain_problems=tuple(problems), unreadable=tuple(unreadable),
+                spans=tuple(span for span in spans if span.label in used))
+
+
+def book_spans(s: Any, agency_code: str, year: int, *, today: date | None = None
+               ) -> list[BookSpan]:
+    """Every book of the commune's year in the order it was opened (one aggregate query)."""
+    from pipeline.procedures import VN_TZ
+
+    r = register_entries.c
+    found = s.execute(select(r.book, func.min(r.number), func.min(r.date), func.max(r.date))
+                      .where(r.agency == agency_code, r.year == year)
+                      .group_by(r.book).order_by(func.min(r.number))).all()
+    today = today or datetime.now(VN_TZ).date()
+    year_over = today > date(year, 12, 31)
+    spans = []
+    for i, (book, _first, opened, last) in enumerate(found):
+        closed = last if (i + 1 < len(found) or year_over) else None
+        spans.append(BookSpan(f"{book}-SCT/BS", opened, closed))
+    return spans
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -269,18 +314,14 @@ def book_pdf(
     def p(text: str, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
-    story: list = []
+    story: list = [p(MOTTO[0], head), p(MOTTO[1], head), p("-" * 17, center),
+                   Spacer(1, 3 * mm), p(TITLE, title)]
     if book.agency_name:
-        story.append(p(book.agency_name.upper(), head))
-    story += [
-        Spacer(1, 4 * mm),
-        p(TITLE, title),
-        p(f"Quyển số {book.book_label}", sub),
-        p(f"Kỳ: {book.period}", sub),
-        p(f"Mở sổ ngày: {vn_date(book.opened) if book.opened else '—'}"
-          f"    Khóa sổ ngày: {vn_date(book.closed) if book.closed else '—'}", sub),
-        Spacer(1, 5 * mm),
-    ]
+        story.append(p(book.agency_name, sub))  # (A)
+    for span in book.spans or (BookSpan(book.book_label, "", None),):
+        cover = span.lines() if span.opened else (f"Quyển số: {span.label}",)
+        story += [p(line, sub) for line in cover]  # (B), (C), (D)
+    story += [p(f"Kỳ: {book.period}", sub), Spacer(1, 5 * mm)]
     data: list[list] = [
         [p(c, head) for c in COLUMNS],
         [p(f"({i})", head) for i in range(1, len(COLUMNS) + 1)],
@@ -348,9 +389,10 @@ def export_book(
     fmt: str,
     out: Path,
     fonts: Sequence[Path] = (),
+    today: date | None = None,
 ) -> Book:
     """Load the period and write it as ``fmt`` ("csv" or "pdf") to ``out``."""
-    book = load_book(state, agency_code, year, month)
+    book = load_book(state, agency_code, year, month, today=today)
     if fmt == "csv":
         export_csv(book, out)
     elif fmt == "pdf":
