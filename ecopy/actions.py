@@ -347,23 +347,27 @@ def _certify_claimed(settings: Settings, state: State, record: dict, claimed: di
 
 
 def refuse_document(settings: Settings, state: State, record: dict, *, actor: str,
-                    ground: str, agency_code: str, ground_code: str = "") -> DocumentOutcome:
-    """Refuse under Decree 23/2015 Art 22: the case, the refusal record and the audit log
-    keep ``ground``."""
-    from pipeline.reasons import Reason
+                    ground_code: str, agency_code: str, detail: str = "") -> DocumentOutcome:
+    """Refuse under Decree 23/2015 Art 22 on one of its grounds (``ground_code``, a key of
+    pipeline.reasons.REFUSAL_GROUNDS), with what the certifier adds (``detail``): the case,
+    the refusal record, the register book's refusals and the audit log keep both."""
+    from pipeline.reasons import REFUSAL_GROUNDS, Reason
     from pipeline.stages import reject
     from storage.db.cases import Conflict
 
-    ground = " ".join(ground.split())
-    if not ground:
-        raise ValueError("a refusal needs its ground")
+    if ground_code not in REFUSAL_GROUNDS:
+        raise ValueError(f"the ground must be one of {', '.join(REFUSAL_GROUNDS)} "
+                         "(Decree 23/2015 Art 22)")
+    detail = " ".join(detail.split())
+    ground = REFUSAL_GROUNDS[ground_code][0] + (f" — {detail}" if detail else "")
     _check_waiting(record)
     try:
         return reject(state, stage_options(record, settings, actor), agency_code=agency_code,
                       source=record.get("name", ""), name=record.get("name", ""),
                       sha=record["sha256"], case_id=record["case_id"],
-                      reason=Reason.REFUSED_BY_CLERK, params={"ground": ground},
-                      record_extra={"ground_code": ground_code} if ground_code else None,
+                      reason=Reason.REFUSED_BY_CLERK,
+                      params={"ground": ground, "ground_code": ground_code},
+                      record_extra={"ground_code": ground_code},
                       expect_status=set(WAITING))
     except Conflict as exc:
         raise NotWaiting(exc.status) from None

@@ -23,7 +23,7 @@ from ecopy import SOFTWARE
 from ecopy.settings import Settings, load_settings
 from ecopy.wiring import open_state, s3_store, seal
 from pipeline.idnumber import parse_personal_id
-from pipeline.reasons import Reason, message
+from pipeline.reasons import REFUSAL_GROUNDS, Reason, message
 from pipeline.types import DocStatus, to_jsonable
 from storage.backends import LocalStore
 from storage.db import DatabaseError
@@ -61,9 +61,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="treat already-signed PDFs as images of the paper")
     pr.add_argument("--certify-all", action="store_true",
                     help="certify even when the machine asks for review (dev/demo only)")
-    pr.add_argument("--refuse", metavar="GROUND", default="",
-                    help="refuse certification of these papers (Decree 23/2015 Art 22) "
-                         "with this ground; the originals are kept and the refusal recorded")
+    pr.add_argument("--refuse", metavar="GROUND", default="", choices=("", *REFUSAL_GROUNDS),
+                    help="refuse certification of these papers on this Decree 23/2015 Art 22 "
+                         f"ground ({', '.join(REFUSAL_GROUNDS)}); the originals are kept and "
+                         "the refusal recorded in the register book")
+    pr.add_argument("--refuse-detail", default="", metavar="TEXT",
+                    help="what the certifier adds to the ground, as told to the requester")
     pr.add_argument("--workers", type=int, help="OCR processes (default: one per core)")
     pr.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     pr.add_argument("--no-progress", action="store_true")
@@ -185,7 +188,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
                              workers=settings.workers, accept_signed=args.accept_signed,
                              hold_for_review=not args.certify_all, limits=settings.limits,
                              lang_messages=settings.lang, actor=settings.actor or "ecopy",
-                             refuse=args.refuse,
+                             refuse=args.refuse, refuse_detail=args.refuse_detail,
                              # "module:function" of another OcrEngine, as `ecopy worker` takes
                              ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
     show = not (args.no_progress or args.json) and err.is_terminal

@@ -68,7 +68,8 @@ class ProcessOptions:
     actor: str = "ecopy"  # who the audit log names for this run's events
     # a clerk's refusal ground (Decree 23/2015 Art 22) for every document of the run: each is
     # refused with reason refused_by_clerk and the ground recorded, nothing is certified
-    refuse: str = ""
+    refuse: str = ""  # an Art 22 ground code (pipeline.reasons.REFUSAL_GROUNDS): refuse all
+    refuse_detail: str = ""  # what the certifier adds to the ground
     # False: a document with nothing to review ends READY for a certifier (web uploads)
     certify_when_sure: bool = True
 
@@ -157,7 +158,7 @@ class BatchRunner:
 
     def _intake(self, path: Path) -> _Doc | None:
         result = intake(self.state, self.stage_opt, dossier=self.dossier, path=path,
-                        refuse=self.opt.refuse)
+                        refuse=self.opt.refuse, refuse_detail=self.opt.refuse_detail)
         if isinstance(result, DocumentOutcome):
             self._finish(result)
             return None

@@ -40,7 +40,14 @@ from pipeline.intake import Inspection, check_size, sha256_file, sniff
 from pipeline.limits import Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.rasterize import rasterize_page
-from pipeline.reasons import REFUSAL_REASONS, EcopyError, Reason, Rejected, message
+from pipeline.reasons import (
+    REFUSAL_GROUNDS,
+    REFUSAL_REASONS,
+    EcopyError,
+    Reason,
+    Rejected,
+    message,
+)
 from pipeline.types import (
     MIN_READABLE,
     Classification,
@@ -143,6 +150,7 @@ def reject(
             year=now.year,
             sha256=sha,
             ground=reason,
+            ground_code=str(params.get("ground_code") or ""),
             ground_detail=str(params["ground"]) if "ground" in params
             else ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
             message=message(Reason(reason), "vi", **params),
@@ -185,6 +193,7 @@ class Accepted:
 
 def intake(
     state: State, opt: StageOptions, *, dossier: Dossier, path: Path, refuse: str = "",
+    refuse_detail: str = "",
     batch_id: str = "",
 ) -> Accepted | DocumentOutcome:
     """Size limit, sha256, store the original, sniff the type, claim the dossier's case.
@@ -230,8 +239,9 @@ def intake(
     if refused is not None:
         return reject(state, opt, **common, reason=refused.reason, params=refused.params)
     if refuse:
+        ground = REFUSAL_GROUNDS[refuse][0] + (f" — {refuse_detail}" if refuse_detail else "")
         return reject(state, opt, **common, reason=Reason.REFUSED_BY_CLERK,
-                      params={"ground": refuse})
+                      params={"ground": ground, "ground_code": refuse})
     return Accepted(record["case_id"], sha, kind, size, path.name, record.get("copy_id") or "")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from ecopy.keys import build_certify_context
 from ecopy.settings import Settings
 from pipeline.orchestrator import ProcessOptions, process_batch
+from pipeline.reasons import REFUSAL_GROUNDS
 from pipeline.types import DocStatus
 from storage.backends import LocalStore
 from storage.evidence.audit import (
@@ -155,9 +156,11 @@ def test_clerk_refusal_is_recorded(corpus: Path, tmp_path: Path, pki_dir: Path) 
     store = state.store  # sealed: refusals carry the document's name
     ctx = build_certify_context(Settings(pki_dir=pki_dir), state)
     paper = corpus / "tesseract-test/phototest.tif"
-    ground = "bản chính bị tẩy xóa, sửa chữa"
+    detail = "mục ngày sinh bị sửa"
+    ground = f"{REFUSAL_GROUNDS['altered'][0]} — {detail}"
     [outcome] = process_batch([paper], ctx, ProcessOptions(
-        person_id=PERSON, workers=1, refuse=ground, actor="clerk-7"), desk(state))
+        person_id=PERSON, workers=1, refuse="altered", refuse_detail=detail,
+        actor="clerk-7"), desk(state))
     assert outcome.status == DocStatus.REJECTED
     assert outcome.reason == "refused_by_clerk"
     assert ground in outcome.message
@@ -166,6 +169,7 @@ def test_clerk_refusal_is_recorded(corpus: Path, tmp_path: Path, pki_dir: Path) 
     year = int(year_keys[0].split("/")[2])
     record = json.loads(store.get(refusal_key(ctx.agency_code, year, outcome.sha256)))
     assert record["ground"] == "refused_by_clerk" and record["ground_detail"] == ground
+    assert record["ground_code"] == "altered"  # one of Art 22's grounds, not free text
     assert record["actor"] == "clerk-7" and record["document_name"] == "phototest.tif"
     assert ground in record["message"]
     assert store.exists(refusal_note_key(ctx.agency_code, year, outcome.sha256))

@@ -161,7 +161,7 @@ def test_cli_commands_resolve_within_their_commune(world: dict, site) -> None:
            "ECOPY_ACTOR": "ct.b", "ECOPY_ROLE": "certifier"}
     for ref in (world["waiting"], world["waiting"][:12], world["sha"], world["sha"][:12]):
         for action in (["show", ref], ["correct", ref, "--field", "full_name=X"],
-                       ["approve", ref], ["refuse", ref, "--ground", "x"]):
+                       ["approve", ref], ["refuse", ref, "--ground", "altered"]):
             r = run_cli(["review", *action], env)
             assert r.returncode == 2 and NAME not in r.stdout + r.stderr, (action, r.stdout)
     cancel = run_cli(["cancel", world["filed"]["copy_id"], "--decision", "1/QĐ",

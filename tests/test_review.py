@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pikepdf
@@ -75,7 +76,10 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
     again = run_cli(["review", "approve", first], certifier)
     assert again.returncode == 1  # filed, no longer waiting
 
-    refuse = run_cli(["review", "refuse", second, "--ground", "Bản chính bị tẩy xóa"], senv)
+    free = run_cli(["review", "refuse", second, "--ground", "Bản chính bị tẩy xóa"], senv)
+    assert free.returncode == 2 and "altered" in free.stderr  # Art 22's grounds, no free text
+    refuse = run_cli(["review", "refuse", second, "--ground", "altered", "--detail",
+                      "tẩy xóa ở mục ngày sinh"], senv)
     assert refuse.returncode == 0, refuse.stderr
     with state.db.read() as s:
         record = get_case(s, second)
@@ -85,3 +89,20 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
             if e["action"] in ("review", "refuse")]
     assert ("review", "correct") in acts and ("review", "approve") in acts
     assert ("refuse", None) in acts
+    # the register book of the month prints the refusal under its entries, with its ground
+    from datetime import datetime
+
+    from ecopy.reports.books import REFUSAL_TITLE
+    from pipeline.procedures import VN_TZ
+
+    now = datetime.now(VN_TZ)
+    book = tmp_path / "book.pdf"
+    exported = run_cli(["register", "export", "--commune", record["agency"], "--year",
+                        str(now.year), "--month", str(now.month), "--format", "pdf", "--out",
+                        str(book)], senv)
+    assert exported.returncode == 0, exported.stderr
+    text = " ".join(subprocess.run(["pdftotext", str(book), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    assert REFUSAL_TITLE in text
+    assert "Bản chính bị tẩy xóa, sửa chữa, thêm, bớt nội dung không hợp lệ — tẩy xóa ở mục " \
+           "ngày sinh" in text

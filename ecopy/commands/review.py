@@ -4,7 +4,7 @@
     ecopy review show REF                   type, fields (page, confidence), why it waits
     ecopy review correct REF --doc-type T --field full_name="Nguyễn Văn An" ...
     ecopy review approve REF                certify it now (role certifier)
-    ecopy review refuse REF --ground TEXT   refuse it (Decree 23/2015 Art 22), recorded
+    ecopy review refuse REF --ground CODE   refuse it on an Art 22 ground (Decree 23/2015), recorded
 
 The work is done by ecopy.actions (shared with the web app). Each correction is kept as made
 (who, when, what the machine had said) and merged into the case; the audit log gets a
@@ -24,6 +24,7 @@ from typing import Any
 
 from ecopy import actions
 from ecopy.settings import Settings
+from pipeline.reasons import REFUSAL_GROUNDS
 from pipeline.types import DocStatus
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -53,8 +54,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
             sp.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
                             help="a corrected field; repeat for several")
         if name == "refuse":
-            sp.add_argument("--ground", required=True, help="the refusal ground, as told to "
-                                                            "the requester")
+            sp.add_argument("--ground", required=True, choices=tuple(REFUSAL_GROUNDS),
+                            help="the Art 22 ground: " + "; ".join(
+                                f"{code} = {vi}" for code, (vi, _en) in REFUSAL_GROUNDS.items()))
+            sp.add_argument("--detail", default="", help="what the certifier adds, as told to "
+                                                         "the requester")
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> tuple[Any, dict | None]:
@@ -210,7 +214,8 @@ def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     try:
         outcome = actions.refuse_document(settings, state, record,
-                                          actor=settings.actor or "ecopy", ground=args.ground,
+                                          actor=settings.actor or "ecopy",
+                                          ground_code=args.ground, detail=args.detail or "",
                                           agency_code=settings.commune_code)
     except actions.ActionRefused as exc:
         return _refused(exc)

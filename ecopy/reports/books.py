@@ -30,6 +30,7 @@ from storage.backends import ObjectStore
 from storage.db.catalogue import (
     cancellations_of,
     chain_problems,
+    refusals_between,
     register_chain,
     register_period,
 )
@@ -120,6 +121,7 @@ class Book:
     chain_problems: tuple[str, ...]
     unreadable: tuple[str, ...] = field(default=())  # keys whose entry could not be parsed
     spans: tuple[BookSpan, ...] = field(default=())  # the books the period's entries are in
+    refusals: tuple[dict, ...] = field(default=())  # Art 22 refusals made in the period
 
     @property
     def books(self) -> list[str]:
@@ -188,6 +190,8 @@ def load_book(state: State, agency_code: str, year: int, month: int | None = Non
         problems = chain_problems(register_chain(s, agency_code, year))
         cancelled = cancellations_of(s, [row.copy_id for row in indexed])
         spans = book_spans(s, agency_code, year, today=today)
+        start, end = _period_bounds(year, month)
+        refused = refusals_between(s, agency_code, start, end)
     rows: list[BookRow] = []
     unreadable: list[str] = []
     for row in indexed:
@@ -204,7 +208,34 @@ def load_book(state: State, agency_code: str, year: int, month: int | None = Non
     used = {row.entry.book_label for row in rows}
     return Book(agency_code=agency_code, agency_name=agency_name, year=year, month=month,
                 rows=tuple(rows), chain_problems=tuple(problems), unreadable=tuple(unreadable),
-                spans=tuple(span for span in spans if span.label in used))
+                spans=tuple(span for span in spans if span.label in used),
+                refusals=tuple(refused))
+
+
+def _period_bounds(year: int, month: int | None) -> tuple[datetime, datetime]:
+    """The period's first instant and the next period's, in Vietnam time."""
+    from pipeline.procedures import VN_TZ
+
+    if month is None:
+        return datetime(year, 1, 1, tzinfo=VN_TZ), datetime(year + 1, 1, 1, tzinfo=VN_TZ)
+    nxt = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=VN_TZ), datetime(*nxt, 1, tzinfo=VN_TZ)
+
+
+REFUSAL_TITLE = "Các trường hợp từ chối chứng thực trong kỳ (Điều 22 Nghị định 23/2015/NĐ-CP)"
+REFUSAL_COLUMNS = ("Ngày, tháng, năm", "Tên của bản chính giấy tờ, văn bản", "Lý do từ chối",
+                   "Người thực hiện")
+
+
+def refusal_cells(record: dict) -> list[str]:
+    """One refusal as the book prints it: the day, the paper, the ground as the requester was
+    told it (Vietnamese, made at the time), who refused."""
+    when = str(record.get("time", ""))[:10]
+    by_hand = record.get("ground") == "refused_by_clerk"  # the Art 22 ground and its detail
+    ground = str((record.get("ground_detail") if by_hand else record.get("message"))
+                 or record.get("ground") or "")
+    return [vn_date(when), str(record.get("document_name", "")), ground,
+            str(record.get("actor", ""))]
 
 
 def book_spans(s: Any, agency_code: str, year: int, *, today: date | None = None
@@ -344,6 +375,12 @@ def book_pdf(
         style.append(("SPAN", (0, 2), (-1, 2)))
     table.setStyle(TableStyle(style))
     story += [table, Spacer(1, 6 * mm)]
+    if book.refusals:
+        rows = [[p(c, head) for c in REFUSAL_COLUMNS]]
+        rows += [[p(c) for c in refusal_cells(r)] for r in book.refusals]
+        refused = LongTable(rows, colWidths=[w * mm for w in (30, 70, 137, 40)], repeatRows=1)
+        refused.setStyle(TableStyle(style[:4]))
+        story += [p(REFUSAL_TITLE, head), Spacer(1, 2 * mm), refused, Spacer(1, 6 * mm)]
     story.append(p(f"Tổng số mục trong kỳ: {len(book.rows)}", body))
     # what was checked: every entry printed here against the object kept in the store, and
     # the year's chain on the catalogue (`ecopy register check` reads every entry of the year)

@@ -214,3 +214,13 @@ def add_refusal(s: Session, record: dict[str, Any], *, case_id: str = "") -> Non
         s.execute(update(refusals).where(
             refusals.c.agency == values["agency"], refusals.c.year == values["year"],
             refusals.c.sha256 == values["sha256"]).values(**values))
+
+
+def refusals_between(s: Session, agency: str, start: datetime, end: datetime,
+                     ) -> list[dict[str, Any]]:
+    """The commune's refusal records made in [start, end), oldest first: what the register
+    book prints under its entries (a refused paper gets no number, its refusal a line)."""
+    r = refusals.c
+    rows = s.execute(select(r.record).where(r.agency == agency, r.at >= start, r.at < end)
+                     .order_by(r.at, r.id))
+    return [row.record for row in rows]

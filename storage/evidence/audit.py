@@ -244,6 +244,7 @@ def record_refusal(
     actor: str,
     document_name: str,
     time: str,
+    ground_code: str = "",
 ) -> dict[str, Any]:
     """Keep why a paper was refused: a refusal record, and the note the register export reads.
 
@@ -257,6 +258,7 @@ def record_refusal(
         "sha256": sha256,
         "ground": ground,
         "ground_detail": ground_detail,
+        "ground_code": ground_code,  # the Art 22 ground a certifier chose (REFUSAL_GROUNDS)
         "message": message,
         "message_en": message_en,
         "actor": actor,

@@ -298,11 +298,10 @@ async def refuse(request: Request, case_id: str) -> Response:
         return _page_context(request, account, record, status=400,
                              refuse_error=t(request, "certify.refuse_missing"),
                              form={"detail": detail})
-    ground = GROUNDS[code][0] + (f" — {detail}" if detail else "")
     try:
         actions.refuse_document(request.app.state.settings, request.app.state.work, record,
-                                actor=account.username, ground=ground,
-                                agency_code=account.agency, ground_code=code)
+                                actor=account.username, ground_code=code, detail=detail,
+                                agency_code=account.agency)
     except actions.ActionRefused:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.not_waiting"))
