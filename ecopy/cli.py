@@ -20,7 +20,7 @@ from rich.console import Console
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
 from ecopy import SOFTWARE
-from ecopy.settings import Settings, load_settings
+from ecopy.settings import Settings, SettingsProblem, load_settings
 from ecopy.wiring import open_state, s3_store, seal
 from pipeline.idnumber import parse_personal_id
 from pipeline.reasons import REFUSAL_GROUNDS, Reason, message
@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, lang=args.lang)
     try:
         return args.handler(args, settings)
+    except SettingsProblem as exc:  # e.g. real keys without a public verify address
+        print(f"ecopy: settings error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except DatabaseError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE

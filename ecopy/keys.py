@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecopy import SOFTWARE
-from ecopy.settings import Settings
+from ecopy.settings import Settings, require_public_verify_url
 from pipeline.assemble import AssembledCopy
 from pipeline.certify import CertifyContext
 from pipeline.types import Certifier
@@ -59,6 +59,8 @@ def build_certify_context(settings: Settings, state: State, *,
         for role in ("certifier", "agency"))
     timestamper = timestamper_for(settings)
     test_mode = settings.key_source == "dev" or certifier.is_test or agency.is_test
+    if not test_mode:  # a legally valid copy's QR must lead the public to its verification
+        require_public_verify_url(settings)
 
     extend = _level_extender(settings, timestamper)
 

@@ -246,3 +246,31 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ValueError("ECOPY_PADES_LEVEL must be B-T, B-LT or B-LTA, "
                          f"not {settings.pades_level!r}")
     return settings
+
+
+class SettingsProblem(ValueError):
+    """Settings that cannot work together; the message says what to set."""
+
+
+def require_public_verify_url(settings: Settings) -> None:
+    """A copy signed with real keys carries, in its QR code, a link the public must be able to
+    open: the deployment's https address of the verify page, never a loopback or private
+    address (issue 16: copies pointed at http://127.0.0.1:8080). TEST copies may keep the
+    default."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    url = urlsplit(settings.verify_base_url)
+    host = url.hostname or ""
+    try:
+        private = not ipaddress.ip_address(host).is_global
+    except ValueError:  # a name: only a local one is refused
+        private = host in ("", "localhost") or host.endswith((".localhost", ".local"))
+    if url.scheme != "https" or private:
+        raise SettingsProblem(
+            "ECOPY_VERIFY_BASE_URL phải là địa chỉ https công khai của trang xác thực (ví dụ "
+            "https://chungthuc.example.gov.vn/verify) khi ký bằng khóa thật: mã QR của mọi bản "
+            f"sao trỏ tới đó; hiện là {settings.verify_base_url!r}. / ECOPY_VERIFY_BASE_URL "
+            "must be the public https address of the verify page (e.g. "
+            "https://chungthuc.example.gov.vn/verify) when signing with real keys: every "
+            f"copy's QR code points there; it is {settings.verify_base_url!r}.")

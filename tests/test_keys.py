@@ -361,3 +361,39 @@ def test_cli_pki_check_flags_certificate_expiring_in_10_days(pki, p12_files, env
     shown = run_cli(["pki", "show"], env, timeout=120)
     assert "file=" in shown.stdout and "env $ECOPY_TEST_P12_PW" in shown.stdout
     _no_secret(shown.stdout, shown.stderr)
+
+
+def _real_key_env(env: dict[str, str], pki: DevPki, p12_files: dict[str, Path]) -> dict:
+    return {**env, "ECOPY_KEY_SOURCE": "pkcs12",
+            "ECOPY_CERTIFIER_P12": str(p12_files["certifier"]),
+            "ECOPY_CERTIFIER_P12_PASSWORD_FILE": str(p12_files["password_file"]),
+            "ECOPY_AGENCY_P12": str(p12_files["agency"]),
+            "ECOPY_AGENCY_P12_PASSWORD_FILE": str(p12_files["password_file"]),
+            "ECOPY_TRUST_ROOTS": str(pki.cert_path("root")),
+            "ECOPY_INTERMEDIATES": str(pki.cert_path("intermediate"))}
+
+
+def test_real_keys_sign_only_with_a_public_https_verify_address(pki, p12_files, env,
+                                                                 tmp_path) -> None:
+    """A legally valid copy's QR code leads the public to its verification: with real keys
+    and the default http://127.0.0.1 address, nothing starts signing (issue 16 point 8)."""
+    from ecopy.keys import build_certify_context
+    from ecopy.settings import SettingsProblem, load_settings
+    from storage.backends import LocalStore
+    from tests.conftest import PERSON, ROOT, open_state
+
+    real = _real_key_env(env, pki, p12_files)
+    store = tmp_path / "store"
+    done = run_cli(["process", str(ROOT / "samples" / "birth_cert.jpg"), "--person-id", PERSON,
+                    "--out", str(store), "--json"], real, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ECOPY_VERIFY_BASE_URL" in done.stderr and "Traceback" not in done.stderr
+    assert not list(store.glob("warehouse/**/*.pdf"))
+    state = open_state(LocalStore(tmp_path / "other"))
+    for url in ("http://chungthuc.example.gov.vn/verify", "https://10.0.0.5/verify",
+                "https://localhost/verify"):
+        with pytest.raises(SettingsProblem):
+            build_certify_context(load_settings({**real, "ECOPY_VERIFY_BASE_URL": url}), state)
+    public = load_settings({**real, "ECOPY_VERIFY_BASE_URL":
+                            "https://chungthuc.example.gov.vn/verify"})
+    assert not build_certify_context(public, state).test_mode
