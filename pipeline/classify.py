@@ -85,6 +85,33 @@ def classify_by_title(pages: Sequence[OcrPage]) -> Classification:
     return Classification(doc_type, confidence, matched=pattern)
 
 
+def papers_in(pages: Sequence[OcrPage]) -> list[tuple[int, str]]:
+    """(first page index, document type) of each paper a file seems to hold. A page whose own
+    title (a title line near its top) names another type than the paper before starts a new
+    paper; a page without a title of its own continues the paper before it. One entry (or
+    none) means one paper. Two papers of the same type in one file are not told apart."""
+    papers: list[tuple[int, str]] = []
+    for i, page in enumerate(pages):
+        if not page.words:
+            continue
+        found = classify_by_title([page])
+        if found.doc_type == "other" or found.confidence < CONFIDENT_TITLE:
+            continue
+        if not papers or papers[-1][1] != found.doc_type:
+            papers.append((i, found.doc_type))
+    return papers
+
+
+def describe_split(papers: list[tuple[int, str]], pages: int) -> str:
+    """"trang 1: Giấy khai sinh; trang 2–3: Căn cước công dân" (the split a clerk is offered)."""
+    parts = []
+    for k, (first, doc_type) in enumerate(papers):
+        last = (papers[k + 1][0] if k + 1 < len(papers) else pages) - 1
+        span = f"{first + 1}" if first == last else f"{first + 1}–{last + 1}"
+        parts.append(f"trang {span}: {DOCUMENT_NAMES.get(doc_type, doc_type)}")
+    return "; ".join(parts)
+
+
 # Papers that no longer prove what they were made for: (folded title, what, since). A copy
 # of one may still be certified (it is a true copy), but whoever relies on it must know:
 # household books stopped proving residence on 1 Jan 2023 (Law on Residence 2020, Art 38(3));

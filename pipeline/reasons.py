@@ -42,6 +42,7 @@ class Reason(StrEnum):
     ID_MISMATCH = "id_mismatch"
     FIELD_CONFLICT = "field_conflict"
     OUTDATED_PROOF = "outdated_proof"  # a household book or a 9-digit CMND
+    MIXED_DOCUMENTS = "mixed_documents"  # one file, several papers: one number each
     # certification / signing
     SIGNING_FAILED = "signing_failed"
     REGISTER_CONFLICT = "register_conflict"
@@ -105,6 +106,14 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         "Các thông tin trên giấy tờ mâu thuẫn nhau ({detail}). Hãy đối chiếu với bản chính.",
         "Fields on the paper contradict each other ({detail}). Check them against the "
         "original.",
+    ),
+    Reason.MIXED_DOCUMENTS: (
+        "Tệp có {count} giấy tờ khác nhau ({split}). Mỗi bản chính được cấp một số chứng thực "
+        "riêng: hãy tách tệp và tải lên từng giấy; nếu đây thật là một giấy, hãy xác nhận khi "
+        "duyệt.",
+        "The file holds {count} different papers ({split}). Each original gets its own "
+        "certification number: split the file and upload each paper; if it really is one "
+        "paper, confirm it in review.",
     ),
     Reason.OUTDATED_PROOF: (
         "Giấy tờ là {paper}, không còn giá trị chứng minh từ ngày {since}. Bản sao vẫn có thể "
@@ -233,6 +242,7 @@ LABELS: dict[str, tuple[str, str]] = {
     Reason.ID_MISMATCH: ("Số định danh không khớp", "ID mismatch"),
     Reason.FIELD_CONFLICT: ("Thông tin mâu thuẫn", "Conflicting fields"),
     Reason.OUTDATED_PROOF: ("Giấy tờ hết giá trị chứng minh", "No longer valid proof"),
+    Reason.MIXED_DOCUMENTS: ("Nhiều giấy tờ trong một tệp", "Several papers in one file"),
     Reason.SIGNING_FAILED: ("Ký số thất bại", "Signing failed"),
     Reason.REGISTER_CONFLICT: ("Không cấp được số chứng thực", "Register number conflict"),
 }

@@ -33,7 +33,14 @@ from pipeline.cardqr import CardQr, decode_card_qr, parse_card_payload
 from pipeline.casework.portal import enqueue_ecopy, enqueue_status
 from pipeline.casework.status import claim, save_status
 from pipeline.certify import VN_TZ, CertifyContext, IssueInfo, certify_document
-from pipeline.classify import DOCUMENT_NAMES, classify, outdated_proof, refusal_mark
+from pipeline.classify import (
+    DOCUMENT_NAMES,
+    classify,
+    describe_split,
+    outdated_proof,
+    papers_in,
+    refusal_mark,
+)
 from pipeline.doctype import active_model
 from pipeline.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
 from pipeline.intake import Inspection, check_size, sha256_file, sniff
@@ -347,6 +354,8 @@ def review_reasons(
         reasons.append(Reason.FIELD_CONFLICT.value)
     if outdated_proof(pages):  # a household book, a 9-digit CMND: the clerk tells the citizen
         reasons.append(Reason.OUTDATED_PROOF.value)
+    if len(papers_in(pages)) > 1:  # one number per original paper (Decree 23/2015 Art 13)
+        reasons.append(Reason.MIXED_DOCUMENTS.value)
     return reasons
 
 
@@ -388,24 +397,33 @@ def review_message(reason: str, pages: Sequence[OcrPage], extraction: Extraction
             contrast = m["grey_paper"] - m["grey_ink"]
             worst["contrast"] = min(worst.get("contrast", contrast), contrast)
     limits = opt.limits
-    params = {
-        Reason.LOW_RESOLUTION: {"dpi": worst.get("dpi", "?"), "limit": limits.review_below_dpi},
-        Reason.BLURRY: {"sharpness": worst.get("sharpness", "?"),
-                        "limit": limits.review_sharpness},
-        Reason.TOO_DARK: {"level": worst.get("grey_paper", "?")},
-        Reason.TOO_LIGHT: {"contrast": worst.get("contrast", "?")},
-        Reason.SKEWED: {"angle": worst.get("skew_deg", "?")},
-        Reason.FIELD_CONFLICT: {"detail": "; ".join(conflicts(extraction))},
-        Reason.LOW_CONFIDENCE: {"detail": unsure_detail(classification, extraction)
-                                if classification else reason},
-        Reason.OUTDATED_PROOF: _outdated_params(pages),
-    }.get(Reason(reason), {"detail": reason, "found": extraction.get("id_number") or "?",
-                           "expected": opt.person_id})
+    facts = {  # each a function: only the reason asked for is measured
+        Reason.LOW_RESOLUTION: lambda: {"dpi": worst.get("dpi", "?"),
+                                        "limit": limits.review_below_dpi},
+        Reason.BLURRY: lambda: {"sharpness": worst.get("sharpness", "?"),
+                                "limit": limits.review_sharpness},
+        Reason.TOO_DARK: lambda: {"level": worst.get("grey_paper", "?")},
+        Reason.TOO_LIGHT: lambda: {"contrast": worst.get("contrast", "?")},
+        Reason.SKEWED: lambda: {"angle": worst.get("skew_deg", "?")},
+        Reason.FIELD_CONFLICT: lambda: {"detail": "; ".join(conflicts(extraction))},
+        Reason.LOW_CONFIDENCE: lambda: {"detail": unsure_detail(classification, extraction)
+                                        if classification else reason},
+        Reason.OUTDATED_PROOF: lambda: _outdated_params(pages),
+        Reason.MIXED_DOCUMENTS: lambda: _split_params(pages),
+    }
+    params = facts[Reason(reason)]() if Reason(reason) in facts else {
+        "detail": reason, "found": extraction.get("id_number") or "?",
+        "expected": opt.person_id}
     return message(Reason(reason), opt.lang_messages, **params)
 
 
 _PAPER_EN = {"sổ hộ khẩu": "household registration book",
              "chứng minh nhân dân 9 số": "9-digit identity card (CMND)"}
+
+
+def _split_params(pages: Sequence[OcrPage]) -> dict[str, object]:
+    papers = papers_in(pages)
+    return {"count": len(papers), "split": describe_split(papers, len(pages))}
 
 
 def _outdated_params(pages: Sequence[OcrPage]) -> dict[str, str]:
