@@ -206,7 +206,16 @@ def mark_delivered(db: Database, store: ObjectStore, pending: Pending, *, http_s
                "receipt_id": receipt_id, "response_sha256": body_sha256,
                "attempts": pending.state.attempts + 1, "endpoint": endpoint}
     raw = json.dumps(receipt, ensure_ascii=False, sort_keys=True, indent=1).encode()
-    if not store.put_if_absent(f"{RECEIPTS}{key}.json", raw):
+    if store.put_if_absent(f"{RECEIPTS}{key}.json", raw):
+        # the delivery is a step of the copy's life: audited (legal brief requirement 17);
+        # a later duplicate delivery keeps the first receipt and adds no event
+        append_event(store, actor="ecopy-sync", action="deliver",
+                     object=f"{RECEIPTS}{key}.json",
+                     object_sha256=hashlib.sha256(raw).hexdigest(),
+                     details={"kind": pending.state.kind, "ref": pending.state.ref,
+                              "receipt_id": receipt_id, "http_status": http_status,
+                              "endpoint": endpoint})
+    else:
         with contextlib.suppress(KeyError, ValueError):
             receipt = json.loads(store.get(f"{RECEIPTS}{key}.json"))
     _set(db, key, status=str(OutboxStatus.DELIVERED), attempts=pending.state.attempts + 1,

@@ -30,6 +30,7 @@ from storage import outbox
 from storage.backends import LocalStore
 from storage.db.dossiers import open_dossier
 from storage.db.schema import outbox as outbox_table
+from storage.evidence.audit import read_events
 from storage.state import State
 from tests.conftest import CACHED_OCR, PERSON, ROOT, SAMPLES, open_state, run_cli
 from tests.portalserver import PortalServer
@@ -149,6 +150,9 @@ def test_ecopy_delivered_with_identical_bytes_and_receipt(
     assert now.receipt["http_status"] == 201 and len(now.receipt["response_sha256"]) == 64
     kept = json.loads(store.get(f"outbox/receipts/{item.state.key}.json"))  # as evidence too
     assert kept == now.receipt
+    (delivered,) = [e for e in read_events(store) if e["action"] == "deliver"]  # audited
+    assert delivered["details"]["ref"] == made["copy_id"]
+    assert delivered["details"]["receipt_id"] == now.receipt["receipt_id"]
     assert pending(state) == []
     # a second pass sends nothing
     again = run_cli(["sync", "run", "--once"], _sync_env(env, state, portal.url + "/portal",
