@@ -42,8 +42,23 @@ from pipeline.types import Certification, OcrPage, OcrWord, PageScan
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in PDF points, origin bottom-left
 
-STATEMENT_TITLE = "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH"
-SIGNER_HEADING = "Người thực hiện chứng thực"
+# Mẫu số 01 of Decree 280/2025, word for word: the statement, its number line and its date
+# line; under them the certifier signs, with their position above and full name below
+STATEMENT_TITLE = "Chứng thực bản sao đúng với bản chính"
+
+
+def statement_number(number: int | str, book: str) -> str:
+    """Mẫu số 01's second line: "Số chứng thực 12 quyển số 01/2026 - SCT/BS"."""
+    return f"Số chứng thực {number} quyển số {book} - SCT/BS"
+
+
+def statement_date(day: date) -> str:
+    return f"Ngày {day.day:02d} tháng {day.month:02d} năm {day.year:04d}"
+
+
+def signer_position(title: str) -> str:
+    """The position printed above the signature, in capitals as Vietnamese papers sign."""
+    return " ".join(title.split()).upper()
 QR_CAPTION = "Mã xác thực"
 TEST_MARK = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ / TEST — not legally valid"
 TEST_MARK_BOX = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
@@ -260,26 +275,12 @@ def _layout_statement(cert: Certification, fonts: _Fonts, scale: float) -> _Stat
         rows.append((TEST_MARK_BOX, fonts.bold, MARK_SIZE * scale * 1.1, red))
     rows += [
         (STATEMENT_TITLE, fonts.bold, size, black),
-        (
-            f"Số chứng thực: {entry.number}  Quyển số: {entry.book_label}",
-            fonts.regular,
-            size,
-            black,
-        ),
-        (
-            f"Ngày {day.day:02d} tháng {day.month:02d} năm {day.year:04d}",
-            fonts.regular,
-            size,
-            black,
-        ),
-        (SIGNER_HEADING, fonts.bold, size, black),
-        None,
-        (_nfc(who.full_name), fonts.regular, size, black),
+        (statement_number(entry.number, entry.book), fonts.regular, size, black),
+        (statement_date(day), fonts.regular, size, black),
     ]
-    rows += [
-        (t, fonts.regular, size, black)
-        for t in simpleSplit(_nfc(who.title), fonts.regular, size, inner)
-    ]
+    rows += [(t, fonts.bold, size, black)
+             for t in simpleSplit(_nfc(signer_position(who.title)), fonts.bold, size, inner)]
+    rows += [None, (_nfc(who.full_name), fonts.bold, size, black)]
     lines: list[_Line] = []
     y = PAD * scale
     sig_top = 0.0

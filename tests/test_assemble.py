@@ -220,19 +220,17 @@ def test_text_layer_keeps_vietnamese(built: AssembledCopy) -> None:
         "Ủy ban nhân dân",
         "GIẤY KHAI SINH",
         "This is a lot",
-        "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH",
-        "Số chứng thực: 12",
-        "Quyển số: 01/2026-SCT/BS",
+        "Chứng thực bản sao đúng với bản chính",
+        "Số chứng thực 12 quyển số 01/2026 - SCT/BS",
         "Ngày 05 tháng 02 năm 2026",
-        "Người thực hiện chứng thực",
+        "PHÓ CHỦ TỊCH ỦY BAN NHÂN DÂN",
         "Trần Thị Bích",
-        "Phó Chủ tịch Ủy ban nhân dân xã Hòa Vang",
         "Mã xác thực",
     ):
         assert phrase in text, phrase
     assert "THỬ NGHIỆM" not in text
     # The statement is on the last page only, never over a scan.
-    assert "CHỨNG THỰC" not in _text(built.path, "-f", "1", "-l", "3")
+    assert "Chứng thực" not in _text(built.path, "-f", "1", "-l", "3")
     assert "Giấy khai sinh — 3 trang bản chính" in _text(built.path, "-f", "4")
 
 
@@ -354,7 +352,7 @@ def test_small_last_page_gets_a4_statement_page(tmp_path: Path) -> None:
         )
         assert not _images(pdf.pages[1])
     assert "CĂN CƯỚC" in _text(copy.path, "-f", "1", "-l", "1")
-    assert "CHỨNG THỰC BẢN SAO" in _text(copy.path, "-f", "2", "-l", "2")
+    assert "Chứng thực bản sao" in _text(copy.path, "-f", "2", "-l", "2")
     x1, y1, x2, y2 = copy.agency_box[1]
     assert 0 < x1 < x2 < 242.64 and 0 < y1 < y2 < 153.12
     value, _, _ = cv2.QRCodeDetector().detectAndDecode(_render(copy.path, 1, 200))
@@ -391,3 +389,25 @@ def test_rejects_inconsistent_input(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError):
         build_ecopy([], _certification(False), {}, tmp_path / "c.pdf", font_path=FONT)
+
+
+MAU_SO_01 = CORPUS / "vn-legal-text" / "vbpl-layout-detection" / \
+    "nd-280-2025-chung-thuc-ban-sao.txt"
+
+
+def test_statement_is_mau_so_01_word_for_word(built: AssembledCopy) -> None:
+    """The statement's three lines are Mẫu số 01 of Decree 280/2025 as the decree prints it,
+    with its dotted places filled in: the template is read from the decree's text, not from
+    our own constants."""
+    decree = MAU_SO_01.read_text(encoding="utf-8").splitlines()
+    start = max(i for i, line in enumerate(decree) if line.strip() == "Mẫu số 01")
+    template = [line.strip() for line in decree[start:start + 8]][3:6]
+    assert template[0] == "Chứng thực bản sao đúng với bản chính", template
+    filled = [template[0],
+              re.sub(r"\s*\(1\)\s*", " ", re.sub(r"\.{3,}", "{}", template[1])).format(
+                  "12 ", " 01/2026"),
+              re.sub(r"\.{3,}", "{}", template[2]).format(" 05 ", " 02 ", " 2026")]
+    filled = [" ".join(line.split()) for line in filled]
+    page = " ".join(_text(built.path, "-f", "4").split())
+    for line in filled:
+        assert line in page, (line, page)

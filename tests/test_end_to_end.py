@@ -133,7 +133,7 @@ def test_ecopy_is_pdfa3_with_manifest(batch: dict) -> None:
     assert manifest["register_entry"]["number"] == batch["docs"]["4_1.jpg"]["register_number"]
     assert manifest["register_entry"]["electronic"] is True
     assert isinstance(manifest["places"], dict)
-    assert "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH" in pdftotext(path)
+    assert "Chứng thực bản sao đúng với bản chính" in pdftotext(path)
 
 
 def test_fresh_copies_verify(batch: dict) -> None:

@@ -113,7 +113,7 @@ def test_upload_review_certify_verify(site, tmp_path: Path) -> None:
         d.find_element(By.CSS_SELECTOR, f"[data-testid='open-{case_id[:12]}']").click()
         wait_for(d, "[data-testid='preview']")
         wait_images(d)
-        assert "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH" in d.find_element(
+        assert "Chứng thực bản sao đúng với bản chính" in d.find_element(
             By.CSS_SELECTOR, "[data-testid='statement']").text
         screenshot(d, "05-certify-document")
         d.find_element(By.CSS_SELECTOR, "[data-testid='approve']").click()

@@ -222,7 +222,7 @@ def test_certify_approve_verify_and_cancel(site) -> None:
     assert "Nguyễn Thị Ánh Tuyết" in ready
     page = certifier.get(f"/certify/{first}")
     assert page.status_code == 200
-    assert "CHỨNG THỰC BẢN SAO ĐÚNG VỚI BẢN CHÍNH" in page.text
+    assert "Chứng thực bản sao đúng với bản chính" in page.text
     assert "Phạm Văn Chứng" in page.text and "Chủ tịch Ủy ban nhân dân xã" in page.text
     assert page.text.count(f'src="/documents/{first}/pages/1.png"') == 2  # side by side
 

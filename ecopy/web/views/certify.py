@@ -74,8 +74,7 @@ i18n.register({
                              "ở trang cuối. Số chứng thực được cấp khi ký.",
                              "Preview: the pages are the scan; the statement below is printed "
                              "on the last page. The number is allocated at signing."),
-    "certify.number_at_signing": ("Số chứng thực: (cấp khi ký)  Quyển số: {book}",
-                                  "Number: (allocated at signing)  Book: {book}"),
+    "certify.number_at_signing": ("(cấp khi ký)", "(allocated at signing)"),
     "certify.page_alt": ("Trang {n} của bản chính", "Page {n} of the original"),
     "certify.preview_alt": ("Trang {n} của bản sao điện tử", "Page {n} of the e-copy"),
     "certify.facts": ("Thông tin", "Details"),
@@ -170,7 +169,13 @@ def _copy_facts(store: ObjectStore, record: dict) -> dict:
 def _page_context(request: Request, account: Account, record: dict, *, status: int = 200,
                   notice: str = "", alert: str = "", refuse_error: str = "",
                   cancel_error: str = "", form: dict | None = None) -> Response:
-    from pipeline.assemble import SIGNER_HEADING, STATEMENT_TITLE, TEST_MARK_BOX
+    from pipeline.assemble import (
+        STATEMENT_TITLE,
+        TEST_MARK_BOX,
+        signer_position,
+        statement_date,
+        statement_number,
+    )
     from pipeline.certify import VN_TZ
 
     store, settings = request.app.state.store, request.app.state.settings
@@ -191,10 +196,12 @@ def _page_context(request: Request, account: Account, record: dict, *, status: i
         "waiting": waiting, "signer_problem": signer_problem,
         "statement": {"test": TEST_MARK_BOX if settings.key_source == "dev" else "",
                       "caption": STATEMENT_TITLE,
-                      "book": f"{settings.register_book or f'01/{today.year}'}-SCT/BS",
-                      "date": f"Ngày {today.day:02d} tháng {today.month:02d} năm {today.year}",
-                      "heading": SIGNER_HEADING, "name": who.certifier_name,
-                      "signer_title": who.certifier_title},
+                      "number": statement_number(
+                          t(request, "certify.number_at_signing"),
+                          settings.register_book or f"01/{today.year}"),
+                      "date": statement_date(today.date()),
+                      "position": signer_position(who.certifier_title),
+                      "name": who.certifier_name, "signer_title": who.certifier_title},
         "grounds": [(code, t(request, f"certify.ground.{code}")) for code in GROUNDS],
         "copy": _copy_facts(store, record) if record.get("status") == DocStatus.FILED else None,
         "notice": notice, "alert": alert, "refuse_error": refuse_error,
