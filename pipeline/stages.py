@@ -462,6 +462,11 @@ def understand(
     audit_original(store, opt.actor, "classify", sha, {
         "doc_type": classification.doc_type, "confidence": round(classification.confidence, 3),
         "model": classification.model})
+    # which fields were read, and how sure: names and confidences only (the values are
+    # personal data; the case and the copy's manifest hold them)
+    audit_original(store, opt.actor, "extract", sha, {
+        "fields": {f.name: round(f.confidence, 3) for f in extraction.fields},
+        "warnings": len(extraction.warnings), "case_id": case_id})
     record = {
         "doc_type": classification.doc_type,
         "document_name": DOCUMENT_NAMES[classification.doc_type],

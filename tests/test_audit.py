@@ -138,8 +138,10 @@ def test_process_leaves_events_and_audit_verify_passes(corpus: Path, tmp_path: P
                    PERSON, "--out", str(out), "--json", "--workers", "1"], env)
     assert res.returncode == 0, res.stderr
     actions = [e["action"] for e in read_events(LocalStore(out))]
-    for action in ("ingest", "ocr", "classify", "register", "sign", "file"):
+    for action in ("ingest", "ocr", "classify", "extract", "register", "sign", "file"):
         assert action in actions, actions
+    extracted = next(e for e in read_events(LocalStore(out)) if e["action"] == "extract")
+    assert PERSON not in json.dumps(extracted)  # field names and confidences, no values
     assert actions.index("ingest") < actions.index("register") < actions.index("file")
     res = run_cli(["audit", "verify", "--store", str(out)], env)
     assert res.returncode == 0, res.stdout + res.stderr
