@@ -289,7 +289,7 @@ def test_register_page_and_exports(app, made: dict) -> None:
     exported = c.get(f"/register/export?year={year}&format=csv")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows[0][0] == "Số thứ tự/Số chứng thực"
+    assert rows[0][0] == "Số thứ tự/số chứng thực"  # Mẫu số 19, word for word
     assert rows[1][0] == "1" and rows[1][2] == REQUESTER and rows[1][3] == "Giấy khai sinh"
     assert rows[1][7] == "X"
     # the same bytes as `ecopy register export`
