@@ -47,6 +47,10 @@ TITLE_PATTERNS: dict[str, tuple[str, ...]] = {
 # Decree 23/2015 Art 22: papers stamped secret or "no copying" may not be certified.
 NO_COPY_MARKS = ("KHONG DUOC SAO CHUP", "KHONG SAO CHUP")
 _SECRET_LINE = re.compile(r"^\W*(TUYỆT MẬT|TỐI MẬT|MẬT)\W*$")
+# the same stamps read without their tone marks (OCR of a red stamp often loses them: "MAT");
+# a line that is nothing but the stamp's word, in capitals, so "mặt", "mất" in running text
+# are not taken for it
+_SECRET_FOLDED = {"TUYET MAT": "TUYỆT MẬT", "TOI MAT": "TỐI MẬT", "MAT": "MẬT"}
 
 CONFIDENT_TITLE = 0.9
 WEAK_TITLE = 0.7
@@ -147,6 +151,9 @@ def refusal_mark(pages: Sequence[OcrPage]) -> str | None:
             found = _SECRET_LINE.match(line.strip())
             if found:
                 return found.group(1)
+            bare = " ".join(re.sub(r"[^\w ]", " ", line).split())
+            if bare.isupper() and fold(bare) in _SECRET_FOLDED:
+                return _SECRET_FOLDED[fold(bare)]
             folded = fold(line)
             for mark in NO_COPY_MARKS:
                 if mark in folded:

@@ -26,6 +26,7 @@ from PIL import Image
 
 from pipeline.preprocess import prepare
 from pipeline.reasons import Reason, Rejected
+from pipeline.stamps import stamp_words
 from pipeline.types import CONFIDENT_OCR, MIN_READABLE, OcrPage, OcrWord, PageScan
 from pipeline.vntext import readable_ratio
 
@@ -170,8 +171,10 @@ def _ocr_page(scan: PageScan, lang: str, timeout: int, steps: tuple[str, ...],
     else:
         best = _upright_reading(read, lambda: detect_rotation(_osd_input(work, tmp), timeout))
     rotation = (scan.rotation + best.turn) % 360
-    words = best.words
-    mean = sum(w.conf for w in words) / len(words) if words else 0.0
+    upright = work.img.rotate(-best.turn, expand=True) if best.turn else work.img
+    # red stamps read on their own: page OCR drops a boxed "MẬT" or loses its tone marks
+    words = (*best.words, *stamp_words(upright, lang=lang, timeout=timeout))
+    mean = sum(w.conf for w in best.words) / len(best.words) if best.words else 0.0
     return OcrPage(scan.index, best.width, best.height, rotation, words, round(mean, 2),
                    "tesseract")
 

@@ -101,6 +101,11 @@ def test_marital_status_not_taken_for_marriage() -> None:
 def test_secret_stamp_found() -> None:
     assert refusal_mark([page_of(["TỐI MẬT", "GIẤY KHAI SINH"])]) == "TỐI MẬT"
     assert refusal_mark([page_of(["giữ bí mật thông tin cá nhân"])]) is None
+    # OCR of a red stamp loses the tone marks: the bare word still counts, in capitals only
+    assert refusal_mark([page_of(["GIẤY KHAI SINH", "| MAT |"])]) == "MẬT"
+    assert refusal_mark([page_of(["TOI MAT", "GIẤY KHAI SINH"])]) == "TỐI MẬT"
+    assert refusal_mark([page_of(["Mặt trước", "mất"])]) is None
+    assert refusal_mark([page_of(["MẶT TRẬN TỔ QUỐC"])]) is None
 
 
 def test_extract_birth_cert_fields() -> None:
