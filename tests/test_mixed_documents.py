@@ -22,34 +22,25 @@ def _pdf(out: Path, *images: Path) -> Path:
     return out
 
 
-def _process(tmp_path: Path, env: dict[str, str], scan: Path) -> dict:
+def test_two_papers_wait_with_the_split_proposed_and_one_paper_does_not(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    """A birth certificate and an ID card in one PDF, and the birth certificate with a second
+    page that has no title of its own; one batch (one process, both cores)."""
     env = {k: v for k, v in env.items() if k not in CACHED_OCR}  # about reading: tesseract
-    done = run_cli(["process", str(scan), "--person-id", PERSON, "--out",
+    blank_back = tmp_path / "mat-sau.png"
+    Image.new("RGB", (2480, 3508), "white").save(blank_back, dpi=(300, 300))
+    two = _pdf(tmp_path / "hai-giay.pdf", SAMPLES / "birth_cert.jpg", SAMPLES / "citizen_id.png")
+    one = _pdf(tmp_path / "mot-giay.pdf", SAMPLES / "birth_cert.jpg", blank_back)
+    done = run_cli(["process", str(two), str(one), "--person-id", PERSON, "--out",
                     str(tmp_path / "store"), "--json", "--no-progress"], env)
-    (doc,) = json.loads(done.stdout)["documents"]
-    return doc
-
-
-def test_a_file_with_two_papers_waits_with_the_split_proposed(tmp_path: Path,
-                                                             env: dict[str, str]) -> None:
-    scan = _pdf(tmp_path / "hai-giay.pdf", SAMPLES / "birth_cert.jpg",
-                SAMPLES / "citizen_id.png")
-    doc = _process(tmp_path, env, scan)
-    assert doc["status"] == "needs_review" and not doc.get("copy_id"), doc
-    assert "mixed_documents" in doc["review_reasons"], doc
-    shown = run_cli(["review", "show", doc["case_id"], "--store", str(tmp_path / "store")],
+    mixed, single = json.loads(done.stdout)["documents"]
+    assert mixed["status"] == "needs_review" and not mixed.get("copy_id"), mixed
+    assert "mixed_documents" in mixed["review_reasons"], mixed
+    shown = run_cli(["review", "show", mixed["case_id"], "--store", str(tmp_path / "store")],
                     env)
     line = next(x for x in shown.stdout.splitlines() if "mixed_documents" in x)
     assert "trang 1: Giấy khai sinh; trang 2: Căn cước" in line, line
-
-
-def test_one_paper_over_two_pages_is_one_paper(tmp_path: Path, env: dict[str, str]) -> None:
-    """The birth certificate with a second page that has no title of its own."""
-    blank_back = tmp_path / "mat-sau.png"
-    Image.new("RGB", (2480, 3508), "white").save(blank_back, dpi=(300, 300))
-    doc = _process(tmp_path, env, _pdf(tmp_path / "mot-giay.pdf", SAMPLES / "birth_cert.jpg",
-                                       blank_back))
-    assert "mixed_documents" not in doc.get("review_reasons", []), doc
+    assert "mixed_documents" not in single.get("review_reasons", []), single
 
 
 def test_the_split_names_page_ranges() -> None:
