@@ -19,6 +19,7 @@ from sqlalchemy import event, func, literal_column, select
 
 from pipeline.casework.status import claim, save_status
 from pipeline.performance import Period, compute_figures
+from pipeline.procedures import VN_TZ
 from storage import outbox
 from storage.backends import LocalStore
 from storage.db import Database
@@ -313,7 +314,7 @@ def test_search_folds_tone_marks_and_respects_communes(state: State) -> None:
     assert names(SearchQuery(text="17")) == {"Nguyễn Văn Hùng"}
     assert names(SearchQuery(doc_type="birth_cert", status="filed")) == {"Nguyễn Văn Hùng"}
     assert names(SearchQuery(text="100% _")) == set()
-    today = datetime.now(UTC).date()
+    today = datetime.now(VN_TZ).date()  # search dates are Vietnam dates (UTC+7)
     assert names(SearchQuery(opened_from=today - timedelta(days=1), opened_to=today)) == {
         "Nguyễn Văn Hùng", "Trần Thị Phụng", "Lê Thu Quỳnh"}
     assert names(SearchQuery(opened_to=today - timedelta(days=2))) == set()
