@@ -9,16 +9,16 @@ changed since. The alert: an account that reads more than
 ``settings.access_alert_persons_per_hour`` different persons within an hour gets one
 ``access_alert`` audit event (account, count, hour; no person) and a warning in the log, once
 per hour (the count is made once a minute, or sooner when the account has read as many
-rows as the limit since the last count).
+rows as the limit since the last count, but never within 10 s of the last one).
 
 The web app does not write a page's reads in the page's own request: each read is handed to
 ``PendingReads``, which writes what its process collected every fraction of a second in one
 transaction (a transaction per page was what a page cost most, issue 14's load run). What a
 read records (its time, who, whose data) is fixed when the page is served; a process that is
 stopped writes what it holds before it exits, so only a process killed outright (SIGKILL,
-power cut) can lose the last ``FLUSH_EVERY_S`` of its reads. When the database cannot take
-the reads for long, pages stop being served (``AccessLogUnavailable``) rather than shown
-unrecorded.
+power cut) can lose the reads of its last ``PendingReads.every_s`` (a quarter second).
+When the database cannot take the reads for long, pages stop being served
+(``AccessLogUnavailable``) rather than shown unrecorded.
 """
 
 from __future__ import annotations

@@ -351,7 +351,7 @@ def refuse_document(settings: Settings, state: State, record: dict, *, actor: st
     """Refuse under Decree 23/2015 Art 22 on one of its grounds (``ground_code``, a key of
     pipeline.reasons.REFUSAL_GROUNDS), with what the certifier adds (``detail``): the case,
     the refusal record, the register book's refusals and the audit log keep both."""
-    from pipeline.reasons import REFUSAL_GROUNDS, Reason
+    from pipeline.reasons import REFUSAL_GROUNDS, Reason, ground_text
     from pipeline.stages import reject
     from storage.db.cases import Conflict
 
@@ -359,7 +359,7 @@ def refuse_document(settings: Settings, state: State, record: dict, *, actor: st
         raise ValueError(f"the ground must be one of {', '.join(REFUSAL_GROUNDS)} "
                          "(Decree 23/2015 Art 22)")
     detail = " ".join(detail.split())
-    ground = REFUSAL_GROUNDS[ground_code][0] + (f" — {detail}" if detail else "")
+    ground = ground_text(ground_code, detail)
     _check_waiting(record)
     try:
         return reject(state, stage_options(record, settings, actor), agency_code=agency_code,

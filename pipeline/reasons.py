@@ -268,6 +268,12 @@ REFUSAL_GROUNDS: dict[str, tuple[str, str]] = {
 }
 
 
+def ground_text(code: str, detail: str = "") -> str:
+    """An Art 22 ground as the requester is told it: its Vietnamese wording, then what the
+    certifier added ("Bản chính bị tẩy xóa, … — tẩy xóa ở mục ngày sinh")."""
+    return REFUSAL_GROUNDS[code][0] + (f" — {detail}" if detail else "")
+
+
 def label(code: str, lang: str = "vi") -> str:
     """The short name of a reason code ("refused_by_clerk:<ground>" names the Art 22
     ground too); an unknown code (e.g. from a newer version) as is."""

@@ -48,11 +48,11 @@ from pipeline.limits import Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.rasterize import rasterize_page
 from pipeline.reasons import (
-    REFUSAL_GROUNDS,
     REFUSAL_REASONS,
     EcopyError,
     Reason,
     Rejected,
+    ground_text,
     message,
 )
 from pipeline.types import (
@@ -246,9 +246,9 @@ def intake(
     if refused is not None:
         return reject(state, opt, **common, reason=refused.reason, params=refused.params)
     if refuse:
-        ground = REFUSAL_GROUNDS[refuse][0] + (f" — {refuse_detail}" if refuse_detail else "")
         return reject(state, opt, **common, reason=Reason.REFUSED_BY_CLERK,
-                      params={"ground": ground, "ground_code": refuse})
+                      params={"ground": ground_text(refuse, refuse_detail),
+                              "ground_code": refuse})
     return Accepted(record["case_id"], sha, kind, size, path.name, record.get("copy_id") or "")
 
 

@@ -135,9 +135,7 @@ def rescue_stuck(redis: Redis, stuck_after_s: float = STUCK_AFTER_S) -> list[str
             job = q.fetch_job(job_id)
             if job is None:
                 continue
-            sha, batch_id = job.args
-            job.delete()
-            enqueue(redis, stage, sha, batch_id)
+            _requeue(redis, job)
             rescued.append(job_id)
     return rescued
 
