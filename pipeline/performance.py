@@ -15,13 +15,16 @@ certified or rejected); it finished at the latest of those times. A dossier with
 is not finished. The figures are a cohort: every number is about the dossiers *received* in
 the period, as they stand at `as_of`.
 
-Cost: two aggregate queries over the dossiers of the period (index on opened_at), whatever the
-history holds: counts and medians in one pass, refused papers from the dossiers that have any
-(each dossier keeps its refusals by reason). Each dossier row carries its due time, finish
-time and working hours, kept current with every status change of its cases
-(storage.db.dossiers.refresh_progress): the legal arithmetic on the working calendar happens
-once per change, not once per figure. Medians are percentile_cont on PostgreSQL; SQLite, which
-has none, gets the period's durations and takes the median here.
+Cost. The figures of now over whole months read one row per commune and month
+(storage.db.rollups: counts, refused papers by reason, and the finished dossiers' durations
+as sorted arrays, so medians are exact) and the period's open dossiers (an index of them
+alone): a province month costs the same with a year of history or ten. Each dossier row
+carries its due time, finish time and working hours, kept current with every status change
+of its cases (storage.db.dossiers.refresh_progress), which also rewrites its month row: the
+legal arithmetic on the working calendar happens once per change, not once per figure.
+Figures as of a past time or over a range of days aggregate the period's dossiers (index on
+opened_at): percentile_cont on PostgreSQL; SQLite, which has none, gets the durations and
+takes the medians here. Durations are whole seconds on every road, so the roads agree.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-import statistics
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Float, and_, case, cast, extract, func, select, text
 from sqlalchemy.orm import Session
 
@@ -42,9 +45,9 @@ from pipeline import adminunits
 from pipeline.csvcells import safe_cell
 from pipeline.procedures import VN_TZ, WorkingCalendar, calendar
 from pipeline.reasons import REFUSAL_GROUNDS
-from storage.db import Database
-from storage.db.dossiers import CLI_NOTE
-from storage.db.schema import dossiers
+from storage.db import Database, rollups
+from storage.db.rollups import CLI_NOTE
+from storage.db.schema import dossiers, month_figures
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^\d{4}$")
@@ -182,10 +185,6 @@ def _utc(day: date) -> datetime:
     return datetime.combine(day, time.min, VN_TZ).astimezone(UTC)
 
 
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 2) if values else None
-
-
 def _commune(agency: str, counts: Any, refusals: Counter[str],
              medians: tuple[float | None, float | None]) -> CommuneFigures:
     unit = adminunits.commune(agency) if agency else None
@@ -198,12 +197,107 @@ def _commune(agency: str, counts: Any, refusals: Counter[str],
 
 
 def compute_figures(db: Database, period: Period, *, agency: str | None = None,
-                    as_of: datetime | None = None,
-                    cal: WorkingCalendar | None = None) -> Figures:
+                    as_of: datetime | None = None, cal: WorkingCalendar | None = None,
+                    exact: bool = False) -> Figures:
     """The figures of every commune (or of `agency` alone) for dossiers received in `period`,
-    as they stand at `as_of` (now by default): what finished later is still open."""
+    as they stand at `as_of` (now by default): what finished later is still open.
+
+    Now, over whole months, the counts and medians come from the month rows
+    (storage.db.rollups) and only the open dossiers are read; as of another time, over a
+    range of days, or with ``exact``, from the dossiers themselves. Both give the same
+    numbers (tests/test_figures_rollup.py)."""
     cal = cal or calendar()
+    current = as_of is None and not exact and period.kind in ("month", "year")
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    with db.read() as s:
+        agencies = [agency] if agency else communes_with_dossiers(s)
+        if current:
+            rows, medians, refusals = _from_month_rows(s, period, agency, as_of)
+        else:
+            rows, medians, refusals = _from_dossiers(db, s, period, agency, as_of)
+    totals = [sum(int(row[i] or 0) for row in rows.values()) for i in range(6)]
+    per_commune = tuple(_commune(code, rows.get(code, (0,) * 6), refusals.get(code, Counter()),
+                                 medians.get(code, (None, None))) for code in agencies)
+    everything: Counter[str] = Counter()
+    for counter in refusals.values():
+        everything.update(counter)
+    last_day = period.end - timedelta(days=1)
+    return Figures(period, as_of, per_commune,
+                   _commune("", totals, everything, medians.get("", (None, None))),
+                   cal.covers(period.start, last_day))
+
+
+_Found = tuple[dict[str, tuple[Any, ...]], dict[str, tuple[float | None, float | None]],
+               dict[str, Counter[str]]]
+
+
+def _refusal_key(key: str) -> str:
+    """"<reason>:<ground>" as published: the ground only when it is one of Art 22's."""
+    reason, _, ground = key.partition(":")
+    return (reason or "unknown") + (f":{ground}" if ground in REFUSAL_GROUNDS else "")
+
+
+def _medians(seconds: np.ndarray, working: np.ndarray, *, already_sorted: bool = False,
+             ) -> tuple[float | None, float | None]:
+    """(median hours, median working hours) of whole-second durations and working hours
+    x 1000, rounded as published."""
+    hours = rollups.median(seconds, already_sorted=already_sorted)
+    work = rollups.median(working, already_sorted=already_sorted)
+    return (_round(hours / 3600) if hours is not None else None,
+            _round(work / 1000) if work is not None else None)
+
+
+def _months(period: Period) -> list[str]:
+    months, day = [], period.start.replace(day=1)
+    while day < period.end:
+        months.append(f"{day:%Y-%m}")
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _from_month_rows(s: Session, period: Period, agency: str | None, as_of: datetime) -> _Found:
+    """Now: the month rows of the period, and the open dossiers (an index of them alone)."""
+    m, d = month_figures.c, dossiers.c
+    per: dict[str, list[Any]] = {}
+    for r in s.execute(select(m).where(m.month.in_(_months(period)),
+                                       *([m.agency == agency] if agency else []))):
+        per.setdefault(r.agency, []).append(r)
+    still_open = {code: (n, overdue) for code, n, overdue in s.execute(
+        select(d.agency, func.count(), func.count().filter(d.due_at < as_of))
+        .where(d.finished_at.is_(None), d.opened_at >= _utc(period.start),
+               d.opened_at < _utc(period.end), d.note != CLI_NOTE,
+               *([d.agency == agency] if agency else []))
+        .group_by(d.agency))}
+    rows, medians, refusals = {}, {}, {}
+    everyone: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    for code, months in per.items():
+        n_open, overdue = still_open.get(code, (0, 0))
+        rows[code] = (sum(r.received for r in months), sum(r.finished_on_time for r in months),
+                      sum(r.finished_late for r in months), n_open, overdue,
+                      sum(r.online for r in months))
+        seconds = [rollups.unpack(r.seconds) for r in months]
+        working = [rollups.unpack(r.working) for r in months]
+        everyone[0].extend(seconds)
+        everyone[1].extend(working)
+        one = len(months) == 1
+        medians[code] = _medians(seconds[0] if one else np.concatenate(seconds),
+                                 working[0] if one else np.concatenate(working),
+                                 already_sorted=one)
+        counter: Counter[str] = Counter()
+        for r in months:
+            for key, n in (r.refusals or {}).items():
+                counter[_refusal_key(key)] += n
+        if counter:
+            refusals[code] = counter
+    empty = np.empty(0, dtype=rollups.INT32)
+    medians[""] = _medians(np.concatenate(everyone[0]) if everyone[0] else empty,
+                           np.concatenate(everyone[1]) if everyone[1] else empty)
+    return rows, medians, refusals
+
+
+def _from_dossiers(db: Database, s: Session, period: Period, agency: str | None,
+                   as_of: datetime) -> _Found:
+    """As of any time: aggregates over the period's dossiers (index on opened_at)."""
     d = dossiers.c
     cohort = [d.opened_at >= _utc(period.start), d.opened_at < _utc(period.end),
               d.opened_at <= as_of, d.note != CLI_NOTE,  # batches of `ecopy process`
@@ -214,30 +308,14 @@ def compute_figures(db: Database, period: Period, *, agency: str | None = None,
               func.count().filter(~finished),
               func.count().filter(and_(~finished, d.due_at < as_of)),
               func.count().filter(d.channel == "online"))
-    # double precision, not numeric: a province month sorts tens of thousands of them
-    hours = case((finished, cast(_seconds(db, d.finished_at, d.opened_at), Float) / 3600.0))
-    working = case((finished, cast(d.working_hours, Float) / 1000.0))
-    with db.read() as s:
-        agencies = [agency] if agency else communes_with_dossiers(s)
-        rows, medians = _aggregates(db, s, cohort, counts, hours, working)
-        refusals: dict[str, Counter[str]] = {}
-        for code, kept in s.execute(select(d.agency, d.refusals)
-                                    .where(*cohort, d.rejected_documents > 0)):
-            counter = refusals.setdefault(code, Counter())
-            for key, n in (kept or {}).items():
-                reason, _, ground = key.partition(":")
-                counter[(reason or "unknown")
-                        + (f":{ground}" if ground in REFUSAL_GROUNDS else "")] += n
-    totals = [sum(int(row[i] or 0) for row in rows.values()) for i in range(len(counts))]
-    per_commune = tuple(_commune(code, rows.get(code, (0,) * 6), refusals.get(code, Counter()),
-                                 medians.get(code, (None, None))) for code in agencies)
-    everything: Counter[str] = Counter()
-    for counter in refusals.values():
-        everything.update(counter)
-    last_day = period.end - timedelta(days=1)
-    return Figures(period, as_of, per_commune,
-                   _commune("", totals, everything, medians.get("", (None, None))),
-                   cal.covers(period.start, last_day))
+    rows, medians = _aggregates(db, s, cohort, counts, finished)
+    refusals: dict[str, Counter[str]] = {}
+    for code, kept in s.execute(select(d.agency, d.refusals)
+                                .where(*cohort, d.rejected_documents > 0)):
+        counter = refusals.setdefault(code, Counter())
+        for key, n in (kept or {}).items():
+            counter[_refusal_key(key)] += n
+    return rows, medians, refusals
 
 
 def communes_with_dossiers(s: Session) -> list[str]:
@@ -252,24 +330,21 @@ def communes_with_dossiers(s: Session) -> list[str]:
         " SELECT code FROM communes WHERE code IS NOT NULL")).scalars())
 
 
-def _seconds(db: Database, end: Any, start: Any) -> Any:
-    if db.dialect == "postgresql":
-        return extract("epoch", end - start)
-    return (func.julianday(end) - func.julianday(start)) * 86400.0
-
-
 def _aggregates(db: Database, s: Session, cohort: list[Any], counts: tuple[Any, ...],
-                hours: Any, working: Any,
+                finished: Any,
                 ) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[float | None, ...]]]:
     """The counts per commune, and (median hours, median working hours) per commune and for
-    all of them (""). PostgreSQL: one pass, per commune and overall (ROLLUP); SQLite, which
-    has no percentile, gets the finished dossiers' durations and takes the medians here."""
+    all of them (""), of whole-second durations as the month rows keep them. PostgreSQL: one
+    pass, per commune and overall (ROLLUP); SQLite, which has no percentile, gets the
+    finished dossiers' times and takes the medians here."""
     d = dossiers.c
     if db.dialect == "postgresql":
         # a province month is tens of thousands of rows, sorted per commune for the medians:
         # in memory rather than in temporary files (this transaction only)
         s.execute(text("SET LOCAL work_mem = '64MB'"))
-        pair = (func.percentile_cont(0.5).within_group(hours),
+        seconds = case((finished, func.floor(extract("epoch", d.finished_at - d.opened_at))))
+        working = case((finished, cast(d.working_hours, Float)))
+        pair = (func.percentile_cont(0.5).within_group(seconds),
                 func.percentile_cont(0.5).within_group(working))
         rows, medians = {}, {}
         for r in s.execute(select(d.agency, func.grouping(d.agency), *counts, *pair)
@@ -277,20 +352,22 @@ def _aggregates(db: Database, s: Session, cohort: list[Any], counts: tuple[Any, 
             code = "" if r[1] else r[0]
             if code:
                 rows[code] = tuple(r[2:2 + len(counts)])
-            medians[code] = (_round(r[-2]), _round(r[-1]))
+            medians[code] = (_round(r[-2] / 3600) if r[-2] is not None else None,
+                             _round(r[-1] / 1000) if r[-1] is not None else None)
         return rows, medians
     rows = {r[0]: tuple(r[1:]) for r in s.execute(select(d.agency, *counts).where(*cohort)
                                                    .group_by(d.agency))}
-    found: dict[str, tuple[list[float], list[float]]] = {"": ([], [])}
-    for code, h, w in s.execute(select(d.agency, hours, working)
-                                .where(*cohort, d.finished_at.is_not(None))):
-        if h is None:
-            continue
+    found: dict[str, tuple[list[int], list[int]]] = {"": ([], [])}
+    for code, opened, done, hours in s.execute(
+            select(d.agency, d.opened_at, d.finished_at, d.working_hours)
+            .where(*cohort, finished)):
         for key in (code, ""):
             lists = found.setdefault(key, ([], []))
-            lists[0].append(float(h))
-            lists[1].append(float(w or 0))
-    return rows, {code: (_median(h), _median(w)) for code, (h, w) in found.items()}
+            lists[0].append(rollups.duration_seconds(opened, done))
+            lists[1].append(int(hours or 0))
+    return rows, {code: _medians(np.array(h, dtype=rollups.INT32),
+                                 np.array(w, dtype=rollups.INT32))
+                  for code, (h, w) in found.items()}
 
 
 def _round(value: Any) -> float | None:

@@ -15,8 +15,10 @@ another commune, person or name), the queries the web pages and commands make:
   ID search          a 12-digit personal ID
   warehouse          one person's e-copies
   register month     one commune's register entries of one month, page 1
-  commune figures    one commune's figures of one month (SQL aggregates)
-  province figures   every commune's figures of one month
+  commune figures    one commune's figures of one month, now (its month row, its open dossiers)
+  province figures   every commune's figures of one month, now (one month row per commune)
+  province, past as_of  the same figures as of a past time: every dossier of the month read
+                     (shown for its cost; no growth goal)
 
 The same queries on a 10,000-case database filled the same way give the growth ratio
 (goal: ≤ 2× from 10,000 to 1,000,000); on SQLite (the embedded default) at ``--sqlite``
@@ -74,7 +76,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from pipeline import adminunits  # noqa: E402
 from pipeline.performance import Period, compute_figures  # noqa: E402
 from pipeline.types import DocStatus  # noqa: E402
-from storage.db import Database  # noqa: E402
+from storage.db import Database, rollups  # noqa: E402
 from storage.db.cases import count_in, counts_by_status, queue  # noqa: E402
 from storage.db.catalogue import copies_of_person, register_period  # noqa: E402
 from storage.db.dossiers import CODE_ALPHABET, fold, folded_name, list_dossiers  # noqa: E402
@@ -348,7 +350,19 @@ def fill_postgres(server: PostgresServer, url: str, plan: Plan) -> float:
     finally:
         for conn in conns.values():
             conn.close()
+    db = Database(url, password=server.password)
+    try:
+        build_month_rows(db)
+    finally:
+        db.close()
     return time.perf_counter() - start
+
+
+def build_month_rows(db: Database) -> None:
+    """The figures' month rows of the bulk-filled dossiers, as `ecopy db check --repair`
+    builds them (a deployment keeps them current with every change)."""
+    with db.write() as s:
+        rollups.rebuild(s, repair=True)
 
 
 def fill_sqlite(db: Database, plan: Plan) -> float:
@@ -367,6 +381,7 @@ def fill_sqlite(db: Database, plan: Plan) -> float:
         if n % 20_000 == 19_999:
             flush()
     flush()
+    build_month_rows(db)
     with db.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
     return time.perf_counter() - start
@@ -473,7 +488,15 @@ def _province(db: Database, p: dict) -> Any:
     return compute_figures(db, Period.month(f"{YEAR}-{MONTH:02d}")).total
 
 
-PAGE_QUERIES = [q for q in QUERIES if "figures" not in q]
+@query("province, past as_of")
+def _province_exact(db: Database, p: dict) -> Any:
+    """What a figure as of a past time costs: every dossier of the month read."""
+    return compute_figures(db, Period.month(f"{YEAR}-{MONTH:02d}"), exact=True).total
+
+
+PAGE_QUERIES = [q for q in QUERIES if "figures" not in q and "province" not in q]
+# shown for what it costs, with no goal: a figure as of a past time reads the month's dossiers
+NO_GOAL = {"province, past as_of"}
 
 
 def time_queries(db: Database, params: list[dict], names: list[str]
@@ -738,14 +761,14 @@ def main() -> int:
     small, large = f"{args.small:,}", f"{args.cases:,}"
     print(f"\np50 / p95 in ms over {args.runs} runs (PostgreSQL at {small} and {large} "
           f"cases, {args.communes} communes; SQLite at {args.sqlite:,})")
-    print(f"{'query':<18}{'pg ' + small:>20}{'pg ' + large:>20}{'growth':>8}"
+    print(f"{'query':<22}{'pg ' + small:>20}{'pg ' + large:>20}{'growth':>8}"
           f"{'sqlite':>20}{'old ' + str(args.legacy):>14}{'old/new':>9}")
     failures = []
     for name in QUERIES:
         s50, s95 = report["pg small"][name]
         b50, b95 = report["pg big"][name]
         growth = b50 / s50
-        line = f"{name:<18}{_ms(s50)} /{_ms(s95)}{_ms(b50)} /{_ms(b95)}{growth:7.2f}×"
+        line = f"{name:<22}{_ms(s50)} /{_ms(s95)}{_ms(b50)} /{_ms(b95)}{growth:7.2f}×"
         if "sqlite" in report:
             q50, q95 = report["sqlite"][name]
             line += f"{_ms(q50)} /{_ms(q95)}"
@@ -761,7 +784,7 @@ def main() -> int:
             failures.append(f"{name} p95 {b95 * 1000:.0f} ms > 50 ms")
         if name == "province figures" and b95 > 1.0:
             failures.append(f"province figures p95 {b95:.2f} s > 1 s")
-        if growth > 2.0:
+        if growth > 2.0 and name not in NO_GOAL:
             failures.append(f"{name} grows {growth:.1f}× from {small} to {large}")
     if legacy:
         print(f"(old: the code of {LEGACY} on a local directory store of {args.legacy:,} "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,15 @@ def test_import_gives_what_the_old_code_computed(legacy: dict) -> None:
     assert added == {}, added  # nothing imported twice
     check = run_cli(["db", "check", "--store", str(store), "--json"], env, timeout=300)
     assert check.returncode == 0, check.stdout
+    with sqlite3.connect(store / ".ecopy.sqlite3") as conn:  # a month row gone wrong
+        conn.execute("UPDATE month_figures SET received = received + 5")
+    stale = run_cli(["db", "check", "--store", str(store), "--json"], env, timeout=300)
+    assert stale.returncode == 1 and json.loads(stale.stdout)["counts"][
+        "month_figures_stale"] == 1, stale.stdout
+    fixed = run_cli(["db", "check", "--repair", "--store", str(store), "--json"], env,
+                    timeout=300)
+    assert fixed.returncode == 0, fixed.stdout
+    assert compute_figures(open_state(LocalStore(store)).db, MONTH).rows() == old["figures"]
     # the new code carries on from it: the review queue, the web pages, a new certification
     listed = run_cli(["review", "list", "--json"], {**env, "ECOPY_STORE": str(store)})
     assert [c["sha256"] for c in json.loads(listed.stdout)["cases"]] == old["review"]

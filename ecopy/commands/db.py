@@ -137,11 +137,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.casework.status import finish_filed
     from storage.db.rebuild import sync_catalogue
+    from storage.db.rollups import rebuild as rebuild_month_rows
 
     state = state_for(args, settings)
     found = sync_catalogue(
         state.store, state.db, repair=args.repair,
         finish=lambda case_id, version, key: finish_filed(state, case_id, version, key))
+    with (state.db.write() if args.repair else state.db.read()) as s:
+        # the figures' month rows against their dossiers (storage.db.rollups)
+        found.add("month_figures_stale", len(rebuild_month_rows(s, repair=args.repair)))
     differences = {k: n for k, n in found.counts.items()
                    if not k.endswith("_objects") and n and k != "cases_finished"}
     data = {"store": state.store.describe(), "database": state.db.describe(),

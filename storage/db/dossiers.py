@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db.paging import Page, keyset, page_of, page_size
+from storage.db.rollups import CLI_NOTE, refresh_month
 from storage.db.schema import cases, dossiers
 from storage.state import Deadlines
 
@@ -34,7 +35,6 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 PUBLIC_CODE = re.compile(f"^[{CODE_ALPHABET}]{{10}}$")
 # statuses in which the office's work on a paper is done (figures, dossier progress)
 TERMINAL = frozenset({"filed", "certified", "rejected"})
-CLI_NOTE = "ecopy process"  # the note of the dossier `ecopy process` files a person's papers in
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,8 @@ def open_dossier(s: Session, *, agency: str, person_id: str, person_name: str,
                 s.execute(insert(dossiers).values(**row))
         except IntegrityError:
             continue
+        if note != CLI_NOTE:
+            refresh_month(s, agency, now)
         return Dossier(**{k: row[k] for k in _FIELDS if k not in ("opened_at", "public_code")},
                        opened_at=now.isoformat(timespec="seconds"),
                        public_code=row["public_code"] or "")
@@ -167,7 +169,8 @@ def desk_dossier(s: Session, *, agency: str, person_id: str, person_name: str = 
 
 def refresh_progress(s: Session, dossier_id: str, deadlines: Deadlines) -> None:
     """Recompute the figures' facts of one dossier from its cases (a handful of rows)."""
-    row = s.execute(select(dossiers.c.procedure, dossiers.c.opened_at)
+    row = s.execute(select(dossiers.c.procedure, dossiers.c.opened_at, dossiers.c.agency,
+                           dossiers.c.note)
                     .where(dossiers.c.dossier_id == dossier_id)).first()
     if row is None:
         return
@@ -189,6 +192,8 @@ def refresh_progress(s: Session, dossier_id: str, deadlines: Deadlines) -> None:
         due_at=deadlines.due_at(row.procedure, row.opened_at, documents, int(pages)),
         finished_at=finished, working_hours=hours,
         rejected_documents=sum(refusals.values()), refusals=refusals))
+    if row.note != CLI_NOTE:
+        refresh_month(s, row.agency, row.opened_at)
 
 
 def refusals_of(s: Session, dossier_id: str) -> dict[str, int]:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -109,6 +110,24 @@ dossiers = Table(
     Index("ix_dossiers_opened", "opened_at"),
     Index("ix_dossiers_person", "person_id"),
     Index("ix_dossiers_agency_name", "agency", "name_folded"),
+    # the dossiers still open, by receipt: what the figures count as open or overdue now
+    Index("ix_dossiers_open", "opened_at", postgresql_where=literal_column("finished_at IS NULL"),
+          sqlite_where=literal_column("finished_at IS NULL")),
+)
+
+# one row per commune and Vietnam month of received dossiers (storage.db.rollups): the
+# figures of now without reading the month's dossiers; durations as sorted int32 arrays
+month_figures = Table(
+    "month_figures", metadata,
+    Column("agency", String(5), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("received", Integer, nullable=False, default=0),
+    Column("finished_on_time", Integer, nullable=False, default=0),
+    Column("finished_late", Integer, nullable=False, default=0),
+    Column("online", Integer, nullable=False, default=0),
+    Column("seconds", LargeBinary, nullable=False),  # finished dossiers' durations
+    Column("working", LargeBinary, nullable=False),  # their working hours x 1000
+    Column("refusals", Json, nullable=False, default=dict),  # {"<reason>:<ground>": n}
 )
 
 cases = Table(

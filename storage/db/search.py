@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, literal, literal_column, or_, select
@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 
 from storage.db.dossiers import PUBLIC_CODE, fold
 from storage.db.paging import Page, keyset, page_of, page_size
+from storage.db.rollups import VN
 from storage.db.schema import cases, dossiers, name_words
 
-VN = timezone(timedelta(hours=7))
 MAX_WORDS = 6
 _ID12 = re.compile(r"^\d{12}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")

@@ -37,6 +37,7 @@ from storage.backends.prefixed import PrefixedStore
 from storage.db import Database
 from storage.db.dossiers import Dossier
 from storage.db.rebuild import sync_catalogue
+from storage.db.rollups import rebuild as rebuild_month_rows
 from storage.db.successions import add_predecessor
 from storage.evidence.audit import append_event, verify_audit
 from storage.evidence.register import check_chain
@@ -388,6 +389,8 @@ def migrate(sources: list[Source], dest: ObjectStore, mapping: dict[str, str], *
             if dest_db is not None:
                 catalogue = sync_catalogue(dest, dest_db, repair=True)
                 result.checks["catalogue"] = catalogue.problems
+                with dest_db.write() as s:  # rows came in as they were: count them again
+                    rebuild_month_rows(s, repair=True)
         _write_report(dest, result, sources, mapping, actor)
     return result
 

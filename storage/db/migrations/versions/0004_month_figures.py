@@ -1,0 +1,48 @@
+"""Month figures kept current, and an index of the dossiers still open.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-07
+
+- ``month_figures``: one row per commune and Vietnam month of received dossiers
+  (storage.db.rollups), so the figures of now read one row per commune instead of every
+  dossier of the period; filled here from the dossiers already there;
+- ``ix_dossiers_open``: the dossiers not finished, by receipt (open and overdue now).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from storage.db.rollups import rebuild
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "month_figures",
+        sa.Column("agency", sa.String(5), nullable=False),
+        sa.Column("month", sa.String(7), nullable=False),
+        sa.Column("received", sa.Integer(), nullable=False),
+        sa.Column("finished_on_time", sa.Integer(), nullable=False),
+        sa.Column("finished_late", sa.Integer(), nullable=False),
+        sa.Column("online", sa.Integer(), nullable=False),
+        sa.Column("seconds", sa.LargeBinary(), nullable=False),
+        sa.Column("working", sa.LargeBinary(), nullable=False),
+        sa.Column("refusals", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
+                  nullable=False),
+        sa.PrimaryKeyConstraint("agency", "month", name="pk_month_figures"),
+    )
+    op.create_index("ix_dossiers_open", "dossiers", ["opened_at"],
+                    postgresql_where=sa.text("finished_at IS NULL"),
+                    sqlite_where=sa.text("finished_at IS NULL"))
+    rebuild(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_index("ix_dossiers_open", table_name="dossiers")
+    op.drop_table("month_figures")
