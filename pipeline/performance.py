@@ -256,24 +256,19 @@ def _months(period: Period) -> list[str]:
 
 
 def _from_month_rows(s: Session, period: Period, agency: str | None, as_of: datetime) -> _Found:
-    """Now: the month rows of the period, and the open dossiers (an index of them alone)."""
-    m, d = month_figures.c, dossiers.c
+    """Now: the month rows of the period alone (open and overdue from their due times)."""
+    m = month_figures.c
     per: dict[str, list[Any]] = {}
     for r in s.execute(select(m).where(m.month.in_(_months(period)),
                                        *([m.agency == agency] if agency else []))):
         per.setdefault(r.agency, []).append(r)
-    still_open = {code: (n, overdue) for code, n, overdue in s.execute(
-        select(d.agency, func.count(), func.count().filter(d.due_at < as_of))
-        .where(d.finished_at.is_(None), d.opened_at >= _utc(period.start),
-               d.opened_at < _utc(period.end), d.note != CLI_NOTE,
-               *([d.agency == agency] if agency else []))
-        .group_by(d.agency))}
     rows, medians, refusals = {}, {}, {}
     everyone: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
     for code, months in per.items():
-        n_open, overdue = still_open.get(code, (0, 0))
         rows[code] = (sum(r.received for r in months), sum(r.finished_on_time for r in months),
-                      sum(r.finished_late for r in months), n_open, overdue,
+                      sum(r.finished_late for r in months),
+                      sum(len(r.open_due) // rollups.INT64.itemsize for r in months),
+                      sum(rollups.overdue(r.open_due, as_of) for r in months),
                       sum(r.online for r in months))
         seconds = [rollups.unpack(r.seconds) for r in months]
         working = [rollups.unpack(r.working) for r in months]

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from pipeline.casework.status import claim, save_status
-from pipeline.performance import Period, compute_figures
+from pipeline.performance import Period, compute_figures, parse_period
 from storage.backends import LocalStore
 from storage.db import rollups
 from storage.db.dossiers import Dossier, open_dossier
@@ -74,9 +74,21 @@ def test_month_rows_give_the_exact_figures_after_random_changes(state: State) ->
             save_status(state, case_id, "filed", actor="x", at=at)
         elif roll < 0.7:
             save_status(state, case_id, "rejected", actor="x", at=at, reason="classified")
-    for period in (Period.month("2026-10"), Period.month("2026-11"), Period.year("2026")):
+    # open papers of today: some not due yet, some (received a week ago) overdue
+    today = datetime.now(UTC).replace(microsecond=0)
+    for back in (0, 0, 7, 9):
+        d = _dossier(state, COMMUNES[2], today - timedelta(days=back))
+        _case(state, d, today - timedelta(days=back))
+    current = parse_period()
+    for period in (Period.month("2026-10"), Period.month("2026-11"), Period.year("2026"),
+                   current, Period.year(f"{current.start.year}")):
         now, exact = _both(state, period)
         assert now == exact, period.label
+    years = {f"{(today - timedelta(days=back)).year}" for back in (0, 9)}  # early January
+    found = [{r["agency"]: r for r in compute_figures(state.db, Period.year(y)).rows()}
+             [COMMUNES[2]] for y in years]
+    n_open, overdue = (sum(r[k] for r in found) for k in ("open", "open_overdue"))
+    assert n_open > overdue >= 2
     rows = {r["agency"]: r for r in compute_figures(state.db, Period.month("2026-11")).rows()}
     assert rows["all"]["received"] > 0 and rows["all"]["median_hours"] is not None
     assert rows["all"]["refused_documents"] > 0
@@ -111,7 +123,7 @@ def test_db_check_finds_and_repairs_a_stale_month_row(state: State) -> None:
         s.execute(update(month_figures).values(received=99, seconds=b""))
         s.execute(month_figures.insert().values(
             agency="22222", month="2026-11", received=1, finished_on_time=0, finished_late=0,
-            online=0, seconds=b"", working=b"", refusals={}))
+            online=0, seconds=b"", working=b"", open_due=b"", refusals={}))
     with state.db.write() as s:
         assert rollups.rebuild(s, repair=True) == [(COMMUNES[1], "2026-11"),
                                                     ("22222", "2026-11")]

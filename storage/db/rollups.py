@@ -1,11 +1,13 @@
 """Month figures kept current: one row per commune and Vietnam month of received dossiers.
 
-The public figures (pipeline.performance) of the current state are read from these rows, so
-a province month costs one row per commune whatever the month holds: the counts, the refused
-papers by reason, and every finished dossier's duration (whole seconds) and working time
-(thousandths of an hour) as sorted 32-bit integers. Medians come from those arrays, so they
-are exact: the same numbers the full aggregate over the dossiers gives (`compute_figures(...,
-exact=True)`, which a figure "as of" a past time or over a range of days still takes).
+The public figures (pipeline.performance) of the current state are read from these rows
+alone, so a province month costs one row per commune whatever the month holds: the counts,
+the refused papers by reason, every finished dossier's duration (whole seconds) and working
+time (thousandths of an hour) as sorted 32-bit integers, and every open dossier's due time
+(microseconds since 1970, sorted 64-bit integers: how many are overdue at any moment is one
+binary search). Medians come from those arrays, so they are exact: the same numbers the full
+aggregate over the dossiers gives (`compute_figures(..., exact=True)`, which a figure "as of"
+a past time or over a range of days still takes).
 
 A row is recomputed from its commune month's dossiers (an index range of ``agency,
 opened_at``: a few hundred rows) in the transaction that changes one of them
@@ -36,7 +38,10 @@ from storage.db.schema import dossiers, month_figures
 CLI_NOTE = "ecopy process"
 VN = timezone(timedelta(hours=7))  # Vietnam keeps no summer time
 INT32 = np.dtype("<i4")
+INT64 = np.dtype("<i8")
 SECOND = timedelta(seconds=1)
+MICROSECOND = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def month_of(instant: datetime) -> str:
@@ -57,12 +62,22 @@ def duration_seconds(opened_at: datetime, finished_at: datetime) -> int:
     return (finished_at - opened_at) // SECOND
 
 
-def pack(values: Iterable[int]) -> bytes:
-    return np.sort(np.fromiter(values, dtype=INT32)).tobytes()
+def pack(values: Iterable[int], dtype: np.dtype = INT32) -> bytes:
+    return np.sort(np.fromiter(values, dtype=dtype)).tobytes()
 
 
-def unpack(blob: bytes | None) -> np.ndarray:
-    return np.frombuffer(blob or b"", dtype=INT32)
+def unpack(blob: bytes | None, dtype: np.dtype = INT32) -> np.ndarray:
+    return np.frombuffer(blob or b"", dtype=dtype)
+
+
+def micros(instant: datetime) -> int:
+    """Microseconds since 1970 (UTC): an instant as the month rows keep due times."""
+    return (instant - EPOCH) // MICROSECOND
+
+
+def overdue(open_due: bytes | None, as_of: datetime) -> int:
+    """How many of a month row's open dossiers were due before ``as_of``."""
+    return int(np.searchsorted(unpack(open_due, INT64), micros(as_of), side="left"))
 
 
 def median(values: np.ndarray, *, already_sorted: bool = False) -> float | None:
@@ -86,6 +101,7 @@ def _facts(conn: Session | Connection, agency: str, month: str) -> dict[str, Any
     if not rows:
         return None
     finished = [r for r in rows if r.finished_at is not None]
+    still_open = [r for r in rows if r.finished_at is None]
     refusals: Counter[str] = Counter()
     for r in rows:
         refusals.update(r.refusals or {})
@@ -98,6 +114,9 @@ def _facts(conn: Session | Connection, agency: str, month: str) -> dict[str, Any
         "online": sum(1 for r in rows if r.channel == "online"),
         "seconds": pack(duration_seconds(r.opened_at, r.finished_at) for r in finished),
         "working": pack(int(r.working_hours or 0) for r in finished),
+        # one due time per open dossier; one without (none is made so) is never overdue
+        "open_due": pack((micros(r.due_at) if r.due_at is not None else 2**62
+                          for r in still_open), INT64),
         "refusals": dict(sorted(refusals.items())),
     }
 
@@ -121,7 +140,8 @@ def refresh_month(s: Session, agency: str, opened_at: datetime) -> None:
         # the other transaction committed (read committed: each statement sees the latest)
         s.execute(pg_insert(month_figures).values(
             agency=agency, month=month, received=0, finished_on_time=0, finished_late=0,
-            online=0, seconds=b"", working=b"", refusals={}).on_conflict_do_nothing())
+            online=0, seconds=b"", working=b"", open_due=b"", refusals={})
+            .on_conflict_do_nothing())
         s.execute(select(month_figures.c.agency).where(*key).with_for_update())
     facts = _facts(s, agency, month)
     if facts is None:

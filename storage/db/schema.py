@@ -110,9 +110,6 @@ dossiers = Table(
     Index("ix_dossiers_opened", "opened_at"),
     Index("ix_dossiers_person", "person_id"),
     Index("ix_dossiers_agency_name", "agency", "name_folded"),
-    # the dossiers still open, by receipt: what the figures count as open or overdue now
-    Index("ix_dossiers_open", "opened_at", postgresql_where=literal_column("finished_at IS NULL"),
-          sqlite_where=literal_column("finished_at IS NULL")),
 )
 
 # one row per commune and Vietnam month of received dossiers (storage.db.rollups): the
@@ -127,6 +124,8 @@ month_figures = Table(
     Column("online", Integer, nullable=False, default=0),
     Column("seconds", LargeBinary, nullable=False),  # finished dossiers' durations
     Column("working", LargeBinary, nullable=False),  # their working hours x 1000
+    # the open dossiers' due times (epoch seconds, sorted int64): how many are overdue now
+    Column("open_due", LargeBinary, nullable=False),
     Column("refusals", Json, nullable=False, default=dict),  # {"<reason>:<ground>": n}
 )
 

@@ -1,4 +1,4 @@
-"""Month figures kept current, and an index of the dossiers still open.
+"""Month figures kept current.
 
 Revision ID: 0004
 Revises: 0003
@@ -6,8 +6,7 @@ Create Date: 2026-12-07
 
 - ``month_figures``: one row per commune and Vietnam month of received dossiers
   (storage.db.rollups), so the figures of now read one row per commune instead of every
-  dossier of the period; filled here from the dossiers already there;
-- ``ix_dossiers_open``: the dossiers not finished, by receipt (open and overdue now).
+  dossier of the period; filled here from the dossiers already there.
 """
 
 import sqlalchemy as sa
@@ -33,16 +32,13 @@ def upgrade() -> None:
         sa.Column("online", sa.Integer(), nullable=False),
         sa.Column("seconds", sa.LargeBinary(), nullable=False),
         sa.Column("working", sa.LargeBinary(), nullable=False),
+        sa.Column("open_due", sa.LargeBinary(), nullable=False),
         sa.Column("refusals", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
                   nullable=False),
         sa.PrimaryKeyConstraint("agency", "month", name="pk_month_figures"),
     )
-    op.create_index("ix_dossiers_open", "dossiers", ["opened_at"],
-                    postgresql_where=sa.text("finished_at IS NULL"),
-                    sqlite_where=sa.text("finished_at IS NULL"))
     rebuild(op.get_bind())
 
 
 def downgrade() -> None:
-    op.drop_index("ix_dossiers_open", table_name="dossiers")
     op.drop_table("month_figures")
