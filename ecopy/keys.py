@@ -50,6 +50,7 @@ def build_certify_context(settings: Settings, state: State, *,
                           requester_name: str | None = None) -> CertifyContext:
     # Key sources (dev PKI, PKCS#12, PKCS#11) are built from settings here, once per process.
     from signing.keys import key_source_for
+    from signing.sign import agency_stamp_lines
     from signing.trust import load_certificate_files
 
     intermediates = load_certificate_files(settings.intermediates)
@@ -78,7 +79,8 @@ def build_certify_context(settings: Settings, state: State, *,
         font_path=settings.font_path, bold_font_path=settings.bold_font_path, software=SOFTWARE,
         verify_base_url=settings.verify_base_url, test_mode=test_mode,
         requester_name=requester_name, actor=settings.actor or "ecopy",
-        book=settings.register_book or None)
+        book=settings.register_book or None,
+        agency_stamp=tuple(agency_stamp_lines(agency.display_name)))
 
 
 def _level_extender(settings: Settings, timestamper: Any) -> Callable[[Path], None] | None:

@@ -18,6 +18,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,10 +67,18 @@ VN_TZ = timezone(timedelta(hours=7))
 
 BOX_W, PAD, MARGIN = 80 * mm, 3 * mm, 6 * mm
 SIG_W, SIG_H = 60 * mm, 18 * mm
-QR_SIZE, QR_GAP = 22 * mm, 3 * mm
+QR_GAP = 3 * mm
 FONT_SIZE, LEADING = 10.0, 1.3
-AGENCY_W, AGENCY_H, AGENCY_MARGIN = 72 * mm, 13 * mm, 2.5 * mm  # in the top margin, as real copies
+AGENCY_W, AGENCY_MARGIN = 60 * mm, 2.5 * mm  # the agency box's least width
 MARK_SIZE, MARK_MIN_SIZE = 7.0, 4.5
+# The band ecopy adds above a scan for what it prints on the page (the QR at the top left, the
+# agency's signature at the top right, the TEST line): nothing is ever drawn over the
+# original. QR modules of 0.5 mm (Circular 01/2023 asks at least 0.4 mm) with the 4-module
+# quiet zone of ISO/IEC 18004: about 3 pixels a module in a 150-dpi rendering.
+BAND_PAD, QR_MODULE, QR_QUIET = 3 * mm, 0.5 * mm, 4
+# the agency signature (signing.sign): 10 pt lines, 10 pt leading, 10 pt margins; a little
+# slack for the signer's own rounding
+STAMP_SIZE, STAMP_MARGIN, STAMP_SLACK = 10.0, 10.0, 4.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ def build_ecopy(
     *,
     font_path: Path,
     bold_font_path: Path | None = None,
+    agency_stamp: Sequence[str] = (),
 ) -> AssembledCopy:
     """Write the unsigned, unencrypted PDF/A-3b e-copy of `pages` to `out_path`.
 
@@ -125,19 +135,25 @@ def build_ecopy(
     if not pages:
         raise ValueError("an e-copy needs at least one page")
     fonts = _Fonts(_register_font(font_path), _register_font(bold_font_path or _bold_of(font_path)))
-    sizes = [_page_size(scan) for scan, _ in pages]
-    agency = _agency_box(*sizes[0])
+    scans = [_page_size(scan) for scan, _ in pages]
+    stamp = _stamp_size(agency_stamp or _stand_in_stamp(certification), fonts.regular)
+    layouts = [_band(w, h, scan.dpi, first=i == 0, cert=certification, stamp=stamp)
+               for i, ((scan, _), (w, h)) in enumerate(zip(pages, scans, strict=True))]
+    agency = layouts[0].agency
     # The statement has a page of its own at the end: drawn over a scan it would hide part of
     # the original (body text, a seal), and a certified copy must show all of it.
     statement = _layout_statement(certification, fonts, 1.0)
 
     buf = io.BytesIO()
-    canvas = Canvas(buf, pagesize=sizes[0], initialFontName=fonts.regular, pageCompression=1)
-    for i, ((_, ocr), (w, h)) in enumerate(zip(pages, sizes, strict=True)):
-        canvas.setPageSize((w, h))
+    canvas = Canvas(buf, pagesize=layouts[0].size, initialFontName=fonts.regular,
+                    pageCompression=1)
+    for (_, ocr), (w, h), band in zip(pages, scans, layouts, strict=True):
+        canvas.setPageSize(band.size)
+        canvas.saveState()
+        canvas.translate(band.dx, 0)
         _draw_words(canvas, ocr, w, h, fonts.regular)
-        if certification.test_mode:
-            _draw_test_mark(canvas, w, h, fonts.regular, agency if i == 0 else None)
+        canvas.restoreState()
+        _draw_band(canvas, band, certification, fonts.regular)
         canvas.showPage()
     canvas.setPageSize(A4)
     if certification.test_mode:
@@ -153,8 +169,9 @@ def build_ecopy(
             for key in ("/Trans", "/Rotate"):
                 if key in pdf_page.obj:
                     del pdf_page.obj[key]
-        for (scan, _), pdf_page, (w, h) in zip(pages, pdf.pages, sizes, strict=False):
-            _underlay_image(pdf, pdf_page, scan, w, h)
+        for (scan, _), pdf_page, (w, h), band in zip(pages, pdf.pages, scans, layouts,
+                                                      strict=False):
+            _underlay_image(pdf, pdf_page, scan, w, h, band.dx)
         pdfa.add_output_intent(pdf)
         # only the assembler knows whether a statement page was added: it records the count
         recorded = {**manifest, "page_count": len(pages) + 1}
@@ -171,6 +188,7 @@ def build_ecopy(
         pdfa.set_metadata(pdf, title=title, lang="vi-VN", when=when)
         page_count = len(pdf.pages)
         pdfa.save(pdf, out_path)
+    assert agency is not None  # the first page's band always holds it
     return AssembledCopy(out_path, page_count, (page_count - 1, sig_box), (0, agency))
 
 
@@ -207,12 +225,72 @@ def _page_size(scan: PageScan) -> tuple[float, float]:
     return w_px / scan.dpi * 72.0, h_px / scan.dpi * 72.0
 
 
-def _agency_box(page_w: float, page_h: float) -> Box:
-    """Top-right of page 1 (Decree 30/2020 places the agency signature there)."""
-    x2, y2 = page_w - AGENCY_MARGIN, page_h - AGENCY_MARGIN
-    w = min(AGENCY_W, page_w - 2 * AGENCY_MARGIN)
-    h = min(AGENCY_H, page_h - 2 * AGENCY_MARGIN)
-    return (x2 - w, y2 - h, x2, y2)
+@dataclass(frozen=True)
+class _Band:
+    """A page: the scan at the bottom, at 100 % (shifted right by ``dx`` when the band needs
+    a wider page), and above it the band of what ecopy prints."""
+
+    size: tuple[float, float]  # the whole page
+    dx: float
+    band_h: float
+    qr: Box | None  # first page: the QR at the top left
+    agency: Box | None  # first page: the agency's signature at the top right
+    mark_h: float  # the TEST line's row at the top of the band (0 outside test mode)
+
+
+def qr_side(text: str) -> float:
+    """The printed side of a QR of `text`, quiet zone included (0.5 mm a module)."""
+    return (_qr_matrix(text)[0] + 2 * QR_QUIET) * QR_MODULE
+
+
+def _stamp_size(lines: Sequence[str], font: str) -> tuple[float, float]:
+    """The agency signature's box at its natural size: pyHanko's text stamp sets each line
+    at 10 pt with 10 pt leading inside a 10 pt margin, and shrinks whatever does not fit."""
+    longest = max(pdfmetrics.stringWidth(_nfc(line), font, STAMP_SIZE) for line in lines)
+    return (max(AGENCY_W, longest + 2 * STAMP_MARGIN + STAMP_SLACK),
+            len(lines) * STAMP_SIZE + 2 * STAMP_MARGIN + STAMP_SLACK)
+
+
+def _stand_in_stamp(cert: Certification) -> list[str]:
+    """Lines as long as the real ones, for callers that do not say (tests, previews)."""
+    return [cert.entry.agency_name, "Bản sao điện tử được chứng thực từ bản chính",
+            "Thời gian ký: 2000-01-01T00:00:00+07:00"]
+
+
+def _band(scan_w: float, scan_h: float, dpi: float, *, first: bool,
+          cert: Certification, stamp: tuple[float, float]) -> _Band:
+    """The band above a scan. Its height and the scan's shift are whole pixels of the scan,
+    so a rendering at the scan's resolution shows every original pixel unmoved."""
+    pixel = 72.0 / dpi
+
+    def whole(points: float) -> float:
+        return math.ceil(points / pixel - 1e-6) * pixel
+
+    mark_h = MARK_SIZE * 1.6 if cert.test_mode else 0.0
+    if not first:  # only a TEST line, when there is one
+        band_h = whole(mark_h + 2 * BAND_PAD) if mark_h else 0.0
+        return _Band((scan_w, scan_h + band_h), 0.0, band_h, None, None, mark_h)
+    side = qr_side(cert.verify_ref)
+    stamp_w, stamp_h = stamp
+    page_w = scan_w + 2 * whole(max(0.0, 3 * BAND_PAD + side + stamp_w - scan_w) / 2)
+    band_h = whole(2 * BAND_PAD + mark_h + max(side, stamp_h))
+    page_h = scan_h + band_h
+    top = page_h - BAND_PAD - mark_h
+    qr = (BAND_PAD, top - side, BAND_PAD + side, top)
+    agency = (page_w - BAND_PAD - stamp_w, top - stamp_h, page_w - BAND_PAD, top)
+    return _Band((page_w, page_h), (page_w - scan_w) / 2, band_h, qr, agency, mark_h)
+
+
+def _draw_band(canvas: Canvas, band: _Band, cert: Certification, font: str) -> None:
+    page_w, page_h = band.size
+    if band.mark_h:
+        _draw_test_mark(canvas, page_w, page_h, font, None, margin=BAND_PAD)
+    if band.qr is not None:
+        x1, y1, x2, _ = band.qr
+        canvas.saveState()
+        canvas.setFillColor(black)
+        _draw_qr(canvas, cert.verify_ref, x1, y1, x2 - x1, quiet=QR_QUIET)
+        canvas.restoreState()
 
 
 # --- invisible OCR text ------------------------------------------------------------------
@@ -299,9 +377,9 @@ def _layout_statement(cert: Certification, fonts: _Fonts, scale: float) -> _Stat
     return _Statement(scale, BOX_W * scale, height, tuple(lines), sig_top)
 
 
-def _qr_panel_size(st: _Statement) -> tuple[float, float, float]:
+def _qr_panel_size(st: _Statement, text: str) -> tuple[float, float, float]:
     """QR side, caption size and whole panel height (QR plus caption under it)."""
-    side = QR_SIZE * st.scale
+    side = qr_side(text) * st.scale
     caption = 7.0 * st.scale
     return side, caption, side + caption * 1.6
 
@@ -349,13 +427,13 @@ def _draw_statement(
         canvas.setFont(line.font, line.size)
         canvas.drawCentredString(cx, y2 - line.baseline, line.text)
 
-    side, caption, panel_h = _qr_panel_size(st)
+    side, caption, panel_h = _qr_panel_size(st, cert.verify_ref)
     qx2 = x1 - QR_GAP * st.scale
     qx1 = qx2 - side
     canvas.setFillColor(white)
     canvas.rect(qx1, y1, side, panel_h, stroke=0, fill=1)
     canvas.setFillColor(black)
-    _draw_qr(canvas, cert.verify_ref, qx1, y1 + caption * 1.6, side)
+    _draw_qr(canvas, cert.verify_ref, qx1, y1 + caption * 1.6, side, quiet=QR_QUIET)
     canvas.setFont(fonts.regular, caption)
     canvas.drawCentredString(qx1 + side / 2, y1 + caption * 0.5, QR_CAPTION)
     canvas.restoreState()
@@ -365,33 +443,42 @@ def _draw_statement(
     return (cx - sig_w / 2, top - sig_h, cx + sig_w / 2, top)
 
 
-def _draw_qr(canvas: Canvas, text: str, x: float, y: float, side: float) -> None:
-    """QR modules as filled rectangles, with a 2-module quiet zone inside `side`.
+@lru_cache(maxsize=16)
+def _qr_matrix(text: str) -> tuple[int, tuple[tuple[bool, ...], ...]]:
+    """Module count and dark modules of the QR of `text` (level M), made once per text."""
+    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    qr.addData(text)
+    qr.make()
+    return qr.getModuleCount(), tuple(tuple(bool(v) for v in row) for row in qr.modules)
+
+
+def _draw_qr(canvas: Canvas, text: str, x: float, y: float, side: float,
+             quiet: int = 2) -> None:
+    """QR modules as filled rectangles, with a `quiet`-module quiet zone inside `side`.
 
     reportlab's encoder makes the symbol; its graphics renderer is not used because it
     selects the non-embedded Helvetica, which PDF/A forbids.
     """
-    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
-    qr.addData(text)
-    qr.make()
-    count = qr.getModuleCount()
-    unit = side / (count + 4)
+    count, modules = _qr_matrix(text)
+    unit = side / (count + 2 * quiet)
     path = canvas.beginPath()
-    for r, row in enumerate(qr.modules):
+    for r, row in enumerate(modules):
         c = 0
-        for dark, run in itertools.groupby(bool(v) for v in row):
+        for dark, run in itertools.groupby(row):
             n = len(list(run))
             if dark:
-                path.rect(x + (c + 2) * unit, y + side - (r + 3) * unit, n * unit, unit)
+                path.rect(x + (c + quiet) * unit, y + side - (r + quiet + 1) * unit,
+                          n * unit, unit)
             c += n
     canvas.drawPath(path, stroke=0, fill=1)
 
 
 def _draw_test_mark(
-    canvas: Canvas, page_w: float, page_h: float, font: str, avoid: Box | None
+    canvas: Canvas, page_w: float, page_h: float, font: str, avoid: Box | None,
+    margin: float = AGENCY_MARGIN,
 ) -> None:
-    """Red line at top left; shrinks to fit, and drops below the agency box if it must."""
-    m = AGENCY_MARGIN
+    """Red line at top left; shrinks to fit, and drops below the `avoid` box if it must."""
+    m = margin
     natural = pdfmetrics.stringWidth(TEST_MARK, font, MARK_SIZE)
     room = (avoid[0] - 2 * mm if avoid else page_w - m) - m
     size = MARK_SIZE * min(1.0, room / natural)
@@ -410,15 +497,18 @@ def _draw_test_mark(
 
 
 def _underlay_image(
-    pdf: pikepdf.Pdf, page: pikepdf.Page, scan: PageScan, page_w: float, page_h: float
+    pdf: pikepdf.Pdf, page: pikepdf.Page, scan: PageScan, page_w: float, page_h: float,
+    dx: float = 0.0,
 ) -> None:
-    """Draw the scan under the page's text with a matrix that also turns it upright."""
+    """Draw the scan (`page_w` x `page_h` upright, `dx` from the left, at the bottom of the
+    page) under the page's text, with a matrix that also turns it upright."""
     image = pdfa.image_xobject(
         pdf, Path(scan.image_path), scan.image_format, (scan.width_px, scan.height_px)
     )
     name = page.add_resource(image, Name.XObject, prefix="Im")
     a, b, c, d, e, f = _image_matrix(scan.rotation, page_w, page_h)
-    ops = f"q {a:.4f} {b:.4f} {c:.4f} {d:.4f} {e:.4f} {f:.4f} cm {name} Do Q\n"
+    ops = (f"q 1 0 0 1 {dx:.4f} 0 cm {a:.4f} {b:.4f} {c:.4f} {d:.4f} {e:.4f} {f:.4f} cm "
+           f"{name} Do Q\n")
     page.contents_add(pdf.make_stream(ops.encode("ascii")), prepend=True)
 
 

@@ -74,6 +74,9 @@ class CertifyContext:
     book: str | None = None  # None: "01/<year>"
     requester_name: str | None = None
     actor: str = "ecopy"  # who the audit log names for register, sign and file events
+    # the agency signature's lines (signing.sign.agency_stamp_lines): the assembler sizes
+    # its box so that they print at 10 pt, never shrunk
+    agency_stamp: tuple[str, ...] = ()
 
     @property
     def store(self) -> ObjectStore:
@@ -197,6 +200,7 @@ def certify_document(
             unsigned,
             font_path=ctx.font_path,
             bold_font_path=ctx.bold_font_path,
+            agency_stamp=ctx.agency_stamp,
         )
         ctx.sign(unsigned, signed, assembled)
     except Exception as exc:
@@ -212,7 +216,9 @@ def certify_document(
         pdf_sha = hashlib.file_digest(fh, "sha256").hexdigest()
     append_event(
         ctx.store,
-        actor=ctx.actor,
+        # the person whose act this is: the approving certifier on the web, else the
+        # configured certifier `ecopy process` acts as (never the program itself)
+        actor=ctx.actor if ctx.actor != "ecopy" else ctx.certifier.full_name,
         action="sign",
         object=copy_id,
         object_sha256=pdf_sha,

@@ -161,6 +161,14 @@ class SignedInfo:
     is_test: bool
 
 
+def agency_stamp_lines(display_name: str, copy_form: str = DEFAULT_COPY_FORM,
+                       moment: datetime | None = None) -> list[str]:
+    """The agency signature's text (Decree 30/2020): who, what, when. Without ``moment`` a
+    time of the same width stands in (the assembler sizes the box before anyone signs)."""
+    when = iso_vn(moment) if moment else "2000-01-01T00:00:00+07:00"
+    return [display_name, copy_form, f"Thời gian ký: {when}"]
+
+
 def iso_vn(moment: datetime) -> str:
     """ISO 8601 with +07:00, seconds precision: the form Decree 30/2020 asks for."""
     return moment.astimezone(VN_TZ).replace(microsecond=0).isoformat()
@@ -343,7 +351,7 @@ def sign_as_agency(
         reason=agency_copy_form,
         location=location or None,
     )
-    text = [agency.display_name, agency_copy_form, f"Thời gian ký: {iso_vn(moment)}"]
+    text = agency_stamp_lines(agency.display_name, agency_copy_form, moment)
     _sign_revision(
         IncrementalPdfFileWriter(source),
         output,

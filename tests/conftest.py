@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +57,36 @@ def sealed(store):
     if isinstance(store, SealedStore):
         return store
     return SealedStore(store, Keyring(FileKek.from_file(_SESSION_KEK["file"])))
+
+
+# the scan's placement on an e-copy's page (pipeline.assemble._underlay_image), upright scans:
+# shifted by dx, then scaled to its size in points
+PLACED = re.compile(rb"q 1 0 0 1 ([\d.]+) 0 cm ([\d.]+) [-\d.]+ [-\d.]+ ([\d.]+) "
+                    rb"[-\d.]+ [-\d.]+ cm /(\S+) Do Q")
+
+
+def page_content(page: Any) -> bytes:
+    """A pikepdf page's content streams, joined."""
+    import pikepdf
+
+    contents = page.obj.Contents
+    if isinstance(contents, pikepdf.Array):
+        return b"\n".join(c.read_bytes() for c in contents)
+    return contents.read_bytes()
+
+
+def scan_placement(pdf_path: Path) -> tuple[float, float, float, int, int]:
+    """(dx, width, height) in points of the scan on an e-copy's page 1 (it sits at the
+    bottom, under the band ecopy prints in), and the scan's size in pixels."""
+    import pikepdf
+
+    with pikepdf.open(pdf_path) as pdf:
+        page = pdf.pages[0]
+        found = PLACED.search(page_content(page))
+        assert found, page_content(page)[:300]
+        image = page.Resources.XObject["/" + found[4].decode()]
+        return (float(found[1]), float(found[2]), float(found[3]), int(image.Width),
+                int(image.Height))
 
 
 def export_copy(store_dir: Path, key: str, out: Path) -> Path:

@@ -13,6 +13,7 @@ import numpy as np
 import pikepdf
 import pytest
 from PIL import Image
+from reportlab.graphics.barcode import qrencoder
 
 from pipeline.assemble import AssembledCopy, build_ecopy
 from pipeline.types import (
@@ -158,22 +159,54 @@ def _images(page: pikepdf.Page) -> list[pikepdf.Stream]:
     return [v for v in page.Resources.get("/XObject", {}).values() if v.Subtype == "/Image"]
 
 
+def _band_of(pdf_path: Path, scan_w: float, scan_h: float) -> tuple[float, float, float]:
+    """(page width, band height, dx) of page 1: the scan sits at the bottom, centred."""
+    with pikepdf.open(pdf_path) as pdf:
+        _, _, w, h = (float(v) for v in pdf.pages[0].MediaBox)
+    return w, h - scan_h, (w - scan_w) / 2
+
+
 def test_pages_sizes_and_boxes(built: AssembledCopy) -> None:
     assert built.page_count == 4  # three scans and the statement page
     with pikepdf.open(built.path) as pdf:
         assert len(pdf.pages) == 4
         sizes = [tuple(float(v) for v in p.MediaBox) for p in pdf.pages]
         assert "/Rotate" not in pdf.pages[1].obj
-    assert sizes[0] == pytest.approx((0, 0, 576 / 96 * 72, 960 / 96 * 72))
-    assert sizes[1] == pytest.approx((0, 0, 640 / 200 * 72, 480 / 200 * 72))
+    scan_w, scan_h = 576 / 96 * 72, 960 / 96 * 72
+    # page 1: the scan at 100 %, and above it the band with the QR and the agency's signature
+    width, band, dx = _band_of(built.path, scan_w, scan_h)
+    assert width == pytest.approx(scan_w) and dx == pytest.approx(0)
+    assert 20 * MM < band < 40 * MM
+    assert sizes[1] == pytest.approx((0, 0, 640 / 200 * 72, 480 / 200 * 72))  # no band
     assert sizes[2] == pytest.approx((0, 0, 572 / 96 * 72, 960 / 96 * 72))
     assert sizes[3] == pytest.approx((0, 0, 595.2756, 841.8898))  # A4
     page, (x1, y1, x2, y2) = built.agency_box
-    assert page == 0 and x2 - x1 == pytest.approx(72 * MM) and y2 - y1 == pytest.approx(13 * MM)
-    assert x2 < sizes[0][2] and y2 < sizes[0][3] and x1 > sizes[0][2] / 2 and y1 > sizes[0][3] / 2
+    # sized for its three lines at 10 pt (the longest, the copy form, is about 200 pt)
+    assert page == 0 and 200 < x2 - x1 < 240 and y2 - y1 == pytest.approx(54)
+    assert x2 < width and y2 < sizes[0][3] and x1 > width / 3 and y1 > scan_h  # in the band
     page, (x1, y1, x2, y2) = built.certifier_box
     assert page == 3 and x1 > sizes[3][2] / 2 and y1 > sizes[3][3] / 2
     assert 40 * MM < x2 - x1 <= 60 * MM and 13 * MM < y2 - y1 <= 18 * MM
+
+
+def test_the_first_page_qr_is_top_left_and_reads_at_150_dpi(built: AssembledCopy) -> None:
+    """Circular 01/2023: the QR at the top left of the issued paper, modules >= 0.4 mm."""
+    page = _render(built.path, 0, 150)
+    points = _qr_at(page)
+    assert points[:, 0].max() < page.shape[1] / 2 and points[:, 1].max() < 40 / 25.4 * 150
+    side_mm = (points[:, 0].max() - points[:, 0].min()) / 150 * 25.4  # corner to corner
+    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    qr.addData(VERIFY_REF)
+    qr.make()
+    assert side_mm / qr.getModuleCount() >= 0.4
+
+
+def _qr_at(page: np.ndarray) -> np.ndarray:
+    """The corners of the page's QR, which must decode to the copy's link (OpenCV's ArUco
+    based detector: the classic one misses some small symbols a phone reads)."""
+    value, points, _ = cv2.QRCodeDetectorAruco().detectAndDecode(page)
+    assert value == VERIFY_REF
+    return points.reshape(-1, 2)
 
 
 def test_original_image_data_is_embedded(built: AssembledCopy) -> None:
@@ -205,7 +238,9 @@ def test_quarter_turns_follow_clockwise_convention(tmp_path: Path, rotation: int
     scan = PageScan(0, str(tmp_path / "q.png"), "png", 300, 200, 72.0, rotation=rotation)
     ocr = OcrPage(0, 200, 300, rotation, (), 0.0, "test")
     copy = build_ecopy([(scan, ocr)], _certification(False), {}, tmp_path / "q.pdf", font_path=FONT)
-    page = _render(copy.path, 0, 72)
+    _, band, dx = _band_of(copy.path, 200, 300)
+    page = _render(copy.path, 0, 72)[-300:, round(dx):round(dx) + 200]  # the scan
+    assert band > 0
     assert page.shape == (300, 200)
     expect = (slice(0, 60), slice(160, 200)) if rotation == 90 else (slice(240, 300), slice(0, 40))
     assert page[expect].mean() < 20
@@ -248,9 +283,13 @@ def test_words_sit_on_their_boxes(
     built: AssembledCopy, page: int, word: OcrWord, dpi: float
 ) -> None:
     k = 72 / dpi
+    top = 0.0
+    if page == 0:  # below the band the first page adds
+        top = _band_of(built.path, 576 / 96 * 72, 960 / 96 * 72)[1]
     crop = [
         str(round(v))
-        for v in (word.left * k - 1, word.top * k - 1, word.width * k + 2, word.height * k + 2)
+        for v in (word.left * k - 1, top + word.top * k - 1, word.width * k + 2,
+                  word.height * k + 2)
     ]
     got = _text(
         built.path,
@@ -321,9 +360,7 @@ def test_every_font_is_embedded(built_test_mode: AssembledCopy) -> None:
 
 
 def test_qr_code_decodes_to_verify_ref(built: AssembledCopy) -> None:
-    page = _render(built.path, built.page_count - 1, 200)
-    value, _, _ = cv2.QRCodeDetector().detectAndDecode(page)
-    assert value == VERIFY_REF
+    _qr_at(_render(built.path, built.page_count - 1, 150))
 
 
 def test_test_mode_is_marked_on_every_page(built_test_mode: AssembledCopy) -> None:
@@ -345,8 +382,10 @@ def test_small_last_page_gets_a4_statement_page(tmp_path: Path) -> None:
         [(scan, ocr)], _certification(True), MANIFEST, tmp_path / "card.pdf", font_path=FONT
     )
     assert copy.page_count == 2 and copy.certifier_box[0] == 1 and copy.agency_box[0] == 0
+    card_w, card_h = 242.64, 153.12
+    width, band, dx = _band_of(copy.path, card_w, card_h)
+    assert width > card_w and dx > 0 and band > 30 * MM  # the band needs a wider page
     with pikepdf.open(copy.path) as pdf:
-        assert [float(v) for v in pdf.pages[0].MediaBox] == pytest.approx([0, 0, 242.64, 153.12])
         assert [float(v) for v in pdf.pages[1].MediaBox] == pytest.approx(
             [0, 0, 595.2756, 841.8898], abs=0.01
         )
@@ -354,9 +393,9 @@ def test_small_last_page_gets_a4_statement_page(tmp_path: Path) -> None:
     assert "CĂN CƯỚC" in _text(copy.path, "-f", "1", "-l", "1")
     assert "Chứng thực bản sao" in _text(copy.path, "-f", "2", "-l", "2")
     x1, y1, x2, y2 = copy.agency_box[1]
-    assert 0 < x1 < x2 < 242.64 and 0 < y1 < y2 < 153.12
-    value, _, _ = cv2.QRCodeDetector().detectAndDecode(_render(copy.path, 1, 200))
-    assert value == VERIFY_REF
+    assert 0 < x1 < x2 < width and card_h < y1 < y2 < card_h + band
+    _qr_at(_render(copy.path, 1, 150))  # the statement page's QR
+    _qr_at(_render(copy.path, 0, 150))  # and page 1's, top left
 
 
 def test_cmyk_jpeg_and_bilevel_png(tmp_path: Path) -> None:

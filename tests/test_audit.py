@@ -140,6 +140,8 @@ def test_process_leaves_events_and_audit_verify_passes(corpus: Path, tmp_path: P
     actions = [e["action"] for e in read_events(LocalStore(out))]
     for action in ("ingest", "ocr", "classify", "extract", "register", "sign", "file"):
         assert action in actions, actions
+    signed = next(e for e in read_events(LocalStore(out)) if e["action"] == "sign")
+    assert signed["actor"] == Settings().certifier_name != "ecopy"  # a person signs
     extracted = next(e for e in read_events(LocalStore(out)) if e["action"] == "extract")
     assert PERSON not in json.dumps(extracted)  # field names and confidences, no values
     assert actions.index("ingest") < actions.index("register") < actions.index("file")
