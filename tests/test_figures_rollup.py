@@ -132,3 +132,27 @@ def test_db_check_finds_and_repairs_a_stale_month_row(state: State) -> None:
         (row,) = s.execute(select(month_figures)).all()
     assert (row.agency, row.received, list(rollups.unpack(row.seconds))) == (
         COMMUNES[1], 1, [7200])
+
+
+def test_migration_0004_builds_the_rows_of_dossiers_already_there(state: State) -> None:
+    """A database at 0003 with a year of dossiers: upgrading to 0004 fills month_figures."""
+    from alembic import command
+
+    from storage.db.migrate import _config, current_revision, upgrade
+
+    opened = datetime(2026, 11, 3, 2, tzinfo=UTC)
+    for agency in COMMUNES:
+        d = _dossier(state, agency, opened)
+        save_status(state, _case(state, d, opened), "filed", actor="x",
+                    at=opened + timedelta(hours=3))
+    before = compute_figures(state.db, Period.month("2026-11")).rows()
+    config = _config()
+    with state.db.engine.execution_options(ecopy_write=True).begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    assert current_revision(state.db) == "0003"
+    assert upgrade(state.db) == ("0003", "0004")
+    with state.db.read() as s:
+        assert len(s.execute(select(month_figures)).all()) == len(COMMUNES)
+        assert rollups.rebuild(s, repair=False) == []
+    assert compute_figures(state.db, Period.month("2026-11")).rows() == before

@@ -127,6 +127,7 @@ month_figures = Table(
     # the open dossiers' due times (epoch seconds, sorted int64): how many are overdue now
     Column("open_due", LargeBinary, nullable=False),
     Column("refusals", Json, nullable=False, default=dict),  # {"<reason>:<ground>": n}
+    Index("ix_month_figures_month", "month", "agency"),  # a province's month: one range
 )
 
 cases = Table(

@@ -37,6 +37,7 @@ def upgrade() -> None:
                   nullable=False),
         sa.PrimaryKeyConstraint("agency", "month", name="pk_month_figures"),
     )
+    op.create_index("ix_month_figures_month", "month_figures", ["month", "agency"])
     rebuild(op.get_bind())
 
 
