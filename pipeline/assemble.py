@@ -69,8 +69,8 @@ BOX_W, PAD, MARGIN = 80 * mm, 3 * mm, 6 * mm
 SIG_W, SIG_H = 60 * mm, 18 * mm
 QR_GAP = 3 * mm
 FONT_SIZE, LEADING = 10.0, 1.3
-AGENCY_W, AGENCY_MARGIN = 60 * mm, 2.5 * mm  # the agency box's least width
-MARK_SIZE, MARK_MIN_SIZE = 7.0, 4.5
+AGENCY_W = 60 * mm  # the agency box's least width
+MARK_SIZE, MARK_MARGIN = 7.0, 2.5 * mm
 # The band ecopy adds above a scan for what it prints on the page (the QR at the top left, the
 # agency's signature at the top right, the TEST line): nothing is ever drawn over the
 # original. QR modules of 0.5 mm (Circular 01/2023 asks at least 0.4 mm) with the 4-module
@@ -125,7 +125,7 @@ def build_ecopy(
     *,
     font_path: Path,
     bold_font_path: Path | None = None,
-    agency_stamp: Sequence[str] = (),
+    agency_stamp: Sequence[str],
 ) -> AssembledCopy:
     """Write the unsigned, unencrypted PDF/A-3b e-copy of `pages` to `out_path`.
 
@@ -136,7 +136,7 @@ def build_ecopy(
         raise ValueError("an e-copy needs at least one page")
     fonts = _Fonts(_register_font(font_path), _register_font(bold_font_path or _bold_of(font_path)))
     scans = [_page_size(scan) for scan, _ in pages]
-    stamp = _stamp_size(agency_stamp or _stand_in_stamp(certification), fonts.regular)
+    stamp = _stamp_size(agency_stamp, fonts.regular)
     layouts = [_band(w, h, scan.dpi, first=i == 0, cert=certification, stamp=stamp)
                for i, ((scan, _), (w, h)) in enumerate(zip(pages, scans, strict=True))]
     agency = layouts[0].agency
@@ -157,7 +157,7 @@ def build_ecopy(
         canvas.showPage()
     canvas.setPageSize(A4)
     if certification.test_mode:
-        _draw_test_mark(canvas, A4[0], A4[1], fonts.regular, None)
+        _draw_test_mark(canvas, A4[0], A4[1], fonts.regular)
     _draw_page_heading(canvas, certification, len(pages), fonts)
     sig_box = _draw_statement(canvas, statement, certification, A4[0], fonts)
     canvas.showPage()
@@ -232,7 +232,6 @@ class _Band:
 
     size: tuple[float, float]  # the whole page
     dx: float
-    band_h: float
     qr: Box | None  # first page: the QR at the top left
     agency: Box | None  # first page: the agency's signature at the top right
     mark_h: float  # the TEST line's row at the top of the band (0 outside test mode)
@@ -251,12 +250,6 @@ def _stamp_size(lines: Sequence[str], font: str) -> tuple[float, float]:
             len(lines) * STAMP_SIZE + 2 * STAMP_MARGIN + STAMP_SLACK)
 
 
-def _stand_in_stamp(cert: Certification) -> list[str]:
-    """Lines as long as the real ones, for callers that do not say (tests, previews)."""
-    return [cert.entry.agency_name, "Bản sao điện tử được chứng thực từ bản chính",
-            "Thời gian ký: 2000-01-01T00:00:00+07:00"]
-
-
 def _band(scan_w: float, scan_h: float, dpi: float, *, first: bool,
           cert: Certification, stamp: tuple[float, float]) -> _Band:
     """The band above a scan. Its height and the scan's shift are whole pixels of the scan,
@@ -269,7 +262,7 @@ def _band(scan_w: float, scan_h: float, dpi: float, *, first: bool,
     mark_h = MARK_SIZE * 1.6 if cert.test_mode else 0.0
     if not first:  # only a TEST line, when there is one
         band_h = whole(mark_h + 2 * BAND_PAD) if mark_h else 0.0
-        return _Band((scan_w, scan_h + band_h), 0.0, band_h, None, None, mark_h)
+        return _Band((scan_w, scan_h + band_h), 0.0, None, None, mark_h)
     side = qr_side(cert.verify_ref)
     stamp_w, stamp_h = stamp
     page_w = scan_w + 2 * whole(max(0.0, 3 * BAND_PAD + side + stamp_w - scan_w) / 2)
@@ -278,18 +271,18 @@ def _band(scan_w: float, scan_h: float, dpi: float, *, first: bool,
     top = page_h - BAND_PAD - mark_h
     qr = (BAND_PAD, top - side, BAND_PAD + side, top)
     agency = (page_w - BAND_PAD - stamp_w, top - stamp_h, page_w - BAND_PAD, top)
-    return _Band((page_w, page_h), (page_w - scan_w) / 2, band_h, qr, agency, mark_h)
+    return _Band((page_w, page_h), (page_w - scan_w) / 2, qr, agency, mark_h)
 
 
 def _draw_band(canvas: Canvas, band: _Band, cert: Certification, font: str) -> None:
     page_w, page_h = band.size
     if band.mark_h:
-        _draw_test_mark(canvas, page_w, page_h, font, None, margin=BAND_PAD)
+        _draw_test_mark(canvas, page_w, page_h, font, margin=BAND_PAD)
     if band.qr is not None:
         x1, y1, x2, _ = band.qr
         canvas.saveState()
         canvas.setFillColor(black)
-        _draw_qr(canvas, cert.verify_ref, x1, y1, x2 - x1, quiet=QR_QUIET)
+        _draw_qr(canvas, cert.verify_ref, x1, y1, x2 - x1)
         canvas.restoreState()
 
 
@@ -433,7 +426,7 @@ def _draw_statement(
     canvas.setFillColor(white)
     canvas.rect(qx1, y1, side, panel_h, stroke=0, fill=1)
     canvas.setFillColor(black)
-    _draw_qr(canvas, cert.verify_ref, qx1, y1 + caption * 1.6, side, quiet=QR_QUIET)
+    _draw_qr(canvas, cert.verify_ref, qx1, y1 + caption * 1.6, side)
     canvas.setFont(fonts.regular, caption)
     canvas.drawCentredString(qx1 + side / 2, y1 + caption * 0.5, QR_CAPTION)
     canvas.restoreState()
@@ -452,14 +445,14 @@ def _qr_matrix(text: str) -> tuple[int, tuple[tuple[bool, ...], ...]]:
     return qr.getModuleCount(), tuple(tuple(bool(v) for v in row) for row in qr.modules)
 
 
-def _draw_qr(canvas: Canvas, text: str, x: float, y: float, side: float,
-             quiet: int = 2) -> None:
-    """QR modules as filled rectangles, with a `quiet`-module quiet zone inside `side`.
+def _draw_qr(canvas: Canvas, text: str, x: float, y: float, side: float) -> None:
+    """QR modules as filled rectangles, with the QR_QUIET-module quiet zone inside `side`.
 
     reportlab's encoder makes the symbol; its graphics renderer is not used because it
     selects the non-embedded Helvetica, which PDF/A forbids.
     """
     count, modules = _qr_matrix(text)
+    quiet = QR_QUIET
     unit = side / (count + 2 * quiet)
     path = canvas.beginPath()
     for r, row in enumerate(modules):
@@ -473,23 +466,15 @@ def _draw_qr(canvas: Canvas, text: str, x: float, y: float, side: float,
     canvas.drawPath(path, stroke=0, fill=1)
 
 
-def _draw_test_mark(
-    canvas: Canvas, page_w: float, page_h: float, font: str, avoid: Box | None,
-    margin: float = AGENCY_MARGIN,
-) -> None:
-    """Red line at top left; shrinks to fit, and drops below the `avoid` box if it must."""
-    m = margin
+def _draw_test_mark(canvas: Canvas, page_w: float, page_h: float, font: str,
+                    margin: float = MARK_MARGIN) -> None:
+    """Red line at top left, `margin` from the edges; shrinks to fit the page's width."""
     natural = pdfmetrics.stringWidth(TEST_MARK, font, MARK_SIZE)
-    room = (avoid[0] - 2 * mm if avoid else page_w - m) - m
-    size = MARK_SIZE * min(1.0, room / natural)
-    top = page_h - m
-    if size < MARK_MIN_SIZE and avoid is not None:
-        top = avoid[1] - 2 * mm
-        size = MARK_SIZE * min(1.0, (page_w - 2 * m) / natural)
+    size = MARK_SIZE * min(1.0, (page_w - 2 * margin) / natural)
     canvas.saveState()
     canvas.setFillColor(red)
     canvas.setFont(font, size)
-    canvas.drawString(m, top - size, TEST_MARK)
+    canvas.drawString(margin, page_h - margin - size, TEST_MARK)
     canvas.restoreState()
 
 

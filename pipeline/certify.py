@@ -71,12 +71,12 @@ class CertifyContext:
     software: str  # "ecopy 0.1.0"
     verify_base_url: str
     test_mode: bool
+    # the agency signature's lines (signing.sign.agency_stamp_lines): the assembler sizes
+    # its box so that they print at 10 pt, never shrunk
+    agency_stamp: tuple[str, ...]
     book: str | None = None  # None: "01/<year>"
     requester_name: str | None = None
     actor: str = "ecopy"  # who the audit log names for register, sign and file events
-    # the agency signature's lines (signing.sign.agency_stamp_lines): the assembler sizes
-    # its box so that they print at 10 pt, never shrunk
-    agency_stamp: tuple[str, ...] = ()
 
     @property
     def store(self) -> ObjectStore:

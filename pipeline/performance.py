@@ -15,10 +15,10 @@ certified or rejected); it finished at the latest of those times. A dossier with
 is not finished. The figures are a cohort: every number is about the dossiers *received* in
 the period, as they stand at `as_of`.
 
-Cost. The figures of now over whole months read one row per commune and month
-(storage.db.rollups: counts, refused papers by reason, and the finished dossiers' durations
-as sorted arrays, so medians are exact) and the period's open dossiers (an index of them
-alone): a province month costs the same with a year of history or ten. Each dossier row
+Cost. The figures of now over whole months read one row per commune and month and nothing
+else (storage.db.rollups: counts, refused papers by reason, the finished dossiers' durations
+as sorted arrays, so medians are exact, and the open dossiers' due times): a province month
+costs the same with a year of history or ten. Each dossier row
 carries its due time, finish time and working hours, kept current with every status change
 of its cases (storage.db.dossiers.refresh_progress), which also rewrites its month row: the
 legal arithmetic on the working calendar happens once per change, not once per figure.
@@ -202,10 +202,9 @@ def compute_figures(db: Database, period: Period, *, agency: str | None = None,
     """The figures of every commune (or of `agency` alone) for dossiers received in `period`,
     as they stand at `as_of` (now by default): what finished later is still open.
 
-    Now, over whole months, the counts and medians come from the month rows
-    (storage.db.rollups) and only the open dossiers are read; as of another time, over a
-    range of days, or with ``exact``, from the dossiers themselves. Both give the same
-    numbers (tests/test_figures_rollup.py)."""
+    Now, over whole months, everything comes from the month rows (storage.db.rollups); as
+    of another time, over a range of days, or with ``exact``, from the dossiers themselves.
+    Both give the same numbers (tests/test_figures_rollup.py)."""
     cal = cal or calendar()
     current = as_of is None and not exact and period.kind in ("month", "year")
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
@@ -231,10 +230,12 @@ _Found = tuple[dict[str, tuple[Any, ...]], dict[str, tuple[float | None, float |
                dict[str, Counter[str]]]
 
 
-def _refusal_key(key: str) -> str:
-    """"<reason>:<ground>" as published: the ground only when it is one of Art 22's."""
-    reason, _, ground = key.partition(":")
-    return (reason or "unknown") + (f":{ground}" if ground in REFUSAL_GROUNDS else "")
+def _add_refusals(counter: Counter[str], kept: dict[str, int] | None) -> None:
+    """Count a dossier's or a month row's refusals ({"<reason>:<ground>": n}) as published:
+    the ground only when it is one of Art 22's."""
+    for key, n in (kept or {}).items():
+        reason, _, ground = key.partition(":")
+        counter[(reason or "unknown") + (f":{ground}" if ground in REFUSAL_GROUNDS else "")] += n
 
 
 def _medians(seconds: np.ndarray, working: np.ndarray, *, already_sorted: bool = False,
@@ -280,8 +281,7 @@ def _from_month_rows(s: Session, period: Period, agency: str | None, as_of: date
                                  already_sorted=one)
         counter: Counter[str] = Counter()
         for r in months:
-            for key, n in (r.refusals or {}).items():
-                counter[_refusal_key(key)] += n
+            _add_refusals(counter, r.refusals)
         if counter:
             refusals[code] = counter
     empty = np.empty(0, dtype=rollups.INT32)
@@ -307,9 +307,7 @@ def _from_dossiers(db: Database, s: Session, period: Period, agency: str | None,
     refusals: dict[str, Counter[str]] = {}
     for code, kept in s.execute(select(d.agency, d.refusals)
                                 .where(*cohort, d.rejected_documents > 0)):
-        counter = refusals.setdefault(code, Counter())
-        for key, n in (kept or {}).items():
-            counter[_refusal_key(key)] += n
+        _add_refusals(refusals.setdefault(code, Counter()), kept)
     return rows, medians, refusals
 
 

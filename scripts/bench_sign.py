@@ -37,7 +37,7 @@ from pipeline.assemble import AssembledCopy, build_ecopy  # noqa: E402
 from pipeline.types import Certification, Certifier, OcrPage, PageScan  # noqa: E402
 from signing.devpki import DevPki, ensure_dev_pki  # noqa: E402
 from signing.keys import DevKeySource  # noqa: E402
-from signing.sign import VN_TZ, sign_ecopy  # noqa: E402
+from signing.sign import VN_TZ, agency_stamp_lines, sign_ecopy  # noqa: E402
 from signing.tsa import local_timestamper  # noqa: E402
 from storage.backends import LocalStore  # noqa: E402
 from storage.evidence.register import RegisterEntry, allocate_register_number  # noqa: E402
@@ -59,7 +59,8 @@ def build_unsigned(pages: int, out: Path) -> AssembledCopy:
                           "bench", "")
     cert = Certification(entry, Certifier("Nguyễn Văn Thử", "Phó Chủ tịch"),
                          "http://127.0.0.1:8080/verify/bench", True)
-    return build_ecopy(scans, cert, {"doc_type": "giay_khai_sinh"}, out, font_path=FONT)
+    return build_ecopy(scans, cert, {"doc_type": "giay_khai_sinh"}, out, font_path=FONT,
+                       agency_stamp=agency_stamp_lines(AGENCY))
 
 
 def certify_one(store: LocalStore, copy: AssembledCopy, workdir: Path,

@@ -24,6 +24,7 @@ from pipeline.types import (
     PageScan,
     RegisterEntry,
 )
+from signing.sign import agency_stamp_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -33,6 +34,8 @@ PNG_180 = CORPUS / "tesseract-test" / "phototest-rotated-180.png"
 FONT = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
 VERIFY_REF = "https://xacthuc.example.vn/v/26734-2026-12-7Q3KX9"
 MM = 72 / 25.4
+# the fonts, and the agency signature's lines the box on page 1 is sized for
+FONT_AND_STAMP = {"font_path": FONT, "agency_stamp": agency_stamp_lines("UBND xã Hòa Vang")}
 
 pytestmark = pytest.mark.skipif(
     not (JPEG_1.is_file() and PNG_180.is_file() and FONT.is_file()),
@@ -125,13 +128,13 @@ MANIFEST = {
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> AssembledCopy:
     out = tmp_path_factory.mktemp("ecopy") / "copy.pdf"
-    return build_ecopy(_scan_pages(), _certification(False), MANIFEST, out, font_path=FONT)
+    return build_ecopy(_scan_pages(), _certification(False), MANIFEST, out, **FONT_AND_STAMP)
 
 
 @pytest.fixture(scope="module")
 def built_test_mode(tmp_path_factory: pytest.TempPathFactory) -> AssembledCopy:
     out = tmp_path_factory.mktemp("ecopy") / "test-mode.pdf"
-    return build_ecopy(_scan_pages(), _certification(True), MANIFEST, out, font_path=FONT)
+    return build_ecopy(_scan_pages(), _certification(True), MANIFEST, out, **FONT_AND_STAMP)
 
 
 def _text(pdf: Path, *args: str) -> str:
@@ -237,7 +240,8 @@ def test_quarter_turns_follow_clockwise_convention(tmp_path: Path, rotation: int
     stored.save(tmp_path / "q.png")
     scan = PageScan(0, str(tmp_path / "q.png"), "png", 300, 200, 72.0, rotation=rotation)
     ocr = OcrPage(0, 200, 300, rotation, (), 0.0, "test")
-    copy = build_ecopy([(scan, ocr)], _certification(False), {}, tmp_path / "q.pdf", font_path=FONT)
+    copy = build_ecopy([(scan, ocr)], _certification(False), {}, tmp_path / "q.pdf",
+                       **FONT_AND_STAMP)
     _, band, dx = _band_of(copy.path, 200, 300)
     page = _render(copy.path, 0, 72)[-300:, round(dx):round(dx) + 200]  # the scan
     assert band > 0
@@ -379,7 +383,7 @@ def test_small_last_page_gets_a4_statement_page(tmp_path: Path) -> None:
     words = _line("1.1.1", ("CĂN", 100, 100, 90, 40), ("CƯỚC", 200, 100, 130, 40))
     ocr = OcrPage(0, 1011, 638, 0, tuple(words), 90.0, "test")
     copy = build_ecopy(
-        [(scan, ocr)], _certification(True), MANIFEST, tmp_path / "card.pdf", font_path=FONT
+        [(scan, ocr)], _certification(True), MANIFEST, tmp_path / "card.pdf", **FONT_AND_STAMP
     )
     assert copy.page_count == 2 and copy.certifier_box[0] == 1 and copy.agency_box[0] == 0
     card_w, card_h = 242.64, 153.12
@@ -406,7 +410,7 @@ def test_cmyk_jpeg_and_bilevel_png(tmp_path: Path) -> None:
         (PageScan(0, str(cmyk), "jpeg", 400, 560, 50.0), OcrPage(0, 400, 560, 0, (), 0, "t")),
         (PageScan(1, str(bilevel), "png", 400, 560, 50.0), OcrPage(1, 400, 560, 0, (), 0, "t")),
     ]
-    copy = build_ecopy(pages, _certification(False), {}, tmp_path / "x.pdf", font_path=FONT)
+    copy = build_ecopy(pages, _certification(False), {}, tmp_path / "x.pdf", **FONT_AND_STAMP)
     with pikepdf.open(copy.path) as pdf:
         (jpeg,) = _images(pdf.pages[0])
         assert jpeg.ColorSpace == "/DeviceRGB" and jpeg.Filter == "/DCTDecode"
@@ -419,15 +423,15 @@ def test_rejects_inconsistent_input(tmp_path: Path) -> None:
     wrong_size = PageScan(0, str(JPEG_1), "jpeg", 600, 960, 96.0)
     with pytest.raises(ValueError, match="576x960"):
         build_ecopy(
-            [(wrong_size, ocr)], _certification(False), {}, tmp_path / "a.pdf", font_path=FONT
+            [(wrong_size, ocr)], _certification(False), {}, tmp_path / "a.pdf", **FONT_AND_STAMP
         )
     bad_turn = PageScan(0, str(JPEG_1), "jpeg", 576, 960, 96.0, rotation=45)
     with pytest.raises(ValueError, match="rotation"):
         build_ecopy(
-            [(bad_turn, ocr)], _certification(False), {}, tmp_path / "b.pdf", font_path=FONT
+            [(bad_turn, ocr)], _certification(False), {}, tmp_path / "b.pdf", **FONT_AND_STAMP
         )
     with pytest.raises(ValueError):
-        build_ecopy([], _certification(False), {}, tmp_path / "c.pdf", font_path=FONT)
+        build_ecopy([], _certification(False), {}, tmp_path / "c.pdf", **FONT_AND_STAMP)
 
 
 MAU_SO_01 = CORPUS / "vn-legal-text" / "vbpl-layout-detection" / \

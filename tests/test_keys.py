@@ -36,7 +36,7 @@ from signing.keys import (
     identity_warnings,
     key_source_for,
 )
-from signing.sign import SigningIdentity, sign_ecopy
+from signing.sign import SigningIdentity, agency_stamp_lines, sign_ecopy
 from signing.trust import (
     GOV_ROOT_SHA256,
     describe_certificate,
@@ -156,7 +156,8 @@ def unsigned(tmp_path_factory: pytest.TempPathFactory) -> AssembledCopy:
                          "https://xacthuc.example.vn/v/k-1", False)
     out = tmp_path_factory.mktemp("ecopy") / "unsigned.pdf"
     return build_ecopy([(scan, OcrPage(0, w, h, 0, (), 0.0, "test"))], cert,
-                       {"doc_type": "giay_khai_sinh"}, out, font_path=FONT)
+                       {"doc_type": "giay_khai_sinh"}, out, font_path=FONT,
+                       agency_stamp=agency_stamp_lines(AGENCY))
 
 
 @pytest.fixture(scope="module")

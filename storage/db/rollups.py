@@ -122,8 +122,7 @@ def _facts(conn: Session | Connection, agency: str, month: str) -> dict[str, Any
 
 
 def _upsert(conn: Session | Connection, values: dict[str, Any]) -> None:
-    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = pg_insert if conn_dialect(conn) == "postgresql" else sqlite_insert
     stmt = insert(month_figures).values(**values)
     conn.execute(stmt.on_conflict_do_update(
         index_elements=["agency", "month"],
@@ -135,7 +134,7 @@ def refresh_month(s: Session, agency: str, opened_at: datetime) -> None:
     called in the transaction that changed one of its dossiers."""
     month = month_of(opened_at)
     key = (month_figures.c.agency == agency, month_figures.c.month == month)
-    if s.get_bind().dialect.name == "postgresql":
+    if conn_dialect(s) == "postgresql":
         # one writer of a commune month at a time: whoever waits reads the dossiers after
         # the other transaction committed (read committed: each statement sees the latest)
         s.execute(pg_insert(month_figures).values(
