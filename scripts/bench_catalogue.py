@@ -20,7 +20,8 @@ another commune, person or name), the queries the web pages and commands make:
   province, past as_of  the same figures as of a past time: every dossier of the month read
                      (shown for its cost; no growth goal)
 
-The same queries on a 10,000-case database filled the same way give the growth ratio
+The same queries on a 10,000-case database filled the same way, timed in turn with the
+larger ones run by run (so a busy second weighs on every scale alike), give the growth ratio
 (goal: ≤ 2× from 10,000 to 1,000,000). At 10,000 a commune's queue or register month holds
 a handful of rows, at 1,000,000 a full page of 50, so part of that growth is the longer
 answer, not the larger database: a third database (``--mid``, 100,000 cases, where pages are
@@ -506,21 +507,31 @@ PAGE_QUERIES = [q for q in QUERIES if "figures" not in q and "province" not in q
 NO_GOAL = {"province, past as_of"}
 
 
-def time_queries(db: Database, params: list[dict], names: list[str]
-                 ) -> dict[str, tuple[float, float]]:
-    """(p50, p95) in seconds per query, after one untimed pass over the same runs (a
-    deployment's pages are asked all day: its data and plans are warm)."""
-    out = {}
+def time_queries(dbs: dict[str, tuple[Database, list[dict]]], names: list[str]
+                 ) -> dict[str, dict[str, tuple[float, float]]]:
+    """(p50, p95) in seconds per database and query, after one untimed pass over the same runs
+    (a deployment's pages are asked all day: its data and plans are warm). The databases
+    take turns run by run, the first of each turn rotating, so that what else the machine
+    does in those seconds weighs on every scale alike: the growth ratios compare like with
+    like even on a busy machine."""
+    out: dict[str, dict[str, tuple[float, float]]] = {label: {} for label in dbs}
+    labels = list(dbs)
     for name in names:
         fn = QUERIES[name]
-        for p in params:
-            fn(db, p)
-        taken = []
-        for p in params:
-            t0 = time.perf_counter()
-            fn(db, p)
-            taken.append(time.perf_counter() - t0)
-        out[name] = (statistics.median(taken), _pct(taken, 0.95))
+        for db, params in dbs.values():
+            for p in params:
+                fn(db, p)
+        taken: dict[str, list[float]] = {label: [] for label in labels}
+        runs = min(len(params) for _db, params in dbs.values())
+        for run in range(runs):
+            for k in range(len(labels)):
+                label = labels[(run + k) % len(labels)]
+                db, params = dbs[label]
+                t0 = time.perf_counter()
+                fn(db, params[run])
+                taken[label].append(time.perf_counter() - t0)
+        for label, values in taken.items():
+            out[label][name] = (statistics.median(values), _pct(values, 0.95))
     return out
 
 
@@ -757,8 +768,8 @@ def main() -> int:
                 filled[label] = (url, db, samples(plan, args.runs))
             with server.connect("postgres") as conn:
                 conn.execute("CHECKPOINT")  # the fill's writes are not part of the timings
-            for label, (_url, db, params) in filled.items():
-                report[label] = time_queries(db, params, list(QUERIES))
+            report.update(time_queries({label: (db, params) for label, (_url, db, params)
+                                        in filled.items()}, list(QUERIES)))
             filled["pg small"][1].close()
             if "pg mid" in filled:
                 filled["pg mid"][1].close()
@@ -769,7 +780,8 @@ def main() -> int:
                 upgrade(db)
                 secs = fill_sqlite(db, plan)
                 print(f"SQLite {plan.total_cases:,} cases filled in {secs:.0f} s", flush=True)
-                report["sqlite"] = time_queries(db, samples(plan, args.runs), list(QUERIES))
+                report.update(time_queries({"sqlite": (db, samples(plan, args.runs))},
+                                           list(QUERIES)))
                 db.close()
             legacy = legacy_figures(work, args.legacy, args.legacy_budget) \
                 if args.legacy else {}
