@@ -27,6 +27,7 @@ from uuid import uuid4
 
 from ecopy.settings import Settings
 from pipeline.types import FIELD_NAMES, DocStatus, DocumentOutcome
+from pipeline.vntext import fold as vn_fold
 from storage.state import State
 
 # Decree 280/2025 Art 5: the person who certifies is the commune's Chairman or one
@@ -204,29 +205,45 @@ def mark_reviewed(state: State, record: dict, *, actor: str) -> dict:
 # ------------------------------------------------------------------ certify, refuse, cancel
 
 
-def _same_person(a: str, b: str) -> bool:
-    def norm(s: str) -> str:
-        return " ".join(unicodedata.normalize("NFC", s).casefold().split())
-
-    return norm(a) == norm(b)
-
-
 def settings_for_signer(settings: Settings, full_name: str, title: str) -> Settings:
-    """Settings whose certifier is the person approving.
+    """Settings whose certifier is the person approving: one of the commune's configured
+    certifiers (ECOPY_CERTIFIERS_FILE, or the ECOPY_CERTIFIER_* one), with their position,
+    basis and key. Anyone else is refused: a copy is signed only by a person the law lets
+    certify (Decree 280/2025 Art 5), with the key bound to them.
 
-    The dev PKI issues a TEST certificate to whoever signs. A real key (PKCS#12/#11) belongs to
-    the certifier configured with it: someone else may not sign with it.
+    With the dev PKI and no certifiers file, a TEST certificate is issued to whichever
+    certifier account approves, as the Chairman or a Vice-Chairman by their title (or the
+    configured one); any other title is refused as it would be at start-up.
     """
+    from ecopy.settings import certifiers
+    from pipeline.casework.certifiers import CertifierEntry, find_certifier
+    from pipeline.certify import VN_TZ
+
     full_name, title = full_name.strip(), title.strip()
     if not full_name:
-        return settings
-    if settings.key_source == "dev":
-        return replace(settings, certifier_name=full_name,
-                       certifier_title=title or settings.certifier_title)
-    if not _same_person(full_name, settings.certifier_name):
-        raise NotAllowed(f"the configured signing key belongs to {settings.certifier_name}, "
-                         f"not {full_name}")
-    return replace(settings, certifier_title=title or settings.certifier_title)
+        full_name = settings.certifier_name
+    entry = find_certifier(certifiers(settings), settings.commune_code, full_name)
+    if entry is None and settings.key_source == "dev" and settings.certifiers_file is None:
+        position = title or settings.certifier_title
+        basis = "chairman" if vn_fold(position).startswith("CHU TICH") else "vice_chairman"
+        entry = CertifierEntry(full_name, position, basis, settings.commune_code, "TEST",
+                               "", "", "", "TEST")
+        problems = entry.problems(real_keys=False)
+        if problems:
+            raise NotAllowed(f"{full_name}: {'; '.join(problems)}")
+    if entry is None:
+        raise NotAllowed(f"{full_name} không phải người thực hiện chứng thực đã cấu hình của xã "
+                         f"{settings.commune_code}. / {full_name} is not a configured "
+                         f"certifier of commune {settings.commune_code}.")
+    if not entry.holds_on(datetime.now(VN_TZ).date()):
+        raise NotAllowed(f"{entry.name}: căn cứ ký ({entry.decision}) không còn hiệu lực hôm "
+                         f"nay ({entry.valid_from or '…'} – {entry.valid_until or '…'}). / "
+                         f"the basis to certify ({entry.decision}) does not hold today.")
+    return replace(settings, certifier_name=entry.name, certifier_title=entry.position,
+                   certifier_basis=entry.basis, certifier_decision=entry.decision,
+                   certifier_decision_date=entry.decision_date,
+                   certifier_specimen=entry.specimen_notice,
+                   certifier_certificate_sha256=entry.certificate_sha256)
 
 
 def _claim_approval(state: State, record: dict, actor: str,

@@ -1,7 +1,8 @@
 """The `ecopy` command.
 
-Exit codes (process): 0 every document filed (or already filed), 3 some wait for review and
-none was rejected, 4 at least one was rejected, 2 bad command line or settings.
+Exit codes (process): 0 every document filed (or already filed), 3 some wait for a person (a
+clerk's review, or a certifier: without --certify-as nothing is signed) and none was rejected,
+4 at least one was rejected, 2 bad command line or settings.
 Exit codes (verify): 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 unreadable input.
 """
 
@@ -59,8 +60,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="open a new dossier: a new request, even for papers seen before")
     pr.add_argument("--accept-signed", action="store_true",
                     help="treat already-signed PDFs as images of the paper")
+    pr.add_argument("--certify-as", metavar="NAME", default="",
+                    help="certify here, as this configured certifier of the commune (their "
+                         "own act, with their key); without it every paper the machine is "
+                         "sure of waits for a certifier (ecopy review approve, or the web)")
     pr.add_argument("--certify-all", action="store_true",
-                    help="certify even when the machine asks for review (dev/demo only)")
+                    help="with --certify-as: certify even when the machine asks for review "
+                         "(dev/demo only)")
     pr.add_argument("--refuse", metavar="GROUND", default="", choices=("", *REFUSAL_GROUNDS),
                     help="refuse certification of these papers on this Decree 23/2015 Art 22 "
                          f"ground ({', '.join(REFUSAL_GROUNDS)}); the originals are kept and "
@@ -186,30 +192,74 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         err.print(f"ecopy: không có hồ sơ mã {args.dossier!r} của xã {commune}. / no dossier "
                   f"{args.dossier!r} at commune {commune}.", style="red")
         return EXIT_USAGE
-    ctx = build_certify_context(settings, state, requester_name=args.requester)
+    ctx = None
+    if args.certify_as:  # a certifier's own act: they certify what the machine is sure of
+        from ecopy import actions
+
+        try:
+            signer = actions.settings_for_signer(settings, args.certify_as, "")
+        except actions.NotAllowed as exc:
+            err.print(f"ecopy: {exc}", style="red")
+            return EXIT_USAGE
+        ctx = build_certify_context(signer, state, requester_name=args.requester)
+        if not args.json:  # --json says it in its output
+            err.print(_acting_as(signer, ctx.test_mode), style="bold")
+    elif args.certify_all:
+        err.print("ecopy: --certify-all cần --certify-as TÊN (người chứng thực ký). / "
+                  "--certify-all needs --certify-as NAME (a certifier signs).", style="red")
+        return EXIT_USAGE
     options = ProcessOptions(person_id=args.person_id, lang=settings.ocr_lang,
                              workers=settings.workers, accept_signed=args.accept_signed,
                              hold_for_review=not args.certify_all, limits=settings.limits,
                              lang_messages=settings.lang, actor=settings.actor or "ecopy",
                              refuse=args.refuse, refuse_detail=args.refuse_detail,
+                             certify_when_sure=ctx is not None,
                              # "module:function" of another OcrEngine, as `ecopy worker` takes
                              ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
     show = not (args.no_progress or args.json) and err.is_terminal
     with RichProgress(err, enabled=show) as progress:
-        outcomes = process_batch(args.paths, ctx, options, dossier, progress)
+        outcomes = process_batch(args.paths, ctx, options, dossier, progress, state=state)
     where = state.store.describe()
     if args.json:
         print(json.dumps({"store": where, "dossier": dossier.dossier_id,
                           "dossier_code": dossier.public_code,
+                          "certified_as": {"name": ctx.certifier.full_name,
+                                           "title": ctx.certifier.title,
+                                           "test": ctx.test_mode} if ctx else None,
                           "documents": to_jsonable(outcomes)}, ensure_ascii=False, indent=2))
     else:
         render_summary(Console(), outcomes, where, settings.lang)
     statuses = {o.status for o in outcomes}
+    if DocStatus.READY in statuses and not args.json:
+        err.print(_waiting_for_certifier(outcomes, settings.lang))
     if DocStatus.REJECTED in statuses:
         return EXIT_REJECTED
-    if DocStatus.NEEDS_REVIEW in statuses:
+    if statuses & {DocStatus.NEEDS_REVIEW, DocStatus.READY}:
         return EXIT_REVIEW
     return EXIT_OK
+
+
+def _acting_as(signer: Settings, test_mode: bool) -> str:
+    """Said before anything is signed: who certifies, and on what basis."""
+    who = f"{signer.certifier_name} ({signer.certifier_title})"
+    if test_mode:
+        return (f"Chứng thực với tư cách người chứng thực TEST đã cấu hình: {who}. Bản sao TEST "
+                f"— không có giá trị pháp lý. / Certifying as the configured TEST certifier "
+                f"{who}: TEST copies, not legally valid.")
+    return (f"Chứng thực với tư cách {who}, căn cứ {signer.certifier_basis} "
+            f"{signer.certifier_decision}. / Certifying as {who}.")
+
+
+def _waiting_for_certifier(outcomes, lang: str) -> str:
+    ready = [o for o in outcomes if o.status == DocStatus.READY]
+    refs = " ".join(o.case_id[:12] for o in ready if o.case_id)
+    if lang == "en":
+        return (f"{len(ready)} paper(s) wait for a certifier, who compares them with the "
+                f"originals and certifies: ECOPY_ROLE=certifier ECOPY_ACTOR=\"<name>\" ecopy "
+                f"review approve <case> ({refs}), or on the web.")
+    return (f"{len(ready)} giấy tờ chờ người chứng thực đối chiếu với bản chính và ký: "
+            f"ECOPY_ROLE=certifier ECOPY_ACTOR=\"<họ tên>\" ecopy review approve <mã hồ sơ> "
+            f"({refs}), hoặc trên trang web.")
 
 
 def _process_dossier(args: argparse.Namespace, settings: Settings, state: State

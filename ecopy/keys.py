@@ -6,6 +6,7 @@ marked TEST everywhere it appears.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -13,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ecopy import SOFTWARE
-from ecopy.settings import Settings, require_public_verify_url
+from ecopy.settings import (
+    Settings,
+    SettingsProblem,
+    require_public_verify_url,
+    signing_certifier,
+)
 from pipeline.assemble import AssembledCopy
 from pipeline.certify import CertifyContext
 from pipeline.types import Certifier
@@ -58,6 +64,8 @@ def build_certify_context(settings: Settings, state: State, *,
         key_source_for(settings, role, dev_pki=lambda: dev_pki(settings),
                        intermediates=intermediates).load(environ=os.environ)
         for role in ("certifier", "agency"))
+    who = signing_certifier(settings)
+    _check_binding(who, certifier)
     timestamper = timestamper_for(settings)
     test_mode = settings.key_source == "dev" or certifier.is_test or agency.is_test
     if not test_mode:  # a legally valid copy's QR must lead the public to its verification
@@ -75,12 +83,31 @@ def build_certify_context(settings: Settings, state: State, *,
 
     return CertifyContext(
         state=state, agency_code=settings.commune_code, agency_name=settings.agency_name,
-        certifier=Certifier(settings.certifier_name, settings.certifier_title), sign=sign,
+        certifier=Certifier(who.name, who.position, who.form(settings.agency_name)), sign=sign,
         font_path=settings.font_path, bold_font_path=settings.bold_font_path, software=SOFTWARE,
         verify_base_url=settings.verify_base_url, test_mode=test_mode,
         requester_name=requester_name, actor=settings.actor or "ecopy",
         book=settings.register_book or None,
         agency_stamp=tuple(agency_stamp_lines(agency.display_name)))
+
+
+def _check_binding(who: Any, identity: Any) -> None:
+    """The signing certificate must be the certifier's own: its subject names them and, when
+    the configuration pins it, its SHA-256 is the pinned one (Decree 23/2025 Art 16: the key
+    matches its holder)."""
+    from pipeline.casework.certifiers import same_person
+
+    cert = identity.signer.signing_cert
+    if not same_person(identity.display_name, who.name):
+        raise SettingsProblem(
+            f"Chứng thư ký của người chứng thực mang tên {identity.display_name!r}, không phải "
+            f"{who.name!r}. / The certifier's signing certificate is issued to "
+            f"{identity.display_name!r}, not to {who.name!r}.")
+    if who.certificate_sha256 and (cert is None or hashlib.sha256(cert.dump()).hexdigest()
+                                   != who.certificate_sha256.lower()):
+        raise SettingsProblem(
+            f"Chứng thư ký không phải chứng thư đã đăng ký cho {who.name!r}. / The signing "
+            f"certificate is not the one registered for {who.name!r} (certificate_sha256).")
 
 
 def _level_extender(settings: Settings, timestamper: Any) -> Callable[[Path], None] | None:

@@ -15,9 +15,11 @@ from pipeline.types import DocStatus, DocumentOutcome
 STATUS_VI = {
     DocStatus.FILED: "đã chứng thực", DocStatus.REJECTED: "bị từ chối",
     DocStatus.NEEDS_REVIEW: "cần kiểm tra", DocStatus.DUPLICATE: "đã có",
+    DocStatus.READY: "chờ người chứng thực",
 }
 STATUS_STYLE = {DocStatus.FILED: "green", DocStatus.REJECTED: "red",
-                DocStatus.NEEDS_REVIEW: "yellow", DocStatus.DUPLICATE: "cyan"}
+                DocStatus.NEEDS_REVIEW: "yellow", DocStatus.DUPLICATE: "cyan",
+                DocStatus.READY: "blue"}
 
 
 class RichProgress:
@@ -73,11 +75,13 @@ def render_summary(console: Console, outcomes: Sequence[DocumentOutcome], store:
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in DocStatus}
     if vi:
         console.print(f"Xong: {counts[DocStatus.FILED]} chứng thực, "
+                      f"{counts[DocStatus.READY]} chờ người chứng thực, "
                       f"{counts[DocStatus.NEEDS_REVIEW]} cần kiểm tra, "
                       f"{counts[DocStatus.REJECTED]} bị từ chối, "
                       f"{counts[DocStatus.DUPLICATE]} đã có. Kho: {store}")
     else:
         console.print(f"Done: {counts[DocStatus.FILED]} filed, "
+                      f"{counts[DocStatus.READY]} wait for a certifier, "
                       f"{counts[DocStatus.NEEDS_REVIEW]} need review, "
                       f"{counts[DocStatus.REJECTED]} rejected, "
                       f"{counts[DocStatus.DUPLICATE]} duplicates. Store: {store}")

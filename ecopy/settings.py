@@ -31,6 +31,16 @@ class Settings:
     agency_name: str = "Ủy ban nhân dân xã Thử Nghiệm"
     certifier_name: str = "Nguyễn Văn Thử"
     certifier_title: str = "Phó Chủ tịch Ủy ban nhân dân xã"
+    # the certifier's legal basis (pipeline/casework/certifiers.py, docs/certifiers.md):
+    # chairman, vice_chairman, authorised or assigned; the decision that gives the task and
+    # its date; the specimen-signature notification to the Department of Justice. Several
+    # certifiers, or certifiers of several communes: a TOML file of [[certifier]] tables.
+    certifier_basis: str = "vice_chairman"
+    certifier_decision: str = ""
+    certifier_decision_date: str = ""
+    certifier_specimen: str = ""
+    certifier_certificate_sha256: str = ""  # pins the signing certificate to the certifier
+    certifiers_file: Path | None = None
     workers: int = max(1, os.cpu_count() or 1)
     ocr_lang: str = "vie+eng"
     lang: str = "vi"
@@ -140,6 +150,11 @@ _ENV = {
     "ECOPY_STORE": "store_dir", "ECOPY_PKI_DIR": "pki_dir", "ECOPY_COMMUNE": "commune_code",
     "ECOPY_AGENCY_NAME": "agency_name", "ECOPY_CERTIFIER_NAME": "certifier_name",
     "ECOPY_CERTIFIER_TITLE": "certifier_title", "ECOPY_WORKERS": "workers",
+    "ECOPY_CERTIFIER_BASIS": "certifier_basis", "ECOPY_CERTIFIER_DECISION": "certifier_decision",
+    "ECOPY_CERTIFIER_DECISION_DATE": "certifier_decision_date",
+    "ECOPY_CERTIFIER_SPECIMEN": "certifier_specimen",
+    "ECOPY_CERTIFIER_CERTIFICATE_SHA256": "certifier_certificate_sha256",
+    "ECOPY_CERTIFIERS_FILE": "certifiers_file",
     "ECOPY_OCR_LANG": "ocr_lang", "ECOPY_LANG": "lang", "ECOPY_VERIFY_BASE_URL": "verify_base_url",
     "ECOPY_FONT": "font_path", "ECOPY_BOLD_FONT": "bold_font_path",
     "ECOPY_TRUST_ROOTS": "trust_roots", "ECOPY_KEY_SOURCE": "key_source",
@@ -245,7 +260,34 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if settings.pades_level not in ("B-T", "B-LT", "B-LTA"):
         raise ValueError("ECOPY_PADES_LEVEL must be B-T, B-LT or B-LTA, "
                          f"not {settings.pades_level!r}")
+    from pipeline.casework.certifiers import check_certifiers
+
+    # a title its basis does not allow stops the deployment here, not at the first copy
+    check_certifiers(certifiers(settings), real_keys=settings.key_source != "dev")
     return settings
+
+
+def certifiers(settings: Settings) -> tuple:
+    """The configured certifiers (pipeline.casework.certifiers.CertifierEntry): the file's
+    [[certifier]] tables, else the one certifier of the ECOPY_CERTIFIER_* settings."""
+    from pipeline.casework.certifiers import load_certifiers
+
+    if settings.certifiers_file is not None:
+        return load_certifiers(settings.certifiers_file, commune=settings.commune_code)
+    return (signing_certifier(settings),)
+
+
+def signing_certifier(settings: Settings):  # -> CertifierEntry
+    """The certifier these settings sign as (ecopy.actions.settings_for_signer fills them from
+    the configured certifier who approves)."""
+    from pipeline.casework.certifiers import CertifierEntry
+
+    return CertifierEntry(
+        name=settings.certifier_name, position=settings.certifier_title,
+        basis=settings.certifier_basis, commune=settings.commune_code,
+        decision=settings.certifier_decision, decision_date=settings.certifier_decision_date,
+        specimen_notice=settings.certifier_specimen,
+        certificate_sha256=settings.certifier_certificate_sha256)
 
 
 class SettingsProblem(ValueError):

@@ -65,7 +65,7 @@ TEST_MARK = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ / TEST —
 TEST_MARK_BOX = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
 VN_TZ = timezone(timedelta(hours=7))
 
-BOX_W, PAD, MARGIN = 80 * mm, 3 * mm, 6 * mm
+BOX_W, PAD = 80 * mm, 3 * mm
 SIG_W, SIG_H = 60 * mm, 18 * mm
 QR_GAP = 3 * mm
 FONT_SIZE, LEADING = 10.0, 1.3
@@ -73,9 +73,11 @@ AGENCY_W = 60 * mm  # the agency box's least width
 MARK_SIZE, MARK_MARGIN = 7.0, 2.5 * mm
 # The band ecopy adds above a scan for what it prints on the page (the QR at the top left, the
 # agency's signature at the top right, the TEST line): nothing is ever drawn over the
-# original. QR modules of 0.5 mm (Circular 01/2023 asks at least 0.4 mm) with the 4-module
-# quiet zone of ISO/IEC 18004: about 3 pixels a module in a 150-dpi rendering.
-BAND_PAD, QR_MODULE, QR_QUIET = 3 * mm, 0.5 * mm, 4
+# original. QR modules of 0.6 mm (Circular 01/2023 asks at least 0.4 mm) with the 4-module
+# quiet zone of ISO/IEC 18004: 3.5 pixels a module in a 150-dpi rendering. At 0.5 mm (2.95
+# pixels) OpenCV's decoders missed one page-1 QR in six at 150 dpi; at 0.6 mm none of 60
+# missed at 120, 144, 150 or 200 dpi (random payloads of copy QRs, scripts/bench_qr.py).
+BAND_PAD, QR_MODULE, QR_QUIET = 3 * mm, 0.6 * mm, 4
 # the agency signature (signing.sign): 10 pt lines, 10 pt leading, 10 pt margins; a little
 # slack for the signer's own rounding
 STAMP_SIZE, STAMP_MARGIN, STAMP_SLACK = 10.0, 10.0, 4.0
@@ -158,7 +160,7 @@ def build_ecopy(
     canvas.setPageSize(A4)
     if certification.test_mode:
         _draw_test_mark(canvas, A4[0], A4[1], fonts.regular)
-    _draw_page_heading(canvas, certification, len(pages), fonts)
+    _draw_page_footer(canvas, certification, len(pages), fonts)
     sig_box = _draw_statement(canvas, statement, certification, A4[0], fonts)
     canvas.showPage()
     canvas.save()
@@ -238,7 +240,7 @@ class _Band:
 
 
 def qr_side(text: str) -> float:
-    """The printed side of a QR of `text`, quiet zone included (0.5 mm a module)."""
+    """The printed side of a QR of `text`, quiet zone included (QR_MODULE a module)."""
     return (_qr_matrix(text)[0] + 2 * QR_QUIET) * QR_MODULE
 
 
@@ -349,8 +351,9 @@ def _layout_statement(cert: Certification, fonts: _Fonts, scale: float) -> _Stat
         (statement_number(entry.number, entry.book), fonts.regular, size, black),
         (statement_date(day), fonts.regular, size, black),
     ]
-    rows += [(t, fonts.bold, size, black)
-             for t in simpleSplit(_nfc(signer_position(who.title)), fonts.bold, size, inner)]
+    for form_line in who.form or (signer_position(who.title),):
+        rows += [(t, fonts.bold, size, black)
+                 for t in simpleSplit(_nfc(form_line), fonts.bold, size, inner)]
     rows += [None, (_nfc(who.full_name), fonts.bold, size, black)]
     lines: list[_Line] = []
     y = PAD * scale
@@ -377,37 +380,37 @@ def _qr_panel_size(st: _Statement, text: str) -> tuple[float, float, float]:
     return side, caption, side + caption * 1.6
 
 
-HEADING = "BẢN SAO ĐIỆN TỬ ĐƯỢC CHỨNG THỰC TỪ BẢN CHÍNH"
-HEADING_TOP = 30 * mm
-STATEMENT_TOP = 62 * mm
+# The statement page holds Mẫu số 01 and nothing above it: the box in the page's top right
+# inside the margins of Decree 30/2020 Annex I (top 20-25 mm, right 15-20 mm), the QR left
+# of it. What the page belongs to is said in a footer line, in the bottom margin.
+STATEMENT_TOP, STATEMENT_RIGHT = 25 * mm, 20 * mm
+FOOTER_LEFT, FOOTER_BOTTOM, FOOTER_SIZE = 30 * mm, 12 * mm, 8.0
 
 
-def _draw_page_heading(canvas: Canvas, cert: Certification, scan_pages: int,
-                       fonts: _Fonts) -> None:
-    """Says what this page certifies, so a reader holding only this page knows the copy."""
-    x, y = 20 * mm, A4[1] - HEADING_TOP
-    canvas.saveState()
-    canvas.setFont(fonts.bold, 13)
-    canvas.drawString(x, y, HEADING)
-    canvas.setFont(fonts.regular, 11)
+def _draw_page_footer(canvas: Canvas, cert: Certification, scan_pages: int,
+                      fonts: _Fonts) -> None:
+    """One small line in the bottom margin: the copy, its paper and page count, so a reader
+    holding only this page knows what it certifies."""
     entry = cert.entry
-    lines = (f"Giấy tờ: {_nfc(entry.document_name)} — {scan_pages} trang bản chính",
-             f"Cơ quan chứng thực: {_nfc(entry.agency_name)}",
-             f"Mã bản sao: {entry.copy_id}")
-    for i, text in enumerate(lines, start=1):
-        canvas.drawString(x, y - i * 15, text)
+    text = (f"Bản sao điện tử {entry.copy_id} — {_nfc(entry.document_name)}, {scan_pages} "
+            f"trang bản chính — {_nfc(entry.agency_name)}")
+    width = A4[0] - FOOTER_LEFT - STATEMENT_RIGHT
+    size = FOOTER_SIZE * min(1.0, width / pdfmetrics.stringWidth(text, fonts.regular,
+                                                                 FOOTER_SIZE))
+    canvas.saveState()
+    canvas.setFont(fonts.regular, size)
+    canvas.drawString(FOOTER_LEFT, FOOTER_BOTTOM, text)
     canvas.restoreState()
 
 
 def _draw_statement(
     canvas: Canvas, st: _Statement, cert: Certification, page_w: float, fonts: _Fonts
 ) -> Box:
-    """White, thin-bordered box under the heading at the right, QR left of it.
+    """White, thin-bordered box in the top right of the page, QR left of it.
 
     Returns the box reserved for the certifier's signature.
     """
-    m = MARGIN * st.scale
-    x2, y2 = page_w - m, A4[1] - STATEMENT_TOP
+    x2, y2 = page_w - STATEMENT_RIGHT * st.scale, A4[1] - STATEMENT_TOP * st.scale
     x1, y1 = x2 - st.width, y2 - st.height
     canvas.saveState()
     canvas.setFillColor(white)

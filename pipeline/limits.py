@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+LEGAL_MIN_DPI = 200  # Decree 30/2020 Annex I: no copy of a scan below it, whatever the settings
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -20,8 +22,11 @@ class Limits:
     inspect_timeout_s: int = 60  # parsing one file's structure
     # quality gate (pipeline/quality.py): below refuse_* the scan is rejected ("scan again"),
     # below review_* the document goes to a clerk
-    refuse_below_dpi: int = 50  # real phone scans at ~70–80 dpi are still read (CER ~10 %)
-    review_below_dpi: int = 200  # Decree 30/2020 Annex I: scans at 200 dpi or more
+    # Decree 30/2020 Annex I: scans at 200 dpi or more. Refused below it at intake; lowering
+    # refuse_below_dpi lets a low scan be read (evaluation, a clerk's look) but it is never
+    # certified (LEGAL_MIN_DPI, checked again when signing)
+    refuse_below_dpi: int = 200
+    review_below_dpi: int = 200
     refuse_sharpness: float = 10.0  # Laplacian variance at 150 dpi in content tiles;
     review_sharpness: float = 100.0  # sharp scans measure 1000–20000
     refuse_dark_paper: int = 60  # the paper (95th grey percentile) darker than this

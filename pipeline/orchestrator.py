@@ -277,9 +277,15 @@ class BatchRunner:
 
 def process_batch(
     paths: Sequence[Path],
-    ctx: CertifyContext,
+    ctx: CertifyContext | None,
     options: ProcessOptions,
     dossier: Dossier,
     progress: Progress | None = None,
+    *,
+    state: State | None = None,
 ) -> list[DocumentOutcome]:
-    return BatchRunner(ctx.state, dossier, ctx, options, progress).run(paths)
+    """Without a certifying context (``ctx`` None, ``state`` given) nothing is signed: what
+    the machine is sure of waits READY for a certifier (``certify_when_sure`` off)."""
+    if ctx is None and (state is None or options.certify_when_sure):
+        raise ValueError("a batch that certifies needs its certifier's context")
+    return BatchRunner(ctx.state if ctx else state, dossier, ctx, options, progress).run(paths)

@@ -168,7 +168,8 @@ def assess(img: Image.Image, metadata_dpi: float, limits: Limits) -> QualityRepo
         "grey_paper": round(paper),
         "colour": colour_mode(img),
     }
-    if dpi and dpi < limits.refuse_below_dpi:
+    # whole dots per inch: a PNG stores pixels per metre, so its 200 dpi reads 199.9996
+    if dpi and round(dpi) < limits.refuse_below_dpi:
         raise Rejected(Reason.LOW_RESOLUTION, dpi=round(dpi), limit=limits.review_below_dpi)
     if sharp < limits.refuse_sharpness:
         raise Rejected(Reason.BLURRY, sharpness=round(sharp), limit=limits.review_sharpness)
@@ -177,7 +178,7 @@ def assess(img: Image.Image, metadata_dpi: float, limits: Limits) -> QualityRepo
     if paper - ink < limits.refuse_contrast:
         raise Rejected(Reason.TOO_LIGHT, contrast=round(paper - ink))
     flags = []
-    if dpi and dpi < limits.review_below_dpi:
+    if dpi and round(dpi) < limits.review_below_dpi:
         flags.append(Reason.LOW_RESOLUTION.value)
     if sharp < limits.review_sharpness:
         flags.append(Reason.BLURRY.value)

@@ -99,8 +99,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         "Processing took longer than the limit ({limit} s). Scan again at a lower resolution.",
     ),
     Reason.LOW_RESOLUTION: (
-        "Độ phân giải {dpi} dpi thấp hơn mức tối thiểu {limit} dpi. Hãy quét lại ở 300 dpi.",
-        "Resolution {dpi} dpi is below the minimum of {limit} dpi. Scan again at 300 dpi.",
+        "Độ phân giải {dpi} dpi thấp hơn mức tối thiểu {limit} dpi (Nghị định 30/2020, Phụ lục "
+        "I). Hãy quét lại bản chính ở ít nhất 200 dpi, chế độ màu, tỉ lệ 100 %.",
+        "Resolution {dpi} dpi is below the minimum of {limit} dpi (Decree 30/2020, Annex I). "
+        "Scan the original again at 200 dpi or more, in colour, at 100 % scale.",
     ),
     Reason.FIELD_CONFLICT: (
         "Các thông tin trên giấy tờ mâu thuẫn nhau ({detail}). Hãy đối chiếu với bản chính.",

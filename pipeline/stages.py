@@ -44,7 +44,7 @@ from pipeline.classify import (
 from pipeline.doctype import active_model
 from pipeline.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
 from pipeline.intake import Inspection, check_size, sha256_file, sniff
-from pipeline.limits import Limits
+from pipeline.limits import LEGAL_MIN_DPI, Limits
 from pipeline.pagework import TaskFailure, inspect_task, page_task
 from pipeline.rasterize import rasterize_page
 from pipeline.reasons import (
@@ -562,11 +562,7 @@ def certify(
     a second copy of the same paper."""
     state = ctx.state
     doc_type = understood.classification.doc_type
-    if copy_id is None:
-        copy_id = uuid.uuid4().hex
-        with state.db.write() as s:
-            note(s, case_id, copy_id=copy_id)
-    else:
+    if copy_id is not None:
         filed = _filed_copy(ctx.store, opt.person_id, doc_type, copy_id)
         if filed is not None:
             metadata, pdf_key = filed
@@ -576,6 +572,16 @@ def certify(
                 copy_id=copy_id, register_number=metadata["register_entry"]["number"],
                 pages=len(pages), ecopy_path=pdf_key,
                 review_reasons=understood.review_reasons, case_id=case_id)
+    low = min((p.quality_metrics.get("dpi") or LEGAL_MIN_DPI for _, p in pages),
+              default=LEGAL_MIN_DPI)
+    if low < LEGAL_MIN_DPI:  # whatever the gate's settings or a review said: never certified
+        return reject(state, opt, agency_code=ctx.agency_code, source=source, name=name,
+                      sha=sha, case_id=case_id, reason=Reason.LOW_RESOLUTION,
+                      params={"dpi": round(low), "limit": LEGAL_MIN_DPI}, pages=len(pages))
+    if copy_id is None:
+        copy_id = uuid.uuid4().hex
+        with state.db.write() as s:
+            note(s, case_id, copy_id=copy_id)
     try:
         certified = certify_document(
             ctx,

@@ -155,6 +155,9 @@ class Extraction:
 class Certifier:
     full_name: str
     title: str  # e.g. "Phó Chủ tịch Ủy ban nhân dân"
+    # the lines above the signature: signing form and position (pipeline.casework.certifiers,
+    # e.g. "KT. CHỦ TỊCH ỦY BAN NHÂN DÂN XÃ …", "PHÓ CHỦ TỊCH"); empty: the title in capitals
+    form: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,8 @@ def tree_memory_mb(pid: int) -> tuple[float, float]:
 
 def run_ecopy(pdf: Path, workers: int, store: Path, env: dict[str, str]) -> dict:
     cmd = [sys.executable, "-m", "ecopy.cli", "process", str(pdf), "--person-id", "001301012345",
-           "--out", str(store), "--json", "--workers", str(workers), "--certify-all"]
+           "--out", str(store), "--json", "--workers", str(workers), "--certify-all",
+           "--certify-as", "Nguyễn Văn Thử"]  # the default settings' TEST certifier signs
     peak_rss = peak_pss = 0.0
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)

@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 PERSON=001301012345
 set +e
-.venv/bin/ecopy process samples/ --person-id "$PERSON" --requester "Nguyễn Thị Mai Anh" --out . "$@"
+# nothing is signed without a certifier's own act: the demo certifies as the configured TEST
+# certifier (the default settings' one), and ecopy says so before it signs
+.venv/bin/ecopy process samples/ --person-id "$PERSON" --requester "Nguyễn Thị Mai Anh" --out . \
+    --certify-as "${ECOPY_CERTIFIER_NAME:-Nguyễn Văn Thử}" "$@"
 status=$?
 set -e
 # 0: all filed, 3: some wait for review; both leave copies to look at

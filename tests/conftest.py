@@ -18,12 +18,45 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("ECOPY_CORPUS", ROOT.parent / "shared" / "corpus"))
 SAMPLES = ROOT / "samples"
 PERSON = "001301012345"
+# `ecopy process` signs only as a configured certifier (the TEST one of the default settings)
+CERTIFY_AS = ("--certify-as", "Nguyễn Văn Thử")
+# the person the test certificate is issued to, configured as the law asks of a certifier
+REAL_CERTIFIER = {"ECOPY_CERTIFIER_NAME": "Trần Thị Bích",
+                  "ECOPY_CERTIFIER_TITLE": "Phó Chủ tịch Ủy ban nhân dân xã",
+                  "ECOPY_CERTIFIER_BASIS": "vice_chairman",
+                  "ECOPY_CERTIFIER_DECISION": "15/QĐ-UBND",
+                  "ECOPY_CERTIFIER_DECISION_DATE": "2026-01-05",
+                  "ECOPY_CERTIFIER_SPECIMEN": "20/TB-UBND ngày 10/01/2026"}
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     assert CORPUS.is_dir(), f"test corpus not found at {CORPUS} (set ECOPY_CORPUS)"
     return CORPUS
+
+
+def at_200_dpi(scan: Path, out: Path, measured_dpi: float = 78) -> Path:
+    """A real corpus scan below the legal minimum (the letters 4_1 and 4_2 are 78 dpi, which
+    the law refuses: Decree 30/2020 Annex I, tests/test_quality.py) resampled to 200 dpi.
+    Resampling adds no detail, but layout, text and seal are the real ones, which is what the
+    copy, text-layer, layout and review tests read. The bytes are the same every run
+    (remembered OCR finds them)."""
+    from PIL import Image
+
+    with Image.open(scan) as img:
+        factor = 200 / measured_dpi
+        big = img.convert("RGB").resize((round(img.width * factor), round(img.height * factor)),
+                                        Image.Resampling.LANCZOS)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    big.save(out, quality=92, dpi=(200, 200))
+    return out
+
+
+@pytest.fixture(scope="session")
+def letter_200(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real letter 4_1.jpg of the corpus at 200 dpi (`at_200_dpi`), named `4_1.jpg`."""
+    return at_200_dpi(corpus / "vietadmin-ocr-llm-rag" / "4_1.jpg",
+                      tmp_path_factory.mktemp("letter-200") / "4_1.jpg")
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +166,8 @@ def sample_copy(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     env.update(CACHED_OCR)
     store_dir = tmp_path_factory.mktemp("sample-copy") / "store"
-    proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
+    proc = run_cli(["process", *CERTIFY_AS, str(SAMPLES / "birth_cert.jpg"), "--person-id",
+                    PERSON,
                     "--certify-all", "--out", str(store_dir), "--workers", "1", "--json",
                     "--no-progress"], env, timeout=300)
     assert proc.returncode == 0, proc.stderr

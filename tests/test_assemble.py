@@ -16,6 +16,7 @@ from PIL import Image
 from reportlab.graphics.barcode import qrencoder
 
 from pipeline.assemble import AssembledCopy, build_ecopy
+from pipeline.casework.certifiers import CertifierEntry
 from pipeline.types import (
     Certification,
     Certifier,
@@ -113,7 +114,10 @@ def _certification(test_mode: bool) -> Certification:
         copy_id="c-0001",
         prev_hash="",
     )
-    who = Certifier("Trần Thị Bích", "Phó Chủ tịch Ủy ban nhân dân xã Hòa Vang")
+    position = "Phó Chủ tịch Ủy ban nhân dân xã Hòa Vang"
+    who = Certifier("Trần Thị Bích", position,
+                    CertifierEntry("Trần Thị Bích", position, "vice_chairman").form(
+                        "Ủy ban nhân dân xã Hòa Vang"))
     return Certification(entry, who, VERIFY_REF, test_mode)
 
 
@@ -262,7 +266,7 @@ def test_text_layer_keeps_vietnamese(built: AssembledCopy) -> None:
         "Chứng thực bản sao đúng với bản chính",
         "Số chứng thực 12 quyển số 01/2026 - SCT/BS",
         "Ngày 05 tháng 02 năm 2026",
-        "PHÓ CHỦ TỊCH ỦY BAN NHÂN DÂN",
+        "KT. CHỦ TỊCH ỦY BAN NHÂN DÂN",
         "Trần Thị Bích",
         "Mã xác thực",
     ):
@@ -270,7 +274,22 @@ def test_text_layer_keeps_vietnamese(built: AssembledCopy) -> None:
     assert "THỬ NGHIỆM" not in text
     # The statement is on the last page only, never over a scan.
     assert "Chứng thực" not in _text(built.path, "-f", "1", "-l", "3")
-    assert "Giấy khai sinh — 3 trang bản chính" in _text(built.path, "-f", "4")
+    assert "Giấy khai sinh, 3 trang bản chính" in _text(built.path, "-f", "4")
+
+
+def test_the_statement_page_is_mau_so_01_within_the_margins(built: AssembledCopy) -> None:
+    """No heading of ecopy's own above the statement (issue 16: "an extra heading"), and the
+    box inside the page margins of Decree 30/2020 (right 15-20 mm, top 20-25 mm), not 6 mm
+    from the edge."""
+    page = _squash(_text(built.path, "-f", "4", "-l", "4"))
+    assert page.startswith("Chứng thực bản sao đúng với bản chính"), page[:200]
+    assert "ĐƯỢC CHỨNG THỰC TỪ BẢN CHÍNH" not in page
+    image = _render(built.path, 3, 72, gray=True)
+    inked = np.argwhere(image < 200)
+    mm_per_px = 25.4 / 72
+    (top, _), (_, right) = inked.min(axis=0), inked.max(axis=0)
+    assert (image.shape[1] - 1 - right) * mm_per_px >= 15, "box within 15 mm of the edge"
+    assert top * mm_per_px >= 20, "box within 20 mm of the top"
 
 
 @pytest.mark.parametrize(
@@ -454,3 +473,7 @@ def test_statement_is_mau_so_01_word_for_word(built: AssembledCopy) -> None:
     page = " ".join(_text(built.path, "-f", "4").split())
     for line in filled:
         assert line in page, (line, page)
+    # under the date: the signing form of the certifier's basis with the commune's name, the
+    # position, then (after the signature) the full name
+    signer = "KT. CHỦ TỊCH ỦY BAN NHÂN DÂN XÃ HÒA VANG PHÓ CHỦ TỊCH Trần Thị Bích"
+    assert signer in page, page

@@ -23,7 +23,7 @@ from storage.evidence.audit import (
     refusal_note_key,
     verify_audit,
 )
-from tests.conftest import PERSON, desk, open_state, run_cli
+from tests.conftest import CERTIFY_AS, PERSON, desk, open_state, run_cli
 
 
 def _log(root: Path, n: int = 5) -> LocalStore:
@@ -134,7 +134,8 @@ def test_concurrent_appends_are_unique_and_gap_free(tmp_path: Path) -> None:
 def test_process_leaves_events_and_audit_verify_passes(corpus: Path, tmp_path: Path,
                                                        env: dict[str, str]) -> None:
     out = tmp_path / "store"
-    res = run_cli(["process", str(corpus / "tesseract-test/phototest.tif"), "--person-id",
+    res = run_cli(["process", *CERTIFY_AS,
+                   str(corpus / "tesseract-test/phototest.tif"), "--person-id",
                    PERSON, "--out", str(out), "--json", "--workers", "1"], env)
     assert res.returncode == 0, res.stderr
     actions = [e["action"] for e in read_events(LocalStore(out))]

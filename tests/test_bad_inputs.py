@@ -16,7 +16,7 @@ from pipeline.limits import Limits
 from pipeline.reasons import Reason, Rejected
 from storage.backends import LocalStore
 from storage.db.cases import get_case
-from tests.conftest import PERSON, open_state, run_cli
+from tests.conftest import CERTIFY_AS, PERSON, open_state, run_cli
 
 FINAL = {"filed", "rejected", "needs_review", "duplicate"}
 REASONS = {r.value for r in Reason} | {"duplicate", ""}
@@ -60,7 +60,8 @@ def sweep(corpus: Path, tmp_path_factory: pytest.TempPathFactory, pki_dir: Path)
     env["ECOPY_OCR_ENGINE"] = "tests.fault_engines:cached"
     env["ECOPY_TEST_OCR_CACHE"] = str(OCR_CACHE)
     store = tmp_path_factory.mktemp("sweep")
-    proc = run_cli(["process", str(corpus), "--person-id", PERSON, "--out", str(store), "--json",
+    proc = run_cli(["process", *CERTIFY_AS,
+                    str(corpus), "--person-id", PERSON, "--out", str(store), "--json",
                     "--no-progress"], env, timeout=1500)
     return {"proc": proc, "store": store, "docs": json.loads(proc.stdout)["documents"]}
 

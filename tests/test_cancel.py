@@ -25,7 +25,7 @@ from storage.evidence.cancellations import (
     scan_cancellations,
 )
 from storage.state import State
-from tests.conftest import CACHED_OCR, CORPUS, PERSON, open_state, run_cli
+from tests.conftest import CACHED_OCR, CERTIFY_AS, CORPUS, PERSON, open_state, run_cli
 
 REF, DATE, REASON = "15/QĐ-UBND", "2026-11-20", "Bản chính đã bị tẩy xóa, sửa chữa <b>&</b>"
 
@@ -38,7 +38,8 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path,
     env.update(CACHED_OCR)  # not about OCR
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     scan = CORPUS / "tesseract-test" / "phototest.tif"
-    result = run_cli(["process", str(scan), "--person-id", PERSON, "--out", str(store_dir),
+    result = run_cli(["process", *CERTIFY_AS,
+                      str(scan), "--person-id", PERSON, "--out", str(store_dir),
                       "--json", "--no-progress"], env, timeout=300)
     assert result.returncode == 0, result.stderr
     (doc,) = json.loads(result.stdout)["documents"]

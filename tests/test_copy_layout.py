@@ -1,7 +1,8 @@
 """What ecopy prints on a copy never covers the original (issue 16, points 7 and 8).
 
 Signed copies of the bundled samples (an A4-like birth certificate and a card-sized ID card)
-and of the real 82-dpi letter 4_1.jpg, made by `ecopy process`: page 1 is rendered at the
+and of the real letter 4_1.jpg (resampled to the legal 200 dpi: the corpus scan is 78 dpi,
+which is refused), made by `ecopy process`: page 1 is rendered at the
 scan's own resolution and every pixel of the original must come back unchanged under the
 band ecopy adds (the QR at the top left, the agency's signature at the top right, the TEST
 line). The QR of page 1 must decode from a 150-dpi rendering, and the agency's signature
@@ -26,6 +27,7 @@ from pipeline.issueqr import parse_issue_qr
 from signing.sign import AGENCY_FIELD
 from tests.conftest import (
     CACHED_OCR,
+    CERTIFY_AS,
     PERSON,
     PLACED,
     SAMPLES,
@@ -35,16 +37,17 @@ from tests.conftest import (
     scan_placement,
 )
 
-VIET = "vietadmin-ocr-llm-rag"
+
 @pytest.fixture(scope="module")
-def copies(corpus: Path, tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
+def copies(letter_200: Path, tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
     """{input file name: (the original's path, the signed copy exported from the store)}."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     # OCR is not what this module checks: remembered tesseract output
-    env.update(CACHED_OCR, ECOPY_PKI_DIR=str(pki_dir), ECOPY_REVIEW_BELOW_DPI="80")
+    env.update(CACHED_OCR, ECOPY_PKI_DIR=str(pki_dir))
     store = tmp_path_factory.mktemp("layout") / "store"
-    inputs = [SAMPLES / "birth_cert.jpg", SAMPLES / "citizen_id.png", corpus / VIET / "4_1.jpg"]
-    proc = run_cli(["process", *map(str, inputs), "--person-id", PERSON, "--certify-all",
+    inputs = [SAMPLES / "birth_cert.jpg", SAMPLES / "citizen_id.png", letter_200]
+    proc = run_cli(["process", *CERTIFY_AS,
+                    *map(str, inputs), "--person-id", PERSON, "--certify-all",
                     "--out", str(store), "--json", "--no-progress"], env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = {}

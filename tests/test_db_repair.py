@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from storage.backends import LocalStore
 from storage.db.cases import find_cases
 from storage.db.schema import copies, register_entries
-from tests.conftest import PERSON, ROOT, SAMPLES, export_copy, open_state, run_cli
+from tests.conftest import CERTIFY_AS, PERSON, ROOT, SAMPLES, export_copy, open_state, run_cli
 
 # `ecopy process`, killed the moment the signed copy is in the warehouse and the case is
 # about to be marked filed (the transaction with the catalogue row and the portal event)
@@ -35,7 +35,7 @@ def killed(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
     store = tmp_path_factory.mktemp("killed") / "store"
     env = {**{k: v for k, v in __import__("os").environ.items() if not k.startswith("ECOPY_")},
            "ECOPY_PKI_DIR": str(pki_dir), "OMP_THREAD_LIMIT": "1"}
-    proc = subprocess.run([sys.executable, "-c", KILLED, "process",
+    proc = subprocess.run([sys.executable, "-c", KILLED, "process", *CERTIFY_AS,
                            str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
                            "--certify-all", "--out", str(store), "--workers", "1", "--json",
                            "--no-progress"], env=env, cwd=ROOT, capture_output=True,
@@ -94,7 +94,8 @@ def test_the_next_attempt_records_the_copy_without_signing_again(killed: dict,
     root = _copy(killed, tmp_path)
     before, _, _ = _facts(root)
     pdf_before = next(root.glob(f"warehouse/{PERSON}/*/{before['copy_id']}.pdf")).read_bytes()
-    proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
+    proc = run_cli(["process", *CERTIFY_AS, str(SAMPLES / "birth_cert.jpg"), "--person-id",
+                    PERSON,
                     "--certify-all", "--out", str(root), "--workers", "1", "--json",
                     "--no-progress"], killed["env"], timeout=600)
     assert proc.returncode == 0, proc.stderr

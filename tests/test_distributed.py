@@ -21,6 +21,7 @@ from storage.backends import LocalStore
 from storage.evidence.register import check_chain, register_numbers
 from tests.conftest import (
     CACHED_OCR,
+    CERTIFY_AS,
     PERSON,
     ROOT,
     export_copy,
@@ -51,7 +52,8 @@ def denv(env: dict[str, str], redis_server: RedisServer, pg_server, tmp_path: Pa
 
 
 def _submit(denv: dict[str, str]) -> str:
-    done = run_cli(["submit", *map(str, SAMPLES), "--person-id", PERSON, "--certify-all",
+    done = run_cli(["submit", *CERTIFY_AS,
+                    *map(str, SAMPLES), "--person-id", PERSON, "--certify-all",
                     "--json"], denv)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from storage.evidence.register import check_chain, register_numbers
-from tests.conftest import CACHED_OCR, PERSON, pg_settings, run_cli, sealed
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, pg_settings, run_cli, sealed
 from tests.redisserver import RedisServer
 from tests.s3server import REGION
 from tests.test_distributed import (
@@ -93,7 +93,8 @@ def _filed_once_on_s3(s3env: dict[str, str], s3_server, batch: str, tmp_path: Pa
 
 
 def test_batch_on_s3(s3env: dict[str, str], s3_server, tmp_path: Path) -> None:
-    sub = run_cli(["submit", *map(str, SAMPLES), "--person-id", PERSON, "--certify-all"], s3env)
+    sub = run_cli(["submit", *CERTIFY_AS,
+                   *map(str, SAMPLES), "--person-id", PERSON, "--certify-all"], s3env)
     assert sub.returncode == 0, sub.stderr
     work = run_cli(["worker", "--burst"], s3env)
     assert work.returncode == 0, work.stderr
@@ -104,7 +105,8 @@ def test_s3_down_for_10_seconds_mid_batch(s3env: dict[str, str], s3_server,
                                           redis_server: RedisServer, tmp_path: Path) -> None:
     slow = {**s3env, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
             "ECOPY_TEST_OCR_DELAY": "14"}  # longer than the outage: the jobs see it mid-OCR
-    sub = run_cli(["submit", *map(str, SAMPLES), "--person-id", PERSON, "--certify-all"], slow)
+    sub = run_cli(["submit", *CERTIFY_AS,
+                   *map(str, SAMPLES), "--person-id", PERSON, "--certify-all"], slow)
     assert sub.returncode == 0, sub.stderr
     supervisor = _run_supervised(slow)
     try:

@@ -14,7 +14,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from tests.conftest import CACHED_OCR, PERSON, export_copy, run_cli, scan_placement
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, export_copy, run_cli, scan_placement
 
 VIET = "vietadmin-ocr-llm-rag"
 
@@ -26,19 +26,19 @@ def env(env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def batch(corpus: Path, tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
+def batch(corpus: Path, tmp_path_factory: pytest.TempPathFactory, pki_dir: Path,
+          letter_200: Path) -> dict:
     """One batch over real scans; the tests below read its outputs."""
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     env["ECOPY_PKI_DIR"] = str(pki_dir)
-    # 4_1.jpg is a real 82 dpi scan: below the legal 200 dpi it would wait for review
-    # (tests/test_quality.py); here it stands for a readable scan that gets certified
-    env["ECOPY_REVIEW_BELOW_DPI"] = "80"
     store = tmp_path_factory.mktemp("store")
-    inputs = [corpus / VIET / "2.pdf", corpus / VIET / "4_1.jpg",
+    # 4_1.jpg: the real letter at 200 dpi (the corpus scan is 78 dpi, which the law refuses)
+    inputs = [corpus / VIET / "2.pdf", letter_200,
               corpus / "tesseract-test/phototest-rotated-180.png", corpus / "ocrmypdf/invalid.pdf"]
-    proc = run_cli(["process", *map(str, inputs), "--person-id", PERSON, "--out", str(store),
+    proc = run_cli(["process", *CERTIFY_AS,
+                    *map(str, inputs), "--person-id", PERSON, "--out", str(store),
                     "--json"], env)
     assert proc.returncode == 4, proc.stderr  # invalid.pdf is rejected, the rest go on
     result = json.loads(proc.stdout)
@@ -205,8 +205,8 @@ def test_real_broken_government_copy_is_not_intact(batch: dict, corpus: Path) ->
     assert code != 0 and report["indication"] != "TOTAL-PASSED"
 
 
-def test_duplicate_is_recognised_not_reprocessed(batch: dict, corpus: Path) -> None:
-    proc = run_cli(["process", str(corpus / VIET / "4_1.jpg"), "--person-id", PERSON,
+def test_duplicate_is_recognised_not_reprocessed(batch: dict, letter_200: Path) -> None:
+    proc = run_cli(["process", *CERTIFY_AS, str(letter_200), "--person-id", PERSON,
                     "--out", str(batch["store"]), "--json"], batch["env"])
     assert proc.returncode == 0, proc.stderr
     (doc,) = json.loads(proc.stdout)["documents"]
@@ -235,7 +235,8 @@ def test_two_runs_at_once_share_one_gap_free_register(corpus: Path, env: dict,
     store = tmp_path / "store"
     files = [corpus / "tesseract-test" / n for n in ("phototest.tif", "eurotext.tif",
                                                      "8087_054.3B.tif", "viet.tif")]
-    runs = [subprocess.Popen([sys.executable, "-m", "ecopy.cli", "process", str(f), "--person-id",
+    runs = [subprocess.Popen([sys.executable, "-m", "ecopy.cli", "process", *CERTIFY_AS,
+                              str(f), "--person-id",
                               PERSON, "--out", str(store), "--json", "--workers", "1"],
                              env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
             for f in files]
@@ -250,7 +251,8 @@ def test_two_runs_at_once_share_one_gap_free_register(corpus: Path, env: dict,
 
 def test_signed_input_only_when_asked(batch: dict, corpus: Path, tmp_path: Path) -> None:
     signed = corpus / "node-signpdf/signed-once.pdf"
-    args = ["process", str(signed), "--person-id", PERSON, "--out", str(tmp_path), "--json"]
+    args = ["process", *CERTIFY_AS,
+            str(signed), "--person-id", PERSON, "--out", str(tmp_path), "--json"]
     refused = run_cli(args, batch["env"])
     assert refused.returncode == 4
     assert json.loads(refused.stdout)["documents"][0]["reason"] == "already_signed"
@@ -285,7 +287,7 @@ def test_verify_writes_printable_reports(batch: dict, tmp_path: Path) -> None:
 
 
 def test_missing_file_is_named_as_such(batch: dict, tmp_path: Path) -> None:
-    proc = run_cli(["process", str(tmp_path / "không-có.pdf"), "--person-id", PERSON,
+    proc = run_cli(["process", *CERTIFY_AS, str(tmp_path / "không-có.pdf"), "--person-id", PERSON,
                     "--out", str(tmp_path), "--json"], batch["env"])
     (doc,) = json.loads(proc.stdout)["documents"]
     assert proc.returncode == 4 and doc["reason"] == "file_not_found"

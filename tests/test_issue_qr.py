@@ -19,7 +19,7 @@ from pipeline.cardqr import read_qr_codes
 from pipeline.issueqr import issue_qr_text, parse_issue_qr
 from storage.backends import LocalStore
 from storage.db.dossiers import open_dossier
-from tests.conftest import CACHED_OCR, PERSON, SAMPLES, open_state, run_cli
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, SAMPLES, open_state, run_cli
 
 
 def test_issue_qr_text_round_trip() -> None:
@@ -53,7 +53,8 @@ def test_copy_issued_in_a_dossier_carries_its_code(tmp_path: Path, pki_dir: Path
                                        opened_by="lan", deadlines=state.deadlines)
                           for _ in range(2))
     for code in (other.public_code, dossier.public_code):
-        proc = run_cli(["process", str(scan), "--person-id", PERSON, "--certify-all", "--out",
+        proc = run_cli(["process", *CERTIFY_AS,
+                        str(scan), "--person-id", PERSON, "--certify-all", "--out",
                         str(store_dir), "--workers", "1", "--json", "--no-progress",
                         "--dossier", code], env, timeout=300)
     assert proc.returncode == 0, proc.stderr

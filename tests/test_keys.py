@@ -47,7 +47,7 @@ from signing.trust import (
 )
 from signing.tsa import local_timestamper
 from signing.verify import verify_pdf
-from tests.conftest import run_cli
+from tests.conftest import REAL_CERTIFIER, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "birth_cert.jpg"
@@ -293,7 +293,7 @@ def test_curves_other_than_nist_p256_up_are_refused(pki, tmp_path, curve):
 def test_key_source_for_reads_the_settings_shape(pki, p12_files):
     from ecopy.settings import load_settings
 
-    s = load_settings({"ECOPY_KEY_SOURCE": "pkcs12",
+    s = load_settings({**REAL_CERTIFIER, "ECOPY_KEY_SOURCE": "pkcs12",
                        "ECOPY_CERTIFIER_P12": str(p12_files["certifier"]),
                        "ECOPY_CERTIFIER_P12_PASSWORD_ENV": "ECOPY_TEST_P12_PW",
                        "ECOPY_AGENCY_PKCS11_PIN_FILE": "/run/secrets/pin",
@@ -342,7 +342,7 @@ def test_cli_pki_show_lists_the_government_root(env):
 
 
 def test_cli_pki_check_flags_certificate_expiring_in_10_days(pki, p12_files, env):
-    env = {**env, "ECOPY_KEY_SOURCE": "pkcs12",
+    env = {**env, **REAL_CERTIFIER, "ECOPY_KEY_SOURCE": "pkcs12",
            "ECOPY_CERTIFIER_P12": str(p12_files["expiring"]),
            "ECOPY_CERTIFIER_P12_PASSWORD_ENV": "ECOPY_TEST_P12_PW",
            "ECOPY_AGENCY_P12": str(p12_files["agency"]),
@@ -365,7 +365,7 @@ def test_cli_pki_check_flags_certificate_expiring_in_10_days(pki, p12_files, env
 
 
 def _real_key_env(env: dict[str, str], pki: DevPki, p12_files: dict[str, Path]) -> dict:
-    return {**env, "ECOPY_KEY_SOURCE": "pkcs12",
+    return {**env, **REAL_CERTIFIER, "ECOPY_KEY_SOURCE": "pkcs12",
             "ECOPY_CERTIFIER_P12": str(p12_files["certifier"]),
             "ECOPY_CERTIFIER_P12_PASSWORD_FILE": str(p12_files["password_file"]),
             "ECOPY_AGENCY_P12": str(p12_files["agency"]),
@@ -385,7 +385,8 @@ def test_real_keys_sign_only_with_a_public_https_verify_address(pki, p12_files, 
 
     real = _real_key_env(env, pki, p12_files)
     store = tmp_path / "store"
-    done = run_cli(["process", str(ROOT / "samples" / "birth_cert.jpg"), "--person-id", PERSON,
+    done = run_cli(["process", "--certify-as", REAL_CERTIFIER["ECOPY_CERTIFIER_NAME"],
+                    str(ROOT / "samples" / "birth_cert.jpg"), "--person-id", PERSON,
                     "--out", str(store), "--json"], real, timeout=300)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "ECOPY_VERIFY_BASE_URL" in done.stderr and "Traceback" not in done.stderr
@@ -398,3 +399,31 @@ def test_real_keys_sign_only_with_a_public_https_verify_address(pki, p12_files, 
     public = load_settings({**real, "ECOPY_VERIFY_BASE_URL":
                             "https://chungthuc.example.gov.vn/verify"})
     assert not build_certify_context(public, state).test_mode
+
+
+def test_the_signing_certificate_must_be_the_certifiers(pki, p12_files, env, tmp_path) -> None:
+    """The key is bound to its certifier: a certificate issued to someone else, or another
+    certificate than the one pinned, signs nothing (issue 16 point 1)."""
+    import hashlib
+
+    from ecopy.keys import build_certify_context
+    from ecopy.settings import SettingsProblem, load_settings
+    from storage.backends import LocalStore
+    from tests.conftest import open_state
+
+    public = {**_real_key_env(env, pki, p12_files),
+              "ECOPY_VERIFY_BASE_URL": "https://chungthuc.example.gov.vn/verify"}
+    state = open_state(LocalStore(tmp_path / "store"))
+    with pytest.raises(SettingsProblem, match="Trần Thị Bích"):
+        build_certify_context(load_settings({**public, "ECOPY_CERTIFIER_NAME": "Lê Văn Khác"}),
+                              state)
+    with pytest.raises(SettingsProblem, match="certificate_sha256"):
+        build_certify_context(load_settings({**public, "ECOPY_CERTIFIER_CERTIFICATE_SHA256":
+                                             "0" * 64}), state)
+    _key, cert, _more = pkcs12.load_key_and_certificates(
+        p12_files["certifier"].read_bytes(), P12_PASSWORD.encode())
+    pin = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    ctx = build_certify_context(load_settings({**public,
+                                               "ECOPY_CERTIFIER_CERTIFICATE_SHA256": pin}), state)
+    assert ctx.certifier.full_name == "Trần Thị Bích"
+    assert ctx.certifier.form[-1] == "PHÓ CHỦ TỊCH" and not ctx.test_mode

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 from storage.backends import LocalStore
-from tests.conftest import PERSON, export_copy, run_cli, sealed
+from tests.conftest import CERTIFY_AS, PERSON, export_copy, run_cli, sealed
 
 
 def _process(scan: Path, store: Path, env: dict[str, str]) -> dict:
-    proc = run_cli(["process", str(scan), "--person-id", PERSON, "--out", str(store), "--json",
+    proc = run_cli(["process", *CERTIFY_AS,
+                    str(scan), "--person-id", PERSON, "--out", str(store), "--json",
                     "--certify-all"], env)
     assert proc.returncode == 0, proc.stderr
     (doc,) = json.loads(proc.stdout)["documents"]

@@ -36,6 +36,7 @@ from storage.evidence.register import check_chain
 from storage.migration.migrate import Source, migrate
 from tests.conftest import (
     CACHED_OCR,
+    CERTIFY_AS,
     CORPUS,
     PERSON,
     SAMPLES,
@@ -75,7 +76,7 @@ def provinces(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict[s
     made = {}
     for label, (certifier, office, scan) in SCANS.items():
         root = base / label
-        result = run_cli(["process", str(scan), "--person-id", PERSON, "--certify-all",
+        result = run_cli(["process", *CERTIFY_AS, str(scan), "--person-id", PERSON, "--certify-all",
                           "--out", str(root), "--workers", "1", "--json", "--no-progress"],
                          _env(pki_dir, ECOPY_COMMUNE=certifier), timeout=600)
         assert result.returncode == 0, result.stderr
@@ -218,7 +219,7 @@ def test_new_certification_starts_the_new_communes_register(
         tmp_path: Path, sources: dict[str, Path], pki_dir: Path) -> None:
     assert _migrate(tmp_path, sources, pki_dir).returncode == 0
     dest = tmp_path / "dest"
-    made = run_cli(["process", str(SAMPLES / "citizen_id.png"), "--person-id", PERSON,
+    made = run_cli(["process", *CERTIFY_AS, str(SAMPLES / "citizen_id.png"), "--person-id", PERSON,
                     "--certify-all", "--out", str(dest), "--workers", "1", "--json",
                     "--no-progress"], _env(pki_dir, ECOPY_COMMUNE="02215"), timeout=600)
     assert made.returncode == 0, made.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.classify import describe_split
-from tests.conftest import CACHED_OCR, PERSON, ROOT, run_cli
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, ROOT, run_cli
 
 SAMPLES = ROOT / "samples"
 
@@ -31,7 +31,7 @@ def test_two_papers_wait_with_the_split_proposed_and_one_paper_does_not(
     Image.new("RGB", (2480, 3508), "white").save(blank_back, dpi=(300, 300))
     two = _pdf(tmp_path / "hai-giay.pdf", SAMPLES / "birth_cert.jpg", SAMPLES / "citizen_id.png")
     one = _pdf(tmp_path / "mot-giay.pdf", SAMPLES / "birth_cert.jpg", blank_back)
-    done = run_cli(["process", str(two), str(one), "--person-id", PERSON, "--out",
+    done = run_cli(["process", *CERTIFY_AS, str(two), str(one), "--person-id", PERSON, "--out",
                     str(tmp_path / "store"), "--json", "--no-progress"], env)
     mixed, single = json.loads(done.stdout)["documents"]
     assert mixed["status"] == "needs_review" and not mixed.get("copy_id"), mixed

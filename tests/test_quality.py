@@ -12,9 +12,11 @@ from PIL import Image, ImageEnhance, ImageFilter
 from pipeline.limits import Limits
 from pipeline.quality import assess
 from pipeline.reasons import Reason, Rejected
-from tests.conftest import CACHED_OCR, PERSON, ROOT, run_cli
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, ROOT, run_cli
 
-LIMITS = Limits()
+# the gate's other checks are measured on a real 82-dpi letter: read with the resolution gate
+# lowered, as an evaluation may (a copy below 200 dpi is never certified whatever it says)
+LIMITS = Limits(refuse_below_dpi=50)
 
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
@@ -45,7 +47,16 @@ def test_good_scans_pass_clean(sample_300: Image.Image, corpus: Path) -> None:
     assert bilevel.flags == () and bilevel.metrics["colour"] == "bilevel"
 
 
-def test_below_200_dpi_goes_to_review_below_50_is_rejected(scan_4_1: Image.Image) -> None:
+def test_below_200_dpi_is_refused_by_default(scan_4_1: Image.Image) -> None:
+    """Decree 30/2020 Annex I: scans at 200 dpi or more; the default gate refuses below."""
+    with pytest.raises(Rejected) as refused:
+        assess(scan_4_1, 82, Limits())
+    assert refused.value.reason == Reason.LOW_RESOLUTION
+    assert refused.value.params == {"dpi": 82, "limit": 200}
+    assert "200 dpi" in refused.value.message("vi") and "100 %" in refused.value.message("en")
+
+
+def test_a_lowered_gate_reads_low_scans_and_holds_them(scan_4_1: Image.Image) -> None:
     assert assess(scan_4_1, 82, LIMITS).flags == ("low_resolution",)
     tiny = scan_4_1.resize((scan_4_1.width // 2, scan_4_1.height // 2))
     with pytest.raises(Rejected) as rejected:
@@ -109,8 +120,17 @@ def test_cli_review_and_rejection_messages(tmp_path: Path, env: dict[str, str],
     blurred = tmp_path / "blurred.png"
     scan_4_1.filter(ImageFilter.GaussianBlur(4)).save(blurred, dpi=(82, 82))
     store = tmp_path / "store"
-    done = run_cli(["process", str(corpus / "vietadmin-ocr-llm-rag" / "4_1.jpg"), str(blurred),
-                    "--person-id", PERSON, "--out", str(store), "--json"], env)
+    refused = run_cli(["process", *CERTIFY_AS, str(corpus / "vietadmin-ocr-llm-rag" / "4_1.jpg"),
+                       "--person-id", PERSON, "--out", str(store), "--json"], env)
+    (low,) = json.loads(refused.stdout)["documents"]
+    assert (low["status"], low["reason"]) == ("rejected", "low_resolution"), low
+    assert "200 dpi" in low["message"] and "100 %" in low["message"]
+    assert (store / "originals" / low["sha256"]).is_file()  # the original is kept
+    env = {**env, "ECOPY_REFUSE_BELOW_DPI": "50"}  # read them anyway (other checks below)
+    done = run_cli(["process", *CERTIFY_AS,
+                    str(corpus / "vietadmin-ocr-llm-rag" / "4_1.jpg"), str(blurred),
+                    "--person-id", PERSON, "--out", str(store), "--json", "--new-dossier"],
+                   env)
     docs = {Path(d["source"]).name: d for d in json.loads(done.stdout)["documents"]}
     review = docs["4_1.jpg"]
     assert review["status"] == "needs_review" and "low_resolution" in review["review_reasons"]
@@ -119,7 +139,32 @@ def test_cli_review_and_rejection_messages(tmp_path: Path, env: dict[str, str],
     assert (bad["status"], bad["reason"]) == ("rejected", "blurry")
     assert "quét lại" in bad["message"]  # Vietnamese, and it says what to do
     assert (store / "originals" / bad["sha256"]).is_file()  # the original is kept
-    english = run_cli(["process", str(blurred), "--person-id", PERSON, "--out", str(store),
+    english = run_cli(["process", *CERTIFY_AS,
+                       str(blurred), "--person-id", PERSON, "--out", str(store),
                        "--json", "--lang", "en"], env)
     (again,) = json.loads(english.stdout)["documents"]
     assert "scan again" in again["message"]
+
+
+def test_a_scan_below_200_dpi_is_never_certified(tmp_path: Path, env: dict[str, str],
+                                                 corpus: Path) -> None:
+    """Neither a lowered gate, nor --certify-all, nor a certifier's approval after review
+    makes a copy of an 82-dpi scan (issue 16 point 4)."""
+    store = tmp_path / "store"
+    low = {**env, "ECOPY_REFUSE_BELOW_DPI": "50", "ECOPY_STORE": str(store)}
+    letter = str(corpus / "vietadmin-ocr-llm-rag" / "4_1.jpg")
+    forced = run_cli(["process", *CERTIFY_AS, letter, "--certify-all", "--person-id", PERSON,
+                      "--json"], low)
+    (doc,) = json.loads(forced.stdout)["documents"]
+    assert (doc["status"], doc["reason"]) == ("rejected", "low_resolution"), doc
+    held = run_cli(["process", letter, "--person-id", PERSON, "--json", "--new-dossier"], low)
+    (doc,) = json.loads(held.stdout)["documents"]
+    assert doc["status"] == "needs_review" and "low_resolution" in doc["review_reasons"]
+    approved = run_cli(["review", "approve", doc["case_id"], "--json"],
+                       {**low, "ECOPY_ROLE": "certifier", "ECOPY_ACTOR": CERTIFY_AS[1]})
+    assert approved.returncode == 1, approved.stdout + approved.stderr
+    result = json.loads(approved.stdout)
+    assert (result["status"], result["reason"]) == ("rejected", "low_resolution"), result
+    assert "200 dpi" in result["message"]
+    assert not list(store.glob("warehouse/**/*.pdf"))
+    assert (store / "originals" / doc["sha256"]).is_file()

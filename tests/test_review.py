@@ -10,32 +10,32 @@ import pikepdf
 
 from storage.backends import LocalStore
 from storage.db.cases import corrections_of, get_case
-from tests.conftest import PERSON, export_copy, open_state, run_cli
+from tests.conftest import CERTIFY_AS, SAMPLES, export_copy, open_state, run_cli
 
-VIET = "vietadmin-ocr-llm-rag"
+OTHER = "001301099999"  # a person whose papers these are not
 
 
-def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str],
-                                           corpus: Path) -> None:
+def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str]) -> None:
     store = tmp_path / "store"
     senv = {**env, "ECOPY_STORE": str(store), "ECOPY_ACTOR": "clerk.lan"}
-    done = run_cli(["process", str(corpus / VIET / "4_1.jpg"), str(corpus / VIET / "4_2.jpg"),
-                    "--person-id", PERSON, "--json"], senv)
+    # the samples' papers carry PERSON's ID: in another person's dossier they wait for a clerk
+    done = run_cli(["process", *CERTIFY_AS, str(SAMPLES / "birth_cert.jpg"),
+                    str(SAMPLES / "citizen_id.png"), "--person-id", OTHER, "--json"], senv)
     docs = {Path(d["source"]).name: d for d in json.loads(done.stdout)["documents"]}
-    assert {d["status"] for d in docs.values()} == {"needs_review"}  # 82 dpi scans
-    first, second = docs["4_1.jpg"]["case_id"], docs["4_2.jpg"]["case_id"]
+    assert {d["status"] for d in docs.values()} == {"needs_review"}, docs
+    first, second = docs["birth_cert.jpg"]["case_id"], docs["citizen_id.png"]["case_id"]
 
     waiting = json.loads(run_cli(["review", "list", "--json"], senv).stdout)["cases"]
     assert {w["case_id"] for w in waiting} == {first, second}
-    assert all("low_resolution" in w["review_reasons"] for w in waiting)
+    assert all("id_mismatch" in w["review_reasons"] for w in waiting)
     other_commune = run_cli(["review", "list", "--json"], {**senv, "ECOPY_COMMUNE": "11111"})
     assert json.loads(other_commune.stdout)["cases"] == []
     assert run_cli(["review", "show", first], {**senv, "ECOPY_COMMUNE": "11111"}
                    ).returncode == 2  # another commune's case is not found
-    by_original = run_cli(["review", "show", docs["4_1.jpg"]["sha256"][:12]], senv)
+    by_original = run_cli(["review", "show", docs["birth_cert.jpg"]["sha256"][:12]], senv)
     assert by_original.returncode == 0 and first in by_original.stdout
     shown = run_cli(["review", "show", first[:10]], senv)
-    assert shown.returncode == 0 and "low_resolution" in shown.stdout and "82 dpi" in shown.stdout
+    assert shown.returncode == 0 and "id_mismatch" in shown.stdout and OTHER in shown.stdout
 
     for bad in (["--field", "nickname=An"], ["--field", "id_number=123"],
                 ["--field", "date_of_birth=sometime"], ["--doc-type", "passport"], []):

@@ -29,7 +29,7 @@ from signing.revocation import RevocationService, issue_leaf
 from signing.sign import SigningIdentity, load_identity, sign_ecopy
 from signing.tsa import local_timestamper
 from signing.verify import VerificationReport, verify_pdf
-from tests.conftest import PERSON, export_copy, run_cli
+from tests.conftest import CERTIFY_AS, PERSON, export_copy, run_cli
 from tests.test_signing import AGENCY, AGENCY_BOX, CERTIFIER, CERTIFIER_BOX, FONT, _unsigned_pdf
 
 ROOT_CRL = 0  # index of the root's CRL in RevocationService.crls()
@@ -220,7 +220,8 @@ def test_archive_timestamp_twice_is_b_lta(
 def test_cli_extend_lta(tmp_path: Path, env: dict[str, str], pki_dir: Path, corpus: Path) -> None:
     store = tmp_path / "store"
     done = run_cli(
-        ["process", str(corpus / "tesseract-test" / "phototest.tif"), "--person-id", PERSON,
+        ["process", *CERTIFY_AS,
+         str(corpus / "tesseract-test" / "phototest.tif"), "--person-id", PERSON,
          "--out", str(store), "--json", "--no-progress", "--certify-all"],
         env,
     )  # fmt: skip
@@ -258,7 +259,8 @@ def test_tsa_url_setting_is_used_for_signing_and_extending(
         url_env = {**env, "ECOPY_TSA_URL": svc.tsa_url}
         store = tmp_path / "store"
         done = run_cli(
-            ["process", str(corpus / "tesseract-test" / "phototest.tif"), "--person-id",
+            ["process", *CERTIFY_AS,
+             str(corpus / "tesseract-test" / "phototest.tif"), "--person-id",
              PERSON, "--out", str(store), "--json", "--no-progress", "--certify-all"],
             url_env,
         )  # fmt: skip

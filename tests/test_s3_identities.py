@@ -46,7 +46,7 @@ from storage.evidence.register import (
 )
 from storage.evidence.warehouse import copy_key, file_copy
 from storage.outbox import RECEIPTS
-from tests.conftest import PERSON, ROOT, pg_settings, run_cli, sealed
+from tests.conftest import CERTIFY_AS, PERSON, ROOT, pg_settings, run_cli, sealed
 from tests.redisserver import RedisServer
 from tests.s3server import S3Server
 
@@ -570,7 +570,8 @@ def test_a_paper_is_submitted_read_and_signed_by_three_identities(
     assert init.returncode == 0, init.stderr
     sample = tmp_path / "birth_cert.jpg"
     shutil.copy(ROOT / "samples" / "birth_cert.jpg", sample)
-    sub = run_cli(["submit", str(sample), "--person-id", PERSON, "--certify-all"], as_("web"))
+    sub = run_cli(["submit", *CERTIFY_AS,
+                   str(sample), "--person-id", PERSON, "--certify-all"], as_("web"))
     assert sub.returncode == 0, sub.stderr
     batch = sub.stdout.strip()
     for name, queues in (("ocr", "ocr"), ("signer", "understand,sign")):

@@ -22,7 +22,7 @@ from storage.backends import LocalStore
 from storage.backends.envelope import MAGIC, SealError, SealReason
 from storage.backends.kek import FileKek, Keyring, ensure_kek_file
 from storage.backends.sealed import SEALED_PREFIXES, SealedStore, sealed_key
-from tests.conftest import PERSON, ROOT, SAMPLES, export_copy, run_cli
+from tests.conftest import PERSON, REAL_CERTIFIER, ROOT, SAMPLES, export_copy, run_cli
 
 SEG = 4096  # small segments: multi-segment objects stay small and the tests fast
 SCAN = SAMPLES / "birth_cert.jpg"
@@ -237,7 +237,7 @@ def test_kek_files_settings_and_the_keys_report(tmp_path: Path, env: dict[str, s
     gone = run_cli(["storage", "keys", "--store", str(store_dir), "--json"],
                    {**env, "ECOPY_STORE_KEK_FILE": str(second)}, timeout=60)
     assert gone.returncode == 1 and json.loads(gone.stdout)["unknown"] == [ids[0]]
-    s3_without_kek = load_settings({**env, "ECOPY_KEY_SOURCE": "pkcs12"})
+    s3_without_kek = load_settings({**env, **REAL_CERTIFIER, "ECOPY_KEY_SOURCE": "pkcs12"})
     with pytest.raises(SystemExit, match="ECOPY_STORE_KEK_FILE"):
         store_keyring(s3_without_kek, local=False)
     dev = store_keyring(load_settings(env), local=True)  # embedded default: the dev KEK

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.conftest import CACHED_OCR, PERSON, ROOT, run_cli
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, ROOT, run_cli
 
 BOLD = Path("/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf")
 
@@ -36,7 +36,7 @@ def test_red_secret_stamps_on_a_real_scan_are_refused(tmp_path: Path,
     tilted -3°, in one batch (one process, both cores)."""
     scans = [_stamped(tmp_path / f"khai-sinh-{n}.jpg", mark, angle)
              for n, (mark, angle) in enumerate((("MẬT", 4.0), ("TỐI MẬT", -3.0)))]
-    done = run_cli(["process", *map(str, scans), "--person-id", PERSON, "--out",
+    done = run_cli(["process", *CERTIFY_AS, *map(str, scans), "--person-id", PERSON, "--out",
                     str(tmp_path / "store"), "--json", "--no-progress"],
                    {k: v for k, v in env.items() if k not in CACHED_OCR})  # tesseract itself
     docs = json.loads(done.stdout)["documents"]

@@ -32,7 +32,7 @@ from storage.db.dossiers import open_dossier
 from storage.db.schema import outbox as outbox_table
 from storage.evidence.audit import read_events
 from storage.state import State
-from tests.conftest import CACHED_OCR, PERSON, ROOT, SAMPLES, open_state, run_cli
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, ROOT, SAMPLES, open_state, run_cli
 from tests.portalserver import PortalServer
 from workers.sync import PortalClient, PortalConfig, deliver_due
 
@@ -54,7 +54,8 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     env.update(CACHED_OCR)  # not about OCR
     env.update(ECOPY_PKI_DIR=str(pki_dir), ECOPY_PORTAL_URL=_dead_url(), OMP_THREAD_LIMIT="1")
-    proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
+    proc = run_cli(["process", *CERTIFY_AS, str(SAMPLES / "birth_cert.jpg"), "--person-id",
+                    PERSON,
                     "--certify-all", "--out", str(store_dir), "--workers", "1", "--json",
                     "--no-progress"], env, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -30,7 +30,7 @@ from pipeline.procedures import procedure
 from storage.backends import LocalStore
 from storage.db.access import of_person
 from storage.evidence.audit import read_events
-from tests.conftest import CACHED_OCR, PERSON, SAMPLES, open_state, run_cli, sign_in
+from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, SAMPLES, open_state, run_cli, sign_in
 
 PASSWORD = "mật khẩu đủ dài 2026"
 REQUESTER = "<script>alert(1)</script> Nguyễn Văn An"
@@ -44,7 +44,7 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict:
     env.update(CACHED_OCR)  # not about OCR
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     store_dir = tmp_path_factory.mktemp("web-public-store")
-    proc = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
+    proc = run_cli(["process", *CERTIFY_AS, str(SAMPLES / "birth_cert.jpg"), "--person-id", PERSON,
                     "--certify-all", "--out", str(store_dir), "--requester", REQUESTER,
                     "--workers", "1", "--json", "--no-progress"], env, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -26,7 +26,15 @@ from storage.backends import LocalStore
 from storage.db.cases import corrections_of, get_case
 from storage.db.dossiers import open_dossier
 from storage.state import State
-from tests.conftest import CACHED_OCR, CORPUS, PERSON, open_state, run_cli, sign_in
+from tests.conftest import (
+    CACHED_OCR,
+    CORPUS,
+    PERSON,
+    at_200_dpi,
+    open_state,
+    run_cli,
+    sign_in,
+)
 
 PASSWORD = "mật khẩu đủ dài 2026"
 VIET = CORPUS / "vietadmin-ocr-llm-rag"
@@ -40,12 +48,16 @@ USERS = (("lan", "Trần Thị Lan", "clerk", "99999", ""),
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path, str, str]:
-    """4_1.jpg and 4_2.jpg (82 dpi: both wait for review) processed once by the real CLI into
-    a dossier of commune 99999 with accounts; tests work on copies of it. The two case ids."""
+    """The real letters 4_1.jpg and 4_2.jpg at 200 dpi (`at_200_dpi`), processed once by the
+    real CLI into a dossier of commune 99999 with accounts, with review asked below 300 dpi
+    so that both wait for a clerk; tests work on copies of it. The two case ids."""
     store_dir = tmp_path_factory.mktemp("web-review") / "store"
+    letters = [at_200_dpi(VIET / name, store_dir.parent / "scans" / name)
+               for name in ("4_1.jpg", "4_2.jpg")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOPY_")}
     env.update(CACHED_OCR)  # not about OCR
-    env.update(ECOPY_PKI_DIR=str(pki_dir), ECOPY_STORE=str(store_dir), ECOPY_WORKERS="1")
+    env.update(ECOPY_PKI_DIR=str(pki_dir), ECOPY_STORE=str(store_dir), ECOPY_WORKERS="1",
+               ECOPY_REVIEW_BELOW_DPI="300")
     state = open_state(LocalStore(store_dir))
     for user, name, role, agency, title in USERS:
         accounts.create(state.db, user, name, role, agency, PASSWORD, title=title)
@@ -54,7 +66,7 @@ def made(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> tuple[Path,
                                person_name="Nguyễn Thị Ánh Tuyết", date_of_birth="",
                                opened_by="lan", deadlines=state.deadlines)
     state.db.close()
-    done = run_cli(["process", str(VIET / "4_1.jpg"), str(VIET / "4_2.jpg"), "--person-id",
+    done = run_cli(["process", *map(str, letters), "--person-id",
                     PERSON, "--json", "--no-progress", "--dossier", dossier.public_code],
                    env, timeout=300)
     assert done.returncode in (0, 3), done.stderr
@@ -146,14 +158,14 @@ def test_review_corrections_escaped_and_ready(site) -> None:
     clerk, csrf = signed_in(app, "lan")
     page = clerk.get(f"/documents/{first}/review")
     assert page.status_code == 200
-    assert "82 dpi" in page.text  # why the machine asks (the stored message, Vietnamese)
+    assert "200 dpi" in page.text  # why the machine asks (the stored message, Vietnamese)
     assert 'data-testid="field-document_number"' in page.text and 'value="1906"' in page.text
     assert 'class="fieldbox" aria-hidden="true" data-field="document_number"' in page.text
     assert f'src="/documents/{first}/pages/1.png"' in page.text
     assert "Đã kiểm tra — chuyển chứng thực" in page.text
     english = clerk.get("/lang/en?next=/")
     assert english.status_code == 303
-    assert "Resolution 82 dpi" in clerk.get(f"/documents/{first}/review").text
+    assert "Resolution 200 dpi" in clerk.get(f"/documents/{first}/review").text
     clerk.get("/lang/vi?next=/")
 
     bad = clerk.post(f"/documents/{first}/review", data={
@@ -300,7 +312,7 @@ def test_refuse_with_art22_ground(site) -> None:
     store = state.store
     certifier, csrf = signed_in(app, "chu.tich")
     page = certifier.get(f"/certify/{second}")
-    assert "82 dpi" in page.text  # not yet checked: the reasons are shown
+    assert "200 dpi" in page.text  # not yet checked: the reasons are shown
     # another certifier's approval is running (its claim is fresh): a second one is refused
     save_status(state, second, "certifying", actor="pho.chu.tich", copy_id="0" * 32,
                 approval={"actor": "pho.chu.tich",

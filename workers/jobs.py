@@ -71,20 +71,22 @@ class WorkerContext:
     redis: Redis
     agency_code: str
     defaults: StageOptions  # person_id etc. are replaced per batch
-    certify_context: Callable[[], CertifyContext]  # keys are loaded on first sign job only
+    # the signing context of a configured certifier, by name ("" = the deployment's own);
+    # keys are loaded on the first sign job only
+    certify_context: Callable[[str], CertifyContext]
     # finishes a certifier's approval queued by the web app (ecopy.actions.finish_approval);
     # a string saying what happened
     approve: Callable[[str], str] | None = None
 
 
 _context: WorkerContext | None = None
-_certify: CertifyContext | None = None
+_certify: dict[str, CertifyContext] = {}
 
 
 def install(context: WorkerContext) -> None:
     """Called once by the shell in each worker process, before work starts."""
     global _context, _certify
-    _context, _certify = context, None
+    _context, _certify = context, {}
 
 
 def _ctx() -> WorkerContext:
@@ -93,11 +95,10 @@ def _ctx() -> WorkerContext:
     return _context
 
 
-def _certify_ctx() -> CertifyContext:
-    global _certify
-    if _certify is None:
-        _certify = _ctx().certify_context()
-    return _certify
+def _certify_ctx(certifier: str = "") -> CertifyContext:
+    if certifier not in _certify:
+        _certify[certifier] = _ctx().certify_context(certifier)
+    return _certify[certifier]
 
 
 def warm_up_signing() -> None:
@@ -269,9 +270,11 @@ def sign_job(case_id: str, batch_id: str) -> str:
         enqueue(ctx.redis, "understand" if has_ocr else "ocr", case_id, batch_id)
         return "not understood yet"
     opt = _options(batch_id)
+    # the certifier who submitted the batch with --certify-as signs it (their own act)
+    certifier = _batch(batch_id).get("certifier", "")
     workdir = Path(tempfile.mkdtemp(prefix=f"ecopy-sign-{case_id[:12]}-"))
     try:
-        outcome = certify_stored(_certify_ctx(), opt, record=record, workdir=workdir)
+        outcome = certify_stored(_certify_ctx(certifier), opt, record=record, workdir=workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return f"{outcome.status}: {outcome.copy_id or outcome.reason}"

@@ -34,8 +34,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                     help="the dossier's public status code (default: the person's dossier "
                          "this command opened before at the commune, or a new one)")
     su.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
+    su.add_argument("--certify-as", metavar="NAME", default="",
+                    help="the signing worker certifies what the machine is sure of as this "
+                         "configured certifier; without it everything waits for a certifier")
     su.add_argument("--certify-all", action="store_true",
-                    help="certify without holding uncertain documents for review")
+                    help="with --certify-as: certify without holding uncertain documents for "
+                         "review")
     su.add_argument("--accept-signed", action="store_true")
     su.add_argument("--json", action="store_true")
     su.set_defaults(handler=cmd_submit)
@@ -98,6 +102,19 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         print(message(Reason.INVALID_PERSON_ID, settings.lang, value=args.person_id,
                       detail=str(exc)), file=sys.stderr)
         return EXIT_USAGE
+    certifier = ""
+    if args.certify_as:  # a certifier's own act: the signing worker signs as them
+        from ecopy.actions import NotAllowed, settings_for_signer
+
+        try:
+            certifier = settings_for_signer(settings, args.certify_as, "").certifier_name
+        except NotAllowed as exc:
+            print(f"ecopy: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    elif args.certify_all:
+        print("ecopy: --certify-all cần --certify-as TÊN (người chứng thực ký). / "
+              "--certify-all needs --certify-as NAME (a certifier signs).", file=sys.stderr)
+        return EXIT_USAGE
     state = open_state(args, settings)
     actor = settings.actor or "ecopy"
     with state.db.write() as s:
@@ -125,6 +142,7 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     try:
         queue_batch(state, redis, batch_id, documents, {
             "person_id": args.person_id, "hold_for_review": not args.certify_all,
+            "certify_when_sure": bool(certifier), "certifier": certifier,
             "accept_signed": args.accept_signed, "actor": actor,
             "commune_code": settings.commune_code, "dossier_id": dossier.dossier_id,
             "not_queued": outcomes})
@@ -169,6 +187,7 @@ def redis_reachable(settings: Settings) -> Any | None:
 
 
 def _worker_context(settings: Settings, state: Any) -> Any:
+    from ecopy.actions import settings_for_signer
     from ecopy.keys import build_certify_context
     from pipeline.stages import StageOptions
     from workers.jobs import WorkerContext
@@ -185,7 +204,8 @@ def _worker_context(settings: Settings, state: Any) -> Any:
 
     return WorkerContext(state=state, redis=_redis(settings), agency_code=settings.commune_code,
                          defaults=defaults,
-                         certify_context=lambda: build_certify_context(settings, state),
+                         certify_context=lambda certifier: build_certify_context(
+                             settings_for_signer(settings, certifier, ""), state),
                          approve=approve)
 
 

@@ -193,9 +193,11 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     state, record = _load(args, settings)
     if record is None:
         return EXIT_USAGE
-    try:
-        outcome = actions.approve_document(settings, state, record,
-                                           actor=settings.actor or "ecopy", role=settings.role)
+    try:  # the certifier who acts (ECOPY_ACTOR, else the configured one) signs
+        signer = actions.settings_for_signer(settings, settings.actor, "")
+        outcome = actions.approve_document(signer, state, record,
+                                           actor=settings.actor or signer.certifier_name,
+                                           role=settings.role)
     except actions.ActionRefused as exc:
         return _refused(exc)
     result = {"case_id": record["case_id"], "sha256": record["sha256"],

@@ -97,8 +97,11 @@ i18n.register({
     "certify.other_agency": ("Máy chủ này chỉ ký cho xã {code}; tài khoản của bạn thuộc xã "
                              "{agency}.", "This server signs for commune {code} only; your "
                                           "account belongs to commune {agency}."),
-    "certify.key_holder": ("Khóa ký đã cấu hình thuộc về người khác; bạn không ký được bằng "
-                           "khóa này.", "The configured signing key belongs to someone else."),
+    "certify.key_holder": ("Bạn không phải người thực hiện chứng thực đã cấu hình của xã (họ "
+                           "tên, chức danh, căn cứ ủy quyền hoặc phân công còn hiệu lực), nên "
+                           "không ký được.", "You are not a configured certifier of this commune "
+                           "(name, position, an authorisation or assignment in force), so you "
+                           "cannot sign."),
     "certify.busy": ("Giấy tờ đang được người khác ký; hãy tải lại trang sau ít phút.",
                      "Someone else is signing this document; reload in a few minutes."),
     "certify.not_waiting": ("Giấy tờ không còn chờ chứng thực.",
@@ -169,10 +172,10 @@ def _copy_facts(store: ObjectStore, record: dict) -> dict:
 def _page_context(request: Request, account: Account, record: dict, *, status: int = 200,
                   notice: str = "", alert: str = "", refuse_error: str = "",
                   cancel_error: str = "", form: dict | None = None) -> Response:
+    from ecopy.settings import signing_certifier
     from pipeline.assemble import (
         STATEMENT_TITLE,
         TEST_MARK_BOX,
-        signer_position,
         statement_date,
         statement_number,
     )
@@ -200,7 +203,7 @@ def _page_context(request: Request, account: Account, record: dict, *, status: i
                           t(request, "certify.number_at_signing"),
                           settings.register_book or f"01/{today.year}"),
                       "date": statement_date(today.date()),
-                      "position": signer_position(who.certifier_title),
+                      "form": signing_certifier(who).form(who.agency_name),
                       "name": who.certifier_name, "signer_title": who.certifier_title},
         "grounds": [(code, t(request, f"certify.ground.{code}")) for code in GROUNDS],
         "copy": _copy_facts(store, record) if record.get("status") == DocStatus.FILED else None,
