@@ -182,6 +182,61 @@ def correct_document(state: State, record: dict, *, actor: str, doc_type: str | 
     return merged
 
 
+# Foreign papers (Decree 23/2015 Art 20, 22; Circular 01/2020 Art 6): certified only when
+# consularly legalised, or of a kind exempt from legalisation. The clerk says which.
+FOREIGN_EXEMPT: dict[str, tuple[str, str]] = {
+    "passport": ("hộ chiếu", "passport"),
+    "identity_card": ("thẻ căn cước, chứng minh nhân dân", "identity card"),
+    "residence_card": ("thẻ thường trú, thẻ cư trú", "residence card"),
+    "driving_licence": ("giấy phép lái xe", "driving licence"),
+    "diploma": ("văn bằng", "diploma"),
+    "transcript": ("bảng điểm, phụ lục văn bằng", "transcript"),
+}
+FOREIGN_STATES = ("none", "legalised", "not_legalised", *(f"exempt:{k}" for k in FOREIGN_EXEMPT))
+
+
+class ForeignPaper(ActionRefused):
+    """A foreign paper neither legalised nor exempt: it may not be certified (Art 22)."""
+
+
+def mark_foreign(state: State, record: dict, *, actor: str, value: str) -> dict:
+    """The clerk's finding on a paper issued abroad: ``none`` (a Vietnamese paper),
+    ``legalised`` (consular legalisation seen), ``not_legalised``, or ``exempt:<kind>`` (a
+    kind of FOREIGN_EXEMPT). Kept on the case with who and when, and audited."""
+    from pipeline.casework.status import save_status
+    from storage.db.cases import Conflict
+    from storage.evidence.audit import append_event
+
+    if value not in FOREIGN_STATES:
+        raise ValueError(f"foreign must be one of {', '.join(FOREIGN_STATES)}")
+    _check_waiting(record)
+    finding = {"state": value, "actor": actor,
+               "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    try:
+        updated = save_status(state, record["case_id"], record["status"], actor=actor,
+                              expect_version=record["version"], foreign=finding)
+    except Conflict as exc:
+        raise NotWaiting(exc.status) from None
+    append_event(state.store, actor=actor, action="review", object=f"originals/{record['sha256']}",
+                 object_sha256=record["sha256"],
+                 details={"act": "foreign", "case_id": record["case_id"], "foreign": value})
+    return updated
+
+
+def foreign_problem(record: dict) -> str:
+    """Why this case may not be certified as a foreign paper ("" when it may)."""
+    state = ((record.get("foreign") or {}).get("state")) or "none"
+    if state != "not_legalised":
+        return ""
+    kinds_vi = ", ".join(vi for vi, _en in FOREIGN_EXEMPT.values())
+    kinds_en = ", ".join(en for _vi, en in FOREIGN_EXEMPT.values())
+    return ("Giấy tờ do cơ quan nước ngoài cấp chưa được hợp pháp hóa lãnh sự: không được chứng "
+            "thực (Điều 22 Nghị định 23/2015); từ chối với lý do `foreign`, trừ khi là giấy tờ "
+            f"được miễn hợp pháp hóa ({kinds_vi}). / A paper issued abroad and not legalised "
+            "may not be certified (Decree 23/2015 Art 22): refuse it on the ground `foreign`, "
+            f"unless it is of a kind exempt from legalisation ({kinds_en}).")
+
+
 def mark_reviewed(state: State, record: dict, *, actor: str) -> dict:
     """A clerk checked the case: it now waits for a certifier (READY)."""
     from pipeline.casework.status import save_status
@@ -325,6 +380,9 @@ def _approve(state: State, record: dict, *, actor: str, role: str,
     if role not in APPROVERS:
         raise NotAllowed(f"role {role or '(none)'!r} may not approve a certification "
                          "(certifiers only)")
+    problem = foreign_problem(record)
+    if problem:
+        raise ForeignPaper(problem)
     if record.get("status") not in (*WAITING, DocStatus.CERTIFYING):  # certifying: see claim
         raise NotWaiting(str(record.get("status")))
     claimed = _claim_approval(state, record, actor, queued)
@@ -379,15 +437,44 @@ def refuse_document(settings: Settings, state: State, record: dict, *, actor: st
     ground = ground_text(ground_code, detail)
     _check_waiting(record)
     try:
-        return reject(state, stage_options(record, settings, actor), agency_code=agency_code,
-                      source=record.get("name", ""), name=record.get("name", ""),
-                      sha=record["sha256"], case_id=record["case_id"],
-                      reason=Reason.REFUSED_BY_CLERK,
-                      params={"ground": ground, "ground_code": ground_code},
-                      record_extra={"ground_code": ground_code},
-                      expect_status=set(WAITING))
+        outcome = reject(state, stage_options(record, settings, actor),
+                         agency_code=agency_code, source=record.get("name", ""),
+                         name=record.get("name", ""), sha=record["sha256"],
+                         case_id=record["case_id"], reason=Reason.REFUSED_BY_CLERK,
+                         params={"ground": ground, "ground_code": ground_code},
+                         record_extra={"ground_code": ground_code},
+                         expect_status=set(WAITING))
     except Conflict as exc:
         raise NotWaiting(exc.status) from None
+    if ground_code == "forged":
+        _violation_record(state, record, agency_code=agency_code, actor=actor, detail=detail)
+    return outcome
+
+
+def _violation_record(state: State, record: dict, *, agency_code: str, actor: str,
+                      detail: str) -> str:
+    """A forged paper (Circular 01/2020 Art 11): the violation record, kept as evidence with
+    the refusal, and its audit event. The key of the record."""
+    from pipeline.certify import VN_TZ
+    from storage.db.dossiers import load_dossier
+    from storage.evidence.audit import append_event
+    from storage.evidence.violations import record_violation
+
+    now = datetime.now(VN_TZ)
+    with state.db.read() as s:
+        dossier = load_dossier(s, agency_code, record.get("dossier_id", ""))
+    requester = {"person_id": dossier.person_id, "name": dossier.person_name} if dossier \
+        else {}
+    key, kept = record_violation(
+        state.store, agency_code=agency_code, year=now.year, case_id=record["case_id"],
+        sha256=record["sha256"], document_name=record.get("document_name") or
+        record.get("doc_type") or "", found_at=now.isoformat(timespec="seconds"),
+        certifier=actor, detail=detail, requester=requester)
+    append_event(state.store, actor=actor, action="violation", object=key,
+                 object_sha256=record["sha256"],
+                 details={"case_id": record["case_id"], "legal_basis": kept["legal_basis"],
+                          "paper_retained": True})
+    return key
 
 
 def cancel_certification(state: State, copy_id: str, *, decision_ref: str,

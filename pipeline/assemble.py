@@ -167,10 +167,7 @@ def build_ecopy(
 
     when = datetime.now(VN_TZ).replace(microsecond=0)
     with pikepdf.open(io.BytesIO(buf.getvalue())) as pdf:
-        for pdf_page in pdf.pages:  # reportlab's empty /Trans and /Rotate 0 say nothing
-            for key in ("/Trans", "/Rotate"):
-                if key in pdf_page.obj:
-                    del pdf_page.obj[key]
+        pdfa.drop_empty_page_keys(pdf)
         for (scan, _), pdf_page, (w, h), band in zip(pages, pdf.pages, scans, layouts,
                                                       strict=False):
             _underlay_image(pdf, pdf_page, scan, w, h, band.dx)

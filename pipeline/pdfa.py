@@ -1,4 +1,5 @@
-"""PDF/A-3b plumbing for the e-copy: images, output intent, XMP, Info, attachments, saving.
+"""PDF/A plumbing: the e-copy's (PDF/A-3b: images, output intent, XMP, Info, attachments,
+saving) and the printed books' (PDF/A-2b, `archival`).
 
 Kept apart from `pipeline.assemble` so the page drawing stays readable and so the archive rules
 (ISO 19005-3 level B) live in one place. Everything here edits an open `pikepdf.Pdf` in memory;
@@ -82,7 +83,8 @@ def attach_file(
     pdf.Root.AF = af
 
 
-def set_metadata(pdf: pikepdf.Pdf, *, title: str, lang: str, when: datetime) -> None:
+def set_metadata(pdf: pikepdf.Pdf, *, title: str, lang: str, when: datetime,
+                 part: str = "3") -> None:
     """Info dictionary and XMP packet that say the same thing, plus the pdfaid claim.
 
     PDF/A requires the two to agree, so the Info dictionary is rebuilt from scratch (dropping
@@ -106,9 +108,31 @@ def set_metadata(pdf: pikepdf.Pdf, *, title: str, lang: str, when: datetime) -> 
         meta["xmp:CreateDate"] = iso
         meta["xmp:ModifyDate"] = iso
         meta["xmp:MetadataDate"] = iso
-        meta["pdfaid:part"] = "3"
+        meta["pdfaid:part"] = part
         meta["pdfaid:conformance"] = "B"
     pdf.Root.Lang = String(lang)
+
+
+def drop_empty_page_keys(pdf: pikepdf.Pdf) -> None:
+    """reportlab writes an empty /Trans and /Rotate 0 on every page: they say nothing."""
+    for page in pdf.pages:
+        for key in ("/Trans", "/Rotate"):
+            if key in page.obj:
+                del page.obj[key]
+
+
+def archival(data: bytes, *, title: str, lang: str, when: datetime, part: str) -> bytes:
+    """A PDF drawn with embedded fonts and no transparency (reportlab here) made PDF/A level
+    B of ISO 19005-``part``: the sRGB output intent, Info and XMP that agree, the language."""
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        drop_empty_page_keys(pdf)
+        add_output_intent(pdf)
+        set_metadata(pdf, title=title, lang=lang, when=when, part=part)
+        out = io.BytesIO()
+        pdf.save(out, force_version=PDF_VERSION,
+                 object_stream_mode=pikepdf.ObjectStreamMode.disable, compress_streams=True,
+                 static_id=False, encryption=False)
+    return out.getvalue()
 
 
 def save(pdf: pikepdf.Pdf, out_path: Path) -> None:

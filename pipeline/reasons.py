@@ -267,6 +267,10 @@ REFUSAL_GROUNDS: dict[str, tuple[str, str]] = {
     "self_made": ("Giấy tờ do cá nhân tự lập, không có xác nhận và đóng dấu của cơ quan có "
                   "thẩm quyền", "A self-made paper without an authority's certification and "
                                 "seal"),
+    # Circular 01/2020/TT-BTP Art 11: refused, and a violation record made, the paper kept
+    "forged": ("Bản chính có dấu hiệu giả mạo: lập biên bản vi phạm, tạm giữ giấy tờ và chuyển "
+               "cơ quan có thẩm quyền xử lý", "The original appears forged: a violation record "
+               "is made, the paper kept and the matter handed to the competent authority"),
 }
 
 

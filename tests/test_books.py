@@ -241,3 +241,23 @@ def test_register_check_reports_a_tampered_entry(state: State, tmp_path: Path,
     assert exported.returncode == 0, exported.stderr
     text = _pdftotext(out)
     assert "NGUYÊN VẸN" in text and "02/11/2026" in text
+
+
+def test_the_printed_book_is_pdfa_2b(state: State, tmp_path: Path) -> None:
+    """Books are kept permanently: the printed book is an archival PDF (ISO 19005-2 level B),
+    checked by pikepdf's PDF/A checker, with its page numbers on every page."""
+    import pikepdf
+    from pikepdf import pdfa
+
+    for month in (None, 11):
+        out = tmp_path / f"book-{month}.pdf"
+        export_book(state, AGENCY, YEAR, month=month, fmt="pdf", out=out)
+        report = pdfa.validate_written(out, "2b")
+        assert report.passed, [str(f) for f in report.findings]
+        with pikepdf.open(out) as pdf:
+            meta = pdf.open_metadata()
+            assert (meta["pdfaid:part"], meta["pdfaid:conformance"]) == ("2", "B")
+            assert str(pdf.Root.Lang) == "vi-VN" and TITLE in meta["dc:title"]
+            total = len(pdf.pages)
+        for n in range(1, total + 1):
+            assert f"Trang {n}/{total}" in _pdftotext(out, "-f", str(n), "-l", str(n))

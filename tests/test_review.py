@@ -106,3 +106,67 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str]) 
     assert REFUSAL_TITLE in text
     assert "Bản chính bị tẩy xóa, sửa chữa, thêm, bớt nội dung không hợp lệ — tẩy xóa ở mục " \
            "ngày sinh" in text
+
+
+def test_a_forged_paper_is_refused_with_a_violation_record(tmp_path: Path,
+                                                           env: dict[str, str]) -> None:
+    """Circular 01/2020 Art 11: the certifier refuses, makes a violation record and keeps the
+    paper; ecopy keeps the record (sealed, write-once), the original, the book's refusal note
+    and an audit event."""
+    from storage.evidence.violations import LEGAL_BASIS
+
+    store = tmp_path / "store"
+    senv = {**env, "ECOPY_STORE": str(store), "ECOPY_ACTOR": "Nguyễn Văn Thử",
+            "ECOPY_ROLE": "certifier"}
+    done = run_cli(["process", str(SAMPLES / "birth_cert.jpg"), "--person-id", OTHER,
+                    "--json"], senv)
+    (doc,) = json.loads(done.stdout)["documents"]
+    refused = run_cli(["review", "refuse", doc["case_id"], "--ground", "forged", "--detail",
+                       "con dấu không khớp mẫu", "--json"], senv)
+    assert refused.returncode == 0, refused.stdout + refused.stderr
+    out = json.loads(refused.stdout)
+    assert out["status"] == "rejected" and "biên bản vi phạm" in out["message"]
+    key = out["violation_record"]
+    assert key.startswith("violations/99999/") and key.endswith(f"/{doc['case_id']}.json")
+    assert b"con d" not in (store / key).read_bytes()  # sealed: the requester is in it
+    state = open_state(LocalStore(store))
+    kept = json.loads(state.store.get(key))
+    assert kept["legal_basis"] == LEGAL_BASIS and kept["paper_retained"] is True
+    assert kept["requester"]["person_id"] == OTHER and kept["detail"] == "con dấu không khớp mẫu"
+    assert kept["original_sha256"] == doc["sha256"] and state.store.exists(
+        f"originals/{doc['sha256']}")
+    events = [json.loads(p.read_text()) for p in sorted((store / "audit").rglob("0*.json"))]
+    (violation,) = [e for e in events if e["action"] == "violation"]
+    assert violation["object"] == key and violation["actor"] == "Nguyễn Văn Thử"
+    assert OTHER not in json.dumps(violation, ensure_ascii=False)  # no personal data in audit
+
+
+def test_a_foreign_paper_is_certified_only_legalised_or_exempt(tmp_path: Path,
+                                                              env: dict[str, str]) -> None:
+    """Decree 23/2015 Art 22 and Circular 01/2020 Art 6: the clerk records that a paper was
+    issued abroad; not legalised, it cannot be approved; exempt (a passport, an ID card, a
+    driving licence, a diploma or transcript) or legalised, it can."""
+    store = tmp_path / "store"
+    senv = {**env, "ECOPY_STORE": str(store), "ECOPY_ACTOR": "clerk.lan"}
+    done = run_cli(["process", str(SAMPLES / "citizen_id.png"), "--person-id", OTHER,
+                    "--json"], senv)
+    (doc,) = json.loads(done.stdout)["documents"]
+    case = doc["case_id"]
+    assert run_cli(["review", "foreign", case, "exempt:birth"], senv).returncode == 2
+    marked = run_cli(["review", "foreign", case, "not_legalised"], senv)
+    assert marked.returncode == 0 and "hợp pháp hóa lãnh sự" in marked.stdout, marked.stdout
+    certifier = {**senv, "ECOPY_ROLE": "certifier", "ECOPY_ACTOR": "Nguyễn Văn Thử"}
+    refused = run_cli(["review", "approve", case], certifier)
+    assert refused.returncode == 1 and "legalised" in refused.stderr, refused.stderr
+    assert not list(store.glob("warehouse/**/*.pdf"))
+    assert run_cli(["review", "foreign", case, "exempt:identity_card"], senv).returncode == 0
+    approved = run_cli(["review", "approve", case, "--json"], certifier)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert json.loads(approved.stdout)["status"] == "filed"
+    state = open_state(LocalStore(store))
+    with state.db.read() as s:
+        assert get_case(s, case)["foreign"]["state"] == "exempt:identity_card"
+    events = [json.loads(p.read_text()) for p in sorted((store / "audit").rglob("0*.json"))]
+    assert [(e["details"] or {}).get("foreign") for e in events
+            if (e.get("details") or {}).get("act") == "foreign"] == [
+        "not_legalised", "exempt:identity_card"]

@@ -5,6 +5,8 @@
     ecopy review correct REF --doc-type T --field full_name="Nguyễn Văn An" ...
     ecopy review approve REF                certify it now (role certifier)
     ecopy review refuse REF --ground CODE   refuse it on an Art 22 ground (Decree 23/2015), recorded
+    ecopy review foreign REF FINDING        a paper issued abroad: legalised, exempt:KIND or
+                                            not_legalised (then it cannot be approved)
 
 The work is done by ecopy.actions (shared with the web app). Each correction is kept as made
 (who, when, what the machine had said) and merged into the case; the audit log gets a
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,15 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     rv = subparsers.add_parser("review", help="documents waiting for a clerk")
-    actions = rv.add_subparsers(dest="action", required=True)
+    verbs = rv.add_subparsers(dest="action", required=True)
     for name, handler, text in (("list", cmd_list, "documents waiting for review"),
                                 ("show", cmd_show, "one document: type, fields, reasons"),
                                 ("correct", cmd_correct, "record a clerk's corrections"),
+                                ("foreign", cmd_foreign, "a paper issued abroad: legalised, "
+                                                         "exempt or not"),
                                 ("approve", cmd_approve, "certify now (certifier)"),
                                 ("refuse", cmd_refuse, "refuse (Decree 23/2015 Art 22)")):
-        sp = actions.add_parser(name, parents=[common], help=text)
+        sp = verbs.add_parser(name, parents=[common], help=text)
         if name != "list":
             sp.add_argument("ref", help="the case id, or the original's sha256 (or a unique "
                                         "prefix of either), within ECOPY_COMMUNE")
@@ -53,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
             sp.add_argument("--doc-type", help="the document type code (domain.md)")
             sp.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
                             help="a corrected field; repeat for several")
+        if name == "foreign":
+            sp.add_argument("finding", choices=actions.FOREIGN_STATES,
+                            help="none (Vietnamese), legalised (consular legalisation seen), "
+                                 "not_legalised (then it is refused), exempt:KIND "
+                                 "(Circular 01/2020 Art 6)")
         if name == "refuse":
             sp.add_argument("--ground", required=True, choices=tuple(REFUSAL_GROUNDS),
                             help="the Art 22 ground: " + "; ".join(
@@ -210,6 +220,23 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if outcome.status == DocStatus.FILED else EXIT_REFUSED
 
 
+def cmd_foreign(args: argparse.Namespace, settings: Settings) -> int:
+    state, record = _load(args, settings)
+    if record is None:
+        return EXIT_USAGE
+    try:
+        actions.mark_foreign(state, record, actor=settings.actor or "ecopy",
+                             value=args.finding)
+    except actions.ActionRefused as exc:
+        return _refused(exc)
+    problem = actions.foreign_problem({"foreign": {"state": args.finding}})
+    print(json.dumps({"case_id": record["case_id"], "foreign": args.finding,
+                      "may_be_certified": not problem}, ensure_ascii=False)
+          if args.json else f"{record['case_id']}: {args.finding}" + (
+              f"\n{problem}" if problem else ""))
+    return EXIT_OK
+
+
 def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
     state, record = _load(args, settings)
     if record is None:
@@ -224,8 +251,25 @@ def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    violation = _violation_key(state, settings.commune_code, record["case_id"]) \
+        if args.ground == "forged" else ""
     print(json.dumps({"case_id": record["case_id"], "sha256": record["sha256"],
-                      "status": str(outcome.status), "message": outcome.message},
+                      "status": str(outcome.status), "message": outcome.message,
+                      "violation_record": violation},
                      ensure_ascii=False, indent=2) if args.json
-          else f"{record['case_id']}: {outcome.message}")
+          else f"{record['case_id']}: {outcome.message}"
+               + (f"\nBiên bản vi phạm / violation record: {violation}" if violation else ""))
     return EXIT_OK
+
+
+def _violation_key(state: Any, agency: str, case_id: str) -> str:
+    """Where the violation record of a forged paper was kept (this year's, or last year's
+    when the refusal crossed midnight of 31 December)."""
+    from pipeline.certify import VN_TZ
+    from storage.evidence.violations import find_violation, violation_key
+
+    year = datetime.now(VN_TZ).year
+    for y in (year, year - 1):
+        if find_violation(state.store, agency, y, case_id) is not None:
+            return violation_key(agency, y, case_id)
+    return ""

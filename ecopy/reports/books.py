@@ -19,12 +19,13 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
+from pipeline import pdfa
 from pipeline.csvcells import safe_row
 from storage.backends import ObjectStore
 from storage.db.catalogue import (
@@ -408,7 +409,9 @@ def book_pdf(
     )
     label = f"Quyển số {book.book_label} — {book.period}"
     doc.build(story, canvasmaker=_numbered_canvas(label))
-    return out.getvalue()
+    # books are kept permanently (legal brief, "Electronic register"): PDF/A-2b
+    return pdfa.archival(out.getvalue(), title=f"{TITLE} — Quyển số {book.book_label} — "
+                         f"{book.period}", lang="vi-VN", when=datetime.now(UTC), part="2")
 
 
 def export_pdf(book: Book, out: Path, **fonts: Path) -> Path:

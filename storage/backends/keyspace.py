@@ -34,6 +34,7 @@ EVIDENCE_PREFIXES: tuple[str, ...] = (
     "register-notes/",  # void numbers and refusal notes beside the register
     "cancellations/",  # cancellation decisions
     "refusals/",  # Art 22 refusal records
+    "violations/",  # violation records of forged papers (storage.evidence.violations)
     "audit/",  # the hash-chained audit log and its HEAD
     "audit-archive/",  # former units' audit chains, archived whole by `ecopy migrate`
     "outbox/receipts/",  # the portal's receipts

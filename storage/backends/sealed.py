@@ -46,6 +46,7 @@ SEALED_PREFIXES: tuple[str, ...] = (
     "register/",  # Mẫu số 19: the requester's name and the document (column 3, 4)
     "register-notes/",  # void numbers and refusal notes (the document refused)
     "refusals/",  # Art 22 refusals (document name, the clerk's message)
+    "violations/",  # violation records of forged papers (who presented the paper)
     "cancellations/",  # decisions name the person id of the cancelled copy
     "dossiers/",  # pre-database working state copied by a migration (names, addresses)
     "complaints/",  # idem: complaints and the complainant's contact

@@ -26,7 +26,7 @@ from ecopy import actions
 from ecopy.accounts import Account
 from ecopy.web import i18n
 from ecopy.web.access import record_many, record_read
-from ecopy.web.app import audit_event, render, t
+from ecopy.web.app import audit_event, lang_of, render, t
 from ecopy.web.processing import Processor
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.pages import visible_record
@@ -283,6 +283,10 @@ async def approve(request: Request, case_id: str) -> Response:
     except actions.InProgress:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.busy"))
+    except actions.ForeignPaper as exc:  # the message is bilingual: the part for the reader
+        vi, _, en = str(exc).partition(" / ")
+        return _page_context(request, account, record, status=409,
+                             alert=en if lang_of(request) == "en" else vi)
     except actions.ActionRefused:
         return _page_context(request, account, record, status=409,
                              alert=t(request, "certify.not_waiting"))
