@@ -373,3 +373,23 @@ def test_real_key_is_only_its_holders(site) -> None:
     dev = settings_for_signer(settings, "Phạm Văn Chứng", "")
     assert isinstance(dev, Settings) and dev.certifier_name == "Phạm Văn Chứng"
     assert dev.certifier_title == settings.certifier_title
+
+
+def test_a_foreign_paper_not_legalised_cannot_be_approved_on_the_web(site) -> None:
+    app, state, _settings, first, _ = site
+    clerk, csrf = signed_in(app, "lan")
+    page = clerk.get(f"/documents/{first}/review")
+    assert 'data-testid="foreign"' in page.text and "miễn hợp pháp hóa: hộ chiếu" in page.text
+    assert clerk.post(f"/documents/{first}/foreign",
+                      data={"csrf": csrf, "finding": "exempt:birth"}).status_code == 400
+    assert clerk.post(f"/documents/{first}/foreign",
+                      data={"finding": "not_legalised"}).status_code == 403  # no CSRF
+    done = clerk.post(f"/documents/{first}/foreign",
+                      data={"csrf": csrf, "finding": "not_legalised"})
+    assert done.status_code == 303
+    assert 'value="not_legalised" selected' in clerk.get(done.headers["location"]).text
+    certifier, ccsrf = signed_in(app, "chu.tich")
+    refused = certifier.post(f"/certify/{first}/approve", data={"csrf": ccsrf})
+    assert refused.status_code == 409 and "hợp pháp hóa lãnh sự" in refused.text
+    assert read_case(state, first)["status"] == "needs_review"
+    assert ("lan", "foreign") in web_acts(state)  # audited as the clerk's act

@@ -105,6 +105,14 @@ i18n.register({
     "review.add_none": ("— không thêm —", "— none —"),
     "review.date_hint": ("Ngày có thể nhập 05/02/1990 hoặc “ngày 05 tháng 02 năm 1990”.",
                          "Dates may be typed 05/02/1990 or “ngày 05 tháng 02 năm 1990”."),
+    "review.foreign": ("Giấy tờ do nước ngoài cấp?", "Issued abroad?"),
+    "review.foreign.none": ("Không — giấy tờ Việt Nam", "No — a Vietnamese paper"),
+    "review.foreign.legalised": ("Có — đã hợp pháp hóa lãnh sự", "Yes — legalised"),
+    "review.foreign.not_legalised": ("Có — chưa hợp pháp hóa lãnh sự (phải từ chối)",
+                                     "Yes — not legalised (to be refused)"),
+    "review.foreign.exempt": ("Có — miễn hợp pháp hóa: {kind}", "Yes — exempt: {kind}"),
+    "review.foreign.save": ("Ghi nhận", "Record"),
+    "review.foreign.saved": ("Đã ghi nhận.", "Recorded."),
     "review.save": ("Lưu sửa đổi", "Save corrections"),
     "review.saved": ("Đã lưu sửa đổi.", "Corrections saved."),
     "review.nothing": ("Không có gì thay đổi.", "Nothing changed."),
@@ -262,7 +270,23 @@ def _context(request: Request, account: Account, record: dict, *, values: dict |
             "add_name": (values or {}).get("__add_name__", ""),
             "add_value": (values or {}).get("__add_value__", ""),
             "type_error": (errors or {}).get("__doc_type__", ""),
+            "foreign": ((record.get("foreign") or {}).get("state")) or "none",
+            "foreign_choices": _foreign_choices(request),
             "notice": notice, "alert": alert}
+
+
+def _foreign_choices(request: Request) -> list[tuple[str, str]]:
+    """The clerk's findings on a paper issued abroad (ecopy.actions.FOREIGN_STATES)."""
+    lang = lang_of(request)
+    out = []
+    for value in actions.FOREIGN_STATES:
+        if value.startswith("exempt:"):
+            vi, en = actions.FOREIGN_EXEMPT[value.split(":", 1)[1]]
+            out.append((value, t(request, "review.foreign.exempt",
+                                 kind=en if lang == "en" else vi)))
+        else:
+            out.append((value, t(request, f"review.foreign.{value}")))
+    return out
 
 
 @router.get("/documents/{case_id}/review")
@@ -271,7 +295,7 @@ def review_page(request: Request, case_id: str, done: str = "") -> Response:
     record = visible_record(request, account, case_id)
     record_read(request, account, "case_fields", record.get("person_id", ""), case_id)
     notice = {"saved": "review.saved", "nothing": "review.nothing",
-              "marked": "review.marked"}.get(done, "")
+              "marked": "review.marked", "foreign": "review.foreign.saved"}.get(done, "")
     return render(request, "review.html", _context(request, account, record,
                                                    notice=t(request, notice) if notice else ""))
 
@@ -335,6 +359,27 @@ async def save_review(request: Request, case_id: str) -> Response:
     audit_event(request, account.username, "review_correct", f"cases/{case_id}",
                 record["sha256"], doc_type=new_type, fields=sorted(changes))
     return RedirectResponse(f"/documents/{case_id}/review?done=saved", 303)
+
+
+@router.post("/documents/{case_id}/foreign")
+async def save_foreign(request: Request, case_id: str) -> Response:
+    """The clerk's finding on a paper issued abroad (Decree 23/2015 Art 22, Circular 01/2020
+    Art 6): kept on the case and audited; not legalised, it cannot be approved."""
+    account, session = require(request, *EDITORS)
+    form = await check_csrf(request, session)
+    record = visible_record(request, account, case_id)
+    try:
+        actions.mark_foreign(request.app.state.work, record, actor=account.username,
+                             value=str(form.get("finding") or ""))
+    except ValueError:
+        return render(request, "review.html", _context(
+            request, account, record, alert=t(request, "review.err.unknown")), status=400)
+    except actions.ActionRefused:
+        return render(request, "review.html", _context(
+            request, account, record, alert=t(request, "review.not_waiting",
+                                              status=status_text(request, record["status"]))),
+            status=409)
+    return RedirectResponse(f"/documents/{case_id}/review?done=foreign", 303)
 
 
 @router.post("/documents/{case_id}/reviewed")
