@@ -42,3 +42,20 @@ def test_red_secret_stamps_on_a_real_scan_are_refused(tmp_path: Path,
     docs = json.loads(done.stdout)["documents"]
     assert [(d["status"], d["reason"]) for d in docs] == [("rejected", "classified")] * 2, docs
     assert not list((tmp_path / "store").glob("warehouse/**/*.pdf"))
+
+
+def test_a_stamp_turned_any_way_is_read(tmp_path: Path) -> None:
+    """Stamps are struck at any angle: turned more than 45 degrees, upside down or on end, a
+    boxed "MẬT" is still read (issue 16 point 2); the boxes of its words lie on the stamp."""
+    from pipeline.stamps import stamp_regions, stamp_words
+    from pipeline.vntext import fold
+
+    for angle in (0, 30, 60, 90, 135, 180, 250):
+        with Image.open(_stamped(tmp_path / f"mat-{angle}.jpg", "MẬT", angle)) as page:
+            (left, top, width, height), = stamp_regions(page)
+            words = stamp_words(page, lang="vie+eng", timeout=60)
+        read = [w for w in words if "MAT" in fold(w.text)]
+        assert read, (angle, [w.text for w in words])
+        for w in read:  # mapped back onto the page, inside the stamp's region
+            assert left - 40 <= w.left <= left + width and top - 40 <= w.top <= top + height, \
+                (angle, w, (left, top, width, height))
