@@ -421,14 +421,19 @@ def _certify_claimed(settings: Settings, state: State, record: dict, claimed: di
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def refuse_document(settings: Settings, state: State, record: dict, *, actor: str,
+def refuse_document(settings: Settings, state: State, record: dict, *, actor: str, role: str,
                     ground_code: str, agency_code: str, detail: str = "") -> DocumentOutcome:
     """Refuse under Decree 23/2015 Art 22 on one of its grounds (``ground_code``, a key of
     pipeline.reasons.REFUSAL_GROUNDS), with what the certifier adds (``detail``): the case,
-    the refusal record, the register book's refusals and the audit log keep both."""
+    the refusal record, the register book's refusals and the audit log keep both. Only a
+    certifier refuses (Art 22 names the person who certifies), as only a certifier approves."""
     from pipeline.reasons import REFUSAL_GROUNDS, Reason, ground_text
     from pipeline.stages import reject
     from storage.db.cases import Conflict
+
+    if role not in APPROVERS:
+        raise NotAllowed(f"role {role or '(none)'!r} may not refuse a certification "
+                         "(certifiers only)")
 
     if ground_code not in REFUSAL_GROUNDS:
         raise ValueError(f"the ground must be one of {', '.join(REFUSAL_GROUNDS)} "

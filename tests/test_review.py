@@ -76,10 +76,13 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str]) 
     again = run_cli(["review", "approve", first], certifier)
     assert again.returncode == 1  # filed, no longer waiting
 
-    free = run_cli(["review", "refuse", second, "--ground", "Bản chính bị tẩy xóa"], senv)
+    free = run_cli(["review", "refuse", second, "--ground", "Bản chính bị tẩy xóa"], certifier)
     assert free.returncode == 2 and "altered" in free.stderr  # Art 22's grounds, no free text
+    # a clerk does not refuse: Art 22 names the person who certifies (as on the web)
+    clerk = run_cli(["review", "refuse", second, "--ground", "altered"], senv)
+    assert clerk.returncode == 1 and "certifier" in clerk.stderr
     refuse = run_cli(["review", "refuse", second, "--ground", "altered", "--detail",
-                      "tẩy xóa ở mục ngày sinh"], senv)
+                      "tẩy xóa ở mục ngày sinh"], certifier)
     assert refuse.returncode == 0, refuse.stderr
     with state.db.read() as s:
         record = get_case(s, second)

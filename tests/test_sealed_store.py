@@ -317,10 +317,10 @@ print(store.kek_id_of("originals/p11"), store.get("originals/p11").decode(),
 """
 
 
-@pytest.mark.skipif(not (PKCS11_MODULE.is_file() and shutil.which("softhsm2-util")
-                         and shutil.which("pkcs11-tool")), reason="SoftHSM2 not installed")
 def test_pkcs11_kek_on_a_softhsm_token(tmp_path: Path, env: dict[str, str]) -> None:
     """In child processes: SoftHSM reads its configuration once per process."""
+    assert PKCS11_MODULE.is_file() and shutil.which("softhsm2-util") \
+        and shutil.which("pkcs11-tool"), "SoftHSM2 not installed (scripts/setup.sh)"
     (tmp_path / "tokens").mkdir()
     conf = tmp_path / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\n"

@@ -4,7 +4,8 @@
     ecopy review show REF                   type, fields (page, confidence), why it waits
     ecopy review correct REF --doc-type T --field full_name="Nguyễn Văn An" ...
     ecopy review approve REF                certify it now (role certifier)
-    ecopy review refuse REF --ground CODE   refuse it on an Art 22 ground (Decree 23/2015), recorded
+    ecopy review refuse REF --ground CODE   refuse it on an Art 22 ground (Decree 23/2015),
+                                            recorded (role certifier)
     ecopy review foreign REF FINDING        a paper issued abroad: legalised, exempt:KIND or
                                             not_legalised (then it cannot be approved)
 
@@ -243,7 +244,7 @@ def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     try:
         outcome = actions.refuse_document(settings, state, record,
-                                          actor=settings.actor or "ecopy",
+                                          actor=settings.actor or "ecopy", role=settings.role,
                                           ground_code=args.ground, detail=args.detail or "",
                                           agency_code=settings.commune_code)
     except actions.ActionRefused as exc:

@@ -314,7 +314,8 @@ async def refuse(request: Request, case_id: str) -> Response:
                              form={"detail": detail})
     try:
         actions.refuse_document(request.app.state.settings, request.app.state.work, record,
-                                actor=account.username, ground_code=code, detail=detail,
+                                actor=account.username, role=account.role,
+                                ground_code=code, detail=detail,
                                 agency_code=account.agency)
     except actions.ActionRefused:
         return _page_context(request, account, record, status=409,
