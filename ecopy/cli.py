@@ -67,10 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--certify-all", action="store_true",
                     help="with --certify-as: certify even when the machine asks for review "
                          "(dev/demo only)")
-    pr.add_argument("--refuse", metavar="GROUND", default="", choices=("", *REFUSAL_GROUNDS),
-                    help="refuse certification of these papers on this Decree 23/2015 Art 22 "
-                         f"ground ({', '.join(REFUSAL_GROUNDS)}); the originals are kept and "
-                         "the refusal recorded in the register book")
+    batch_grounds = tuple(g for g in REFUSAL_GROUNDS if g != "forged")  # forged: one by one
+    pr.add_argument("--refuse", metavar="GROUND", default="", choices=("", *batch_grounds),
+                    help="with --certify-as: refuse certification of these papers on this "
+                         f"Decree 23/2015 Art 22 ground ({', '.join(batch_grounds)}); the "
+                         "originals are kept and the refusal recorded in the register book "
+                         "(a forged paper: ecopy review refuse CASE --ground forged, which "
+                         "keeps a violation record)")
     pr.add_argument("--refuse-detail", default="", metavar="TEXT",
                     help="what the certifier adds to the ground, as told to the requester")
     pr.add_argument("--workers", type=int, help="OCR processes (default: one per core)")
@@ -204,9 +207,10 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
         ctx = build_certify_context(signer, state, requester_name=args.requester)
         if not args.json:  # --json says it in its output
             err.print(_acting_as(signer, ctx.test_mode), style="bold")
-    elif args.certify_all:
-        err.print("ecopy: --certify-all cần --certify-as TÊN (người chứng thực ký). / "
-                  "--certify-all needs --certify-as NAME (a certifier signs).", style="red")
+    elif args.certify_all or args.refuse:
+        flag = "--certify-all" if args.certify_all else "--refuse"
+        err.print(f"ecopy: {flag} cần --certify-as TÊN (người chứng thực quyết định). / "
+                  f"{flag} needs --certify-as NAME (a certifier decides).", style="red")
         return EXIT_USAGE
     options = ProcessOptions(person_id=args.person_id, lang=settings.ocr_lang,
                              workers=settings.workers, accept_signed=args.accept_signed,

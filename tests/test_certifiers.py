@@ -157,3 +157,22 @@ def _one_certifier(tmp_path: Path) -> Path:
     path.write_text('[[certifier]]\nname = "Nguyễn Văn Thử"\nposition = "Phó Chủ tịch"\n'
                     'basis = "vice_chairman"\n', encoding="utf-8")
     return path
+
+
+def test_a_batch_refusal_is_a_certifiers_act(env, tmp_path: Path) -> None:
+    """`process --refuse` refuses every paper of the run on an Art 22 ground: only with
+    --certify-as, and never as `forged` (a forgery is refused paper by paper, with its
+    violation record: `review refuse --ground forged`)."""
+    store = tmp_path / "store"
+    scan = str(SAMPLES / "birth_cert.jpg")
+    alone = run_cli(["process", scan, "--refuse", "altered", "--person-id", PERSON, "--out",
+                     str(store), "--json"], env, timeout=120)
+    assert alone.returncode == 2 and "--certify-as" in alone.stderr, alone.stderr
+    forged = run_cli(["process", *CERTIFY_AS, scan, "--refuse", "forged", "--person-id",
+                      PERSON, "--out", str(store), "--json"], env, timeout=120)
+    assert forged.returncode == 2 and "invalid choice" in forged.stderr
+    done = run_cli(["process", *CERTIFY_AS, scan, "--refuse", "altered", "--person-id", PERSON,
+                    "--out", str(store), "--json", "--no-progress"], env, timeout=300)
+    (doc,) = json.loads(done.stdout)["documents"]
+    assert (doc["status"], doc["reason"]) == ("rejected", "refused_by_clerk"), doc
+    assert not list(store.glob("warehouse/**/*.pdf"))
