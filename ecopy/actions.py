@@ -281,8 +281,9 @@ def settings_for_signer(settings: Settings, full_name: str, title: str) -> Setti
     if entry is None and settings.key_source == "dev" and settings.certifiers_file is None:
         position = title or settings.certifier_title
         basis = "chairman" if vn_fold(position).startswith("CHU TICH") else "vice_chairman"
-        entry = CertifierEntry(full_name, position, basis, settings.commune_code, "TEST",
-                               "", "", "", "TEST")
+        entry = CertifierEntry(name=full_name, position=position, basis=basis,
+                               commune=settings.commune_code, decision="TEST",
+                               specimen_notice="TEST")
         problems = entry.problems(real_keys=False)
         if problems:
             raise NotAllowed(f"{full_name}: {'; '.join(problems)}")
@@ -422,11 +423,14 @@ def _certify_claimed(settings: Settings, state: State, record: dict, claimed: di
 
 
 def refuse_document(settings: Settings, state: State, record: dict, *, actor: str, role: str,
-                    ground_code: str, agency_code: str, detail: str = "") -> DocumentOutcome:
+                    ground_code: str, agency_code: str, detail: str = ""
+                    ) -> tuple[DocumentOutcome, str]:
     """Refuse under Decree 23/2015 Art 22 on one of its grounds (``ground_code``, a key of
     pipeline.reasons.REFUSAL_GROUNDS), with what the certifier adds (``detail``): the case,
     the refusal record, the register book's refusals and the audit log keep both. Only a
-    certifier refuses (Art 22 names the person who certifies), as only a certifier approves."""
+    certifier refuses (Art 22 names the person who certifies), as only a certifier approves.
+    Returns the outcome and the store key of the violation record a forged paper gets ("" for
+    any other ground)."""
     from pipeline.reasons import REFUSAL_GROUNDS, Reason, ground_text
     from pipeline.stages import reject
     from storage.db.cases import Conflict
@@ -451,9 +455,9 @@ def refuse_document(settings: Settings, state: State, record: dict, *, actor: st
                          expect_status=set(WAITING))
     except Conflict as exc:
         raise NotWaiting(exc.status) from None
-    if ground_code == "forged":
-        _violation_record(state, record, agency_code=agency_code, actor=actor, detail=detail)
-    return outcome
+    violation = _violation_record(state, record, agency_code=agency_code, actor=actor,
+                                  detail=detail) if ground_code == "forged" else ""
+    return outcome, violation
 
 
 def _violation_record(state: State, record: dict, *, agency_code: str, actor: str,

@@ -129,9 +129,7 @@ def archival(data: bytes, *, title: str, lang: str, when: datetime, part: str) -
         add_output_intent(pdf)
         set_metadata(pdf, title=title, lang=lang, when=when, part=part)
         out = io.BytesIO()
-        pdf.save(out, force_version=PDF_VERSION,
-                 object_stream_mode=pikepdf.ObjectStreamMode.disable, compress_streams=True,
-                 static_id=False, encryption=False)
+        _write(pdf, out)
     return out.getvalue()
 
 
@@ -143,15 +141,15 @@ def save(pdf: pikepdf.Pdf, out_path: Path) -> None:
     """
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.name + ".part")  # never leave half a file behind
-    pdf.save(
-        partial,
-        force_version=PDF_VERSION,
-        object_stream_mode=pikepdf.ObjectStreamMode.disable,
-        compress_streams=True,
-        static_id=False,
-        encryption=False,
-    )
+    _write(pdf, partial)
     partial.replace(out_path)
+
+
+def _write(pdf: pikepdf.Pdf, target: Path | io.BytesIO) -> None:
+    """PDF 1.7, unencrypted, a fresh trailer /ID, classic xref tables (see `save`)."""
+    pdf.save(target, force_version=PDF_VERSION,
+             object_stream_mode=pikepdf.ObjectStreamMode.disable, compress_streams=True,
+             static_id=False, encryption=False)
 
 
 # --- image data ---------------------------------------------------------------------------

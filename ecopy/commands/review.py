@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -243,17 +242,15 @@ def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
     if record is None:
         return EXIT_USAGE
     try:
-        outcome = actions.refuse_document(settings, state, record,
-                                          actor=settings.actor or "ecopy", role=settings.role,
-                                          ground_code=args.ground, detail=args.detail or "",
-                                          agency_code=settings.commune_code)
+        outcome, violation = actions.refuse_document(
+            settings, state, record, actor=settings.actor or "ecopy", role=settings.role,
+            ground_code=args.ground, detail=args.detail or "",
+            agency_code=settings.commune_code)
     except actions.ActionRefused as exc:
         return _refused(exc)
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    violation = _violation_key(state, settings.commune_code, record["case_id"]) \
-        if args.ground == "forged" else ""
     print(json.dumps({"case_id": record["case_id"], "sha256": record["sha256"],
                       "status": str(outcome.status), "message": outcome.message,
                       "violation_record": violation},
@@ -262,15 +259,3 @@ def cmd_refuse(args: argparse.Namespace, settings: Settings) -> int:
                + (f"\nBiên bản vi phạm / violation record: {violation}" if violation else ""))
     return EXIT_OK
 
-
-def _violation_key(state: Any, agency: str, case_id: str) -> str:
-    """Where the violation record of a forged paper was kept (this year's, or last year's
-    when the refusal crossed midnight of 31 December)."""
-    from pipeline.certify import VN_TZ
-    from storage.evidence.violations import find_violation, violation_key
-
-    year = datetime.now(VN_TZ).year
-    for y in (year, year - 1):
-        if find_violation(state.store, agency, y, case_id) is not None:
-            return violation_key(agency, y, case_id)
-    return ""

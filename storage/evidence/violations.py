@@ -43,11 +43,3 @@ def record_violation(store: ObjectStore, *, agency_code: str, year: int, case_id
     if not store.put_if_absent(key, data):
         record = json.loads(store.get(key))
     return key, record
-
-
-def find_violation(store: ObjectStore, agency_code: str, year: int, case_id: str
-                   ) -> dict[str, Any] | None:
-    try:
-        return json.loads(store.get(violation_key(agency_code, year, case_id)))
-    except KeyError:
-        return None
