@@ -88,8 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--trust", type=Path, action="append", default=[],
                     help="extra trusted root certificate (PEM/DER); repeatable")
     ve.add_argument("--store", type=Path, help="store to check the register entry against")
-    ve.add_argument("--revocation", choices=("soft-fail", "require"), default="soft-fail",
-                    help="require revocation evidence (B-LT copies carry it; default soft-fail)")
+    ve.add_argument("--revocation", choices=("require", "soft-fail"), default="require",
+                    help="require: a signature passes only when its certificates' revocation "
+                         "status is established (B-LT copies carry it; the default); soft-fail: "
+                         "pass without it, and say so")
     ve.add_argument("--crl", type=Path, action="append", default=[],
                     help="CRL file (DER/PEM) to use as revocation evidence; repeatable")
     ve.add_argument("--fetch", action="store_true",

@@ -111,10 +111,12 @@ def _check_binding(who: Any, identity: Any) -> None:
 
 
 def _level_extender(settings: Settings, timestamper: Any) -> Callable[[Path], None] | None:
-    """ECOPY_PADES_LEVEL=B-LT/B-LTA: extend each copy right after it is signed.
+    """Extend each copy right after it is signed: B-LT by default (ECOPY_PADES_LEVEL), so the
+    copy carries the revocation status its verification requires, offline and for good.
 
     With the dev PKI the revocation evidence is a CRL its CAs sign on the spot; with real keys
-    it is fetched from the URLs in the certificates.
+    it is fetched from the URLs in the certificates (a CA that cannot be reached fails the
+    signing, and the paper stays ready to certify again).
     """
     if settings.pades_level == "B-T":
         return None
@@ -156,7 +158,7 @@ def store_lookups(store: ObjectStore) -> tuple[Lookup, Lookup]:
 
 
 def check_pdf(data: bytes, settings: Settings, *, lookups: tuple[Lookup, Lookup] | None,
-              extra_roots: Sequence[Path] = (), revocation: str = "soft-fail",
+              extra_roots: Sequence[Path] = (), revocation: str = "require",
               crl_files: Sequence[Path] = (), fetching: bool = False) -> VerificationReport:
     """The verification itself, without recording it: what the web app runs in a child
     process (ecopy.web.isolation) for a file an anonymous visitor uploaded."""
@@ -186,7 +188,7 @@ def record_verification(store: ObjectStore, settings: Settings,
 
 
 def verify_file(data: bytes, settings: Settings, *, extra_roots: Sequence[Path] = (),
-                store: ObjectStore | None = None, lang: str = "vi", revocation: str = "soft-fail",
+                store: ObjectStore | None = None, lang: str = "vi", revocation: str = "require",
                 crl_files: Sequence[Path] = (), fetching: bool = False,
                 ) -> tuple[VerificationReport, str]:
     report = check_pdf(data, settings, lookups=store_lookups(store) if store else None,

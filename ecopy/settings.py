@@ -70,7 +70,7 @@ class Settings:
     intermediates: tuple[Path, ...] = ()  # CA certificates embedded with the signer's
     tsa_url: str = ""  # RFC 3161 TSA; empty: the local TEST TSA of the dev PKI
     include_gov_root: bool = True  # trust the shipped Government Cipher Committee root
-    pades_level: str = "B-T"  # B-T, B-LT (validation data) or B-LTA (+ document timestamp)
+    pades_level: str = "B-LT"  # B-T, B-LT (validation data, the default) or B-LTA (+ doc timestamp)
     register_book: str = ""  # "02/2026": a new book within the year; empty: "01/<year>"
     actor: str = ""  # who acts (cancellations), ECOPY_ACTOR
     role: str = ""  # certifier / admin / clerk, ECOPY_ROLE

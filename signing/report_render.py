@@ -89,7 +89,7 @@ def signature_rows(sig: SignatureReport, t: dict[str, str], lang: str
         (t["signer"], sig.signer_cn),
         (t["org"], sig.organisation),
         (t["serial"], sig.certificate_serial),
-        (t["issuer"], sig.issuer),
+        (t["issuer"], words["issuer"]),
         (t["chain"], " → ".join(sig.chain)),
         (t["trusted"], _yn(t, sig.trusted)),
         (t["signing_time"], sig.signing_time or t["none"]),

@@ -16,7 +16,8 @@ from storage.evidence import to_jsonable
 TOTAL_PASSED = "TOTAL-PASSED"
 TOTAL_FAILED = "TOTAL-FAILED"
 INDETERMINATE = "INDETERMINATE"
-POLICY_NAME = "ecopy-default: PAdES B-T, two signatures"
+POLICY_NAME = "ecopy-default: PAdES B-T or higher, two signatures, revocation status required"
+POLICY_SOFT_FAIL = "ecopy-soft-fail: PAdES B-T or higher, two signatures, revocation not required"
 VALIDATOR_NAME = "ecopy signing"
 
 _PROBLEMS: dict[str, tuple[str, str]] = {
@@ -60,6 +61,14 @@ _PROBLEMS: dict[str, tuple[str, str]] = {
     "cert_validity": (
         "Chứng thư số không có hiệu lực tại thời điểm ký ({detail}).",
         "The certificate was not within its validity period at signing time ({detail}).",
+    ),
+    "no_revocation_data": (
+        "Chưa xác định được tình trạng thu hồi của chứng thư số: bản sao không mang dữ liệu "
+        "thu hồi (PAdES B-LT) và không có CRL/OCSP nào được cung cấp. Hãy kiểm tra lại với "
+        "--fetch (có mạng) hoặc --crl.",
+        "The revocation status of the certificates could not be established: the copy carries "
+        "no revocation data (PAdES B-LT) and no CRL/OCSP was given. Verify again with --fetch "
+        "(online) or --crl.",
     ),
     "no_timestamp": (
         "Chữ ký không có dấu thời gian; chính sách yêu cầu PAdES B-T.",
@@ -329,7 +338,12 @@ _VI_VALUES: dict[str, dict[str, str]] = {
         "not established": "không xác định được",
     },
 }
-POLICY_NAME_VI = "ecopy mặc định: PAdES B-T, hai chữ ký"
+_POLICY_VI = {
+    POLICY_NAME: "ecopy mặc định: PAdES B-T trở lên, hai chữ ký, bắt buộc xác định tình trạng "
+                 "thu hồi",
+    POLICY_SOFT_FAIL: "ecopy nới lỏng: PAdES B-T trở lên, hai chữ ký, không bắt buộc dữ liệu "
+                      "thu hồi",
+}
 _NOT_CHECKED = "not checked"
 _REVOCATION_CHECKED = re.compile(r"^checked \(([\w-]+)\): (.+) at (.+)$")
 
@@ -343,7 +357,7 @@ def _vi_value(kind: str, value: str | None, none: str) -> str:
 def _vi_revocation(value: str) -> str:
     """The revocation line of a signature in Vietnamese (see signing.verify)."""
     if value.startswith(_NOT_CHECKED):
-        return ("chưa kiểm tra: không có dữ liệu thu hồi (chính sách mặc định cho phép)"
+        return ("chưa kiểm tra: không có dữ liệu thu hồi (chính sách nới lỏng cho phép)"
                 if "no revocation data" in value else "chưa kiểm tra")
     m = _REVOCATION_CHECKED.match(value)
     if not m:
@@ -353,8 +367,13 @@ def _vi_revocation(value: str) -> str:
             f"{_vi_value('revocation_outcome', outcome, outcome)}, lúc {at}")
 
 
+def policy_name(revocation: str) -> str:
+    """The policy a verification ran under, named by its revocation mode."""
+    return POLICY_SOFT_FAIL if revocation == "soft-fail" else POLICY_NAME
+
+
 def policy_words(report: VerificationReport, lang: str) -> str:
-    return POLICY_NAME_VI if lang != "en" and report.policy == POLICY_NAME else report.policy
+    return report.policy if lang == "en" else _POLICY_VI.get(report.policy, report.policy)
 
 
 def cancellation_words(report: VerificationReport, lang: str) -> str:
@@ -369,18 +388,34 @@ def cancellation_words(report: VerificationReport, lang: str) -> str:
             f"{c.get('decision_date', '?')}: {c.get('reason', '')}")
 
 
+# asn1crypto's names of the attributes of a distinguished name, as a Vietnamese reader sees them
+_VI_NAME_PARTS = {
+    "Common Name": "Tên", "Organizational Unit": "Đơn vị", "Organization": "Tổ chức",
+    "Country": "Quốc gia", "Title": "Chức danh", "Locality": "Địa phương",
+    "State/Province": "Tỉnh/Thành phố", "Street Address": "Địa chỉ", "Surname": "Họ",
+    "Given Name": "Tên riêng", "Serial Number": "Số hiệu", "Email Address": "Thư điện tử",
+    "User ID": "Mã định danh", "Organization Identifier": "Mã tổ chức",
+}
+_NAME_PART = re.compile(r"(^|, )(" + "|".join(map(re.escape, _VI_NAME_PARTS)) + r"): ")
+
+
+def _vi_name(name: str) -> str:
+    return _NAME_PART.sub(lambda m: f"{m.group(1)}{_VI_NAME_PARTS[m.group(2)]}: ", name)
+
+
 def signature_words(sig: SignatureReport, lang: str) -> dict[str, str]:
     """The values of a signature a person reads, in their language: coverage, DocMDP
-    permission ("" when none), changes after signing, revocation. Both renderers use it."""
+    permission ("" when none), changes after signing, revocation, issuer. Both renderers
+    use it."""
     none = _LABELS["en" if lang == "en" else "vi"]["none"]
     if lang == "en":
         return {"coverage": sig.coverage, "docmdp": sig.docmdp_permission or "",
                 "modification": sig.modification_level or none,
-                "revocation": sig.revocation}
+                "revocation": sig.revocation, "issuer": sig.issuer}
     return {"coverage": _vi_value("coverage", sig.coverage, none),
             "docmdp": _vi_value("docmdp", sig.docmdp_permission, ""),
             "modification": _vi_value("modification", sig.modification_level, none),
-            "revocation": _vi_revocation(sig.revocation)}
+            "revocation": _vi_revocation(sig.revocation), "issuer": _vi_name(sig.issuer)}
 
 
 def render_text(report: VerificationReport, lang: str = "vi") -> str:
@@ -418,7 +453,7 @@ def render_text(report: VerificationReport, lang: str = "vi") -> str:
             f"  {t['signer']}: {sig.signer_cn}",
             f"  {t['org']}: {sig.organisation}",
             f"  {t['serial']}: {sig.certificate_serial}",
-            f"  {t['issuer']}: {sig.issuer}",
+            f"  {t['issuer']}: {words['issuer']}",
             f"  {t['chain']}: {' → '.join(sig.chain)}",
             f"  {t['trusted']}: {yn(sig.trusted)}",
             f"  {t['signing_time']}: {sig.signing_time or t['none']}",

@@ -30,13 +30,13 @@ from pyhanko_certvalidator import ValidationContext
 
 from signing.report_text import (
     INDETERMINATE,
-    POLICY_NAME,
     TOTAL_FAILED,
     TOTAL_PASSED,
     VALIDATOR_NAME,
     Problem,
     SignatureReport,
     VerificationReport,
+    policy_name,
     problem,
     render_text,
 )
@@ -65,7 +65,7 @@ def verify_pdf(
     validation_time: datetime | None = None,
     register_lookup: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     cancellation_lookup: Callable[[str], dict[str, Any] | None] | None = None,
-    revocation: str = "soft-fail",
+    revocation: str = "require",
     crls: Sequence[Any] = (),
     ocsps: Sequence[Any] = (),
     fetching: bool = False,
@@ -76,6 +76,14 @@ def verify_pdf(
     register holds (or None); the copy passes only when both hash the same.
     ``cancellation_lookup`` receives the manifest's copy_id and returns the decision that
     cancelled the copy (or None); a cancelled copy is TOTAL-FAILED / CANCELLED.
+
+    ``revocation``: under the default policy ("require") every certificate's revocation status
+    must be established, from the copy's DSS (B-LT and up), the ``crls``/``ocsps`` given, or
+    the network when ``fetching``; without it a signature is INDETERMINATE / TRY_LATER, never
+    TOTAL-PASSED. "soft-fail" (asked for explicitly) passes without revocation data and says
+    so. Either way a signature is judged at the time its signature timestamp proves it
+    existed (when that is before ``validation_time``), so a copy keeps passing after its
+    signer's certificate expires.
     """
     moment = (validation_time or datetime.now(VN_TZ)).astimezone(VN_TZ)
     base = {
@@ -84,7 +92,7 @@ def verify_pdf(
         "validator": VALIDATOR_NAME,
         "validator_version": _validator_version(),
         "validation_time": iso_vn(moment),
-        "policy": POLICY_NAME,
+        "policy": policy_name(revocation),
     }
     try:
         reader = PdfFileReader(BytesIO(data), strict=False)
@@ -98,9 +106,7 @@ def verify_pdf(
             problems=(problem("unreadable", detail=_describe(exc)),),
         )
     try:
-        revinfo = _RevinfoOptions(
-            revocation, tuple(crls), tuple(ocsps), fetching, validation_time is not None
-        )
+        revinfo = _RevinfoOptions(revocation, tuple(crls), tuple(ocsps), fetching)
         report = _verify_reader(
             reader, base, trust_roots, test_roots, moment, register_lookup, revinfo
         )
@@ -154,7 +160,7 @@ def _verify_reader(
     test_roots: Sequence[x509.Certificate],
     moment: datetime,
     register_lookup: Callable[[dict[str, Any]], dict[str, Any] | None] | None,
-    revinfo: _RevinfoOptions | None = None,
+    revinfo: _RevinfoOptions,
 ) -> VerificationReport:
     all_roots = [*trust_roots, *test_roots]
     test_fps = {hashlib.sha256(c.dump()).hexdigest() for c in test_roots}
@@ -167,27 +173,17 @@ def _verify_reader(
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         if sig_obj.get_object().get("/Type", "/Sig") != "/Sig":
             continue  # document timestamps: counted for the PAdES level only
-        if revinfo is None or revinfo.mode == "soft-fail":
-            context = ValidationContext(
-                trust_roots=all_roots,
-                allow_fetching=False,
-                revocation_mode="soft-fail",
-                moment=moment,
-            )
-        else:
-            context = _revocation_context(reader, sig_obj, all_roots, moment, revinfo)
+        context = _revocation_context(reader, sig_obj, all_roots, moment, revinfo)
         report, revision = _check_signature(
             reader, fq_name, sig_field, context, all_roots, test_fps, has_dss, doc_ts_revisions
         )
-        if revinfo is not None and revinfo.mode != "soft-fail":
-            checked_at = iso_vn(context.moment)
-            outcome = (
-                "REVOKED" if report.sub_indication == "REVOKED"
-                else "not revoked" if not report.problems else "not established"
-            )  # fmt: skip
-            report = dataclasses.replace(
-                report, revocation=f"checked ({revinfo.mode}): {outcome} at {checked_at}"
-            )
+        report = _revocation_outcome(
+            report, revinfo, iso_vn(context.moment),
+            lambda name=fq_name, field=sig_field, obj=sig_obj: _check_signature(
+                reader, name, field,
+                _revocation_context(reader, obj, all_roots, moment, revinfo.relaxed()),
+                all_roots, test_fps, has_dss, doc_ts_revisions)[0],
+            has_data=has_dss or bool(revinfo.crls or revinfo.ocsps or revinfo.fetching))
         checked.append((revision if revision is not None else 1 << 30, report))
         if revision is not None:
             signed_revisions.append(revision)
@@ -217,7 +213,43 @@ class _RevinfoOptions:
     crls: tuple[Any, ...]
     ocsps: tuple[Any, ...]
     fetching: bool
-    explicit_time: bool  # the caller fixed validation_time
+
+    def relaxed(self) -> _RevinfoOptions:
+        return dataclasses.replace(self, mode="soft-fail")
+
+
+def _revocation_outcome(
+    report: SignatureReport,
+    revinfo: _RevinfoOptions,
+    checked_at: str,
+    without_revocation: Callable[[], SignatureReport],
+    *,
+    has_data: bool,
+) -> SignatureReport:
+    """Say what the revocation check found, and tell a missing revocation status apart from
+    a broken chain: when the signature passes once revocation is not required, the only thing
+    missing is revocation data, which ETSI EN 319 102-1 calls INDETERMINATE / TRY_LATER."""
+    if revinfo.mode == "soft-fail":
+        if has_data:
+            outcome = "REVOKED" if report.sub_indication == "REVOKED" else "not revoked"
+            return dataclasses.replace(
+                report, revocation=f"checked (soft-fail): {outcome} at {checked_at}")
+        return report  # "not checked: no revocation data (soft-fail policy)"
+    outcome = (
+        "REVOKED" if report.sub_indication == "REVOKED"
+        else "not revoked" if not report.problems else "not established"
+    )  # fmt: skip
+    if (report.indication == INDETERMINATE
+            and {p.code for p in report.problems} == {"untrusted"}):
+        relaxed = without_revocation()
+        missing = f"checked ({revinfo.mode}): not established at {checked_at}"
+        if relaxed.indication != TOTAL_PASSED:  # the chain itself fails: say why
+            return dataclasses.replace(relaxed, revocation=missing)
+        return dataclasses.replace(
+            relaxed, indication=INDETERMINATE, sub_indication="TRY_LATER",
+            problems=(problem("no_revocation_data"),), revocation=missing)
+    return dataclasses.replace(
+        report, revocation=f"checked ({revinfo.mode}): {outcome} at {checked_at}")
 
 
 def _revocation_context(
@@ -227,21 +259,21 @@ def _revocation_context(
     moment: datetime,
     revinfo: _RevinfoOptions,
 ) -> ValidationContext:
-    """Point-in-time validation for revocation checking (ETSI EN 319 102-1 style, simplified).
+    """Point-in-time validation (ETSI EN 319 102-1 style, simplified).
 
-    Unless the caller fixed the validation time, a signature is validated at the genTime of
-    its own signature timestamp (its proof of existence): a certificate revoked AFTER that is
-    not a reason to fail, one revoked BEFORE it is. Revocation data issued after that moment
-    (the DSS's CRLs/OCSPs, gathered when the copy was extended) is accepted
+    A signature is validated at the genTime of its own signature timestamp (its proof of
+    existence) when that is earlier than ``moment``: a certificate that expired or was revoked
+    AFTER that is not a reason to fail, one revoked BEFORE it is. Revocation data issued after
+    that moment (the DSS's CRLs/OCSPs, gathered when the copy was extended) is accepted
     (retroactive_revinfo). The DSS's certificates, CRLs and OCSP responses are always used,
-    plus any given by the caller; the network only when ``fetching``.
+    plus any given by the caller; the network only when ``fetching``. The timestamp's own
+    chain is judged at the same moment; B-LTA document timestamps, renewed before the TSA
+    certificate expires, are what keep that sound for decades.
     """
     from pyhanko.sign.validation import DocumentSecurityStore
 
-    when = moment
-    if not revinfo.explicit_time:
-        gen_time = _safe(lambda: _signature_timestamp_time(sig_obj), None)
-        when = gen_time or moment
+    gen_time = _safe(lambda: _signature_timestamp_time(sig_obj), None)
+    when = gen_time if gen_time is not None and gen_time <= moment else moment
     kwargs: dict[str, Any] = {
         "trust_roots": roots,
         "allow_fetching": revinfo.fetching,
@@ -461,7 +493,9 @@ def _document_verdict(
     register_codes = {p.code for p in extra}
     if "register_mismatch" in register_codes:
         return TOTAL_FAILED, "SIG_CONSTRAINTS_FAILURE", problems
-    if "register_missing" in register_codes:
+    if register_codes & {"register_missing", "manifest_missing"}:
+        # two good signatures without ecopy's manifest (or its register entry) are not an
+        # e-copy this policy can vouch for
         return INDETERMINATE, "SIG_CONSTRAINTS_FAILURE", problems
     return TOTAL_PASSED, None, problems
 

@@ -145,7 +145,11 @@ def test_fresh_copies_verify(batch: dict) -> None:
         assert report["indication"] == "TOTAL-PASSED"
         assert report["is_test"] is True
         assert len(report["signatures"]) == 2
-        assert all(s["pades_level"] == "B-T" for s in report["signatures"])
+        # B-LT by default: each signature's revocation status is established offline from
+        # the copy's own DSS, at the time its timestamp proves (issue 16 point 10)
+        assert all(s["pades_level"] == "B-LT" for s in report["signatures"])
+        assert all(s["revocation"].startswith("checked (require): not revoked")
+                   for s in report["signatures"])
 
 
 def test_verify_in_vietnamese_by_default(batch: dict) -> None:

@@ -223,7 +223,7 @@ def test_cli_extend_lta(tmp_path: Path, env: dict[str, str], pki_dir: Path, corp
         ["process", *CERTIFY_AS,
          str(corpus / "tesseract-test" / "phototest.tif"), "--person-id", PERSON,
          "--out", str(store), "--json", "--no-progress", "--certify-all"],
-        env,
+        {**env, "ECOPY_PADES_LEVEL": "B-T"},  # a bare copy, extended below
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     (doc,) = json.loads(done.stdout)["documents"]

@@ -26,6 +26,10 @@ import signing.sign as sign_module
 from signing import pdfparse
 from signing.der import frozen
 from signing.devpki import DevPki, ensure_dev_pki
+from signing.ltv import extend_to_level
+from signing.report_text import POLICY_SOFT_FAIL
+from signing.report_text import render_text as render
+from signing.revocation import RevocationAuthority
 from signing.sign import (
     VN_TZ,
     SignedInfo,
@@ -120,8 +124,11 @@ def signed(
 
 
 def _verify(pki: DevPki, data: bytes, **kwargs: Any) -> VerificationReport:
+    """Verify under the default policy, the dev CAs' current CRLs given as revocation evidence
+    (as `ecopy verify --crl` does for a B-T copy)."""
     kwargs.setdefault("trust_roots", ())
     kwargs.setdefault("test_roots", (pki.root_cert(),))
+    kwargs.setdefault("crls", RevocationAuthority(pki.directory).crls())
     return verify_pdf(data, **kwargs)
 
 
@@ -157,6 +164,47 @@ def test_two_signatures_pass_as_test_copy(pki: DevPki, signed: tuple[SignedInfo,
     assert certifier.coverage == "ENTIRE_REVISION"
     assert by_field["AgencySignature"].coverage == "ENTIRE_FILE"
     json.dumps(report.to_dict(), ensure_ascii=False)
+
+
+def test_revocation_status_unknown_is_never_total_passed(
+    pki: DevPki, signed: tuple[SignedInfo, bytes]
+) -> None:
+    """A B-T copy verified with no revocation data (none in the copy, none given, offline):
+    under the default policy it is INDETERMINATE / TRY_LATER, and says how to complete the
+    check; only an explicitly relaxed policy passes it, and the report names that policy."""
+    data = signed[1]
+    strict = verify_pdf(data, trust_roots=(), test_roots=(pki.root_cert(),))
+    assert (strict.indication, strict.sub_indication) == ("INDETERMINATE", "TRY_LATER")
+    assert {p.code for p in strict.problems} == {"no_revocation_data"}
+    assert all(s.revocation.startswith("checked (require): not established")
+               for s in strict.signatures)
+    vi = render(strict)
+    assert "thu hồi" in vi and "--crl" in vi and "TOTAL-PASSED" not in vi
+    relaxed = verify_pdf(data, trust_roots=(), test_roots=(pki.root_cert(),),
+                         revocation="soft-fail")
+    assert relaxed.indication == "TOTAL-PASSED" and relaxed.policy == POLICY_SOFT_FAIL
+    assert "không bắt buộc dữ liệu thu hồi" in render(relaxed)
+    assert all(s.revocation.startswith("not checked") for s in relaxed.signatures)
+
+
+def test_a_b_lt_copy_passes_offline_after_its_certificates_expire(
+    pki: DevPki, signed: tuple[SignedInfo, bytes], tmp_path: Path
+) -> None:
+    """The copy is judged at the time its signature timestamp proves, with the revocation
+    data it carries: verified a year after the certifier's certificate has expired, a B-LT
+    copy still passes, offline."""
+    source = tmp_path / "bt.pdf"
+    source.write_bytes(signed[1])
+    extend_to_level(source, tmp_path / "lt.pdf", "B-LT", roots=[pki.root_cert()],
+                    crls=RevocationAuthority(pki.directory).crls(), fetching=False)
+    expiry = pki.certifier_cert()["tbs_certificate"]["validity"]["not_after"].native
+    later = expiry.replace(year=expiry.year + 1)
+    report = verify_pdf((tmp_path / "lt.pdf").read_bytes(), trust_roots=(),
+                        test_roots=(pki.root_cert(),), validation_time=later)
+    assert report.indication == "TOTAL-PASSED", report.problems
+    assert {s.pades_level for s in report.signatures} == {"B-LT"}
+    assert all(s.revocation == f"checked (require): not revoked at {s.timestamp_time}"
+               for s in report.signatures)  # judged when the timestamp says it was signed
 
 
 def test_register_mismatch_and_missing_fail(pki: DevPki, signed: tuple[SignedInfo, bytes]) -> None:

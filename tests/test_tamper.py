@@ -36,6 +36,7 @@ from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from signing.devpki import DevPki, ensure_dev_pki
+from signing.revocation import RevocationAuthority
 from signing.sign import VN_TZ, SignedInfo, SigningIdentity, load_identity, sign_ecopy
 from signing.tsa import local_timestamper
 from signing.verify import VerificationReport, verify_pdf
@@ -162,7 +163,9 @@ def signed(pki: DevPki, tmp_path_factory: pytest.TempPathFactory) -> tuple[Signe
 
 
 def verify(pki: DevPki, data: bytes) -> VerificationReport:
-    return verify_pdf(data, trust_roots=(), test_roots=(pki.root_cert(),))
+    """The default policy, with the dev CAs' CRLs as revocation evidence for B-T copies."""
+    return verify_pdf(data, trust_roots=(), test_roots=(pki.root_cert(),),
+                      crls=RevocationAuthority(pki.directory).crls())
 
 
 def pdfsig(data: bytes, tmp_path: Path, name: str = "case.pdf") -> str:
