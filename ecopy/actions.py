@@ -2,6 +2,7 @@
 
     correct_document       a clerk's corrections, each kept as made and merged into the case
     mark_reviewed          a clerk hands a reviewed case to the certifier (READY)
+    split_document         a clerk cuts a file holding several papers into one case per paper
     approve_document       a certifier certifies it (register number, signatures, warehouse)
     refuse_document        refused under Decree 23/2015 Art 22, the ground recorded
     cancel_certification   an issued copy cancelled by a decision
@@ -255,6 +256,77 @@ def mark_reviewed(state: State, record: dict, *, actor: str) -> dict:
                                              record["case_id"],
                                              "reasons": record.get("review_reasons", [])})
     return updated
+
+
+def proposed_split(state: State, record: dict) -> str:
+    """The split the machine proposes for a case ("1; 2-3"), from its stored OCR; "" for a
+    one-page file."""
+    from pipeline.classify import papers_in
+    from pipeline.split import parts_text, proposed_parts
+    from pipeline.stages import load_ocr
+
+    pages = load_ocr(state.store, record["sha256"]) or []
+    if len(pages) < 2:
+        return ""
+    return parts_text(proposed_parts(papers_in(pages), len(pages)))
+
+
+def split_document(settings: Settings, state: State, record: dict, *, actor: str,
+                   parts: str) -> list[str]:
+    """A clerk splits a file that holds several papers (issue 16 point 3: one number per
+    original paper, Decree 23/2015 Art 13): each part ("1; 2-3": pages per paper) becomes a
+    file of its own, taken in as a new case of the same dossier; the file's own case ends
+    REJECTED with `split_into_papers` and the file stays stored, untouched, as evidence. The
+    audit log links the file to its parts. Returns the new case ids, still to be processed
+    (ecopy.web.processing.Processor.submit). ValueError for a split that does not cover every
+    page once, in order."""
+    from pipeline.reasons import Reason
+    from pipeline.split import parse_parts, parts_text, write_parts
+    from pipeline.stages import Accepted, fetch_original, intake, reject
+    from storage.db.cases import Conflict, note
+    from storage.db.dossiers import dossier_by_id
+    from storage.evidence.audit import append_event
+
+    if record.get("status") != DocStatus.NEEDS_REVIEW:
+        raise NotWaiting(record.get("status", ""))
+    page_count = int(record.get("pages") or 0)
+    chosen = parse_parts(parts, page_count)
+    with state.db.read() as s:
+        dossier = dossier_by_id(s, record["dossier_id"])
+    if dossier is None:
+        raise NotWaiting("missing")
+    opt = stage_options(record, settings, actor)
+    sha = record["sha256"]
+    work = Path(tempfile.mkdtemp(prefix="ecopy-split-"))
+    try:
+        original = fetch_original(state.store, sha, work, record.get("name") or "scan")
+        files = write_parts(original, record.get("kind", ""), chosen, work / "parts",
+                            record.get("name", ""))
+        try:  # the file's own case first: of two clerks splitting at once, one goes on
+            reject(state, opt, agency_code=dossier.agency, source=record.get("name", ""),
+                   name=record.get("name", ""), sha=sha, case_id=record["case_id"],
+                   reason=Reason.SPLIT_INTO_PAPERS,
+                   params={"count": len(chosen), "split": parts_text(chosen)},
+                   record_extra={"split_into": parts_text(chosen)},
+                   expect_status={DocStatus.NEEDS_REVIEW})
+        except Conflict as exc:
+            raise NotWaiting(exc.status) from None
+        made: list[tuple[str, str, str]] = []
+        for part, path in zip(chosen, files, strict=True):
+            taken = intake(state, opt, dossier=dossier, path=path)
+            if isinstance(taken, Accepted):
+                with state.db.write() as s:
+                    note(s, taken.case_id, split_from={"case_id": record["case_id"],
+                                                       "sha256": sha,
+                                                       "pages": parts_text([part])})
+                made.append((taken.case_id, taken.sha256, parts_text([part])))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    append_event(state.store, actor=actor, action="split", object=f"originals/{sha}",
+                 object_sha256=sha, details={
+                     "case_id": record["case_id"],
+                     "parts": [{"case_id": c, "sha256": h, "pages": p} for c, h, p in made]})
+    return [case_id for case_id, _, _ in made]
 
 
 # ------------------------------------------------------------------ certify, refuse, cancel

@@ -43,6 +43,7 @@ class Reason(StrEnum):
     FIELD_CONFLICT = "field_conflict"
     OUTDATED_PROOF = "outdated_proof"  # a household book or a 9-digit CMND
     MIXED_DOCUMENTS = "mixed_documents"  # one file, several papers: one number each
+    SPLIT_INTO_PAPERS = "split_into_papers"  # the clerk split the file: each part a new case
     # certification / signing
     SIGNING_FAILED = "signing_failed"
     REGISTER_CONFLICT = "register_conflict"
@@ -116,6 +117,12 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         "The file holds {count} different papers ({split}). Each original gets its own "
         "certification number: split the file and upload each paper; if it really is one "
         "paper, confirm it in review.",
+    ),
+    Reason.SPLIT_INTO_PAPERS: (
+        "Tệp đã được tách thành {count} giấy tờ ({split}); mỗi giấy là một hồ sơ riêng và được "
+        "cấp số chứng thực riêng. Tệp gốc vẫn được lưu làm chứng cứ.",
+        "The file was split into {count} papers ({split}); each paper is a case of its own "
+        "with its own certification number. The uploaded file stays stored as evidence.",
     ),
     Reason.OUTDATED_PROOF: (
         "Giấy tờ là {paper}, không còn giá trị chứng minh từ ngày {since}. Bản sao vẫn có thể "
@@ -245,6 +252,7 @@ LABELS: dict[str, tuple[str, str]] = {
     Reason.FIELD_CONFLICT: ("Thông tin mâu thuẫn", "Conflicting fields"),
     Reason.OUTDATED_PROOF: ("Giấy tờ hết giá trị chứng minh", "No longer valid proof"),
     Reason.MIXED_DOCUMENTS: ("Nhiều giấy tờ trong một tệp", "Several papers in one file"),
+    Reason.SPLIT_INTO_PAPERS: ("Đã tách thành từng giấy", "Split into papers"),
     Reason.SIGNING_FAILED: ("Ký số thất bại", "Signing failed"),
     Reason.REGISTER_CONFLICT: ("Không cấp được số chứng thực", "Register number conflict"),
 }

@@ -8,6 +8,11 @@
                                             recorded (role certifier)
     ecopy review foreign REF FINDING        a paper issued abroad: legalised, exempt:KIND or
                                             not_legalised (then it cannot be approved)
+    ecopy review split REF [--pages "1; 2-3"]
+                                            a file holding several papers: one new case per
+                                            paper (default: the split the machine proposes)
+    ecopy review reviewed REF               checked: it waits for a certifier (e.g. a file
+                                            flagged mixed_documents that is one paper)
 
 The work is done by ecopy.actions (shared with the web app). Each correction is kept as made
 (who, when, what the machine had said) and merged into the case; the audit log gets a
@@ -41,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                                 ("correct", cmd_correct, "record a clerk's corrections"),
                                 ("foreign", cmd_foreign, "a paper issued abroad: legalised, "
                                                          "exempt or not"),
+                                ("split", cmd_split, "one new case per paper of the file"),
+                                ("reviewed", cmd_reviewed, "checked: hand it to a certifier"),
                                 ("approve", cmd_approve, "certify now (certifier)"),
                                 ("refuse", cmd_refuse, "refuse (Decree 23/2015 Art 22)")):
         sp = verbs.add_parser(name, parents=[common], help=text)
@@ -63,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                             help="none (Vietnamese), legalised (consular legalisation seen), "
                                  "not_legalised (then it is refused), exempt:KIND "
                                  "(Circular 01/2020 Art 6)")
+        if name == "split":
+            sp.add_argument("--pages", default="",
+                            help='the pages of each paper, e.g. "1; 2-3" (default: the split '
+                                 "the machine proposes, shown by review show)")
         if name == "refuse":
             sp.add_argument("--ground", required=True, choices=tuple(REFUSAL_GROUNDS),
                             help="the Art 22 ground: " + "; ".join(
@@ -152,6 +163,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     texts = record.get("review_messages") or {}
     for r in summary["review_reasons"]:  # the facts measured at the time, in the record
         print(f"  ! {r}: {texts.get(r) or message(Reason(r), settings.lang)}")
+    if Reason.MIXED_DOCUMENTS in summary["review_reasons"]:
+        split = actions.proposed_split(state, record)
+        print(f"  tách / split: ecopy review split {record['case_id']} --pages \"{split}\"\n"
+              f"  một giấy / one paper: ecopy review reviewed {record['case_id']}")
     for name, f in summary["fields"].items():
         page = "clerk" if f["page"] < 0 else f"page {f['page'] + 1}"
         print(f"  {name}: {f['value']}  ({page}, confidence {f['confidence']})")
@@ -234,6 +249,64 @@ def cmd_foreign(args: argparse.Namespace, settings: Settings) -> int:
                       "may_be_certified": not problem}, ensure_ascii=False)
           if args.json else f"{record['case_id']}: {args.finding}" + (
               f"\n{problem}" if problem else ""))
+    return EXIT_OK
+
+
+def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
+    """Cut the file into one case per paper, then read each new case as an upload is read
+    (nothing is signed: each waits for review or a certifier)."""
+    from ecopy.web.processing import Processor
+    from storage.db.cases import get_case
+    from storage.db.dossiers import dossier_by_id
+
+    state, record = _load(args, settings)
+    if record is None:
+        return EXIT_USAGE
+    actor = settings.actor or "ecopy"
+    pages = args.pages or actions.proposed_split(state, record)
+    try:
+        new = actions.split_document(settings, state, record, actor=actor, parts=pages)
+    except actions.ActionRefused as exc:
+        return _refused(exc)
+    except ValueError as exc:
+        print(f"ecopy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with state.db.read() as s:
+        dossier = dossier_by_id(s, record["dossier_id"])
+    processor = Processor(settings, state)
+    try:
+        running = processor.submit(dossier, new, actor) if dossier else None
+        if running is not None:
+            running.result()
+    finally:
+        processor.close()
+    with state.db.read() as s:
+        cases = [get_case(s, case_id) or {"case_id": case_id} for case_id in new]
+    parts = [{"case_id": c["case_id"], "name": c.get("name"), "status": c.get("status"),
+              "doc_type": c.get("doc_type"), "pages": (c.get("split_from") or {}).get("pages"),
+              "review_reasons": c.get("review_reasons", [])} for c in cases]
+    if args.json:
+        print(json.dumps({"case_id": record["case_id"], "split": pages, "parts": parts},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(f"{record['case_id']}: tách thành {len(parts)} giấy / split into {len(parts)} "
+              "papers")
+        for part in parts:
+            print(f"  trang {part['pages']}: {part['case_id']} {part['status']} "
+                  f"{part['doc_type'] or ''}".rstrip())
+    return EXIT_OK
+
+
+def cmd_reviewed(args: argparse.Namespace, settings: Settings) -> int:
+    state, record = _load(args, settings)
+    if record is None:
+        return EXIT_USAGE
+    try:
+        actions.mark_reviewed(state, record, actor=settings.actor or "ecopy")
+    except actions.ActionRefused as exc:
+        return _refused(exc)
+    print(json.dumps({"case_id": record["case_id"], "status": str(DocStatus.READY)})
+          if args.json else f"{record['case_id']}: {DocStatus.READY}")
     return EXIT_OK
 
 

@@ -405,14 +405,15 @@ async def dossier_open(request: Request) -> Response:
 
 
 @router.get("/dossiers/{dossier_id}", response_class=HTMLResponse)
-def dossier_page(request: Request, dossier_id: str) -> Response:
+def dossier_page(request: Request, dossier_id: str, split: int = 0) -> Response:
     account, _session = require(request, *READERS)
     dossier = _dossier_or_404(request, account, dossier_id)
-    return _dossier_page(request, account, dossier)
+    notice = t(request, "review.split_done", count=split) if 1 < split < 1000 else ""
+    return _dossier_page(request, account, dossier, notice=notice)
 
 
 def _dossier_page(request: Request, account: Account, dossier: Dossier, *,
-                  results: list[dict] | None = None, error: str = "",
+                  results: list[dict] | None = None, error: str = "", notice: str = "",
                   status: int = 200) -> Response:
     settings: Settings = request.app.state.settings
     lang = lang_of(request)
@@ -421,7 +422,7 @@ def _dossier_page(request: Request, account: Account, dossier: Dossier, *,
     return render(request, "dossier.html", {
         "dossier": dossier, "documents": documents, "results": results or [],
         "opened": local_time(dossier.opened_at),
-        "error": error, "may_write": account.role in WRITERS,
+        "error": error, "notice": notice, "may_write": account.role in WRITERS,
         "max_bytes": settings.limits.max_bytes, "max_files": settings.web_max_upload_files,
         "limit_text": settings.limits.describe_bytes(),
         "too_large": message(Reason.FILE_TOO_LARGE, lang,

@@ -12,10 +12,12 @@ them (the CSP forbids inline styles, not styles set from script).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ecopy import actions
 from ecopy.accounts import Account
@@ -113,6 +115,17 @@ i18n.register({
     "review.foreign.exempt": ("Có — miễn hợp pháp hóa: {kind}", "Yes — exempt: {kind}"),
     "review.foreign.save": ("Ghi nhận", "Record"),
     "review.foreign.saved": ("Đã ghi nhận.", "Recorded."),
+    "review.split": ("Tách tệp thành từng giấy", "Split the file into papers"),
+    "review.split_hint": ("Tệp có nhiều giấy tờ; mỗi bản chính được cấp một số chứng thực riêng. "
+                          "Ghi các trang của từng giấy, cách nhau bởi dấu chấm phẩy (ví dụ "
+                          "1; 2-3). Nếu đây thật là một giấy, bấm “Đã kiểm tra”.",
+                          "The file holds several papers; each original gets its own number. "
+                          "Write the pages of each paper, separated by semicolons (e.g. "
+                          "1; 2-3). If it really is one paper, press “Checked”."),
+    "review.split_pages": ("Trang của từng giấy", "Pages of each paper"),
+    "review.split_do": ("Tách", "Split"),
+    "review.split_done": ("Đã tách thành {count} giấy tờ; máy đang đọc từng giấy.",
+                          "Split into {count} papers; each is being read."),
     "review.save": ("Lưu sửa đổi", "Save corrections"),
     "review.saved": ("Đã lưu sửa đổi.", "Corrections saved."),
     "review.nothing": ("Không có gì thay đổi.", "Nothing changed."),
@@ -270,6 +283,13 @@ def _context(request: Request, account: Account, record: dict, *, values: dict |
             "add_name": (values or {}).get("__add_name__", ""),
             "add_value": (values or {}).get("__add_value__", ""),
             "type_error": (errors or {}).get("__doc_type__", ""),
+            "can_split": _may_edit(account, record)
+            and record.get("status") == DocStatus.NEEDS_REVIEW
+            and int(record.get("pages") or 0) > 1,
+            "split": (values or {}).get("__split__")
+            or (actions.proposed_split(request.app.state.work, record)
+                if "mixed_documents" in (record.get("review_reasons") or []) else ""),
+            "split_error": (errors or {}).get("__split__", ""),
             "foreign": ((record.get("foreign") or {}).get("state")) or "none",
             "foreign_choices": _foreign_choices(request),
             "notice": notice, "alert": alert}
@@ -380,6 +400,41 @@ async def save_foreign(request: Request, case_id: str) -> Response:
                                               status=status_text(request, record["status"]))),
             status=409)
     return RedirectResponse(f"/documents/{case_id}/review?done=foreign", 303)
+
+
+@router.post("/documents/{case_id}/split")
+async def split_document(request: Request, case_id: str) -> Response:
+    """One file, several papers (issue 16 point 3): each part becomes a case of the dossier,
+    read as an upload is; the file's own case ends `split_into_papers`, the file kept."""
+    account, session = require(request, *EDITORS)
+    form = await check_csrf(request, session)
+    record = visible_record(request, account, case_id)
+    pages = str(form.get("pages") or "")[:200]
+    try:
+        new = await run_in_threadpool(
+            actions.split_document, request.app.state.settings, request.app.state.work,
+            record, actor=account.username, parts=pages)
+    except actions.ActionRefused:
+        return render(request, "review.html", _context(
+            request, account, record, alert=t(request, "review.not_waiting",
+                                              status=status_text(request, record["status"]))),
+            status=409)
+    except ValueError as exc:
+        return render(request, "review.html", _context(
+            request, account, record, values={"__split__": pages},
+            errors={"__split__": str(exc)}), status=400)
+    dossier = await run_in_threadpool(_dossier_of, request, record)
+    if dossier is not None and new:
+        await run_in_threadpool(request.app.state.processor.submit, dossier, new,
+                                account.username)
+    return RedirectResponse(f"/dossiers/{record['dossier_id']}?split={len(new)}", 303)
+
+
+def _dossier_of(request: Request, record: dict) -> Any:
+    from storage.db.dossiers import dossier_by_id
+
+    with request.app.state.work.db.read() as s:
+        return dossier_by_id(s, record["dossier_id"])
 
 
 @router.post("/documents/{case_id}/reviewed")
