@@ -44,6 +44,21 @@ EVIDENCE_PREFIXES: tuple[str, ...] = (
     "agencies/",  # which former communes a commune took over
     "storage/",  # the store's own lock policy (LOCK_POLICY_KEY)
 )
+# Records the law keeps for good (Decree 23/2015 Art 13: the certification book is kept
+# permanently; the audit log proves it): on S3 each object under these prefixes is also put
+# under legal hold, which has no end date and outlives any retention period, on top of the
+# evidence retention (storage.backends.s3). Only an account allowed s3:PutObjectLegalHold
+# can lift it, and docs/storage.md says ecopy's own accounts must not be.
+PERMANENT_PREFIXES: tuple[str, ...] = (
+    "register/", "register-notes/", "refusals/", "violations/", "cancellations/", "audit/",
+    "audit-archive/",
+)
+
+
+def is_permanent(key: str) -> bool:
+    return key.startswith(PERMANENT_PREFIXES)
+
+
 # Working state of stores made before the database (dossiers/, accounts/, complaints/,
 # copies/, batches/, outbox/, web/): read once by `ecopy db import` and kept as written.
 

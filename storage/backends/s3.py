@@ -49,7 +49,13 @@ from minio.versioningconfig import VersioningConfig
 from urllib3.util import Retry, Timeout
 
 from storage.backends import check_key
-from storage.backends.keyspace import LOCK_POLICY_KEY, ObjectLocked, check_deletable, is_deletable
+from storage.backends.keyspace import (
+    LOCK_POLICY_KEY,
+    ObjectLocked,
+    check_deletable,
+    is_deletable,
+    is_permanent,
+)
 
 DEFAULT_PART_SIZE = 16 * 1024 * 1024  # multipart part size; S3 allows 5 MiB .. 5 GiB
 _CHUNK = 1 << 20  # download chunk
@@ -187,13 +193,21 @@ class S3Store:
         mode, days = lock
         return Retention(mode, datetime.now(UTC) + timedelta(days=days))
 
+    def _legal_hold(self, key: str) -> bool:
+        """Register and audit records are kept for good: legal hold, no end date (keyspace
+        PERMANENT_PREFIXES), wherever evidence is locked at all."""
+        return is_permanent(key) and self._retention(key) is not None
+
     def _lock_headers(self, key: str) -> dict[str, str]:
         retention = self._retention(key)
         if retention is None:
             return {}
-        return {"x-amz-object-lock-mode": retention.mode,
-                "x-amz-object-lock-retain-until-date":
-                    str(to_iso8601utc(retention.retain_until_date))}
+        headers = {"x-amz-object-lock-mode": retention.mode,
+                   "x-amz-object-lock-retain-until-date":
+                       str(to_iso8601utc(retention.retain_until_date))}
+        if is_permanent(key):
+            headers["x-amz-object-lock-legal-hold"] = "ON"
+        return headers
 
     @contextlib.contextmanager
     def _translate(self, action: str) -> Iterator[None]:
@@ -219,7 +233,8 @@ class S3Store:
         with self._translate(f"put {key}"):
             self._client.put_object(self.bucket, name, io.BytesIO(data), len(data),
                                     part_size=self.part_size, num_parallel_uploads=1,
-                                    retention=self._retention(key))
+                                    retention=self._retention(key),
+                                    legal_hold=self._legal_hold(key))
 
     def put_file(self, key: str, path: Path) -> None:
         name = self._name(key)
@@ -229,7 +244,8 @@ class S3Store:
                 with open(path, "rb") as fh:
                     self._client.put_object(self.bucket, name, fh, size,
                                             part_size=self.part_size, num_parallel_uploads=1,
-                                            retention=self._retention(key))
+                                            retention=self._retention(key),
+                                            legal_hold=self._legal_hold(key))
             else:
                 self._put_multipart(name, Path(path), size, self._lock_headers(key))
 
