@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--certify-as", metavar="NAME", default="",
                     help="certify here, as this configured certifier of the commune (their "
                          "own act, with their key); without it every paper the machine is "
-                         "sure of waits for a certifier (ecopy review approve, or the web)")
+                         "sure of waits for a certifier (ecopy certify CASE, or the web)")
     pr.add_argument("--certify-all", action="store_true",
                     help="with --certify-as: certify even when the machine asks for review "
                          "(dev/demo only)")
@@ -262,9 +262,9 @@ def _waiting_for_certifier(outcomes, lang: str) -> str:
     if lang == "en":
         return (f"{len(ready)} paper(s) wait for a certifier, who compares them with the "
                 f"originals and certifies: ECOPY_ROLE=certifier ECOPY_ACTOR=\"<name>\" ecopy "
-                f"review approve <case> ({refs}), or on the web.")
+                f"certify <case> ({refs}), or on the web.")
     return (f"{len(ready)} giấy tờ chờ người chứng thực đối chiếu với bản chính và ký: "
-            f"ECOPY_ROLE=certifier ECOPY_ACTOR=\"<họ tên>\" ecopy review approve <mã hồ sơ> "
+            f"ECOPY_ROLE=certifier ECOPY_ACTOR=\"<họ tên>\" ecopy certify <mã hồ sơ> "
             f"({refs}), hoặc trên trang web.")
 
 

@@ -120,7 +120,10 @@ def test_process_signs_nothing_without_a_certifiers_act(env, tmp_path: Path) -> 
                        {**cached, "ECOPY_ROLE": "certifier", "ECOPY_ACTOR": "Người Lạ",
                         "ECOPY_CERTIFIERS_FILE": str(_one_certifier(tmp_path))}, timeout=120)
     assert stranger.returncode == 1 and "not a configured certifier" in stranger.stderr
-    approved = run_cli(["review", "approve", doc["case_id"], "--json"],
+    clerk = run_cli(["certify", doc["case_id"]],
+                    {**cached, "ECOPY_ROLE": "clerk", "ECOPY_ACTOR": "Nguyễn Văn Thử"})
+    assert clerk.returncode == 1 and "certifier" in clerk.stderr  # the role, not the name
+    approved = run_cli(["certify", doc["case_id"], "--json"],
                        {**cached, "ECOPY_ROLE": "certifier", "ECOPY_ACTOR": "Nguyễn Văn Thử"},
                        timeout=300)
     assert approved.returncode == 0, approved.stdout + approved.stderr

@@ -3,7 +3,8 @@
     ecopy review list [--cursor C]          the commune's cases waiting for review
     ecopy review show REF                   type, fields (page, confidence), why it waits
     ecopy review correct REF --doc-type T --field full_name="Nguyễn Văn An" ...
-    ecopy review approve REF                certify it now (role certifier)
+    ecopy review approve REF                certify it now (role certifier); also
+                                            `ecopy certify REF`
     ecopy review refuse REF --ground CODE   refuse it on an Art 22 ground (Decree 23/2015),
                                             recorded (role certifier)
     ecopy review foreign REF FINDING        a paper issued abroad: legalised, exempt:KIND or
@@ -39,6 +40,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    _register_certify(subparsers, common)
     rv = subparsers.add_parser("review", help="documents waiting for a clerk")
     verbs = rv.add_subparsers(dest="action", required=True)
     for name, handler, text in (("list", cmd_list, "documents waiting for review"),
@@ -80,6 +82,19 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                                 f"{code} = {vi}" for code, (vi, _en) in REFUSAL_GROUNDS.items()))
             sp.add_argument("--detail", default="", help="what the certifier adds, as told to "
                                                          "the requester")
+
+
+def _register_certify(subparsers: argparse._SubParsersAction,
+                     common: argparse.ArgumentParser) -> None:
+    """`ecopy certify REF`: the certifier's own act on one paper (the same as `review
+    approve`): the acting certifier (ECOPY_ACTOR, role certifier) signs with their key."""
+    sp = subparsers.add_parser("certify", parents=[common],
+                               help="certify one paper now, as the acting certifier")
+    sp.add_argument("ref", help="the case id, or the original's sha256 (or a unique prefix "
+                                "of either), within ECOPY_COMMUNE")
+    sp.add_argument("--store", type=Path, help="store directory (default: S3 or $ECOPY_STORE)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(handler=cmd_approve)
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> tuple[Any, dict | None]:
