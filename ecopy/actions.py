@@ -342,7 +342,7 @@ def settings_for_signer(settings: Settings, full_name: str, title: str) -> Setti
     certifier account approves, as the Chairman or a Vice-Chairman by their title (or the
     configured one); any other title is refused as it would be at start-up.
     """
-    from ecopy.settings import certifiers
+    from ecopy.settings import certifiers, with_certifier_key
     from pipeline.casework.certifiers import CertifierEntry, find_certifier
     from pipeline.certify import VN_TZ
 
@@ -367,11 +367,13 @@ def settings_for_signer(settings: Settings, full_name: str, title: str) -> Setti
         raise NotAllowed(f"{entry.name}: căn cứ ký ({entry.decision}) không còn hiệu lực hôm "
                          f"nay ({entry.valid_from or '…'} – {entry.valid_until or '…'}). / "
                          f"the basis to certify ({entry.decision}) does not hold today.")
-    return replace(settings, certifier_name=entry.name, certifier_title=entry.position,
-                   certifier_basis=entry.basis, certifier_decision=entry.decision,
-                   certifier_decision_date=entry.decision_date,
-                   certifier_specimen=entry.specimen_notice,
-                   certifier_certificate_sha256=entry.certificate_sha256)
+    return with_certifier_key(
+        replace(settings, certifier_name=entry.name, certifier_title=entry.position,
+                certifier_basis=entry.basis, certifier_decision=entry.decision,
+                certifier_decision_date=entry.decision_date,
+                certifier_specimen=entry.specimen_notice,
+                certifier_certificate_sha256=entry.certificate_sha256),
+        entry.key)
 
 
 def _claim_approval(state: State, record: dict, actor: str,

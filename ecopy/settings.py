@@ -214,6 +214,16 @@ def _convert(raw: object, annotation: str) -> object:
     return str(raw)
 
 
+def with_certifier_key(settings: Settings, pairs: tuple[tuple[str, str], ...]) -> Settings:
+    """The settings with one certifier's own key (CertifierEntry.key) in place of the
+    deployment's ECOPY_CERTIFIER_P12* / _PKCS11* ones."""
+    if not pairs:
+        return settings
+    types = {f.name: str(f.type) for f in fields(Settings)}
+    return replace(settings, **{f"certifier_{k}": _convert(v, types[f"certifier_{k}"])
+                                for k, v in pairs})
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     values: dict[str, object] = {}

@@ -435,3 +435,59 @@ def test_the_signing_certificate_must_be_the_certifiers(pki, p12_files, env, tmp
                                                "ECOPY_CERTIFIER_CERTIFICATE_SHA256": pin}), state)
     assert ctx.certifier.full_name == "Trần Thị Bích"
     assert ctx.certifier.form[-1] == "PHÓ CHỦ TỊCH" and not ctx.test_mode
+
+
+def test_each_certifier_signs_with_their_own_key(pki, p12_files, env, tmp_path) -> None:
+    """Several certifiers of one commune, each bound to their own key ([certifier.key] in the
+    certifiers file): the one who acts signs with theirs; one without a key of their own
+    cannot sign with the deployment's, which is someone else's (issue 16 point 1)."""
+    from ecopy.actions import settings_for_signer
+    from ecopy.keys import build_certify_context
+    from ecopy.settings import SettingsProblem, load_settings
+    from storage.backends import LocalStore
+    from tests.conftest import open_state
+
+    chairman_p12 = _p12(pki, tmp_path / "chairman.p12",
+                        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                        "Lê Văn Hai")
+    people = tmp_path / "certifiers.toml"
+    people.write_text(f"""
+[[certifier]]
+name = "Trần Thị Bích"
+position = "Phó Chủ tịch Ủy ban nhân dân xã"
+basis = "vice_chairman"
+decision = "15/QĐ-UBND"
+decision_date = "2026-01-05"
+specimen_notice = "20/TB-UBND"
+
+[[certifier]]
+name = "Lê Văn Hai"
+position = "Chủ tịch Ủy ban nhân dân xã"
+basis = "chairman"
+specimen_notice = "21/TB-UBND"
+[certifier.key]
+p12 = "{chairman_p12}"
+p12_password_file = "{p12_files['password_file']}"
+
+[[certifier]]
+name = "Đỗ Văn Ba"
+position = "Công chức Tư pháp - Hộ tịch"
+basis = "assigned"
+decision = "16/QĐ-UBND"
+decision_date = "2026-01-05"
+specimen_notice = "22/TB-UBND"
+""", encoding="utf-8")
+    settings = load_settings({**_real_key_env(env, pki, p12_files),
+                              "ECOPY_VERIFY_BASE_URL": "https://chungthuc.example.gov.vn/verify",
+                              "ECOPY_CERTIFIERS_FILE": str(people)})
+    state = open_state(LocalStore(tmp_path / "store"))
+    for name, form in (("Lê Văn Hai", "CHỦ TỊCH ỦY BAN"), ("Trần Thị Bích", "PHÓ CHỦ TỊCH")):
+        ctx = build_certify_context(settings_for_signer(settings, name, ""), state)
+        assert ctx.certifier.full_name == name and ctx.certifier.form[-1].startswith(form)
+    with pytest.raises(SettingsProblem, match="Đỗ Văn Ba"):  # Bích's key is not his
+        build_certify_context(settings_for_signer(settings, "Đỗ Văn Ba", ""), state)
+    people.write_text(people.read_text(encoding="utf-8").replace(
+        "[certifier.key]", "[certifier.key]\nlabel = \"x\""), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\[certifier\.key\]"):
+        load_settings({**_real_key_env(env, pki, p12_files),
+                       "ECOPY_CERTIFIERS_FILE": str(people)})

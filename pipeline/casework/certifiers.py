@@ -35,6 +35,13 @@ BASES = {
 _NEEDS_DECISION = {"vice_chairman", "authorised", "assigned"}
 
 
+# what a [certifier.key] table may say: the certifier_* key settings of ecopy.settings,
+# without their prefix (the deployment's ECOPY_KEY_SOURCE says which kind of key it is)
+KEY_SETTINGS = frozenset({
+    "p12", "p12_password_env", "p12_password_file", "pkcs11_module", "pkcs11_token",
+    "pkcs11_key_label", "pkcs11_pin_env", "pkcs11_pin_file"})
+
+
 class CertifierError(ValueError):
     """A certifier configured in a way the law does not allow (refused at start-up)."""
 
@@ -51,6 +58,9 @@ class CertifierEntry:
     valid_until: str = ""
     specimen_notice: str = ""  # the specimen-signature notification to the Justice Department
     certificate_sha256: str = ""  # the signing certificate it is bound to (hex), if pinned
+    # the certifier's own key, as (setting, value) pairs from the entry's [certifier.key]
+    # table (KEY_SETTINGS): with several certifiers each signs with their own key
+    key: tuple[tuple[str, str], ...] = ()
 
     def problems(self, *, real_keys: bool) -> list[str]:
         """What keeps this person from certifying, whatever the day."""
@@ -137,7 +147,12 @@ def load_certifiers(path: Path, *, commune: str) -> tuple[CertifierEntry, ...]:
         if unknown:
             raise CertifierError(f"{path}: certifier {i}: unknown keys "
                                  f"{', '.join(sorted(unknown))}")
-        entry = CertifierEntry(**{k: str(v) for k, v in table.items()})
+        key = table.pop("key", {})
+        if not isinstance(key, dict) or set(key) - KEY_SETTINGS:
+            raise CertifierError(f"{path}: certifier {i}: [certifier.key] may only hold "
+                                 f"{', '.join(sorted(KEY_SETTINGS))}")
+        entry = CertifierEntry(**{k: str(v) for k, v in table.items()},
+                               key=tuple(sorted((k, str(v)) for k, v in key.items())))
         if not entry.commune:
             entry = CertifierEntry(**{**entry.__dict__, "commune": commune})
         out.append(entry)
