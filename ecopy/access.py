@@ -314,7 +314,7 @@ def verify_days(db: Database, store: ObjectStore) -> list[dict[str, Any]]:
 def report(db: Database, person_id: str, *, since: datetime | None = None,
            ) -> list[dict[str, Any]]:
     """The reads of one person's data, newest first, as the citizen's report shows them."""
-    from pipeline import adminunits
+    from pipeline.vn import adminunits
 
     flush_pending(db)  # this process's latest reads are part of the answer
     with db.read() as s:

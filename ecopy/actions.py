@@ -28,7 +28,7 @@ from uuid import uuid4
 
 from ecopy.settings import Settings
 from pipeline.types import FIELD_NAMES, DocStatus, DocumentOutcome
-from pipeline.vntext import fold as vn_fold
+from pipeline.vn.text import fold as vn_fold
 from storage.state import State
 
 # Decree 280/2025 Art 5: the person who certifies is the commune's Chairman or one
@@ -100,7 +100,7 @@ def waiting_since(record: dict) -> str:
 
 
 def stage_options(record: dict, settings: Settings, actor: str) -> Any:
-    from pipeline.stages import StageOptions
+    from pipeline.flow import StageOptions
 
     return StageOptions(person_id=record.get("person_id", ""), lang=settings.ocr_lang,
                         limits=settings.limits, lang_messages=settings.lang, actor=actor)
@@ -117,8 +117,8 @@ def _check_waiting(record: dict) -> None:
 def parse_fields(values: Mapping[str, str]) -> dict[str, str]:
     """Validated field values: dates to ISO 8601 (any form parse_date reads), IDs checked,
     sex M/F, text NFC without control characters."""
-    from pipeline.dates import parse_date
-    from pipeline.idnumber import parse_personal_id
+    from pipeline.vn.dates import parse_date
+    from pipeline.vn.idnumber import parse_personal_id
 
     out = {}
     for name, raw in values.items():
@@ -152,7 +152,7 @@ def correct_document(state: State, record: dict, *, actor: str, doc_type: str | 
     """Keep the correction as made (who, when, what the machine said) and merge it into the
     case, which keeps its status. Returns the merged corrections."""
     from pipeline.casework.status import save_status
-    from pipeline.classify import DOCUMENT_NAMES
+    from pipeline.steps.classify import DOCUMENT_NAMES
     from storage.db.cases import Conflict, add_correction
     from storage.evidence.audit import append_event
 
@@ -261,9 +261,9 @@ def mark_reviewed(state: State, record: dict, *, actor: str) -> dict:
 def proposed_split(state: State, record: dict) -> str:
     """The split the machine proposes for a case ("1; 2-3"), from its stored OCR; "" for a
     one-page file."""
-    from pipeline.classify import papers_in
-    from pipeline.split import parts_text, proposed_parts
-    from pipeline.stages import load_ocr
+    from pipeline.flow import load_ocr
+    from pipeline.steps.classify import papers_in
+    from pipeline.steps.split import parts_text, proposed_parts
 
     pages = load_ocr(state.store, record["sha256"]) or []
     if len(pages) < 2:
@@ -280,9 +280,9 @@ def split_document(settings: Settings, state: State, record: dict, *, actor: str
     audit log links the file to its parts. Returns the new case ids, still to be processed
     (ecopy.web.processing.Processor.submit). ValueError for a split that does not cover every
     page once, in order."""
+    from pipeline.flow import Accepted, fetch_original, intake, reject
     from pipeline.reasons import Reason
-    from pipeline.split import parse_parts, parts_text, write_parts
-    from pipeline.stages import Accepted, fetch_original, intake, reject
+    from pipeline.steps.split import parse_parts, parts_text, write_parts
     from storage.db.cases import Conflict, note
     from storage.db.dossiers import dossier_by_id
     from storage.evidence.audit import append_event
@@ -344,7 +344,7 @@ def settings_for_signer(settings: Settings, full_name: str, title: str) -> Setti
     """
     from ecopy.settings import certifiers, with_certifier_key
     from pipeline.casework.certifiers import CertifierEntry, find_certifier
-    from pipeline.certify import VN_TZ
+    from pipeline.steps.certify import VN_TZ
 
     full_name, title = full_name.strip(), title.strip()
     if not full_name:
@@ -475,7 +475,7 @@ def _certify_claimed(settings: Settings, state: State, record: dict, claimed: di
                      give_back: bool = True) -> DocumentOutcome:
     from ecopy.keys import build_certify_context
     from pipeline.casework.status import save_status
-    from pipeline.stages import certify_stored
+    from pipeline.flow import certify_stored
     from storage.db.cases import Conflict
 
     settings = replace(settings, actor=actor)
@@ -505,8 +505,8 @@ def refuse_document(settings: Settings, state: State, record: dict, *, actor: st
     certifier refuses (Art 22 names the person who certifies), as only a certifier approves.
     Returns the outcome and the store key of the violation record a forged paper gets ("" for
     any other ground)."""
+    from pipeline.flow import reject
     from pipeline.reasons import REFUSAL_GROUNDS, Reason, ground_text
-    from pipeline.stages import reject
     from storage.db.cases import Conflict
 
     if role not in APPROVERS:
@@ -538,7 +538,7 @@ def _violation_record(state: State, record: dict, *, agency_code: str, actor: st
                       detail: str) -> str:
     """A forged paper (Circular 01/2020 Art 11): the violation record, kept as evidence with
     the refusal, and its audit event. The key of the record."""
-    from pipeline.certify import VN_TZ
+    from pipeline.steps.certify import VN_TZ
     from storage.db.dossiers import load_dossier
     from storage.evidence.audit import append_event
     from storage.evidence.violations import record_violation

@@ -23,9 +23,9 @@ from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from ecopy import SOFTWARE
 from ecopy.settings import Settings, SettingsProblem, load_settings
 from ecopy.wiring import open_state, s3_store, seal
-from pipeline.idnumber import parse_personal_id
 from pipeline.reasons import REFUSAL_GROUNDS, Reason, message
 from pipeline.types import DocStatus, to_jsonable
+from pipeline.vn.idnumber import parse_personal_id
 from storage.backends import LocalStore
 from storage.db import DatabaseError
 from storage.db.dossiers import Dossier
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.keys import build_certify_context
     from ecopy.progress import RichProgress, render_summary
-    from pipeline.orchestrator import ProcessOptions, process_batch
+    from pipeline.run.orchestrator import ProcessOptions, process_batch
 
     err = Console(stderr=True)
     try:
@@ -323,7 +323,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
-    from pipeline.certify import VN_TZ
+    from pipeline.steps.certify import VN_TZ
     from storage.db.catalogue import copies_of_person
     from storage.db.paging import MAX_PAGE
 

@@ -20,8 +20,8 @@ from ecopy.settings import (
     require_public_verify_url,
     signing_certifier,
 )
-from pipeline.assemble import AssembledCopy
-from pipeline.certify import CertifyContext
+from pipeline.steps.assemble import AssembledCopy
+from pipeline.steps.certify import CertifyContext
 from pipeline.types import Certifier
 from signing.devpki import DevPki, ensure_dev_pki
 from signing.report_text import VerificationReport

@@ -8,7 +8,7 @@ identity per service"):
   same policy documents: the tests enforce the matrix on a real S3 server with it.
 
 The key layout it is written against: storage/evidence/*.py, storage/backends/keyspace.py
-(what is evidence, what may be deleted), storage/outbox.py, pipeline/stages.py and
+(what is evidence, what may be deleted), storage/outbox.py, pipeline/flow.py and
 certify.py, workers/*.py, ecopy/web and ecopy/commands. Only ``storage-init`` (it creates
 the bucket and its object lock) and the one-shot ``minio-users`` hold the root credentials;
 so does a merger migration (`ecopy migrate`), which writes every prefix.

@@ -132,7 +132,8 @@ class Settings:
     portal_ca_file: Path | None = None  # private CA for the portal's TLS certificate
     portal_timeout_s: int = 30  # read timeout per request (connect: at most 10 s)
     # Authoritative registers asked before a citizen is asked for a paper (reuse before
-    # asking): JSON files read by pipeline.connectors.FileSource, ":"-separated in the env
+    # asking): JSON files read by pipeline.casework.once_only.connectors.FileSource,
+    # ":"-separated in the env
     external_sources: tuple[Path, ...] = ()
     # Retention (docs/retention.md): days after which `ecopy retention run` deletes or
     # anonymises each kind of working data, ECOPY_RETENTION_<CATEGORY>_DAYS; never evidence
@@ -189,7 +190,7 @@ _LIMIT_ENV = {
     "ECOPY_MAX_BYTES": "max_bytes", "ECOPY_MAX_PAGES": "max_pages",
     "ECOPY_MAX_IMAGE_PIXELS": "max_image_pixels", "ECOPY_MAX_PAGE_PIXELS": "max_page_pixels",
     "ECOPY_PAGE_TIMEOUT": "page_timeout_s", "ECOPY_DOC_TIMEOUT": "doc_timeout_s",
-    # quality gate thresholds (pipeline/quality.py)
+    # quality gate thresholds (pipeline/steps/quality.py)
     **{f"ECOPY_{name.upper()}": name for name in (
         "refuse_below_dpi", "review_below_dpi", "refuse_sharpness", "review_sharpness",
         "refuse_dark_paper", "review_dark_paper", "refuse_contrast", "review_contrast",

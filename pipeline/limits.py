@@ -20,7 +20,7 @@ class Limits:
     page_timeout_s: int = 180  # render + OSD + OCR of one page
     doc_timeout_s: int = 1800  # one document, all stages
     inspect_timeout_s: int = 60  # parsing one file's structure
-    # quality gate (pipeline/quality.py): below refuse_* the scan is rejected ("scan again"),
+    # quality gate (pipeline/steps/quality.py): below refuse_* the scan is rejected ("scan again"),
     # below review_* the document goes to a clerk
     # Decree 30/2020 Annex I: scans at 200 dpi or more. Refused below it at intake; lowering
     # refuse_below_dpi lets a low scan be read (evaluation, a clerk's look) but it is never

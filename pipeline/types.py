@@ -83,7 +83,7 @@ class OcrPage:
     mean_conf: float
     engine: str
     blank: bool = False
-    quality: tuple[str, ...] = ()  # review reasons from the quality gate (pipeline.quality)
+    quality: tuple[str, ...] = ()  # review reasons from the quality gate (pipeline.steps.quality)
     quality_metrics: dict = field(default_factory=dict)
 
     @property
@@ -129,7 +129,7 @@ class Classification:
     confidence: float
     matched: str = ""  # the title phrase found, if any
     method: str = "rules-v1"  # "model" | "rules-v1" | "clerk"
-    model: str = ""  # model version@digest (pipeline.doctype), recorded in the manifest
+    model: str = ""  # model version@digest (pipeline.doctypes.model), recorded in the manifest
     threshold: float = 0.8
     readable: float = 1.0  # share of Vietnamese syllables in the text (vntext.readable_ratio)
 

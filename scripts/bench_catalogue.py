@@ -81,9 +81,9 @@ quiet_libraries()  # pyHanko's import warning is not part of the figures
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from pipeline import adminunits  # noqa: E402
-from pipeline.performance import Period, compute_figures  # noqa: E402
+from pipeline.casework.figures import Period, compute_figures  # noqa: E402
 from pipeline.types import DocStatus  # noqa: E402
+from pipeline.vn import adminunits  # noqa: E402
 from storage.db import Database, rollups  # noqa: E402
 from storage.db.cases import count_in, counts_by_status, queue  # noqa: E402
 from storage.db.catalogue import copies_of_person, register_period  # noqa: E402
@@ -544,7 +544,7 @@ OLD_SCRIPT = textwrap.dedent(r"""
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
     from ecopy.actions import waiting_documents
-    from pipeline.performance import Period, compute_figures
+    from pipeline.casework.figures import Period, compute_figures
     from pipeline.types import DocStatus
     from storage.dossiers import Dossier, link_document
     from storage.records import dump, record_key

@@ -12,7 +12,7 @@ clean synthetic pages (tests/synthdocs) — is read by three engines in turn, ea
 untimed warm-up on the first page:
 
   ours      quality gate + preprocessing + OCR + orientation when the reading is poor
-            (pipeline.stages.read_pages, one task per page, in a pool of --workers processes
+            (pipeline.flow.read_pages, one task per page, in a pool of --workers processes
             with init_worker), then classify + extract in the main process as pages come back;
   bare      the tesseract CLI, one process per worker, OMP_THREAD_LIMIT=1, -l vie+eng, on the
             same page images (PDF pages rasterised by our rasteriser, before timing): the limit;
@@ -28,7 +28,7 @@ worse than OCRmyPDF's on the ground-truth images. Ratios are against the baselin
 in the same run.
 
 --cer prints CER/WER per ground-truth image for our OCR (one process). --ablation prints CER
-per image for each preprocessing step on its own (pipeline.preprocess), for none and for our
+per image for each preprocessing step on its own (pipeline.steps.preprocess), for none and for our
 default, on the real scans plus two pages made from 4_1 (turned 3°; faded ink under a shadow);
 with --synthetic N it also compares none vs the default on N good scans of a labelled set by
 mean confidence and by the share of label values found in the text.
@@ -57,15 +57,15 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed packages
 
-from pipeline.classify import classify  # noqa: E402
-from pipeline.extract import extract  # noqa: E402
-from pipeline.intake import inspect, sniff  # noqa: E402
+from pipeline.flow import StageOptions, read_pages  # noqa: E402
 from pipeline.limits import Limits  # noqa: E402
-from pipeline.ocr import DEFAULT_LANG, DEFAULT_STEPS, ocr_page  # noqa: E402
-from pipeline.pagework import TaskFailure, init_worker  # noqa: E402
-from pipeline.preprocess import STEPS, rotate, to_grey  # noqa: E402
-from pipeline.rasterize import rasterize_page  # noqa: E402
-from pipeline.stages import StageOptions, read_pages  # noqa: E402
+from pipeline.run.pagework import TaskFailure, init_worker  # noqa: E402
+from pipeline.steps.classify import classify  # noqa: E402
+from pipeline.steps.extract import extract  # noqa: E402
+from pipeline.steps.intake import inspect, sniff  # noqa: E402
+from pipeline.steps.ocr import DEFAULT_LANG, DEFAULT_STEPS, ocr_page  # noqa: E402
+from pipeline.steps.preprocess import STEPS, rotate, to_grey  # noqa: E402
+from pipeline.steps.rasterize import rasterize_page  # noqa: E402
 from pipeline.textmetrics import error_rates, normalise  # noqa: E402
 from tests.synthdocs import generate, read_labels  # noqa: E402
 

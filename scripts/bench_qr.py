@@ -1,8 +1,8 @@
 """Benchmark: how often a copy's QR code decodes from a rendering of its page (issue 16 point 8).
 
-Draws the QR of ``--copies`` random copy payloads (the issue QR of pipeline.issueqr: a
+Draws the QR of ``--copies`` random copy payloads (the issue QR of pipeline.steps.issueqr: a
 verify address, a 32-hex copy id, the person's ID, the time) exactly as the assembler draws
-it (pipeline.assemble._draw_qr, with the 4-module quiet zone), at a random offset on a page,
+it (pipeline.steps.assemble._draw_qr, with the 4-module quiet zone), at a random offset on a page,
 renders each with poppler at several resolutions and decodes it with OpenCV's two QR
 detectors, as tests/test_copy_layout.py does. The same payloads are drawn with 0.5 mm
 modules, the earlier size, as the baseline of this run.
@@ -27,7 +27,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import assemble
+from pipeline.steps import assemble
 
 
 def payload(rng: random.Random) -> str:

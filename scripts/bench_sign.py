@@ -33,7 +33,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.assemble import AssembledCopy, build_ecopy  # noqa: E402
+from pipeline.steps.assemble import AssembledCopy, build_ecopy  # noqa: E402
 from pipeline.types import Certification, Certifier, OcrPage, PageScan  # noqa: E402
 from signing.devpki import DevPki, ensure_dev_pki  # noqa: E402
 from signing.keys import DevKeySource  # noqa: E402
@@ -65,7 +65,7 @@ def build_unsigned(pages: int, out: Path) -> AssembledCopy:
 
 def certify_one(store: LocalStore, copy: AssembledCopy, workdir: Path,
                 sign: Callable[[Path, Path], None]) -> None:
-    """Register allocation → two signatures → filing, as pipeline.certify does it."""
+    """Register allocation → two signatures → filing, as pipeline.steps.certify does it."""
     copy_id = uuid.uuid4().hex
     now = datetime.now(VN_TZ)
 

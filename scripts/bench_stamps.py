@@ -2,9 +2,9 @@
 
 The page OCR's text rule was measured on the remembered tesseract output of the corpus and the
 samples (none of their 3,299 lines matches). This measures the image path,
-pipeline.stamps.stamp_words, which looks for boxed red regions and reads them on their own:
+pipeline.steps.stamps.stamp_words, which looks for boxed red regions and reads them on their own:
 
-- false positives: good papers whose stamp words alone make pipeline.classify.refusal_mark
+- false positives: good papers whose stamp words alone make pipeline.steps.classify.refusal_mark
   refuse them. The papers are the bundled samples, every colour image of the corpus (real
   scans: their red seals and marks are what a false alarm comes from), and ``--per-type``
   synthetic papers of each document type with their red seals (tests/synthdocs.py, condition
@@ -31,8 +31,8 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed packages
 
-from pipeline.classify import refusal_mark  # noqa: E402
-from pipeline.stamps import stamp_regions, stamp_words  # noqa: E402
+from pipeline.steps.classify import refusal_mark  # noqa: E402
+from pipeline.steps.stamps import stamp_regions, stamp_words  # noqa: E402
 from pipeline.types import OcrPage  # noqa: E402
 from tests.synthdocs import DOC_TYPES, make_document  # noqa: E402
 

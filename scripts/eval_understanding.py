@@ -2,7 +2,7 @@
 """Measure document understanding on the labelled synthetic set (tests/synthdocs.py).
 
 Runs OUR pipeline on every document exactly as a run does (sniff, then inspect + rasterise +
-OCR with `pipeline.stages.read_pages` in a pool of single-threaded tesseract processes, then
+OCR with `pipeline.flow.read_pages` in a pool of single-threaded tesseract processes, then
 `check_refusal`, `classify`, `extract`, `review_reasons`) and prints, each next to the goal of
 the understanding issue:
 
@@ -41,13 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed packages
 
-from pipeline.classify import classify  # noqa: E402
-from pipeline.extract import extract  # noqa: E402
-from pipeline.intake import sniff  # noqa: E402
-from pipeline.ocr import DEFAULT_STEPS, READING_VERSION  # noqa: E402
-from pipeline.pagework import TaskFailure, init_worker  # noqa: E402
-from pipeline.reasons import Rejected  # noqa: E402
-from pipeline.stages import (  # noqa: E402
+from pipeline.flow import (  # noqa: E402
     REVIEW_CONF,
     StageOptions,
     card_qr_in_images,
@@ -55,7 +49,13 @@ from pipeline.stages import (  # noqa: E402
     ocr_pages_from_json,
     read_pages,
 )
-from pipeline.stages import review_reasons as review_reasons_of  # noqa: E402
+from pipeline.flow import review_reasons as review_reasons_of  # noqa: E402
+from pipeline.reasons import Rejected  # noqa: E402
+from pipeline.run.pagework import TaskFailure, init_worker  # noqa: E402
+from pipeline.steps.classify import classify  # noqa: E402
+from pipeline.steps.extract import extract  # noqa: E402
+from pipeline.steps.intake import sniff  # noqa: E402
+from pipeline.steps.ocr import DEFAULT_STEPS, READING_VERSION  # noqa: E402
 from pipeline.types import OcrPage, to_jsonable  # noqa: E402
 from tests.synthdocs import DOC_TYPES, generate, read_labels  # noqa: E402
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from eval_understanding import OcrCache, run_pipeline  # noqa: E402
 
-from pipeline.doctype import BASE_CORPUS, Example, train, write_corpus  # noqa: E402
-from pipeline.stages import ocr_pages_from_json  # noqa: E402
+from pipeline.doctypes.model import BASE_CORPUS, Example, train, write_corpus  # noqa: E402
+from pipeline.flow import ocr_pages_from_json  # noqa: E402
 from tests.synthdocs import generate, read_labels  # noqa: E402
 
 TRAIN_SEED = 7

@@ -2,7 +2,7 @@
 
 ``store`` holds the evidence (write-once objects), ``db`` the working state (a transactional
 database), and ``deadlines`` is how a dossier's legal due time and working hours are counted
-(pipeline.procedures provides it: storage never imports the pipeline). The shell builds one
+(pipeline.casework.procedures provides it: storage never imports the pipeline). The shell builds one
 State per process and passes it to every step.
 """
 

@@ -92,7 +92,7 @@ def sealed(store):
     return SealedStore(store, Keyring(FileKek.from_file(_SESSION_KEK["file"])))
 
 
-# the scan's placement on an e-copy's page (pipeline.assemble._underlay_image), upright scans:
+# the scan's placement on an e-copy's page (pipeline.steps.assemble._underlay_image), upright scans:
 # shifted by dx, then scaled to its size in points
 PLACED = re.compile(rb"q 1 0 0 1 ([\d.]+) 0 cm ([\d.]+) [-\d.]+ [-\d.]+ ([\d.]+) "
                     rb"[-\d.]+ [-\d.]+ cm /(\S+) Do Q")

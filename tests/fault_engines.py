@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipeline.ocr import is_blank, ocr_page
+from pipeline.steps.ocr import is_blank, ocr_page
 from pipeline.types import OcrPage, PageScan
 
 
@@ -48,7 +48,7 @@ def cached(scan: PageScan, **kw: object) -> OcrPage:
     folder = os.environ.get("ECOPY_TEST_OCR_CACHE", "")
     if not folder:
         return ocr_page(scan, **kw)  # type: ignore[arg-type]
-    from pipeline.stages import ocr_pages_from_json
+    from pipeline.flow import ocr_pages_from_json
     from storage.evidence import to_jsonable
 
     digest = hashlib.sha256(Path(scan.image_path).read_bytes())

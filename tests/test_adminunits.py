@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import adminunits
-from pipeline.adminunits import Era, MatchQuality, _spelling_key
-from pipeline.idnumber import OLD_PROVINCE_CODES
+from pipeline.vn import adminunits
+from pipeline.vn.adminunits import Era, MatchQuality, _spelling_key
+from pipeline.vn.idnumber import OLD_PROVINCE_CODES
 from tests.conftest import CORPUS as CORPUS_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,7 +208,7 @@ def test_build_script_reproduces_shipped_file(tmp_path):
 
 
 def test_manifest_places_name_todays_units_of_old_addresses() -> None:
-    from pipeline.adminunits import data_version, units_of_fields
+    from pipeline.vn.adminunits import data_version, units_of_fields
 
     places = units_of_fields({
         "place_of_origin": "Thôn Đoài, xã Hòa Phong, huyện Hòa Vang, thành phố Đà Nẵng",

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 from reportlab.graphics.barcode import qrencoder
 
-from pipeline.assemble import AssembledCopy, build_ecopy
 from pipeline.casework.certifiers import CertifierEntry
+from pipeline.steps.assemble import AssembledCopy, build_ecopy
 from pipeline.types import (
     Certification,
     Certifier,

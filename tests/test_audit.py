@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ecopy.keys import build_certify_context
 from ecopy.settings import Settings
-from pipeline.orchestrator import ProcessOptions, process_batch
 from pipeline.reasons import REFUSAL_GROUNDS
+from pipeline.run.orchestrator import ProcessOptions, process_batch
 from pipeline.types import DocStatus
 from storage.backends import LocalStore
 from storage.evidence.audit import (

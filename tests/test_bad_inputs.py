@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.intake import check_size, inspect, sniff
 from pipeline.limits import Limits
 from pipeline.reasons import Reason, Rejected
+from pipeline.steps.intake import check_size, inspect, sniff
 from storage.backends import LocalStore
 from storage.db.cases import get_case
 from tests.conftest import CERTIFY_AS, PERSON, open_state, run_cli

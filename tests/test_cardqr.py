@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 from reportlab.graphics.barcode import qrencoder
 
-from pipeline.cardqr import CardQr, decode_card_qr, parse_card_payload, read_qr_codes
-from pipeline.extract import extract
-from pipeline.intake import sha256_file
-from pipeline.stages import StageOptions, conflicts, read_card_qr
+from pipeline.flow import StageOptions, conflicts, read_card_qr
+from pipeline.steps.extract import extract
+from pipeline.steps.intake import sha256_file
 from pipeline.types import OcrPage, OcrWord
+from pipeline.vn.cardqr import CardQr, decode_card_qr, parse_card_payload, read_qr_codes
 from storage.backends import LocalStore
 from storage.evidence.originals import store_original
 from tests.synthdocs import make_document

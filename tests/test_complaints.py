@@ -331,7 +331,7 @@ def test_concurrent_staff_close_once(state: State) -> None:
 
 
 def test_working_day_limits_skip_tet_with_the_shells_calendar() -> None:
-    from pipeline.procedures import calendar
+    from pipeline.casework.procedures import calendar
 
     feedback = cs.TIME_LIMITS["feedback"].accept  # 5 working days
     filed = "2026-02-13T03:00:00+00:00"  # Friday before Tết Bính Ngọ (16-20 Feb 2026 off)

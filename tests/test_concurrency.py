@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pipeline.orchestrator import BatchRunner, ProcessOptions
+from pipeline.run.orchestrator import BatchRunner, ProcessOptions
 from storage.backends import LocalStore
 from storage.db.cases import get_case, history
 from storage.db.dossiers import open_dossier

@@ -23,7 +23,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from pipeline.issueqr import parse_issue_qr
+from pipeline.steps.issueqr import parse_issue_qr
 from signing.sign import AGENCY_FIELD
 from tests.conftest import (
     CACHED_OCR,

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pipeline.dates import (
+from pipeline.vn.dates import (
     find_dates,
     make_date,
     parse_date,

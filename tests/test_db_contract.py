@@ -17,9 +17,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, func, literal_column, select
 
+from pipeline.casework.figures import Period, compute_figures
+from pipeline.casework.procedures import VN_TZ
 from pipeline.casework.status import claim, save_status
-from pipeline.performance import Period, compute_figures
-from pipeline.procedures import VN_TZ
 from storage import outbox
 from storage.backends import LocalStore
 from storage.db import Database

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.casework import complaints as cs
-from pipeline.performance import Period, compute_figures
+from pipeline.casework.figures import Period, compute_figures
 from storage import outbox
 from storage.backends import LocalStore
 from storage.db.cases import queue
@@ -31,7 +31,7 @@ import json, sys
 from pathlib import Path
 from ecopy import accounts
 from ecopy.actions import waiting_documents
-from pipeline.performance import Period, compute_figures
+from pipeline.casework.figures import Period, compute_figures
 from storage.cancellations import cancel_copy, list_cancellations
 from storage.complaints import file_complaint, list_complaints
 from storage.dossiers import link_document, list_dossiers, open_dossier

@@ -23,7 +23,7 @@ from tests.conftest import CERTIFY_AS, PERSON, ROOT, SAMPLES, export_copy, open_
 # about to be marked filed (the transaction with the catalogue row and the portal event)
 KILLED = """
 import os, sys
-import pipeline.stages as stages
+import pipeline.flow as stages
 stages.save_filed = lambda *args, **kw: os._exit(9)
 from ecopy.cli import main
 sys.exit(main(sys.argv[1:]))

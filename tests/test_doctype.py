@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from pipeline.casework.status import claim, save_status
-from pipeline.classify import classify
-from pipeline.doctype import (
+from pipeline.doctypes.model import (
     BASE_CORPUS,
     DoctypeModel,
     Example,
@@ -22,7 +21,8 @@ from pipeline.doctype import (
     read_corpus,
     train,
 )
-from pipeline.stages import save_ocr
+from pipeline.flow import save_ocr
+from pipeline.steps.classify import classify
 from pipeline.types import DocStatus
 from storage.backends import LocalStore
 from storage.db.cases import get_case
@@ -91,7 +91,7 @@ def test_bundled_corpus_is_the_models_training_data() -> None:
     examples = read_corpus()
     trained = bundled_model().meta["trained_on"]
     assert trained["documents"] + trained["left_out_unreadable"] == len(examples)
-    from pipeline.doctype import corpus_digest
+    from pipeline.doctypes.model import corpus_digest
     assert trained["digest"] == corpus_digest(examples)
     assert BASE_CORPUS.stat().st_size < 1_000_000
 

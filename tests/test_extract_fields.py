@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.extract import extract
+from pipeline.steps.extract import extract
 from pipeline.types import OcrPage, OcrWord
 
 
@@ -268,8 +268,8 @@ def test_unit_names_in_places_are_spelled_officially_without_changing_era() -> N
 
 
 def test_a_name_without_any_tone_mark_goes_to_a_clerk() -> None:
-    from pipeline.doctype import bundled_model
-    from pipeline.stages import StageOptions, review_message, review_reasons
+    from pipeline.doctypes.model import bundled_model
+    from pipeline.flow import StageOptions, review_message, review_reasons
 
     page = _page([(400, 230, "GIẤY KHAI SINH"), (130, 300, "Họ, chữ đệm, tên: LE NGOC HANH"),
                   (130, 340, "Ngày, tháng, năm sinh: 12/03/1990")])

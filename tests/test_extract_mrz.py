@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.classify import classify
-from pipeline.extract import extract
-from pipeline.stages import review_reasons
+from pipeline.flow import review_reasons
+from pipeline.steps.classify import classify
+from pipeline.steps.extract import extract
 from pipeline.types import OcrPage, OcrWord
 from tests.test_mrz import vn_card
 

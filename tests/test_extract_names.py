@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.extract import extract
-from pipeline.names import (
+from pipeline.steps.extract import extract
+from pipeline.vn.names import (
     NO_MARKS_CONF,
     REPAIRED_CONF,
     best_spelling,

@@ -11,7 +11,7 @@ from PIL import Image
 from ecopy.keys import build_certify_context
 from ecopy.settings import Settings
 from pipeline.limits import Limits
-from pipeline.orchestrator import ProcessOptions, process_batch
+from pipeline.run.orchestrator import ProcessOptions, process_batch
 from pipeline.types import DocStatus
 from storage.backends import LocalStore
 from tests.conftest import PERSON, desk, open_state

@@ -18,9 +18,15 @@ from fastapi.testclient import TestClient
 
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
+from pipeline.casework.figures import (
+    Period,
+    PeriodError,
+    compute_figures,
+    figures_csv,
+    parse_period,
+)
+from pipeline.casework.procedures import VN_TZ, calendar, due_at, procedure
 from pipeline.casework.status import claim, save_status
-from pipeline.performance import Period, PeriodError, compute_figures, figures_csv, parse_period
-from pipeline.procedures import VN_TZ, calendar, due_at, procedure
 from storage.backends import LocalStore
 from storage.db.dossiers import open_dossier
 from storage.state import State

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from pipeline.casework.figures import Period, compute_figures, parse_period
 from pipeline.casework.status import claim, save_status
-from pipeline.performance import Period, compute_figures, parse_period
 from storage.backends import LocalStore
 from storage.db import rollups
 from storage.db.dossiers import Dossier, open_dossier

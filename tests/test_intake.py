@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.intake import check_size, inspect, sniff
 from pipeline.limits import Limits
 from pipeline.reasons import MESSAGES, Reason, Rejected, message
+from pipeline.steps.intake import check_size, inspect, sniff
 
 LIMITS = Limits()
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
-from pipeline.cardqr import read_qr_codes
-from pipeline.issueqr import issue_qr_text, parse_issue_qr
+from pipeline.steps.issueqr import issue_qr_text, parse_issue_qr
+from pipeline.vn.cardqr import read_qr_codes
 from storage.backends import LocalStore
 from storage.db.dossiers import open_dossier
 from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, SAMPLES, open_state, run_cli

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from PIL import Image
 
-from pipeline.assemble import AssembledCopy, build_ecopy
+from pipeline.steps.assemble import AssembledCopy, build_ecopy
 from pipeline.types import Certification, Certifier, OcrPage, PageScan, RegisterEntry
 from signing.devpki import DevPki, ensure_dev_pki
 from signing.keys import (

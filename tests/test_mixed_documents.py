@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipeline.classify import describe_split
+from pipeline.steps.classify import describe_split
 from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, ROOT, run_cli
 
 SAMPLES = ROOT / "samples"

@@ -7,7 +7,7 @@ from itertools import cycle
 
 import pytest
 
-from pipeline.mrz import check_digit, find_td1, parse_td1
+from pipeline.vn.mrz import check_digit, find_td1, parse_td1
 
 REF = date(2025, 6, 30)
 

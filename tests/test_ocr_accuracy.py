@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.intake import inspect, sniff
 from pipeline.limits import Limits
-from pipeline.ocr import DEFAULT_STEPS, ocr_page
-from pipeline.preprocess import to_grey
+from pipeline.steps.intake import inspect, sniff
+from pipeline.steps.ocr import DEFAULT_STEPS, ocr_page
+from pipeline.steps.preprocess import to_grey
 from pipeline.textmetrics import error_rates
 from pipeline.types import OcrPage
 
@@ -23,7 +23,7 @@ MAX_CER = {"4_1": 0.097, "4_2": 0.082}
 
 
 def read(path: Path, tmp: Path, steps: tuple[str, ...] = DEFAULT_STEPS) -> OcrPage:
-    from pipeline.rasterize import rasterize_page
+    from pipeline.steps.rasterize import rasterize_page
 
     kind, limits = sniff(path), Limits()
     plan = inspect(path, kind, limits).pages[0]

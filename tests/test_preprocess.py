@@ -1,4 +1,4 @@
-"""OCR-input clean-up (pipeline.preprocess): each kept step does what it is kept for."""
+"""OCR-input clean-up (pipeline.steps.preprocess): each kept step does what it is kept for."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.preprocess import (
+from pipeline.steps.preprocess import (
     MIN_SKEW_DEG,
     STEPS,
     estimate_skew,
@@ -18,7 +18,7 @@ from pipeline.preprocess import (
     rotate,
     to_grey,
 )
-from pipeline.quality import skew_angle
+from pipeline.steps.quality import skew_angle
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
 from pipeline.limits import Limits
-from pipeline.quality import assess
 from pipeline.reasons import Reason, Rejected
+from pipeline.steps.quality import assess
 from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, ROOT, run_cli
 
 # the gate's other checks are measured on a real 82-dpi letter: read with the resolution gate

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
-from pipeline.availability import check_dossier_needs, find_available, hit_rate
 from pipeline.casework.cancellation import cancel_copy
-from pipeline.connectors import FileSource
+from pipeline.casework.once_only.availability import check_dossier_needs, find_available, hit_rate
+from pipeline.casework.once_only.connectors import FileSource
 from storage.backends import LocalStore
 from storage.db.catalogue import add_copy
 from storage.db.dossiers import open_dossier

@@ -427,7 +427,7 @@ def test_web_takes_in_refuses_cancels_and_verifies(ids: IdentityServer, tmp_path
 
 def test_the_ocr_worker_reads_originals_and_writes_ocr_only(ids: IdentityServer,
                                                             tmp_path: Path) -> None:
-    from pipeline.stages import OriginalChanged, fetch_original, load_ocr, save_ocr
+    from pipeline.flow import OriginalChanged, fetch_original, load_ocr, save_ocr
 
     root = sealed(ids.admin(OCR))
     root.put(original_key(SHA), b"\xff\xd8 scan")

@@ -47,8 +47,8 @@ def test_red_secret_stamps_on_a_real_scan_are_refused(tmp_path: Path,
 def test_a_stamp_turned_any_way_is_read(tmp_path: Path) -> None:
     """Stamps are struck at any angle: turned more than 45 degrees, upside down or on end, a
     boxed "MẬT" is still read (issue 16 point 2); the boxes of its words lie on the stamp."""
-    from pipeline.stamps import stamp_regions, stamp_words
-    from pipeline.vntext import fold
+    from pipeline.steps.stamps import stamp_regions, stamp_words
+    from pipeline.vn.text import fold
 
     for angle in (0, 30, 60, 90, 135, 180, 250):
         with Image.open(_stamped(tmp_path / f"mat-{angle}.jpg", "MẬT", angle)) as page:

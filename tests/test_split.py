@@ -21,7 +21,7 @@ from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from pipeline.reasons import EcopyError
-from pipeline.split import parse_parts, parts_text, proposed_parts, write_parts
+from pipeline.steps.split import parse_parts, parts_text, proposed_parts, write_parts
 from storage.backends import LocalStore
 from storage.db.cases import cases_of_dossier, get_case
 from storage.db.dossiers import open_dossier

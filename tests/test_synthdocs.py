@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.cardqr import decode_card_qr
-from pipeline.classify import classify
-from pipeline.idnumber import parse_personal_id
-from pipeline.intake import sniff
-from pipeline.ocr import is_blank
-from pipeline.pagework import TaskFailure, init_worker
+from pipeline.flow import StageOptions, check_refusal, read_pages
 from pipeline.reasons import Reason, Rejected
-from pipeline.stages import StageOptions, check_refusal, read_pages
+from pipeline.run.pagework import TaskFailure, init_worker
+from pipeline.steps.classify import classify
+from pipeline.steps.intake import sniff
+from pipeline.steps.ocr import is_blank
+from pipeline.vn.cardqr import decode_card_qr
+from pipeline.vn.idnumber import parse_personal_id
 from tests.synthdocs import (
     BAD_KINDS,
     DOC_TYPES,

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.classify import classify, refusal_mark
-from pipeline.extract import extract, parse_date
-from pipeline.idnumber import is_valid_personal_id, parse_personal_id
-from pipeline.ocr import ocr_page
+from pipeline.steps.classify import classify, refusal_mark
+from pipeline.steps.extract import extract, parse_date
+from pipeline.steps.ocr import ocr_page
 from pipeline.types import OcrPage, OcrWord, PageScan
-from pipeline.vntext import fold, squash, title_name
+from pipeline.vn.idnumber import is_valid_personal_id, parse_personal_id
+from pipeline.vn.text import fold, squash, title_name
 
 
 def page_of(lines: list[str]) -> OcrPage:
@@ -42,9 +42,9 @@ def test_osd_turns_pages_upright(corpus: Path, name: str, rotation: int) -> None
 
 def test_large_pages_in_four_orientations(corpus: Path, tmp_path: Path) -> None:
     """cardinal.pdf: one page per orientation at 300-390 dpi, so OSD runs on reduced copies."""
-    from pipeline.intake import inspect, sniff
     from pipeline.limits import Limits
-    from pipeline.rasterize import rasterize_page
+    from pipeline.steps.intake import inspect, sniff
+    from pipeline.steps.rasterize import rasterize_page
 
     path, limits = corpus / "ocrmypdf/cardinal.pdf", Limits()
     rotations = []
@@ -141,7 +141,7 @@ def test_old_province_codes_match_reference(corpus: Path) -> None:
     """Our 63 codes and names agree with independent pre-2025 data (GPL: a test fixture only)."""
     import csv
 
-    from pipeline.idnumber import OLD_PROVINCE_CODES
+    from pipeline.vn.idnumber import OLD_PROVINCE_CODES
 
     ref: dict[str, str] = {}
     with open(corpus / "vietnam-provinces/Xa_2025-01-04_pre-reorganisation.csv") as fh:

@@ -25,8 +25,8 @@ from ecopy import accounts
 from ecopy.settings import load_settings
 from ecopy.web.app import create_app
 from ecopy.web.security import AddressLimiter
-from pipeline.issueqr import parse_issue_qr
-from pipeline.procedures import procedure
+from pipeline.casework.procedures import procedure
+from pipeline.steps.issueqr import parse_issue_qr
 from storage.backends import LocalStore
 from storage.db.access import of_person
 from storage.evidence.audit import read_events
@@ -186,7 +186,7 @@ def test_verifications_are_rate_limited(made: dict) -> None:
 
 
 def test_qr_link_opens_the_report(app, made: dict, tmp_path: Path) -> None:
-    from pipeline.cardqr import read_qr_codes
+    from pipeline.vn.cardqr import read_qr_codes
 
     pdf = tmp_path / "copy.pdf"
     pdf.write_bytes(made["pdf"])

@@ -1,4 +1,4 @@
-"""rq job functions: thin wrappers over ``pipeline.stages``, one stage per job.
+"""rq job functions: thin wrappers over ``pipeline.flow``, one stage per job.
 
 A job takes only the case id and its batch id. Everything else comes from the database (the
 case, the batch), the object store (the original, the OCR) and the worker's context, which
@@ -11,7 +11,7 @@ compare-and-set on the status it started from, so a copy of the job that finishe
 wins and the other stops. A job only enqueues the next stage after it has saved its own
 result. So losing Redis (or a worker) can delay a document, but can never lose it or certify
 it twice. The sign stage reuses a register number already claimed under the case's copy_id
-(see ``pipeline.certify.certify_document``).
+(see ``pipeline.steps.certify.certify_document``).
 
 Cases are rejected or held for review with a reason code, or left READY for a certifier when
 their batch says ``certify_when_sure: false`` (web uploads). Those are outcomes, not job
@@ -34,9 +34,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
 from pipeline.casework.status import save_status
-from pipeline.certify import CertifyContext
-from pipeline.pagework import TaskFailure
-from pipeline.stages import (
+from pipeline.flow import (
     StageOptions,
     Understood,
     certify_stored,
@@ -47,6 +45,8 @@ from pipeline.stages import (
     save_ocr,
     understand,
 )
+from pipeline.run.pagework import TaskFailure
+from pipeline.steps.certify import CertifyContext
 from pipeline.types import DocStatus
 from storage.db.batches import read_batch
 from storage.db.cases import Conflict, get_case

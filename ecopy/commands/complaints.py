@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.wiring import open_state
     from pipeline.casework.complaints import events_of, list_complaints, state_of
-    from pipeline.procedures import calendar
+    from pipeline.casework.procedures import calendar
     from storage.db.dossiers import AGENCY
 
     if args.agency is not None and not AGENCY.match(args.agency):
@@ -94,7 +94,7 @@ def cmd_step(args: argparse.Namespace, settings: Settings) -> int:
         add_event,
         load_complaint,
     )
-    from pipeline.procedures import calendar
+    from pipeline.casework.procedures import calendar
     from storage.db.dossiers import AGENCY
     from storage.evidence.audit import append_event
 

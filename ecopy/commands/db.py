@@ -108,7 +108,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _complaint_state(data: dict[str, Any], events: list[dict[str, Any]]) -> tuple[bool, str]:
     from pipeline.casework.complaints import Complaint, Event, state_of
-    from pipeline.procedures import calendar
+    from pipeline.casework.procedures import calendar
 
     fields = Complaint.__dataclass_fields__
     complaint = Complaint(**{k: data.get(k, "") for k in fields})

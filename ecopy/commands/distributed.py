@@ -89,10 +89,10 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     from redis.exceptions import RedisError
 
     from ecopy.wiring import open_state
-    from pipeline.idnumber import parse_personal_id
-    from pipeline.orchestrator import expand_inputs
+    from pipeline.flow import Accepted, StageOptions, intake
     from pipeline.reasons import Reason, message
-    from pipeline.stages import Accepted, StageOptions, intake
+    from pipeline.run.orchestrator import expand_inputs
+    from pipeline.vn.idnumber import parse_personal_id
     from storage.db.batches import new_batch_id
     from storage.db.dossiers import desk_dossier, dossier_by_code
 
@@ -189,7 +189,7 @@ def redis_reachable(settings: Settings) -> Any | None:
 def _worker_context(settings: Settings, state: Any) -> Any:
     from ecopy.actions import settings_for_signer
     from ecopy.keys import build_certify_context
-    from pipeline.stages import StageOptions
+    from pipeline.flow import StageOptions
     from workers.jobs import WorkerContext
 
     defaults = StageOptions(person_id="", lang=settings.ocr_lang, limits=settings.limits,

@@ -3,7 +3,7 @@
     ecopy figures [--month 2026-11 | --year 2026 | --from D --to D] [--agency CODE]
                   [--csv FILE] [--json] [--as-of ISO] [--store DIR]
 
-The numbers come from pipeline.performance.compute_figures and the CSV from figures_csv, the
+The numbers come from pipeline.casework.figures.compute_figures and the CSV from figures_csv, the
 very functions behind /figures and /figures.csv. Exit codes: 0 shown, 2 bad input.
 """
 
@@ -55,8 +55,8 @@ def _as_of(text: str | None) -> datetime | None:
 
 def cmd_figures(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.wiring import open_state
-    from pipeline.performance import PeriodError, compute_figures, figures_csv, parse_period
-    from pipeline.procedures import VN_TZ
+    from pipeline.casework.figures import PeriodError, compute_figures, figures_csv, parse_period
+    from pipeline.casework.procedures import VN_TZ
     from storage.db.dossiers import AGENCY
 
     en = settings.lang == "en"

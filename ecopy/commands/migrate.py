@@ -98,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def official_targets(old: str) -> list[str]:
     """The new codes an old commune (5 digits) or province (2 digits) officially went into."""
-    from pipeline import adminunits
+    from pipeline.vn import adminunits
 
     if len(old) == 2:
         unit = adminunits.current_province_of(old)
@@ -109,7 +109,7 @@ def official_targets(old: str) -> list[str]:
 def read_mapping(text: str, settings: Settings) -> tuple[dict[str, str], dict[str, str],
                                                          list[str]]:
     """(communes old->new, provinces old->new, errors) of a mapping CSV."""
-    from pipeline import adminunits
+    from pipeline.vn import adminunits
 
     communes: dict[str, str] = {}
     provinces: dict[str, str] = {}
@@ -166,7 +166,7 @@ def _label_and_spec(arg: str) -> tuple[str, str]:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline import adminunits
+    from pipeline.vn import adminunits
     from storage.migration.migrate import Source, agencies_in, migrate
     from storage.migration.rows import agencies_in_db
 
@@ -287,7 +287,7 @@ def _print_summary(console: Console, summary: dict, lang: str) -> None:
 def cmd_mapping(args: argparse.Namespace, settings: Settings) -> int:
     """The official rows for the given old codes; a split commune gets the part that kept the
     commune's seat when the table says so, else its first listed successor, with a warning."""
-    from pipeline import adminunits
+    from pipeline.vn import adminunits
 
     err = Console(stderr=True)
     out = csv.writer(sys.stdout, lineterminator="\n")

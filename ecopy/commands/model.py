@@ -69,14 +69,14 @@ def _print(summary: dict[str, Any]) -> None:
 
 
 def _active_version(state: Any) -> str:
-    from pipeline.doctype import active_pointer, bundled_model
+    from pipeline.doctypes.model import active_pointer, bundled_model
 
     return (active_pointer(state.db) or {}).get("version", bundled_model().version)
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.wiring import open_state
-    from pipeline.doctype import load_version
+    from pipeline.doctypes.model import load_version
 
     state = open_state(args, settings)
     store = state.store
@@ -96,7 +96,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.wiring import open_state
-    from pipeline.doctype import bundled_model, load_version, stored_versions
+    from pipeline.doctypes.model import bundled_model, load_version, stored_versions
 
     state = open_state(args, settings)
     store = state.store
@@ -124,7 +124,7 @@ def _may_activate(settings: Settings) -> bool:
 
 
 def _audit(store: Any, settings: Settings, act: str, model: Any, details: dict) -> None:
-    from pipeline.doctype import model_key
+    from pipeline.doctypes.model import model_key
     from storage.evidence.audit import append_event
 
     append_event(store, actor=settings.actor or "ecopy", action="model",
@@ -134,7 +134,7 @@ def _audit(store: Any, settings: Settings, act: str, model: Any, details: dict) 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.wiring import open_state
-    from pipeline.doctype import NothingToLearn, activate, retrain
+    from pipeline.doctypes.model import NothingToLearn, activate, retrain
 
     if args.activate and not _may_activate(settings):
         return EXIT_REFUSED
@@ -163,7 +163,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_activate(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.wiring import open_state
-    from pipeline.doctype import activate, load_version
+    from pipeline.doctypes.model import activate, load_version
 
     if not _may_activate(settings):
         return EXIT_REFUSED

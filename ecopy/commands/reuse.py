@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def configured_sources(settings: Settings, extra: list[Path] | None = None) -> list:
-    from pipeline.connectors import FileSource
+    from pipeline.casework.once_only.connectors import FileSource
 
     return [FileSource(p) for p in (extra or list(settings.external_sources))]
 
@@ -48,9 +48,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
     from ecopy.wiring import open_state
-    from pipeline.availability import find_available, hit_rate
-    from pipeline.classify import DOCUMENT_NAMES
-    from pipeline.idnumber import parse_personal_id
+    from pipeline.casework.once_only.availability import find_available, hit_rate
+    from pipeline.steps.classify import DOCUMENT_NAMES
+    from pipeline.vn.idnumber import parse_personal_id
 
     needs = [n.strip() for n in args.needs.split(",") if n.strip()]
     unknown = [n for n in needs if n not in DOCUMENT_NAMES or n == "other"]

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.access import record_cli_reads
-    from pipeline.dates import parse_date
+    from pipeline.vn.dates import parse_date
     from storage.db.access import Read
     from storage.db.paging import BadCursor
     from storage.db.search import SearchQuery, search

@@ -24,9 +24,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ecopy.settings import Settings
-from pipeline.orchestrator import BatchRunner, ProcessOptions, _Doc
+from pipeline.flow import reject
 from pipeline.reasons import Reason
-from pipeline.stages import reject
+from pipeline.run.orchestrator import BatchRunner, ProcessOptions, _Doc
 from pipeline.types import DocStatus
 from storage.db.cases import assign_batch, get_case
 from storage.db.dossiers import Dossier

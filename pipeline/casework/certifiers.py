@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pipeline.vntext import fold
+from pipeline.vn.text import fold
 
 # basis code -> (what it is, in Vietnamese; the form's first words)
 BASES = {

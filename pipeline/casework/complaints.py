@@ -37,7 +37,7 @@ from storage.db.successions import successor_of
 
 COMPLAINT_ID = re.compile(r"^[0-9a-f]{32}$")
 FOLLOW_CODE = re.compile(f"^[{CODE_ALPHABET}]{{12}}$")
-COPY_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as pipeline.certify makes them
+COPY_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as pipeline.steps.certify makes them
 VN = timezone(timedelta(hours=7))
 
 KINDS = ("complaint", "feedback")  # khiếu nại / phản ánh, kiến nghị
@@ -320,7 +320,8 @@ def due_date(start_iso: str, limit: TimeLimit,
     """The last day of a time limit that starts on the day of `start_iso` (Vietnam time).
 
     ``working_day`` is the shell's calendar with public holidays and make-up Saturdays
-    (pipeline.procedures.calendar); Monday to Friday when none is given, which can only make
+    (pipeline.casework.procedures.calendar); Monday to Friday when none is given, which can
+    only make
     a complaint due earlier, never later."""
     day = datetime.fromisoformat(start_iso).astimezone(VN).date()
     left = limit.days

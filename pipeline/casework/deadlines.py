@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipeline.procedures import WorkingCalendar, calendar, due_at, procedure
+from pipeline.casework.procedures import WorkingCalendar, calendar, due_at, procedure
 from storage.backends import ObjectStore
 from storage.db import Database
 from storage.state import State

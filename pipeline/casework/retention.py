@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from pipeline.procedures import VN_TZ
+from pipeline.casework.procedures import VN_TZ
 from pipeline.reasons import REFUSAL_REASONS, Reason
 from storage.backends import ObjectStore
 from storage.backends.keyspace import ObjectLocked

@@ -1,6 +1,6 @@
 """Month figures kept current: one row per commune and Vietnam month of received dossiers.
 
-The public figures (pipeline.performance) of the current state are read from these rows
+The public figures (pipeline.casework.figures) of the current state are read from these rows
 alone, so a province month costs one row per commune whatever the month holds: the counts,
 the refused papers by reason, every finished dossier's duration (whole seconds) and working
 time (thousandths of an hour) as sorted 32-bit integers, and every open dossier's due time

@@ -173,13 +173,13 @@ def _page_context(request: Request, account: Account, record: dict, *, status: i
                   notice: str = "", alert: str = "", refuse_error: str = "",
                   cancel_error: str = "", form: dict | None = None) -> Response:
     from ecopy.settings import signing_certifier
-    from pipeline.assemble import (
+    from pipeline.steps.assemble import (
         STATEMENT_TITLE,
         TEST_MARK_BOX,
         statement_date,
         statement_number,
     )
-    from pipeline.certify import VN_TZ
+    from pipeline.steps.certify import VN_TZ
 
     store, settings = request.app.state.store, request.app.state.settings
     signer_settings, signer_problem = _signer(request, account)
@@ -328,7 +328,7 @@ async def refuse(request: Request, case_id: str) -> Response:
 @router.post("/copies/{copy_id}/cancel")
 async def cancel(request: Request, copy_id: str) -> Response:
     """Cancel a copy this commune certified (its case is this commune's: 404 otherwise)."""
-    from pipeline.dates import parse_date
+    from pipeline.vn.dates import parse_date
     from storage.evidence.cancellations import CancellationError
 
     account, session = require(request, *CERTIFIERS)

@@ -37,7 +37,7 @@ from ecopy.web.access import record_many, record_read
 from ecopy.web.app import audit_event, render, t
 from ecopy.web.security import allowed, check_csrf, current, require, same_token
 from pipeline.casework import complaints as cs
-from pipeline.procedures import calendar
+from pipeline.casework.procedures import calendar
 from storage.db import Database, insert_once
 from storage.db.access import Read
 from storage.db.paging import BadCursor

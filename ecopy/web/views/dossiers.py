@@ -17,7 +17,7 @@ user's commune too, except for auditors, who oversee every commune of the deploy
 hits in other communes are listed without a link). Uploads are streamed to
 a private temporary folder, each file cut off at the size limit + 1 byte; the sent file name
 is reduced to one harmless path component before anything uses it, then the file goes through
-`pipeline.stages.intake` (sniffing, limits, stored original) like a CLI upload.
+`pipeline.flow.intake` (sniffing, limits, stored original) like a CLI upload.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ from ecopy.web.access import record_many, record_read
 from ecopy.web.app import audit_event, lang_of, local_time, render, t
 from ecopy.web.processing import Processor
 from ecopy.web.security import check_csrf, csrf_ok, require, same_origin
-from pipeline.dates import parse_date
-from pipeline.idnumber import parse_personal_id
-from pipeline.procedures import procedures
+from pipeline.casework.procedures import procedures
+from pipeline.flow import Accepted, StageOptions, intake
 from pipeline.reasons import Reason, message
-from pipeline.stages import Accepted, StageOptions, intake
 from pipeline.types import DocStatus
+from pipeline.vn.dates import parse_date
+from pipeline.vn.idnumber import parse_personal_id
 from storage.db.access import Read
 from storage.db.cases import cases_of_dossier, get_case
 from storage.db.dossiers import DOSSIER_ID, Dossier, list_dossiers, load_dossier, open_dossier
@@ -296,7 +296,7 @@ def _search_query(request: Request, fields: dict[str, str]) -> tuple[SearchQuery
 def _list_page(request: Request, account: Account, *, cursor: str = "",
                search_form: dict | None = None, errors: list[str] | None = None,
                form: dict | None = None, status: int = 200) -> Response:
-    from pipeline.classify import DOCUMENT_NAMES
+    from pipeline.steps.classify import DOCUMENT_NAMES
 
     db = request.app.state.db
     errors = list(errors or [])

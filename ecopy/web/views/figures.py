@@ -6,7 +6,7 @@
 
 Period: `?month=YYYY-MM` (default: this month), `?year=YYYY`, or `?from=…&to=…` (ISO dates).
 No login: only counts, times and reason codes are shown, never a name, ID, file name or
-dossier. The numbers come from pipeline.performance, the same function `ecopy figures`
+dossier. The numbers come from pipeline.casework.figures, the same function `ecopy figures`
 uses, so page, CSV and CLI agree. Computing them reads every dossier of the period, so
 requests are rate-limited per address and a result is reused for a minute.
 """
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from ecopy.web import i18n
 from ecopy.web.app import lang_of, render
 from ecopy.web.security import allowed
-from pipeline.performance import (
+from pipeline.casework.figures import (
     Figures,
     Period,
     PeriodError,
@@ -33,7 +33,7 @@ from pipeline.performance import (
     figures_csv,
     parse_period,
 )
-from pipeline.procedures import VN_TZ, calendar, procedure
+from pipeline.casework.procedures import VN_TZ, calendar, procedure
 from pipeline.reasons import label
 from storage.db import Database
 from storage.db.dossiers import AGENCY

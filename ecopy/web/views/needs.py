@@ -1,5 +1,6 @@
 """Reuse before asking, on the dossier: the clerk ticks the papers the procedure needs, the
-system answers from the warehouse and the authoritative registers (pipeline/availability.py),
+system answers from the warehouse and the authoritative registers
+(pipeline/casework/once_only/availability.py),
 attaches what is available by reference and records why the rest must be asked for.
 
 GET  /dossiers/{id}/papers   what was asked, found and still needed (clerk, admin, auditor)
@@ -21,8 +22,8 @@ from ecopy.web.access import record_read
 from ecopy.web.app import lang_of, render, t
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.dossiers import READERS, WRITERS, _dossier_or_404, local_time
-from pipeline.availability import check_dossier_needs
-from pipeline.classify import DOCUMENT_NAMES
+from pipeline.casework.once_only.availability import check_dossier_needs
+from pipeline.steps.classify import DOCUMENT_NAMES
 from storage.db.dossiers import Dossier
 from storage.db.papers import dossier_papers
 

@@ -61,9 +61,9 @@ def _cache_dir(request: Request) -> Path:
 
 def render_page(store: object, record: dict, n: int, out: Path, limits: object) -> None:
     """Page n (1-based) of the stored original as an upright PNG at ``out``."""
-    from pipeline.intake import inspect
-    from pipeline.rasterize import rasterize_page
-    from pipeline.stages import fetch_original, load_ocr
+    from pipeline.flow import fetch_original, load_ocr
+    from pipeline.steps.intake import inspect
+    from pipeline.steps.rasterize import rasterize_page
 
     sha = record["sha256"]
     ocr = {p.index: p for p in load_ocr(store, sha) or []}

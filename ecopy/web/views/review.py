@@ -26,7 +26,7 @@ from ecopy.web.access import record_many, record_read
 from ecopy.web.app import audit_event, lang_of, local_time, render, t
 from ecopy.web.security import check_csrf, require
 from ecopy.web.views.pages import READERS, page_url, visible_record
-from pipeline.classify import DOCUMENT_NAMES
+from pipeline.steps.classify import DOCUMENT_NAMES
 from pipeline.types import FIELD_NAMES, DocStatus
 from storage.db import cases
 from storage.db.access import Read
@@ -199,7 +199,7 @@ def current_doc_type(record: dict) -> str:
 
 def page_views(request: Request, record: dict) -> list[dict]:
     """One entry per page: image URL and the page's size in OCR pixels (for the boxes)."""
-    from pipeline.stages import load_ocr
+    from pipeline.flow import load_ocr
 
     ocr = {p.index: p for p in load_ocr(request.app.state.store, record["sha256"]) or []}
     count = int(record.get("pages") or len(ocr) or 0)
@@ -230,8 +230,8 @@ def review_messages(request: Request, record: dict) -> list[tuple[str, str]]:
     language when the document was read), else made again from the stored OCR."""
     from dataclasses import replace
 
+    from pipeline.flow import load_ocr, review_message, understood_from_record
     from pipeline.reasons import Reason
-    from pipeline.stages import load_ocr, review_message, understood_from_record
 
     settings = request.app.state.settings
     lang, reasons = lang_of(request), list(record.get("review_reasons", []))

@@ -22,7 +22,7 @@ from ecopy.web import i18n
 from ecopy.web.app import lang_of, render
 from ecopy.web.security import allowed
 from ecopy.web.views.verify import VERIFY_LIMIT, VERIFY_WINDOW_S
-from pipeline.classify import DOCUMENT_NAMES
+from pipeline.steps.classify import DOCUMENT_NAMES
 from storage.db.cases import cases_of_dossier, history
 from storage.db.dossiers import dossier_by_code
 

@@ -52,7 +52,7 @@ from storage.evidence.cancellations import public_item
 
 router = APIRouter()
 
-COPY_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as pipeline.certify makes them
+COPY_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as pipeline.steps.certify makes them
 TOKEN_COOKIE = "ecopy_verify"
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the token field around the file
 VERIFY_LIMIT, VERIFY_WINDOW_S = 20, 60  # verifications per client address per minute
@@ -355,7 +355,7 @@ async def _check_stored(request: Request, copy_id: str) -> VerificationReport | 
 @router.get("/verify/{copy_id}")
 async def verify_stored(request: Request, copy_id: str, hs: str = "") -> Response:
     """The page the QR code on a copy opens: <verify_base_url>/<copy_id>?hs=…&… (see
-    pipeline/issueqr.py). Only the dossier code ``hs`` is used, for a link to its status page:
+    pipeline/steps/issueqr.py). Only the dossier code ``hs`` is used, for a link to its status page:
     the report itself comes from the signed copy, never from the query."""
     report = await _check_stored(request, copy_id)
     if isinstance(report, Response):

@@ -34,7 +34,7 @@ from storage.db.successions import visible_agencies
 router = APIRouter()
 
 PERSON_ID = re.compile(r"^\d{12}$")
-COPY_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as pipeline.certify makes them
+COPY_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex, as pipeline.steps.certify makes them
 ROLES = ("clerk", "certifier", "auditor", "admin")
 
 i18n.register({

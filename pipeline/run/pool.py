@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from typing import Any
 
-from pipeline.pagework import init_worker
+from pipeline.run.pagework import init_worker
 
 POLL_S = 0.02
 

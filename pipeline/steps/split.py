@@ -2,7 +2,7 @@
 
 Each original paper gets its own certification number (Decree 23/2015 Art 13), so a scan that
 holds a birth certificate and an ID card waits for a clerk (`mixed_documents`) with the split
-the machine proposes (pipeline.classify.papers_in). The clerk confirms it is one paper, or
+the machine proposes (pipeline.steps.classify.papers_in). The clerk confirms it is one paper, or
 splits the file here: each part becomes a file of its own, taken in as a new case of the same
 dossier, while the uploaded file stays stored, untouched, as the evidence it came from.
 
@@ -29,7 +29,7 @@ _ITEM = re.compile(r"^\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*$")
 
 
 def proposed_parts(papers: list[tuple[int, str]], pages: int) -> list[Part]:
-    """The machine's split (pipeline.classify.papers_in) as page ranges covering every page;
+    """The machine's split (pipeline.steps.classify.papers_in) as page ranges covering every page;
     pages before the first titled page belong to the first paper."""
     starts = [first for first, _ in papers] or [0]
     starts[0] = 0

@@ -5,7 +5,7 @@ If building or signing then fails, the number stays used (entries are never dele
 note explaining the void is written beside it, so the register keeps no silent gaps.
 
 Everything written here is evidence (the store) plus its catalogue rows; the case's status
-and the portal's events are saved by the caller (pipeline.stages.certify) in one transaction
+and the portal's events are saved by the caller (pipeline.flow.certify) in one transaction
 once the copy is filed.
 """
 
@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.adminunits import units_of_fields
-from pipeline.assemble import AssembledCopy, build_ecopy
-from pipeline.classify import DOCUMENT_NAMES
-from pipeline.issueqr import issue_qr_text
-from pipeline.procedures import procedure as procedure_of
-from pipeline.procedures import procedures
+from pipeline.casework.procedures import procedure as procedure_of
+from pipeline.casework.procedures import procedures
 from pipeline.reasons import Reason, Rejected
+from pipeline.steps.assemble import AssembledCopy, build_ecopy
+from pipeline.steps.classify import DOCUMENT_NAMES
+from pipeline.steps.issueqr import issue_qr_text
 from pipeline.types import (
     Certification,
     Certifier,
@@ -37,6 +36,7 @@ from pipeline.types import (
     RegisterEntry,
     to_jsonable,
 )
+from pipeline.vn.adminunits import units_of_fields
 from storage.backends import ObjectStore
 from storage.db.catalogue import add_register_entry, void_register_entry
 from storage.evidence import dump

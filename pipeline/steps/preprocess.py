@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline.quality import skew_angle
+from pipeline.steps.quality import skew_angle
 
 SKEW_WORK_SIDE = 1600  # the angle is estimated on a copy at most this large
 MIN_SKEW_DEG = 0.3  # below this tesseract copes and rotating only blurs

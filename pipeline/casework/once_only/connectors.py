@@ -42,7 +42,7 @@ class ExternalPaper:
     """A paper an authoritative register holds for a person."""
 
     source: str  # the connector's name
-    doc_type: str  # ecopy document-type code (pipeline/classify.py)
+    doc_type: str  # ecopy document-type code (pipeline/steps/classify.py)
     reference: str  # the register's number for it (ID number, register entry …)
     issued_on: str = ""  # ISO date
     valid_until: str = ""  # ISO date; "" when it does not expire

@@ -24,17 +24,17 @@ import numpy as np
 import pytesseract
 from PIL import Image
 
-from pipeline.preprocess import prepare
 from pipeline.reasons import Reason, Rejected
-from pipeline.stamps import stamp_words
+from pipeline.steps.preprocess import prepare
+from pipeline.steps.stamps import stamp_words
 from pipeline.types import CONFIDENT_OCR, MIN_READABLE, OcrPage, OcrWord, PageScan
-from pipeline.vntext import readable_ratio
+from pipeline.vn.text import readable_ratio
 
 DEFAULT_LANG = "vie+eng"
 # Names how pages are read; caches of OCR output (scripts/eval_understanding.py --ocr-cache)
 # are keyed on it, so change it whenever reading changes what comes out.
 READING_VERSION = "read-first-2"
-# OCR-input clean-up (pipeline.preprocess), measured in docs/ocr.md: illumination
+# OCR-input clean-up (pipeline.steps.preprocess), measured in docs/ocr.md: illumination
 # normalisation on unevenly lit pages (a shadowed page: CER 64 % -> 9 %; even pages untouched).
 # Deskew lowered CER on the tilted real letters but lost fields and a secret stamp on the
 # synthetic set; binarisation, denoising, sharpening and contrast stretching lost outright.

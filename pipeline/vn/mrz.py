@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from pipeline.dates import parse_yymmdd
-from pipeline.idnumber import parse_personal_id
+from pipeline.vn.dates import parse_yymmdd
+from pipeline.vn.idnumber import parse_personal_id
 
 LINE_LEN = 30
 _WEIGHTS = (7, 3, 1)

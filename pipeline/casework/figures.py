@@ -1,7 +1,8 @@
 """Per-commune performance figures (Res. 131/NQ-CP: processing is published and followed).
 
 For the dossiers a commune received in a period: how many were finished on time or late
-against the legal time limit (pipeline/procedures.py), how many are still open and how many of
+against the legal time limit (pipeline/casework/procedures.py), how many are still open and
+how many of
 those are already past due, the median processing time, the share submitted online and the
 refused papers by reason code. One function (`compute_figures`) makes the numbers and one
 (`CommuneFigures.row`) formats them, so the public page, the CSV and `ecopy figures` can never
@@ -41,10 +42,10 @@ import numpy as np
 from sqlalchemy import Float, and_, case, cast, extract, func, select, text
 from sqlalchemy.orm import Session
 
-from pipeline import adminunits
+from pipeline.casework.procedures import VN_TZ, WorkingCalendar, calendar
 from pipeline.csvcells import safe_cell
-from pipeline.procedures import VN_TZ, WorkingCalendar, calendar
 from pipeline.reasons import REFUSAL_GROUNDS
+from pipeline.vn import adminunits
 from storage.db import Database, rollups
 from storage.db.rollups import CLI_NOTE
 from storage.db.schema import dossiers, month_figures

@@ -1,7 +1,8 @@
 """PDF/A plumbing: the e-copy's (PDF/A-3b: images, output intent, XMP, Info, attachments,
 saving) and the printed books' (PDF/A-2b, `archival`).
 
-Kept apart from `pipeline.assemble` so the page drawing stays readable and so the archive rules
+Kept apart from `pipeline.steps.assemble` so the page drawing stays readable and so the archive
+rules
 (ISO 19005-3 level B) live in one place. Everything here edits an open `pikepdf.Pdf` in memory;
 nothing is validated here (tests run pikepdf's own PDF/A checker when it is installed).
 """

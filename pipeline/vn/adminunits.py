@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise
 
-from pipeline.vntext import fold, nfc, squash
+from pipeline.vn.text import fold, nfc, squash
 
 _DATA_FILE = "admin_units.json"
 _MAX_NAME_TOKENS = 7

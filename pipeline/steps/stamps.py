@@ -6,7 +6,7 @@ tone marks (issue 16: a red "MẬT" added to the sample birth certificate was fi
 red ink of the upright page is isolated (HSV), joined into stamp-sized regions, and each
 region that is wider than tall (a boxed stamp; round seals, which every paper carries, are
 skipped) is read on its own as black ink on white. Its words join the page's words on lines
-of their own ("stamp<k>.<line>"), where pipeline.classify.refusal_mark finds them.
+of their own ("stamp<k>.<line>"), where pipeline.steps.classify.refusal_mark finds them.
 
 A stamp may be struck at any angle: its tilt comes from the smallest rectangle around its ink,
 which levels it but cannot tell upright from upside down, so each region is read both ways up

@@ -17,13 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.casework.status import save_status
-from pipeline.certify import CertifyContext
-from pipeline.intake import Inspection
-from pipeline.limits import Limits
-from pipeline.pagework import TaskFailure, inspect_task, page_task
-from pipeline.pool import TaskPool
-from pipeline.reasons import Reason
-from pipeline.stages import (
+from pipeline.flow import (
     StageOptions,
     certify,
     intake,
@@ -31,6 +25,12 @@ from pipeline.stages import (
     save_ocr,
     understand,
 )
+from pipeline.limits import Limits
+from pipeline.reasons import Reason
+from pipeline.run.pagework import TaskFailure, inspect_task, page_task
+from pipeline.run.pool import TaskPool
+from pipeline.steps.certify import CertifyContext
+from pipeline.steps.intake import Inspection
 from pipeline.types import (
     DocStatus,
     DocumentOutcome,
@@ -64,7 +64,7 @@ class ProcessOptions:
     hold_for_review: bool = True
     limits: Limits = field(default_factory=Limits)
     lang_messages: str = "vi"
-    ocr_engine: str = "tesseract"  # see pipeline.pagework.resolve_engine
+    ocr_engine: str = "tesseract"  # see pipeline.run.pagework.resolve_engine
     actor: str = "ecopy"  # who the audit log names for this run's events
     # a clerk's refusal ground (Decree 23/2015 Art 22) for every document of the run: each is
     # refused with reason refused_by_clerk and the ground recorded, nothing is certified
@@ -92,7 +92,7 @@ class _Doc:
     size: int
     workdir: Path
     order: int
-    copy_id: str = ""  # a retried case's copy id (pipeline.stages.certify)
+    copy_id: str = ""  # a retried case's copy id (pipeline.flow.certify)
     # set when its first task (the inspection, bounded by its own timeout) ends: time spent
     # waiting behind earlier documents is not held against it
     started: float | None = None

@@ -1,6 +1,6 @@
 """Pipeline stages as plain functions over the two kinds of state (storage.state.State).
 
-The embedded orchestrator (``pipeline.orchestrator``, page-parallel in a process pool) and the
+The embedded orchestrator (``pipeline.run.orchestrator``, page-parallel in a process pool) and the
 distributed rq jobs (``workers.jobs``, one stage per job) call the same functions, so the two
 deployments cannot drift apart. Every stage reads what it needs from the store (originals,
 OCR) and the database (the case) and writes its result back: evidence to the store, the
@@ -29,24 +29,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipeline.cardqr import CardQr, decode_card_qr, parse_card_payload
 from pipeline.casework.portal import enqueue_ecopy, enqueue_status
 from pipeline.casework.status import claim, save_status
-from pipeline.certify import VN_TZ, CertifyContext, IssueInfo, certify_document
-from pipeline.classify import (
-    DOCUMENT_NAMES,
-    classify,
-    describe_split,
-    outdated_proof,
-    papers_in,
-    refusal_mark,
-)
-from pipeline.doctype import active_model
-from pipeline.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
-from pipeline.intake import Inspection, check_size, sha256_file, sniff
+from pipeline.doctypes.model import active_model
 from pipeline.limits import LEGAL_MIN_DPI, Limits
-from pipeline.pagework import TaskFailure, inspect_task, page_task
-from pipeline.rasterize import rasterize_page
 from pipeline.reasons import (
     REFUSAL_REASONS,
     EcopyError,
@@ -55,6 +41,20 @@ from pipeline.reasons import (
     ground_text,
     message,
 )
+from pipeline.run.pagework import TaskFailure, inspect_task, page_task
+from pipeline.run.stored import load_ocr, ocr_pages_from_json, save_ocr  # noqa: F401
+from pipeline.steps.certify import VN_TZ, CertifyContext, IssueInfo, certify_document
+from pipeline.steps.classify import (
+    DOCUMENT_NAMES,
+    classify,
+    describe_split,
+    outdated_proof,
+    papers_in,
+    refusal_mark,
+)
+from pipeline.steps.extract import CONFLICT_PREFIX, ID_CONTRADICTS_BIRTH, extract
+from pipeline.steps.intake import Inspection, check_size, sha256_file, sniff
+from pipeline.steps.rasterize import rasterize_page
 from pipeline.types import (
     MIN_READABLE,
     Classification,
@@ -63,18 +63,16 @@ from pipeline.types import (
     Extraction,
     Field,
     OcrPage,
-    OcrWord,
     PageScan,
     to_jsonable,
 )
+from pipeline.vn.cardqr import CardQr, decode_card_qr, parse_card_payload
 from storage.backends import ObjectStore
 from storage.db.cases import Conflict, change_status, get_case, note
 from storage.db.catalogue import add_copy, add_refusal
 from storage.db.dossiers import Dossier, dossier_by_id
-from storage.evidence import dump
 from storage.evidence.audit import append_event, record_refusal
 from storage.evidence.originals import (
-    ocr_key,
     original_key,
     retain_original,
     store_original,
@@ -84,7 +82,7 @@ from storage.state import State
 
 ILLEGIBLE_CONF = 30.0
 REVIEW_CONF = 0.8
-# pipeline.names gives 0.6 to a name whose surname it restored and 0.5 to one left without any
+# pipeline.vn.names gives 0.6 to a name whose surname it restored and 0.5 to one left without any
 # tone mark; on the seed-2025 evaluation set 8 of 9 names at 0.5 were wrong, 3 of 17 at 0.6.
 NAME_REVIEW_CONF = 0.55
 
@@ -298,25 +296,6 @@ def rasterize_again(
     return out
 
 
-def save_ocr(store: ObjectStore, sha: str, ocr_pages: Sequence[OcrPage]) -> None:
-    store.put(ocr_key(sha), dump(to_jsonable(list(ocr_pages))))
-
-
-def load_ocr(store: ObjectStore, sha: str) -> list[OcrPage] | None:
-    try:
-        raw = json.loads(store.get(ocr_key(sha)))
-    except KeyError:
-        return None
-    return ocr_pages_from_json(raw)
-
-
-def ocr_pages_from_json(raw: Sequence[dict]) -> list[OcrPage]:
-    """Rebuild OCR pages from their JSON form (`to_jsonable` of a list of OcrPage)."""
-    return [
-        OcrPage(**{**p, "words": tuple(OcrWord(**w) for w in p["words"])}) for p in raw
-    ]
-
-
 # ------------------------------------------------------------------ understand + certify
 
 
@@ -360,7 +339,7 @@ def review_reasons(
 
 
 def unsure_names(extraction: Extraction) -> list[str]:
-    """Name fields the extractor was not sure of (e.g. tone marks lost in OCR, pipeline.names):
+    """Name fields the extractor was not sure of (e.g. tone marks lost in OCR, pipeline.vn.names):
     a wrong diacritic in a citizen's name is a wrong name."""
     return [f.name for f in extraction.fields
             if f.name.endswith("full_name") and f.confidence < NAME_REVIEW_CONF]

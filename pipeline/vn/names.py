@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from pipeline.vntext import fold, nfc, title_name
+from pipeline.vn.text import fold, nfc, title_name
 
 # The common Vietnamese family names (họ), as printed. Common knowledge, not a register.
 COMMON_SURNAMES = (

@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from statistics import median
 
-from pipeline.adminunits import PLACE_FIELDS, normalise_place
-from pipeline.cardqr import CardQr
-from pipeline.dates import parse_date_iso
-from pipeline.idnumber import is_valid_personal_id, parse_personal_id
-from pipeline.mrz import find_td1
-from pipeline.names import looks_like_name, repair_name
 from pipeline.types import FIELD_NAMES, Extraction, Field, OcrPage, OcrWord
-from pipeline.vntext import fold, squash, title_name
+from pipeline.vn.adminunits import PLACE_FIELDS, normalise_place
+from pipeline.vn.cardqr import CardQr
+from pipeline.vn.dates import parse_date_iso
+from pipeline.vn.idnumber import is_valid_personal_id, parse_personal_id
+from pipeline.vn.mrz import find_td1
+from pipeline.vn.names import looks_like_name, repair_name
+from pipeline.vn.text import fold, squash, title_name
 
 _ID12 = re.compile(r"(?<!\d)(\d{12})(?!\d)")
 ID_CONTRADICTS_BIRTH = "id_number does not match date_of_birth/sex"
@@ -28,7 +28,7 @@ CONFLICT_PREFIX = "conflict: "  # an Extraction warning that sends the document 
 
 
 def parse_date(text: str) -> str | None:
-    """The first date in text as ISO 8601, in any form papers use (see pipeline.dates)."""
+    """The first date in text as ISO 8601, in any form papers use (see pipeline.vn.dates)."""
     return parse_date_iso(text)
 
 
@@ -188,7 +188,7 @@ def split_pair(words: Sequence[OcrWord], split: int) -> tuple[list[OcrWord], lis
     return list(words[:cut]), list(words[cut:])
 
 
-# Labels on the diacritic-free skeleton (pipeline.vntext.fold), longest first where one is the
+# Labels on the diacritic-free skeleton (pipeline.vn.text.fold), longest first where one is the
 # start of another. Each maps to a field name; `section` labels switch whose fields follow.
 _LABELS: tuple[tuple[str, str], ...] = (
     # people in a section of their own (the main person's fields stop there)
@@ -634,7 +634,7 @@ class _Reader:
     def finish(self) -> None:
         """The place-and-date line above the signature ("Hà Nội, ngày 20 tháng 12 năm
         2017") is the issue date when the paper prints no other; names get the diacritics
-        the paper itself shows elsewhere (see pipeline.names)."""
+        the paper itself shows elsewhere (see pipeline.vn.names)."""
         if "issue_date" not in self.fields:
             for line in self.lines:
                 if _PLACE_DATE.search(fold(line.text)):

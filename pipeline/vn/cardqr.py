@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline.dates import parse_ddmmyyyy
-from pipeline.idnumber import parse_personal_id
 from pipeline.types import Field
-from pipeline.vntext import fold, nfc, title_name
+from pipeline.vn.dates import parse_ddmmyyyy
+from pipeline.vn.idnumber import parse_personal_id
+from pipeline.vn.text import fold, nfc, title_name
 
 Box = tuple[int, int, int, int]  # left, top, width, height in pixels of the given image
 

@@ -6,7 +6,7 @@ marking) because it embeds and subsets TrueType fonts with a correct ToUnicode m
 what makes Vietnamese survive `pdftotext`. pikepdf then opens that drawing and slides the
 original image data under each page's content, so JPEG bytes go into the file untouched
 (reportlab would also pass JPEGs through, but gives no control over 1-bit/16-bit PNGs or the
-rotation matrix), and does the PDF/A plumbing in `pipeline.pdfa`.
+rotation matrix), and does the PDF/A plumbing in `pipeline.steps.pdfa`.
 
 The signature appearances are drawn later by the signer (pyHanko, incremental update), so
 this stage only reserves their rectangles and returns them in `AssembledCopy`.
@@ -38,7 +38,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from pipeline import pdfa
+from pipeline.steps import pdfa
 from pipeline.types import Certification, OcrPage, OcrWord, PageScan
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in PDF points, origin bottom-left

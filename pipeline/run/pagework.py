@@ -16,12 +16,12 @@ from pathlib import Path
 import pytesseract
 from PIL import Image
 
-from pipeline.intake import Inspection, PagePlan, inspect
 from pipeline.limits import Limits
-from pipeline.ocr import is_blank, ocr_page
-from pipeline.quality import QualityReport, assess
-from pipeline.rasterize import rasterize_page
 from pipeline.reasons import EcopyError, Reason
+from pipeline.steps.intake import Inspection, PagePlan, inspect
+from pipeline.steps.ocr import is_blank, ocr_page
+from pipeline.steps.quality import QualityReport, assess
+from pipeline.steps.rasterize import rasterize_page
 from pipeline.types import OcrPage, PageScan
 
 

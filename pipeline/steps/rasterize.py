@@ -15,9 +15,9 @@ from pdf2image import convert_from_path
 from pdf2image.exceptions import PDFPopplerTimeoutError
 from PIL import Image
 
-from pipeline.intake import PagePlan, _images
 from pipeline.limits import Limits
 from pipeline.reasons import Reason, Rejected
+from pipeline.steps.intake import PagePlan, _images
 from pipeline.types import PageScan
 
 MONO_THRESHOLD = 128

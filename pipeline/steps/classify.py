@@ -1,6 +1,6 @@
 """Classify: which kind of paper this is, and refusal marks.
 
-`classify` asks the learned model (pipeline.doctype): calibrated probabilities over character
+`classify` asks the learned model (pipeline.doctypes.model): calibrated probabilities over character
 n-grams of the first page plus the title rules below as features. `classify_by_title` is the
 rule on its own: the earliest title phrase on the first page wins, matched on the
 diacritic-free, space-free skeleton so OCR damage to tone marks and word breaks does not hide
@@ -13,36 +13,21 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pipeline.doctypes.titles import (  # noqa: F401  (re-exported: the chain's step names them)
+    CONFIDENT_TITLE,
+    DOCUMENT_NAMES,
+    MAX_TITLE_OFFSET,
+    NO_TITLE,
+    TITLE_PATTERNS,
+    WEAK_TITLE,
+    _lines,
+    classify_by_title,
+)
 from pipeline.types import Classification, OcrPage
-from pipeline.vntext import fold, squash
+from pipeline.vn.text import fold
 
 if TYPE_CHECKING:
-    from pipeline.doctype import DoctypeModel
-
-DOCUMENT_NAMES: dict[str, str] = {
-    "birth_cert": "Giấy khai sinh",
-    "marriage_cert": "Giấy chứng nhận kết hôn",
-    "death_extract": "Trích lục khai tử",
-    "marital_status": "Giấy xác nhận tình trạng hôn nhân",
-    "citizen_id": "Căn cước công dân",
-    "driving_license": "Giấy phép lái xe",
-    "university_diploma": "Bằng tốt nghiệp đại học",
-    "business_registration": "Giấy chứng nhận đăng ký doanh nghiệp",
-    "land_use_cert": "Giấy chứng nhận quyền sử dụng đất",
-    "other": "Giấy tờ khác",
-}
-
-TITLE_PATTERNS: dict[str, tuple[str, ...]] = {
-    "marital_status": ("XACNHANTINHTRANGHONNHAN", "TINHTRANGHONNHAN"),
-    "marriage_cert": ("GIAYCHUNGNHANKETHON", "CHUNGNHANKETHON"),
-    "death_extract": ("TRICHLUCKHAITU", "GIAYKHAITU"),
-    "birth_cert": ("GIAYKHAISINH", "TRICHLUCKHAISINH"),
-    "citizen_id": ("CANCUOCCONGDAN", "CITIZENIDENTITYCARD", "IDVNM", "CANCUOC"),
-    "driving_license": ("GIAYPHEPLAIXE", "DRIVERSLICENSE", "DRIVINGLICENCE"),
-    "university_diploma": ("BANGTOTNGHIEPDAIHOC", "BANGCUNHAN", "BANGKYSU", "BANGTOTNGHIEP"),
-    "business_registration": ("DANGKYDOANHNGHIEP", "MASODOANHNGHIEP"),
-    "land_use_cert": ("QUYENSUDUNGDAT",),
-}
+    from pipeline.doctypes.model import DoctypeModel
 
 # Decree 23/2015 Art 22: papers stamped secret or "no copying" may not be certified.
 NO_COPY_MARKS = ("KHONG DUOC SAO CHUP", "KHONG SAO CHUP")
@@ -52,41 +37,11 @@ _SECRET_LINE = re.compile(r"^\W*(TUYỆT MẬT|TỐI MẬT|MẬT)\W*$")
 # are not taken for it
 _SECRET_FOLDED = {"TUYET MAT": "TUYỆT MẬT", "TOI MAT": "TỐI MẬT", "MAT": "MẬT"}
 
-CONFIDENT_TITLE = 0.9
-WEAK_TITLE = 0.7
-NO_TITLE = 0.6
-MAX_TITLE_OFFSET = 600  # skeleton characters from the top of page 1 where a title may stand
-
-
-def _lines(page: OcrPage) -> list[str]:
-    return page.text.splitlines()
-
-
 def classify(pages: Sequence[OcrPage], model: DoctypeModel | None = None) -> Classification:
     """The document type by the given model (the bundled one when None)."""
-    from pipeline.doctype import bundled_model
+    from pipeline.doctypes.model import bundled_model
 
     return (model or bundled_model()).classify(pages)
-
-
-def classify_by_title(pages: Sequence[OcrPage]) -> Classification:
-    first = next((p for p in pages if p.words), None)
-    if first is None:
-        return Classification("other", NO_TITLE)
-    skeleton = squash(first.text)
-    best: tuple[int, str, str] | None = None
-    for doc_type, patterns in TITLE_PATTERNS.items():
-        for pattern in patterns:
-            pos = skeleton.find(pattern)
-            if pos >= 0 and (best is None or pos < best[0]):
-                best = (pos, doc_type, pattern)
-    if best is None:
-        return Classification("other", NO_TITLE)
-    pos, doc_type, pattern = best
-    title_line = any(pattern in squash(line) and line.isupper() for line in _lines(first))
-    near_top = pos <= MAX_TITLE_OFFSET
-    confidence = CONFIDENT_TITLE if (title_line and near_top) else WEAK_TITLE
-    return Classification(doc_type, confidence, matched=pattern)
 
 
 def papers_in(pages: Sequence[OcrPage]) -> list[tuple[int, str]]:

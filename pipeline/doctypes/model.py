@@ -1,6 +1,6 @@
 """The learned document-type model: character n-grams + title rules -> calibrated probabilities.
 
-Why a model and not only the title rules (pipeline.classify): OCR damages titles (lost tone
+Why a model and not only the title rules (pipeline.steps.classify): OCR damages titles (lost tone
 marks, broken words, stray letters) and some papers have no title line at all (card backs,
 contracts). A linear model over character n-grams of the diacritic-free text of the first page,
 plus the title-rule hits as extra features, recognises a paper from everything printed on it.
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.types import CONFIDENT_OCR, MIN_READABLE, Classification, OcrPage
-from pipeline.vntext import fold, readable_ratio, squash
+from pipeline.vn.text import fold, readable_ratio, squash
 from storage.db.cases import corrected_types
 from storage.db.pointers import get_pointer, set_pointer
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from storage.db import Database
 
 MODEL_FORMAT = 1
-DATA_DIR = Path(__file__).with_name("data")
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 BUNDLED_MODEL = DATA_DIR / "doctype-1.npz"
 BASE_CORPUS = DATA_DIR / "doctype-train.jsonl.gz"
 
@@ -70,7 +70,7 @@ def model_text(pages: Sequence[OcrPage]) -> str:
 
 
 def rule_names() -> list[str]:
-    from pipeline.classify import TITLE_PATTERNS
+    from pipeline.doctypes.titles import TITLE_PATTERNS
 
     return [f"{kind}:{doc_type}" for doc_type in TITLE_PATTERNS for kind in ("any", "title")]
 
@@ -78,7 +78,7 @@ def rule_names() -> list[str]:
 def rule_features(pages: Sequence[OcrPage]) -> np.ndarray:
     """Per doc type: a title phrase appears anywhere on page 1; it stands as an upper-case
     line near the top (the rule classifier's own two levels of evidence)."""
-    from pipeline.classify import MAX_TITLE_OFFSET, TITLE_PATTERNS
+    from pipeline.doctypes.titles import MAX_TITLE_OFFSET, TITLE_PATTERNS
 
     first = next((p for p in pages if p.words), None)
     values: list[float] = []
@@ -172,7 +172,7 @@ class DoctypeModel:
         return _softmax((x @ self.coef.T + self.intercept) / self.temperature)
 
     def classify(self, pages: Sequence[OcrPage]) -> Classification:
-        from pipeline.classify import classify_by_title
+        from pipeline.doctypes.titles import classify_by_title
 
         by_title = classify_by_title(pages)
         text = model_text(pages)
@@ -285,7 +285,7 @@ def train(examples: Sequence[Example], version: str, *, c: float = 20.0,
     """
     from sklearn.model_selection import StratifiedKFold
 
-    from pipeline.classify import DOCUMENT_NAMES
+    from pipeline.doctypes.titles import DOCUMENT_NAMES
 
     classes = tuple(DOCUMENT_NAMES)
     digest = corpus_digest(examples)
@@ -409,7 +409,7 @@ class NothingToLearn(Exception):
 
 def correction_examples(store: ObjectStore, db: Database) -> list[Example]:
     """Each corrected original once, with the type a clerk set last, read from its OCR."""
-    from pipeline.stages import load_ocr
+    from pipeline.run.stored import load_ocr
 
     with db.read() as s:
         latest = dict(corrected_types(s))  # later corrections replace earlier ones

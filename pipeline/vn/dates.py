@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from pipeline.vntext import fold
+from pipeline.vn.text import fold
 
 MIN_YEAR = 1900
 MAX_YEAR = 2100

@@ -3,7 +3,8 @@
 Directive 27/CT-TTg, Notice 434/TB-VPCP ("provide information once") and Dispatch 159/TTg-CDS:
 before a clerk asks a citizen for a paper, the system looks in the person's electronic data
 warehouse (keyed by person, so it spans every commune of the deployment: procedures are
-boundary-free within a province) and in the authoritative registers (pipeline/connectors.py).
+boundary-free within a province) and in the authoritative registers
+(pipeline/casework/once_only/connectors.py).
 A paper found valid there is attached to the dossier by reference; a paper still to be asked
 for carries the reason it was not available (legal brief, requirement 18).
 
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from pipeline.connectors import ExternalSource, SourceUnavailable
+from pipeline.casework.once_only.connectors import ExternalSource, SourceUnavailable
 from storage.db import Database
 from storage.db.catalogue import copies_of_person
 from storage.db.dossiers import Dossier

@@ -1,0 +1,1 @@
+"""Document types: the classification model (model.py)."""

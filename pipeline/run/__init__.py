@@ -1,0 +1,1 @@
+"""How the chain runs: the page-parallel orchestrator, its process pool, per-page work."""
