@@ -344,7 +344,7 @@ def settings_for_signer(settings: Settings, full_name: str, title: str) -> Setti
     """
     from ecopy.settings import certifiers, with_certifier_key
     from pipeline.casework.certifiers import CertifierEntry, find_certifier
-    from pipeline.steps.certify import VN_TZ
+    from pipeline.vn.tz import VN_TZ
 
     full_name, title = full_name.strip(), title.strip()
     if not full_name:
@@ -538,7 +538,7 @@ def _violation_record(state: State, record: dict, *, agency_code: str, actor: st
                       detail: str) -> str:
     """A forged paper (Circular 01/2020 Art 11): the violation record, kept as evidence with
     the refusal, and its audit event. The key of the record."""
-    from pipeline.steps.certify import VN_TZ
+    from pipeline.vn.tz import VN_TZ
     from storage.db.dossiers import load_dossier
     from storage.evidence.audit import append_event
     from storage.evidence.violations import record_violation

@@ -323,7 +323,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_warehouse_list(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
-    from pipeline.steps.certify import VN_TZ
+    from pipeline.vn.tz import VN_TZ
     from storage.db.catalogue import copies_of_person
     from storage.db.paging import MAX_PAGE
 

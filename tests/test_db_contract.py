@@ -18,8 +18,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, func, literal_column, select
 
 from pipeline.casework.figures import Period, compute_figures
-from pipeline.casework.procedures import VN_TZ
 from pipeline.casework.status import claim, save_status
+from pipeline.vn.tz import VN_TZ
 from storage import outbox
 from storage.backends import LocalStore
 from storage.db import Database

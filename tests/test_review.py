@@ -96,7 +96,7 @@ def test_review_correct_approve_and_refuse(tmp_path: Path, env: dict[str, str]) 
     from datetime import datetime
 
     from ecopy.reports.books import REFUSAL_TITLE
-    from pipeline.casework.procedures import VN_TZ
+    from pipeline.vn.tz import VN_TZ
 
     now = datetime.now(VN_TZ)
     book = tmp_path / "book.pdf"

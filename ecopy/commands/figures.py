@@ -56,7 +56,7 @@ def _as_of(text: str | None) -> datetime | None:
 def cmd_figures(args: argparse.Namespace, settings: Settings) -> int:
     from ecopy.wiring import open_state
     from pipeline.casework.figures import PeriodError, compute_figures, figures_csv, parse_period
-    from pipeline.casework.procedures import VN_TZ
+    from pipeline.vn.tz import VN_TZ
     from storage.db.dossiers import AGENCY
 
     en = settings.lang == "en"

@@ -215,7 +215,7 @@ def load_book(state: State, agency_code: str, year: int, month: int | None = Non
 
 def _period_bounds(year: int, month: int | None) -> tuple[datetime, datetime]:
     """The period's first instant and the next period's, in Vietnam time."""
-    from pipeline.casework.procedures import VN_TZ
+    from pipeline.vn.tz import VN_TZ
 
     if month is None:
         return datetime(year, 1, 1, tzinfo=VN_TZ), datetime(year + 1, 1, 1, tzinfo=VN_TZ)
@@ -242,7 +242,7 @@ def refusal_cells(record: dict) -> list[str]:
 def book_spans(s: Any, agency_code: str, year: int, *, today: date | None = None
                ) -> list[BookSpan]:
     """Every book of the commune's year in the order it was opened (one aggregate query)."""
-    from pipeline.casework.procedures import VN_TZ
+    from pipeline.vn.tz import VN_TZ
 
     r = register_entries.c
     found = s.execute(select(r.book, func.min(r.number), func.min(r.date), func.max(r.date))

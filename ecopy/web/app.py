@@ -58,7 +58,7 @@ HOME_OF_ROLE = {"clerk": "/dossiers", "certifier": "/certify", "auditor": "/regi
 
 def local_time(iso: str) -> str:
     """A stored UTC time as staff read it: dd/mm/yyyy HH:MM, Vietnam time ("" if unreadable)."""
-    from pipeline.steps.certify import VN_TZ
+    from pipeline.vn.tz import VN_TZ
 
     try:
         return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")

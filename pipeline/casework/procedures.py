@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
 
+from pipeline.vn.tz import VN_TZ
+
 PROCEDURES_FILE = "procedures.json"
 HOLIDAYS_FILE = "holidays_vn.json"
-VN_TZ = timezone(timedelta(hours=7), "ICT")
 _WEEKDAYS = frozenset(range(5))  # Mon-Fri: state agencies do not work on Saturdays
 
 

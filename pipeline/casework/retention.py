@@ -41,8 +41,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from pipeline.casework.procedures import VN_TZ
 from pipeline.reasons import REFUSAL_REASONS, Reason
+from pipeline.vn.tz import VN_TZ
 from storage.backends import ObjectStore
 from storage.backends.keyspace import ObjectLocked
 from storage.db.access import SEALED_POINTER

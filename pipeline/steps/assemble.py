@@ -22,7 +22,7 @@ import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from pipeline.steps import pdfa
 from pipeline.types import Certification, OcrPage, OcrWord, PageScan
+from pipeline.vn.tz import VN_TZ
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in PDF points, origin bottom-left
 
@@ -63,7 +64,6 @@ def signer_position(title: str) -> str:
 QR_CAPTION = "Mã xác thực"
 TEST_MARK = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ / TEST — not legally valid"
 TEST_MARK_BOX = "BẢN THỬ NGHIỆM — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
-VN_TZ = timezone(timedelta(hours=7))
 
 BOX_W, PAD = 80 * mm, 3 * mm
 SIG_W, SIG_H = 60 * mm, 18 * mm

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pipeline.casework.procedures import procedure as procedure_of
 from pipeline.casework.procedures import procedures
@@ -37,6 +36,7 @@ from pipeline.types import (
     to_jsonable,
 )
 from pipeline.vn.adminunits import units_of_fields
+from pipeline.vn.tz import VN_TZ
 from storage.backends import ObjectStore
 from storage.db.catalogue import add_register_entry, void_register_entry
 from storage.evidence import dump
@@ -52,7 +52,6 @@ from storage.evidence.register import (
 from storage.evidence.warehouse import file_copy
 from storage.state import State
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MANIFEST_SCHEMA = "ecopy.manifest/1"
 
 # Signs `unsigned` into `signed` (certifier, then agency); built by the shell from key sources.

@@ -179,7 +179,7 @@ def _page_context(request: Request, account: Account, record: dict, *, status: i
         statement_date,
         statement_number,
     )
-    from pipeline.steps.certify import VN_TZ
+    from pipeline.vn.tz import VN_TZ
 
     store, settings = request.app.state.store, request.app.state.settings
     signer_settings, signer_problem = _signer(request, account)
