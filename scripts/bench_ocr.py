@@ -8,7 +8,7 @@
 
 Default mode, the benchmark. One page set — the real scans with ground truth (vietadmin 4_1,
 4_2 and their degraded variants), the pages of vietadmin 2.pdf (split into one-page files) and
-clean synthetic pages (tests/synthdocs) — is read by three engines in turn, each after an
+clean synthetic pages (scripts/synthdocs) — is read by three engines in turn, each after an
 untimed warm-up on the first page:
 
   ours      quality gate + preprocessing + OCR + orientation when the reading is poor
@@ -55,7 +55,7 @@ import pikepdf
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed packages
+sys.path.insert(0, str(ROOT))  # the scripts package (synthdocs) sits at the repository root
 
 from pipeline.flow import StageOptions, read_pages  # noqa: E402
 from pipeline.limits import Limits  # noqa: E402
@@ -67,7 +67,7 @@ from pipeline.steps.ocr import DEFAULT_LANG, DEFAULT_STEPS, ocr_page  # noqa: E4
 from pipeline.steps.preprocess import STEPS, rotate, to_grey  # noqa: E402
 from pipeline.steps.rasterize import rasterize_page  # noqa: E402
 from pipeline.textmetrics import error_rates, normalise  # noqa: E402
-from tests.synthdocs import generate, read_labels  # noqa: E402
+from scripts.synthdocs import generate, read_labels  # noqa: E402
 
 CORPUS = Path(os.environ.get("ECOPY_CORPUS", ROOT.parent / "shared" / "corpus"))
 VIETADMIN = CORPUS / "vietadmin-ocr-llm-rag"

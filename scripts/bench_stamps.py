@@ -7,7 +7,7 @@ pipeline.steps.stamps.stamp_words, which looks for boxed red regions and reads t
 - false positives: good papers whose stamp words alone make pipeline.steps.classify.refusal_mark
   refuse them. The papers are the bundled samples, every colour image of the corpus (real
   scans: their red seals and marks are what a false alarm comes from), and ``--per-type``
-  synthetic papers of each document type with their red seals (tests/synthdocs.py, condition
+  synthetic papers of each document type with their red seals (scripts/synthdocs.py, condition
   "ok", mildly degraded);
 - detection: the same synthetic papers with a secret or no-copy mark of the generator
   ("classified"), and the sample birth certificate with a boxed red "MẬT" turned at every
@@ -29,12 +29,12 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed packages
+sys.path.insert(0, str(ROOT))  # the scripts package (synthdocs) sits at the repository root
 
 from pipeline.steps.classify import refusal_mark  # noqa: E402
 from pipeline.steps.stamps import stamp_regions, stamp_words  # noqa: E402
 from pipeline.types import OcrPage  # noqa: E402
-from tests.synthdocs import DOC_TYPES, make_document  # noqa: E402
+from scripts.synthdocs import DOC_TYPES, make_document  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 BOLD = Path("/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure document understanding on the labelled synthetic set (tests/synthdocs.py).
+"""Measure document understanding on the labelled synthetic set (scripts/synthdocs.py).
 
 Runs OUR pipeline on every document exactly as a run does (sniff, then inspect + rasterise +
 OCR with `pipeline.flow.read_pages` in a pool of single-threaded tesseract processes, then
@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed packages
+sys.path.insert(0, str(ROOT))  # the scripts package (synthdocs) sits at the repository root
 
 from pipeline.flow import (  # noqa: E402
     REVIEW_CONF,
@@ -57,7 +57,7 @@ from pipeline.steps.extract import extract  # noqa: E402
 from pipeline.steps.intake import sniff  # noqa: E402
 from pipeline.steps.ocr import DEFAULT_STEPS, READING_VERSION  # noqa: E402
 from pipeline.types import OcrPage, to_jsonable  # noqa: E402
-from tests.synthdocs import DOC_TYPES, generate, read_labels  # noqa: E402
+from scripts.synthdocs import DOC_TYPES, generate, read_labels  # noqa: E402
 
 GOAL_DOC_TYPE_ACCURACY = 0.98
 GOAL_MAX_ABSTENTION = 0.05

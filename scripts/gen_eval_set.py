@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the labelled synthetic evaluation set: scan-like Vietnamese papers of every type.
 
-Every person and number is invented (tests/synthdocs.py); the set is deterministic for a seed.
+Every person and number is invented (scripts/synthdocs.py); the set is deterministic for a seed.
 Measure the pipeline on it with scripts/eval_understanding.py --set DIR.
 
     .venv/bin/python scripts/gen_eval_set.py --out DIR [--per-type 12] [--seed 2025] [--clean]
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.synthdocs lives beside the installed packages
+sys.path.insert(0, str(ROOT))  # the scripts package (synthdocs) sits at the repository root
 
-from tests.synthdocs import generate  # noqa: E402
+from scripts.synthdocs import generate  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:

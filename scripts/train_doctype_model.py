@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the bundled document-type model (pipeline/data/doctype-1.npz) and its base corpus.
 
-The base corpus is the OCR text of a labelled synthetic set (tests/synthdocs.py) generated with
+The base corpus is the OCR text of a labelled synthetic set (scripts/synthdocs.py) generated with
 a seed the evaluation never uses (TRAIN_SEED, while scripts/eval_understanding.py measures on
 seed 2025), read by our own pipeline exactly as a run reads a scan. Only good scans are used:
 what a bad scan is refused for is decided before classification.
@@ -30,7 +30,7 @@ from eval_understanding import OcrCache, run_pipeline  # noqa: E402
 
 from pipeline.doctypes.model import BASE_CORPUS, Example, train, write_corpus  # noqa: E402
 from pipeline.flow import ocr_pages_from_json  # noqa: E402
-from tests.synthdocs import generate, read_labels  # noqa: E402
+from scripts.synthdocs import generate, read_labels  # noqa: E402
 
 TRAIN_SEED = 7
 VERSION = "doctype-1"
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_corpus(examples, args.out / BASE_CORPUS.name)
     model = train(examples, VERSION, extra_meta={
-        "base_set": {"generator": "tests/synthdocs.py", "seed": args.seed,
+        "base_set": {"generator": "scripts/synthdocs.py", "seed": args.seed,
                      "per_type": args.per_type, "lang": args.lang}})
     (args.out / f"{VERSION}.npz").write_bytes(model.to_bytes())
     print(json.dumps({"model": model.name, "threshold": model.threshold,

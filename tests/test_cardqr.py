@@ -16,9 +16,9 @@ from pipeline.steps.extract import extract
 from pipeline.steps.intake import sha256_file
 from pipeline.types import OcrPage, OcrWord
 from pipeline.vn.cardqr import CardQr, decode_card_qr, parse_card_payload, read_qr_codes
+from scripts.synthdocs import make_document
 from storage.backends import LocalStore
 from storage.evidence.originals import store_original
-from tests.synthdocs import make_document
 
 ADDRESS = "Số 12 ngõ 3 phố Huế, Phường Hai Bà Trưng, Thành phố Hà Nội"
 PAYLOAD = f"001195012345|012345678|Nguyễn Thị Mai Anh|15031995|Nữ|{ADDRESS}|20042021"

@@ -22,7 +22,7 @@ from pipeline.steps.intake import sniff
 from pipeline.steps.ocr import is_blank
 from pipeline.vn.cardqr import decode_card_qr
 from pipeline.vn.idnumber import parse_personal_id
-from tests.synthdocs import (
+from scripts.synthdocs import (
     BAD_KINDS,
     DOC_TYPES,
     date_in_words,
