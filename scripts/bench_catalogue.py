@@ -91,7 +91,7 @@ from storage.db.dossiers import CODE_ALPHABET, fold, folded_name, list_dossiers 
 from storage.db.migrate import upgrade  # noqa: E402
 from storage.db.schema import cancellations, cases, copies, dossiers, register_entries  # noqa: E402
 from storage.db.search import SearchQuery, search  # noqa: E402
-from tests.pgserver import PostgresServer  # noqa: E402
+from tests.support.pgserver import PostgresServer  # noqa: E402
 
 LEGACY = "6a74481"  # the last commit whose working state was objects in the store
 YEAR, MONTH = 2026, 11

@@ -37,7 +37,7 @@ from ecopy.keys import dev_pki  # noqa: E402
 from ecopy.settings import load_settings  # noqa: E402
 from storage.db import Database, sqlite_url  # noqa: E402
 from storage.db.schema import cases  # noqa: E402
-from tests.redisserver import RedisServer  # noqa: E402
+from tests.support.redisserver import RedisServer  # noqa: E402
 from workers.jobs import job_id  # noqa: E402 - a trivial importable function
 
 PERSON = "001301012345"

@@ -131,11 +131,11 @@ def export_copy(store_dir: Path, key: str, out: Path) -> Path:
     return out
 
 
-# Tesseract's readings of page images, remembered (tests/fault_engines.py `cached`, kept in
+# Tesseract's readings of page images, remembered (tests/support/fault_engines.py `cached`, kept in
 # the repository): for the CLI runs of tests that are not about OCR. The tests about OCR
 # (test_ocr*, test_understand, test_end_to_end, test_quality, the accuracy tests) read with
 # tesseract itself.
-CACHED_OCR = {"ECOPY_OCR_ENGINE": "tests.fault_engines:cached",
+CACHED_OCR = {"ECOPY_OCR_ENGINE": "tests.support.fault_engines:cached",
               "ECOPY_TEST_OCR_CACHE": str(ROOT / "tests" / "data" / "ocr-cache")}
 
 
@@ -183,8 +183,9 @@ def sample_copy(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> dict
 
 @pytest.fixture(scope="session")
 def s3_server():
-    """A running `weed mini` on 127.0.0.1 (tests.s3server.S3Server), stopped at session end."""
-    from tests.s3server import S3Server
+    """A running `weed mini` on 127.0.0.1 (tests.support.s3server.S3Server), stopped at session
+    end."""
+    from tests.support.s3server import S3Server
 
     server = S3Server()
     try:
@@ -230,8 +231,8 @@ def desk(state, agency: str = "99999", person_id: str = PERSON):
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """A PostgreSQL server of this test session (tests.pgserver), stopped at its end."""
-    from tests.pgserver import PostgresServer
+    """A PostgreSQL server of this test session (tests.support.pgserver), stopped at its end."""
+    from tests.support.pgserver import PostgresServer
 
     server = PostgresServer()
     try:

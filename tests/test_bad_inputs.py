@@ -57,7 +57,7 @@ def sweep(corpus: Path, tmp_path_factory: pytest.TempPathFactory, pki_dir: Path)
     env["ECOPY_PKI_DIR"] = str(pki_dir)
     # the sweep is about bad inputs, not OCR: tesseract's readings of the corpus's pages are
     # kept in the repository (a page not there yet is read and added)
-    env["ECOPY_OCR_ENGINE"] = "tests.fault_engines:cached"
+    env["ECOPY_OCR_ENGINE"] = "tests.support.fault_engines:cached"
     env["ECOPY_TEST_OCR_CACHE"] = str(OCR_CACHE)
     store = tmp_path_factory.mktemp("sweep")
     proc = run_cli(["process", *CERTIFY_AS,

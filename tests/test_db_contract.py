@@ -1,5 +1,5 @@
 """The database of working state, one contract on both engines: SQLite (the embedded default)
-and PostgreSQL (a real server started by the test session, tests.pgserver).
+and PostgreSQL (a real server started by the test session, tests.support.pgserver).
 
 Every test takes ``state``: an empty database of one engine, migrated by Alembic, beside a
 local evidence store. The same assertions hold on both; where the engines answer through

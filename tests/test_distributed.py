@@ -30,7 +30,7 @@ from tests.conftest import (
     sealed,
     sign_in,
 )
-from tests.redisserver import RedisServer
+from tests.support.redisserver import RedisServer
 
 SAMPLES = [ROOT / "samples" / "birth_cert.jpg", ROOT / "samples" / "citizen_id.png"]
 COMMUNE = "99999"
@@ -119,7 +119,7 @@ def test_redis_data_loss_then_reconcile(denv: dict[str, str],
 
 def test_sigkill_worker_mid_ocr(denv: dict[str, str], redis_server: RedisServer) -> None:
     """The supervisor restarts the killed worker and requeues its job: exactly one e-copy."""
-    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
+    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.support.fault_engines:slow",
             "ECOPY_TEST_OCR_DELAY": "5"}
     batch = _submit(slow)
     supervisor = _run_supervised(slow)
@@ -143,7 +143,7 @@ def test_worker_killed_while_redis_is_down(denv: dict[str, str],
                                           redis_server: RedisServer) -> None:
     """The line drops and the worker dies with it: the supervisor cannot requeue the job
     until Redis answers again, and then does (a scan station after a power cut)."""
-    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
+    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.support.fault_engines:slow",
             "ECOPY_TEST_OCR_DELAY": "5"}
     batch = _submit(slow)
     supervisor = _run_supervised(slow)
@@ -214,7 +214,7 @@ def _stop(supervisor: subprocess.Popen) -> str:
 def test_redis_restart_mid_batch(denv: dict[str, str], redis_server: RedisServer) -> None:
     """redis-server stops and starts again (append-only file on) while jobs run: nothing
     lost, nothing doubled."""
-    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
+    slow = {**denv, "ECOPY_OCR_ENGINE": "tests.support.fault_engines:slow",
             "ECOPY_TEST_OCR_DELAY": "4"}
     batch = _submit(slow)
     supervisor = _run_supervised(slow)

@@ -16,8 +16,8 @@ import pytest
 
 from storage.evidence.register import check_chain, register_numbers
 from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, pg_settings, run_cli, sealed
-from tests.redisserver import RedisServer
-from tests.s3server import REGION
+from tests.support.redisserver import RedisServer
+from tests.support.s3server import REGION
 from tests.test_distributed import (
     COMMUNE,
     SAMPLES,
@@ -103,7 +103,7 @@ def test_batch_on_s3(s3env: dict[str, str], s3_server, tmp_path: Path) -> None:
 
 def test_s3_down_for_10_seconds_mid_batch(s3env: dict[str, str], s3_server,
                                           redis_server: RedisServer, tmp_path: Path) -> None:
-    slow = {**s3env, "ECOPY_OCR_ENGINE": "tests.fault_engines:slow",
+    slow = {**s3env, "ECOPY_OCR_ENGINE": "tests.support.fault_engines:slow",
             "ECOPY_TEST_OCR_DELAY": "14"}  # longer than the outage: the jobs see it mid-OCR
     sub = run_cli(["submit", *CERTIFY_AS,
                    *map(str, SAMPLES), "--person-id", PERSON, "--certify-all"], slow)

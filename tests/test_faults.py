@@ -17,8 +17,8 @@ from storage.backends import LocalStore
 from tests.conftest import PERSON, desk, open_state
 
 
-@pytest.mark.parametrize("engine", ["tests.fault_engines:hang_on_blank",
-                                    "tests.fault_engines:crash_on_blank"])
+@pytest.mark.parametrize("engine", ["tests.support.fault_engines:hang_on_blank",
+                                    "tests.support.fault_engines:crash_on_blank"])
 def test_bad_page_times_out_and_batch_goes_on(engine: str, corpus: Path, tmp_path: Path,
                                               pki_dir: Path) -> None:
     blank = tmp_path / "blank.png"

@@ -341,7 +341,7 @@ def test_new_commune_staff_see_predecessors_books_and_copies(
 def test_destination_on_s3(tmp_path: Path, sources: dict[str, Path], provinces: dict[str, dict],
                            s3_server, s3_store, pg_server, pki_dir: Path) -> None:
     from storage.db.migrate import upgrade
-    from tests.s3server import REGION
+    from tests.support.s3server import REGION
 
     url = pg_server.new_database()
     dest_state = open_state(s3_store, url, pg_server.password)  # the province's PostgreSQL

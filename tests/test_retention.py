@@ -57,7 +57,7 @@ from storage.evidence.audit import append_event, read_events, refusal_key, verif
 from storage.evidence.originals import ocr_key, original_key
 from storage.state import State
 from tests.conftest import PERSON, open_state, run_cli
-from tests.s3server import REGION
+from tests.support.s3server import REGION
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OLD = NOW - timedelta(days=400)  # past every default period but the access log's

@@ -47,8 +47,8 @@ from storage.evidence.register import (
 from storage.evidence.warehouse import copy_key, file_copy
 from storage.outbox import RECEIPTS
 from tests.conftest import CERTIFY_AS, PERSON, ROOT, pg_settings, run_cli, sealed
-from tests.redisserver import RedisServer
-from tests.s3server import S3Server
+from tests.support.redisserver import RedisServer
+from tests.support.s3server import S3Server
 
 PROBE, WEB, OCR, SIGNER, SYNC, RETENTION, E2E = (
     "ids-probe", "ids-web", "ids-ocr", "ids-signer", "ids-sync", "ids-retention", "ids-e2e")

@@ -1,6 +1,7 @@
 """One contract for every ObjectStore: LocalStore (a directory) and S3Store (real SeaweedFS).
 
-The S3 store runs against `weed mini` started by the tests (tests/s3server.py), a fresh bucket
+The S3 store runs against `weed mini` started by the tests (tests/support/s3server.py), a fresh
+bucket
 per test. The put_if_absent test is the one that fails if the If-None-Match condition is not
 really sent: the second call would then return True and overwrite the first bytes.
 """

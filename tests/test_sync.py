@@ -1,5 +1,6 @@
 """Portal sync (issue 8 points 2 and 3): the outbox in the database, delivered over real HTTP
-to a local portal (tests/portalserver.py) with retries, idempotency keys and stored receipts.
+to a local portal (tests/support/portalserver.py) with retries, idempotency keys and stored
+receipts.
 
 One real e-copy is made once by `ecopy process` while ECOPY_PORTAL_URL points at a port where
 nothing listens: certification must not care. Each test works on a copy of that store.
@@ -33,7 +34,7 @@ from storage.db.schema import outbox as outbox_table
 from storage.evidence.audit import read_events
 from storage.state import State
 from tests.conftest import CACHED_OCR, CERTIFY_AS, PERSON, ROOT, SAMPLES, open_state, run_cli
-from tests.portalserver import PortalServer
+from tests.support.portalserver import PortalServer
 from workers.sync import PortalClient, PortalConfig, deliver_due
 
 TOKEN = "portal-token-2026"

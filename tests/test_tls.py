@@ -22,8 +22,8 @@ from ecopy.settings import load_settings
 from ecopy.wiring import open_database, open_store
 from storage.backends.s3 import StoreUnavailable
 from tests.conftest import ROOT, run_cli
-from tests.privateca import PrivateCA
-from tests.s3server import REGION
+from tests.support.privateca import PrivateCA
+from tests.support.s3server import REGION
 
 STAT_SSL = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 
@@ -37,7 +37,7 @@ def cas(tmp_path_factory: pytest.TempPathFactory) -> tuple[PrivateCA, PrivateCA]
 
 @pytest.fixture(scope="module")
 def tls_pg(cas):
-    from tests.pgserver import PostgresServer
+    from tests.support.pgserver import PostgresServer
 
     cert = cas[0].issue("postgres", ("127.0.0.1",))
     server = PostgresServer(tls=(cert.cert, cert.key))
@@ -50,7 +50,7 @@ def tls_pg(cas):
 
 @pytest.fixture(scope="module")
 def tls_s3(cas):
-    from tests.s3server import S3Server
+    from tests.support.s3server import S3Server
 
     cert = cas[0].issue("s3", ("127.0.0.1",))
     server = S3Server(tls=(cert.cert, cert.key), ca_file=cas[0].cert_file)
@@ -219,8 +219,8 @@ def test_the_compose_recipe_makes_certificates_the_clients_accept(
         env: dict[str, str], tmp_path: Path) -> None:
     """The CA and the `minio` and `postgres` certificates made as the compose header says,
     served by the real servers under the names compose gives them."""
-    from tests.pgserver import PostgresServer
-    from tests.s3server import S3Server
+    from tests.support.pgserver import PostgresServer
+    from tests.support.s3server import S3Server
 
     recipe = _compose_recipe()
     assert recipe.count("openssl req") == 2, recipe

@@ -17,7 +17,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from ecopy import accounts
 from ecopy.settings import load_settings
 from storage.backends import LocalStore
-from tests.browser import (
+from tests.conftest import PERSON, export_copy, open_state
+from tests.support.browser import (
     DESKTOP,
     PHONE,
     ROOT,
@@ -29,7 +30,6 @@ from tests.browser import (
     wait_images,
     wait_text,
 )
-from tests.conftest import PERSON, export_copy, open_state
 
 PASSWORD = "mật khẩu đủ dài 2026"
 SCAN = ROOT / "samples" / "birth_cert.jpg"

@@ -28,7 +28,7 @@ from storage.db.dossiers import Dossier, load_dossier
 from storage.evidence.originals import original_key
 from storage.state import State
 from tests.conftest import PERSON, SAMPLES, open_state, run_cli, sign_in
-from tests.redisserver import RedisServer
+from tests.support.redisserver import RedisServer
 
 PASSWORD = "mật khẩu đủ dài 2026"
 MAX_BYTES = 1024 * 1024  # 1 MB: the sample scan (664 kB) fits, the test's big file does not

@@ -17,7 +17,7 @@ from storage import outbox
 from storage.backends import LocalStore
 from storage.state import State
 from tests.conftest import open_state, sign_in
-from tests.portalserver import PortalServer
+from tests.support.portalserver import PortalServer
 from workers.sync import PortalClient, PortalConfig, deliver_due
 
 PASSWORD = "mật khẩu đủ dài 2026"
