@@ -27,6 +27,17 @@ MAGIC = (
     (b"II+\x00", "tiff"),  # BigTIFF
     (b"MM\x00+", "tiff"),
 )
+# Files that are whole and valid but are not scans: an archive, an office document, a web page,
+# another image format … whatever their name says, they are the wrong type, not damaged.
+OTHER_FORMATS = (
+    (b"PK\x03\x04", "ZIP / DOCX / XLSX / ODT"), (b"PK\x05\x06", "ZIP"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "DOC / XLS"), (b"{\\rtf", "RTF"),
+    (b"Rar!\x1a\x07", "RAR"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"\x1f\x8b", "gzip"),
+    (b"\x7fELF", "program"), (b"MZ", "program"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+    (b"BM", "BMP"), (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"), (b"OggS", "audio"),
+    (b"ID3", "audio"),
+)
+_TEXT_START = (b"<!doctype", b"<html", b"<?xml", b"<svg", b"{", b"[")
 # a file named like a type we take but with other content is a damaged file, not a wrong one
 KNOWN_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 A4_LONG_SIDE_IN = 297 / 25.4
@@ -62,9 +73,36 @@ def sniff(path: Path) -> str:
             return kind
     if b"%PDF-" in head:  # junk before the header is tolerated by PDF readers
         return "pdf"
+    if _other_format(head):
+        raise Rejected(Reason.WRONG_FILE_TYPE)
     if path.suffix.lower() in KNOWN_SUFFIXES:
         raise Rejected(Reason.CORRUPT_FILE)
     raise Rejected(Reason.WRONG_FILE_TYPE)
+
+
+def _other_format(head: bytes) -> str:
+    """What a whole file of another kind is ("" when it looks like nothing we know): the
+    known signatures, RIFF/ISO media containers, and plain text (HTML, XML, JSON, CSV …)."""
+    for magic, what in OTHER_FORMATS:
+        if head.startswith(magic):
+            return what
+    if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
+        return head[8:12].decode().strip()
+    if head[4:8] == b"ftyp":
+        return "HEIC / MP4"
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.lower().startswith(_TEXT_START):
+        return "HTML / XML / JSON"
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:  # a multi-byte letter cut at the end of the window is fine
+        try:
+            decoded = text[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return ""
+    if decoded and all(c.isprintable() or c in "\r\n\t" for c in decoded):
+        return "text"
+    return ""
 
 
 def sha256_file(path: Path) -> str:
