@@ -45,10 +45,12 @@ EVIDENCE_PREFIXES: tuple[str, ...] = (
     "storage/",  # the store's own lock policy (LOCK_POLICY_KEY)
 )
 # Records the law keeps for good (Decree 23/2015 Art 13: the certification book is kept
-# permanently; the audit log proves it): on S3 each object under these prefixes is also put
-# under legal hold, which has no end date and outlives any retention period, on top of the
-# evidence retention (storage.backends.s3). Only an account allowed s3:PutObjectLegalHold
-# can lift it, and docs/storage.md says ecopy's own accounts must not be.
+# permanently; the audit log proves it): on S3 each object under these prefixes is written
+# with the evidence lock's mode but for PERMANENT_DAYS (a century) instead of the evidence
+# retention (storage.backends.s3). A legal hold was the other choice, but whoever may set one
+# may lift it (s3:PutObjectLegalHold), and every writer of the register would need it; a
+# COMPLIANCE retention cannot be shortened by anyone, the bucket's owner included.
+PERMANENT_DAYS = 36_500
 PERMANENT_PREFIXES: tuple[str, ...] = (
     "register/", "register-notes/", "refusals/", "violations/", "cancellations/", "audit/",
     "audit-archive/",

@@ -51,6 +51,7 @@ from urllib3.util import Retry, Timeout
 from storage.backends import check_key
 from storage.backends.keyspace import (
     LOCK_POLICY_KEY,
+    PERMANENT_DAYS,
     ObjectLocked,
     check_deletable,
     is_deletable,
@@ -186,28 +187,23 @@ class S3Store:
         return self._lock
 
     def _retention(self, key: str) -> Retention | None:
-        """The retention an object written now under ``key`` gets: evidence only."""
+        """The retention an object written now under ``key`` gets: evidence only, and for a
+        century for the register and the audit log (keyspace PERMANENT_PREFIXES)."""
         lock = None if is_deletable(key) else self.evidence_lock()
         if lock is None:
             return None
         mode, days = lock
+        if is_permanent(key):
+            days = max(days, PERMANENT_DAYS)
         return Retention(mode, datetime.now(UTC) + timedelta(days=days))
-
-    def _legal_hold(self, key: str) -> bool:
-        """Register and audit records are kept for good: legal hold, no end date (keyspace
-        PERMANENT_PREFIXES), wherever evidence is locked at all."""
-        return is_permanent(key) and self._retention(key) is not None
 
     def _lock_headers(self, key: str) -> dict[str, str]:
         retention = self._retention(key)
         if retention is None:
             return {}
-        headers = {"x-amz-object-lock-mode": retention.mode,
-                   "x-amz-object-lock-retain-until-date":
-                       str(to_iso8601utc(retention.retain_until_date))}
-        if is_permanent(key):
-            headers["x-amz-object-lock-legal-hold"] = "ON"
-        return headers
+        return {"x-amz-object-lock-mode": retention.mode,
+                "x-amz-object-lock-retain-until-date":
+                    str(to_iso8601utc(retention.retain_until_date))}
 
     @contextlib.contextmanager
     def _translate(self, action: str) -> Iterator[None]:
@@ -233,8 +229,7 @@ class S3Store:
         with self._translate(f"put {key}"):
             self._client.put_object(self.bucket, name, io.BytesIO(data), len(data),
                                     part_size=self.part_size, num_parallel_uploads=1,
-                                    retention=self._retention(key),
-                                    legal_hold=self._legal_hold(key))
+                                    retention=self._retention(key))
 
     def put_file(self, key: str, path: Path) -> None:
         name = self._name(key)
@@ -244,8 +239,7 @@ class S3Store:
                 with open(path, "rb") as fh:
                     self._client.put_object(self.bucket, name, fh, size,
                                             part_size=self.part_size, num_parallel_uploads=1,
-                                            retention=self._retention(key),
-                                            legal_hold=self._legal_hold(key))
+                                            retention=self._retention(key))
             else:
                 self._put_multipart(name, Path(path), size, self._lock_headers(key))
 
