@@ -53,6 +53,7 @@ INK_SIDE = 600
 INK_CONTRAST = 40
 BLANK_INK = 0.0001
 FEW_WORDS = 30  # a page OCR read fewer words on is checked for ink
+BLANK_SPREAD = 25.0  # grey-level spread of a blank sheet: noise and the light's slope give ~8
 OSD_MIN_CONFIDENCE = 1.5
 OSD_MAX_SIDE = 1800  # pixels on the long side used for orientation detection
 _ROTATE_RE = re.compile(r"Rotate:\s*(\d+)")
@@ -93,6 +94,8 @@ def has_no_ink(img: Image.Image) -> bool:
     inner = np.ascontiguousarray(g[m:h - m, m:w - m])
     if inner.size == 0:
         return True
+    if float(inner.std()) > BLANK_SPREAD:  # a picture (a photo, a drawing) is not a blank sheet
+        return False
     background = cv2.medianBlur(inner, 21)
     ink = (background.astype(np.int16) - inner) > INK_CONTRAST
     return float(ink.mean()) < BLANK_INK
