@@ -1160,7 +1160,7 @@ def _birth_cert(rng: Rng, variant: int, index: int) -> Drawn:
         f"{place.district}, {place.province}"
     ethnicity = _pick(rng, ETHNICITIES)
     number = str(int(rng.integers(1, 400)))
-    register_number = number if variant == 0 else f"{number}/{registered.year}"
+    document_number = number if variant == 0 else f"{number}/{registered.year}"
     book = "01" if variant == 0 else f"01/{registered.year}"
     words = date_in_words(dob)
     if variant == 0:
@@ -1194,7 +1194,7 @@ def _birth_cert(rng: Rng, variant: int, index: int) -> Drawn:
     )
     paper = Paper(
         authority=_commune_office(place), title=("GIẤY KHAI SINH",), body=body,
-        numbers=(("Số: ", register_number), ("Quyển số: ", book)),
+        numbers=(("Số: ", document_number), ("Quyển số: ", book)),
         subtitle=("(BẢN CHÍNH)",) if variant else (),
         place_date=f"{place.short}, {long_date(registered)}",
         signer=("NGƯỜI KÝ GIẤY KHAI SINH", "(Ký, ghi rõ họ, chữ đệm, tên, chức vụ, đóng dấu)",
@@ -1204,7 +1204,7 @@ def _birth_cert(rng: Rng, variant: int, index: int) -> Drawn:
         "full_name": child.full_name, "date_of_birth": dob.isoformat(), "sex": child.sex,
         "place_of_birth": pob, "place_of_origin": father.origin.address,
         "id_number": child.id_number, "father_full_name": father.full_name,
-        "mother_full_name": mother.full_name, "register_number": register_number,
+        "mother_full_name": mother.full_name, "document_number": document_number,
         "issue_date": registered.isoformat(), "issuer": _issuer(place),
     }
     return Drawn(paper, fields, ("form", "table")[variant])
@@ -1249,7 +1249,7 @@ def _marriage_cert(rng: Rng, variant: int, index: int) -> Drawn:
         "husband_full_name": husband.full_name, "husband_date_of_birth": husband.dob.isoformat(),
         "husband_id_number": husband.id_number, "wife_full_name": wife.full_name,
         "wife_date_of_birth": wife.dob.isoformat(), "wife_id_number": wife.id_number,
-        "register_number": number, "issue_date": registered.isoformat(),
+        "document_number": number, "issue_date": registered.isoformat(),
         "issuer": _issuer(place),
     }
     return Drawn(paper, fields, ("form", "table")[variant])
@@ -1302,7 +1302,7 @@ def _death_extract(rng: Rng, variant: int, index: int) -> Drawn:
     fields = {
         "full_name": person.full_name, "date_of_birth": person.dob.isoformat(),
         "sex": person.sex, "id_number": person.id_number, "date_of_death": died.isoformat(),
-        "register_number": number, "issue_date": registered.isoformat(),
+        "document_number": number, "issue_date": registered.isoformat(),
         "issuer": _issuer(place),
     }
     return Drawn(paper, fields, ("form", "table")[variant])
@@ -1347,7 +1347,7 @@ def _marital_status(rng: Rng, variant: int, index: int) -> Drawn:
     fields = {
         "full_name": person.full_name, "date_of_birth": person.dob.isoformat(),
         "sex": person.sex, "id_number": person.id_number,
-        "place_of_residence": person.residence, "register_number": number,
+        "place_of_residence": person.residence, "document_number": number,
         "issue_date": issued.isoformat(),
     }
     if variant == 1:

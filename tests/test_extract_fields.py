@@ -55,7 +55,9 @@ def test_birth_certificate_sections_and_wrapped_values() -> None:
     assert got["mother_full_name"] == "Huỳnh Khánh Hương"
     assert got["father_full_name"] == "Bùi Công Thắng"
     assert "place_of_residence" not in got  # the mother's address is not the child's
-    assert got["register_number"] == "236" and got["issue_date"] == "2017-12-20"
+    # the paper's own "Số:" is its document number (domain.md), not a register entry
+    assert got["document_number"] == "236" and "register_number" not in got
+    assert got["issue_date"] == "2017-12-20"
     assert got["issuer"] == ("Ủy ban nhân dân phường Dịch Vọng Hậu, quận Cầu Giấy, "
                              "thành phố Hà Nội")
 
@@ -209,6 +211,16 @@ def test_licence_number_class_and_motto_that_is_no_name() -> None:
     assert got["full_name"] == "Phạm Thu Mai"  # surname restored: Pham can only be Phạm
     assert got["license_class"] == "A1"
     assert "license_class" not in _fields([(506, 833, "Hang/Class: Xy")], "driving_license")
+
+
+def test_serials_and_register_numbers_keep_their_letters() -> None:
+    """"QH 1872343" is one serial, not "QH" (issue 17 point 2): letters printed apart from
+    their digits stay with them, as printed."""
+    diploma = _fields([(191, 1394, "Số hiệu: QH 1872343"),
+                       (352, 1442, "Số vào sổ cấp bằng: 45028/ĐHV")], "university_diploma")
+    assert (diploma["serial_number"], diploma["register_number"]) == ("QH 1872343", "45028/ĐHV")
+    land = _fields([(253, 900, "Số vào sổ cấp GCN: CS 08459")], "land_use_cert")
+    assert land["register_number"] == "CS 08459"
 
 
 def test_number_slashes_read_as_letters_and_misread_so() -> None:

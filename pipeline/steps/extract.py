@@ -274,7 +274,6 @@ _DOCUMENT_FIELDS = {"issue_date", "issuer", "register_number", "serial_number", 
                     "birth_registration"}
 # an authority, as opposed to a place: "Ủy ban nhân dân xã …", "UBND phường …"
 _AUTHORITY = re.compile(r"^(?:UY BAN|UBND|SO TU PHAP|PHONG TU PHAP|DAI SU QUAN|LANH SU QUAN)")
-_CIVIL = {"birth_cert", "marriage_cert", "death_extract", "marital_status"}
 _HONORIFIC = re.compile(r"^(ÔNG|BÀ|ONG|BA|MR\.?|MS\.?|MRS\.?)\s+", re.IGNORECASE)
 # "Số: 236", "Số/No.: 0123", "søNo: 1932…", "sø/o.:" (OCR), also after a header on the line
 _NUMBER_LINE = re.compile(r"(?:^|\s)\W{0,3}S\S?\W{0,2}(?:/?\s*N?O\.?)?\s*:\s*(\S+)")
@@ -372,6 +371,19 @@ def _document_number(value: str) -> str | None:
     return token or None
 
 
+_SERIAL_PREFIX = re.compile(r"^[A-ZĐ]{1,4}$")
+
+
+def _serial(value: str) -> str | None:
+    """A serial or register number kept whole: a series of letters printed apart from its
+    digits ("QH 1872343", "CS 08459") stays with them, spelled as printed."""
+    parts = value.split()
+    if (len(parts) > 1 and _SERIAL_PREFIX.match(parts[0].strip(" .,;:"))
+            and parts[1][:1].isdigit()):
+        return f"{parts[0].strip(' .,;:')} {_document_number(parts[1]) or parts[1]}"
+    return _document_number(value)
+
+
 def _clean(field: str, value: str) -> str | None:
     """A raw value made into the field's form, or None when it is not one."""
     base = field.split("_", 1)[-1] if field.startswith(_PREFIXES) else field
@@ -398,7 +410,9 @@ def _clean(field: str, value: str) -> str | None:
         return m.group(1).replace(",", ".") if m else None
     if base == "license_class":
         return _license_class(value)
-    if base in ("register_number", "serial_number", "license_number", "document_number"):
+    if base in ("register_number", "serial_number"):
+        return _serial(value)
+    if base in ("license_number", "document_number"):
         return _document_number(value)
     return _without_rules(value)
 
@@ -607,9 +621,7 @@ class _Reader:
         if m:
             rest = line.text[m.start(1):].split()
             value = rest[0].strip(" ._") if rest else ""
-            if doc_type in _CIVIL:
-                self.put("register_number", _document_number(value), line)
-            elif doc_type == "driving_license":
+            if doc_type == "driving_license":
                 self.put("license_number", re.sub(r"\D", "", value) or None, line)
             elif doc_type == "citizen_id":
                 self.put("id_number", _clean("id_number", value), line)
