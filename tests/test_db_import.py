@@ -31,7 +31,7 @@ import json, sys
 from pathlib import Path
 from ecopy import accounts
 from ecopy.actions import waiting_documents
-from pipeline.casework.figures import Period, compute_figures
+from pipeline.performance import Period, compute_figures
 from storage.cancellations import cancel_copy, list_cancellations
 from storage.complaints import file_complaint, list_complaints
 from storage.dossiers import link_document, list_dossiers, open_dossier

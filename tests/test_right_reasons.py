@@ -43,7 +43,7 @@ def test_whole_files_of_other_kinds_are_the_wrong_type(tmp_path: Path) -> None:
         "trang.jpg": (b"<!DOCTYPE html>\n<html><body>Gi\xe1\xba\xa5y</body></html>",
                       "wrong_file_type"),
         "data.tif": (json.dumps({"id": PERSON}).encode(), "wrong_file_type"),
-        "note.pdf": ("Giấy khai sinh của Nguyễn Văn An\n".encode(), "wrong_file_type"),
+        "note.pdf": ("Giấy khai sinh của Nguyễn Văn An\n".encode(), "corrupt_file"),
         "old.png": (_image("BMP"), "wrong_file_type"),
         "anim.jpg": (_image("GIF"), "wrong_file_type"),
         "phone.jpg": (_image("WEBP"), "wrong_file_type"),

@@ -82,7 +82,9 @@ def sniff(path: Path) -> str:
 
 def _other_format(head: bytes) -> str:
     """What a whole file of another kind is ("" when it looks like nothing we know): the
-    known signatures, RIFF/ISO media containers, and plain text (HTML, XML, JSON, CSV …)."""
+    known signatures, RIFF/ISO media containers, and web and data formats (HTML, XML, SVG,
+    JSON). Plain text named like a scan stays a damaged scan: nothing tells it apart from a
+    file cut to its first bytes."""
     for magic, what in OTHER_FORMATS:
         if head.startswith(magic):
             return what
@@ -93,15 +95,6 @@ def _other_format(head: bytes) -> str:
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text.lower().startswith(_TEXT_START):
         return "HTML / XML / JSON"
-    try:
-        decoded = text.decode("utf-8")
-    except UnicodeDecodeError:  # a multi-byte letter cut at the end of the window is fine
-        try:
-            decoded = text[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return ""
-    if decoded and all(c.isprintable() or c in "\r\n\t" for c in decoded):
-        return "text"
     return ""
 
 
