@@ -24,6 +24,7 @@ from ecopy import SOFTWARE
 from ecopy.settings import Settings, SettingsProblem, load_settings
 from ecopy.wiring import open_state, s3_store, seal
 from pipeline.reasons import REFUSAL_GROUNDS, Reason, message
+from pipeline.run import pagework
 from pipeline.types import DocStatus, to_jsonable
 from pipeline.vn.idnumber import parse_personal_id
 from storage.backends import LocalStore
@@ -221,7 +222,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
                              refuse=args.refuse, refuse_detail=args.refuse_detail,
                              certify_when_sure=ctx is not None,
                              # "module:function" of another OcrEngine, as `ecopy worker` takes
-                             ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
+                             ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", pagework.DEFAULT_ENGINE))
     show = not (args.no_progress or args.json) and err.is_terminal
     with RichProgress(err, enabled=show) as progress:
         outcomes = process_batch(args.paths, ctx, options, dossier, progress, state=state)

@@ -48,7 +48,7 @@ from pipeline.reasons import (
     ground_text,
     message,
 )
-from pipeline.run.pagework import TaskFailure, inspect_task, page_task
+from pipeline.run.pagework import DEFAULT_ENGINE, TaskFailure, inspect_task, page_task
 from pipeline.run.stored import load_ocr, ocr_pages_from_json, save_ocr  # noqa: F401
 from pipeline.steps.certify import VN_TZ, CertifyContext, IssueInfo, certify_document
 from pipeline.steps.classify import (
@@ -105,7 +105,7 @@ class StageOptions:
     hold_for_review: bool = True
     limits: Limits = field(default_factory=Limits)
     lang_messages: str = "vi"
-    ocr_engine: str = "tesseract"
+    ocr_engine: str = DEFAULT_ENGINE
     actor: str = "ecopy"
     # False (web uploads): a document with nothing to review waits as READY for a certifier
     certify_when_sure: bool = True

@@ -23,7 +23,11 @@ untimed warm-up on the first page:
             page. --output-type pdf --optimize 0 spare it the PDF/A and optimisation work that
             ours does not do here either.
 
-Goals (OCR issue): ours ≥ 0.9 × bare pages/s; ours > 1 × OCRmyPDF pages/s; CER of ours no
+A fourth run, "ours (tesserocr)", is ours with the tesseract library kept loaded in each
+worker (ECOPY_OCR_ENGINE=tesserocr, pipeline.steps.tesseract) instead of a tesseract process
+per call.
+
+Goals: ours ≥ 1.0 × bare pages/s (issue 17); ours > 1 × OCRmyPDF pages/s; CER of ours no
 worse than OCRmyPDF's on the ground-truth images. Ratios are against the baselines measured
 in the same run.
 
@@ -85,7 +89,7 @@ GT_IMAGES = {
 SYNTH_TYPES = ("birth_cert", "marriage_cert", "citizen_id", "land_use_cert", "other",
                "university_diploma")
 OCRMYPDF_VENV = Path.home() / ".cache" / "ecopy-bench" / "ocrmypdf-venv"
-GOAL_VS_BARE = 0.9
+GOAL_VS_BARE = 1.0
 GOAL_VS_OCRMYPDF = 1.0
 DATE_FIELDS = ("date", "expiry")  # ISO in labels, printed otherwise: not searchable as text
 
@@ -152,8 +156,12 @@ def build_page_set(tmp: Path, pages: int, office_scans: bool = False) -> list[Be
 # ------------------------------------------------------------------ the three engines
 
 
-def run_ours(pages: Sequence[BenchPage], workers: int, tmp: Path) -> EngineRun:
-    opt = StageOptions(person_id="000000000000")
+def run_ours(pages: Sequence[BenchPage], workers: int, tmp: Path,
+             engine: str = "tesseract") -> EngineRun:
+    # the real letters are 78 dpi, which intake now refuses (a copy needs 200 dpi): the bench
+    # measures reading, so nothing is refused for its resolution here
+    opt = StageOptions(person_id="000000000000", ocr_engine=engine,
+                       limits=Limits(refuse_below_dpi=0))
     texts, failures = {}, {}
     with ProcessPoolExecutor(max_workers=workers, initializer=init_worker) as pool:
         warm = [pool.submit(read_pages, pages[0].source, pages[0].kind,
@@ -172,7 +180,8 @@ def run_ours(pages: Sequence[BenchPage], workers: int, tmp: Path) -> EngineRun:
             extract(ocr, classify(ocr).doc_type)
             texts[page.name] = "\n".join(p.text for p in ocr)
         seconds = time.perf_counter() - start
-    return EngineRun("ours", seconds, texts, failures)
+    return EngineRun("ours" if engine == "tesseract" else f"ours ({engine})", seconds, texts,
+                     failures)
 
 
 def _fresh(folder: Path) -> Path:
@@ -260,19 +269,21 @@ def benchmark(args: argparse.Namespace) -> dict:
         print(f"page set: {len(pages)} pages ({sum(bool(p.truth) for p in pages)} with ground "
               f"truth), {args.workers} workers", file=sys.stderr)
         runs = [run_ours(pages, args.workers, tmp), run_bare(pages, args.workers),
-                run_ocrmypdf(pages, args.workers, tmp)]
+                run_ocrmypdf(pages, args.workers, tmp),
+                run_ours(pages, args.workers, tmp, "tesserocr")]
     n = len(pages)
     speed = {r.engine: r.pages_per_s(n) for r in runs}
-    ours, bare, ocrmypdf = (speed[r.engine] for r in runs)
+    ours, bare, ocrmypdf, ours_api = (speed[r.engine] for r in runs)
     print(f"\n== Speed: {n} pages, {args.workers} workers (warm-up excluded) ==")
     for r in runs:
-        print(f"  {r.engine:16s} {r.seconds:7.1f} s  {speed[r.engine]:6.3f} pages/s"
+        print(f"  {r.engine:18s} {r.seconds:7.1f} s  {speed[r.engine]:6.3f} pages/s"
               + (f"   failures: {r.failures}" if r.failures else ""))
     vs_bare, vs_ocrmypdf = ours / bare, ours / ocrmypdf
-    print(f"  ours / bare      {vs_bare:5.2f}x  (goal >= {GOAL_VS_BARE}x)  "
-          f"[{'met' if vs_bare >= GOAL_VS_BARE else 'NOT met'}]")
-    print(f"  ours / OCRmyPDF  {vs_ocrmypdf:5.2f}x  (goal > {GOAL_VS_OCRMYPDF}x)  "
-          f"[{'met' if vs_ocrmypdf > GOAL_VS_OCRMYPDF else 'NOT met'}]")
+    for name, value in (("ours", ours), ("ours (tesserocr)", ours_api)):
+        print(f"  {name} / bare {value / bare:8.2f}x  (goal >= {GOAL_VS_BARE}x)  "
+              f"[{'met' if value / bare >= GOAL_VS_BARE else 'NOT met'}]")
+        print(f"  {name} / OCRmyPDF {value / ocrmypdf:4.2f}x  (goal > {GOAL_VS_OCRMYPDF}x)  "
+              f"[{'met' if value / ocrmypdf > GOAL_VS_OCRMYPDF else 'NOT met'}]")
     cer = {r.engine: {p.name: error_rates(p.truth, r.texts.get(p.name, "")).cer
                       for p in pages if p.truth} for r in runs}
     means = {e: sum(v.values()) / len(v) for e, v in cer.items() if v}
@@ -283,12 +294,14 @@ def benchmark(args: argparse.Namespace) -> dict:
             print(f"  {name:32s}" + "".join(f"{cer[r.engine][name] * 100:16.2f}"
                                           for r in runs))
         print(f"  {'mean':32s}" + "".join(f"{means[r.engine] * 100:16.2f}" for r in runs))
-        ok = means["ours"] <= means["OCRmyPDF"]
-        print(f"  ours no worse than OCRmyPDF: [{'met' if ok else 'NOT met'}]")
+        for name in ("ours", "ours (tesserocr)"):
+            ok = means[name] <= means["OCRmyPDF"]
+            print(f"  {name} no worse than OCRmyPDF: [{'met' if ok else 'NOT met'}]")
     return {"pages": [asdict(p) | {"source": str(p.source), "image": str(p.image), "truth": ""}
                       for p in pages],
             "workers": args.workers, "seconds": {r.engine: r.seconds for r in runs},
             "pages_per_s": speed, "ours_vs_bare": vs_bare, "ours_vs_ocrmypdf": vs_ocrmypdf,
+            "tesserocr_vs_bare": ours_api / bare,
             "cer": cer}
 
 

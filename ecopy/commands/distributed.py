@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ecopy.settings import Settings
+from pipeline.run import pagework
 
 EXIT_OK, EXIT_PENDING, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 4
 
@@ -194,7 +195,7 @@ def _worker_context(settings: Settings, state: Any) -> Any:
 
     defaults = StageOptions(person_id="", lang=settings.ocr_lang, limits=settings.limits,
                             lang_messages=settings.lang, actor=settings.actor or "ecopy",
-                            ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", "tesseract"))
+                            ocr_engine=os.environ.get("ECOPY_OCR_ENGINE", pagework.DEFAULT_ENGINE))
     def approve(case_id: str) -> str:
         from ecopy.actions import finish_approval
 

@@ -27,7 +27,7 @@ from pipeline.flow import (
 )
 from pipeline.limits import Limits
 from pipeline.reasons import Reason
-from pipeline.run.pagework import TaskFailure, inspect_task, page_task
+from pipeline.run.pagework import DEFAULT_ENGINE, TaskFailure, inspect_task, page_task
 from pipeline.run.pool import TaskPool
 from pipeline.steps.certify import CertifyContext
 from pipeline.steps.intake import Inspection
@@ -64,7 +64,7 @@ class ProcessOptions:
     hold_for_review: bool = True
     limits: Limits = field(default_factory=Limits)
     lang_messages: str = "vi"
-    ocr_engine: str = "tesseract"  # see pipeline.run.pagework.resolve_engine
+    ocr_engine: str = DEFAULT_ENGINE  # see pipeline.run.pagework.resolve_engine
     actor: str = "ecopy"  # who the audit log names for this run's events
     # a clerk's refusal ground (Decree 23/2015 Art 22) for every document of the run: each is
     # refused with reason refused_by_clerk and the ground recorded, nothing is certified

@@ -19,7 +19,7 @@ from PIL import Image
 from pipeline.limits import Limits
 from pipeline.reasons import EcopyError, Reason
 from pipeline.steps.intake import Inspection, PagePlan, inspect
-from pipeline.steps.ocr import is_blank, ocr_page
+from pipeline.steps.ocr import is_blank, ocr_page, ocr_page_api
 from pipeline.steps.quality import QualityReport, assess
 from pipeline.steps.rasterize import rasterize_page
 from pipeline.types import OcrPage, PageScan
@@ -62,14 +62,23 @@ def inspect_task(
 OcrEngine = Callable[..., OcrPage]
 
 
+# the library kept loaded in each worker: 0.87–0.96× bare tesseract CLI pages/s against
+# 0.64–0.66× for a tesseract process per call, CER alike (scripts/bench_ocr.py); "tesseract"
+# is the CLI
+DEFAULT_ENGINE = "tesserocr"
+
+
 @cache
 def resolve_engine(spec: str) -> OcrEngine:
-    """The OCR engine seam: "tesseract", or "package.module:function" with ocr_page's signature.
+    """The OCR engine seam: "tesseract" (the CLI), "tesserocr" (the library, loaded once per
+    process), or "package.module:function" with ocr_page's signature.
 
     Tests plug in engines that hang or crash to prove the pool survives them.
     """
     if spec == "tesseract":
         return ocr_page
+    if spec == "tesserocr":  # the tesseract library kept loaded in each worker process
+        return ocr_page_api
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -90,7 +99,7 @@ def page_task(
     workdir: str,
     limits: Limits,
     lang: str,
-    engine: str = "tesseract",
+    engine: str = DEFAULT_ENGINE,
 ) -> tuple[PageScan, OcrPage] | TaskFailure:
     try:
         scan = rasterize_page(Path(path), kind, plan, Path(workdir), limits)

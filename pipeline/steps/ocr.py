@@ -28,6 +28,7 @@ from PIL import Image
 from pipeline.reasons import Reason, Rejected
 from pipeline.steps.preprocess import prepare
 from pipeline.steps.stamps import stamp_words
+from pipeline.steps.tesseract import image_to_data, image_to_osd
 from pipeline.types import CONFIDENT_OCR, MIN_READABLE, OcrPage, OcrWord, PageScan
 from pipeline.vn.text import readable_ratio
 
@@ -124,11 +125,10 @@ class _Input:
         return self._path
 
 
-def detect_rotation(work: _Input, timeout: int) -> int:
+def detect_rotation(work: _Input, timeout: int, backend: str = "cli") -> int:
     """Clockwise degrees that turn the page upright; 0 when OSD cannot tell."""
     try:
-        osd = _tesseract(work, pytesseract.image_to_osd,
-                         config="--psm 0 -c min_characters_to_try=10", timeout=timeout)
+        osd = _tesseract(work, image_to_osd, timeout=timeout, backend=backend)
     except pytesseract.TesseractError:  # before RuntimeError: it is one
         return 0  # too few characters to judge: leave the page as scanned
     except RuntimeError as exc:  # pytesseract's timeout
@@ -165,13 +165,20 @@ def _tesseract(work: _Input, call: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def ocr_page(scan: PageScan, *, lang: str = DEFAULT_LANG, timeout: int = 180,
-             steps: Sequence[str] = DEFAULT_STEPS) -> OcrPage:
+             steps: Sequence[str] = DEFAULT_STEPS, backend: str = "cli") -> OcrPage:
+    """One page read by tesseract: ``backend`` "cli" (a process per call) or "api" (the
+    library loaded once per process, pipeline.steps.tesseract)."""
     with tempfile.TemporaryDirectory(prefix="ecopy-ocr-") as tmp:
-        return _ocr_page(scan, lang, timeout, tuple(steps), Path(tmp))
+        return _ocr_page(scan, lang, timeout, tuple(steps), Path(tmp), backend)
+
+
+def ocr_page_api(scan: PageScan, **kwargs: Any) -> OcrPage:
+    """ocr_page on the tesseract library kept loaded (ECOPY_OCR_ENGINE=tesserocr)."""
+    return ocr_page(scan, **kwargs, backend="api")
 
 
 def _ocr_page(scan: PageScan, lang: str, timeout: int, steps: tuple[str, ...],
-              tmp: Path) -> OcrPage:
+              tmp: Path, backend: str = "cli") -> OcrPage:
     with Image.open(scan.image_path) as raw:
         raw.load()
         fmt = raw.format
@@ -194,19 +201,20 @@ def _ocr_page(scan: PageScan, lang: str, timeout: int, steps: tuple[str, ...],
         if turn:
             turned = _Input(work.original, work.img, tmp)
             turned.replace(work.img.rotate(-turn, expand=True))
-        return _read(turned, turn, scale, steps, lang, timeout, scan.index)
+        return _read(turned, turn, scale, steps, lang, timeout, scan.index, backend)
 
     if "vie" not in lang.split("+"):  # readability is judged in Vietnamese only
-        best = read(detect_rotation(_osd_input(work, tmp), timeout))
+        best = read(detect_rotation(_osd_input(work, tmp), timeout, backend))
     else:
-        best = _upright_reading(read, lambda: detect_rotation(_osd_input(work, tmp), timeout))
+        best = _upright_reading(
+            read, lambda: detect_rotation(_osd_input(work, tmp), timeout, backend))
     rotation = (scan.rotation + best.turn) % 360
     upright = work.img.rotate(-best.turn, expand=True) if best.turn else work.img
     if len(best.words) < FEW_WORDS and has_no_ink(upright):  # what OCR "read" was noise
         return OcrPage(scan.index, best.width, best.height, rotation, (), 0.0, "tesseract",
                        blank=True)
     # red stamps read on their own: page OCR drops a boxed "MẬT" or loses its tone marks
-    words = (*best.words, *stamp_words(upright, lang=lang, timeout=timeout))
+    words = (*best.words, *stamp_words(upright, lang=lang, timeout=timeout, backend=backend))
     mean = sum(w.conf for w in best.words) / len(best.words) if best.words else 0.0
     return OcrPage(scan.index, best.width, best.height, rotation, words, round(mean, 2),
                    "tesseract")
@@ -251,15 +259,15 @@ def _upright_reading(read: Callable[[int], _Reading], osd: Callable[[], int]) ->
 
 
 def _read(work: _Input, turn: int, scale: float, steps: tuple[str, ...], lang: str,
-          timeout: int, index: int) -> _Reading:
+          timeout: int, index: int, backend: str = "cli") -> _Reading:
     width, height = work.img.size
     prepared = prepare(work.img, steps, scale) if steps or scale != 1.0 else None
     if prepared and prepared.changed:  # a new input: `work` may be read again turned
         work = _Input(work.original, prepared.image, work.tmp)
         work.replace(prepared.image)
     try:
-        data = _tesseract(work, pytesseract.image_to_data, lang=lang, config="--psm 3",
-                          output_type=pytesseract.Output.DICT, timeout=timeout)
+        data = _tesseract(work, image_to_data, lang=lang, psm=3, timeout=timeout,
+                          backend=backend)
     except pytesseract.TesseractError as exc:  # before RuntimeError: it is one
         raise Rejected(Reason.OCR_FAILED, page=index + 1, detail=str(exc)[:200]) from exc
     except RuntimeError as exc:  # pytesseract's timeout

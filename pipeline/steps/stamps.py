@@ -29,6 +29,7 @@ import numpy as np
 import pytesseract
 from PIL import Image
 
+from pipeline.steps.tesseract import image_to_data
 from pipeline.types import OcrWord
 
 MAX_REGIONS = 3
@@ -74,7 +75,8 @@ def stamp_regions(img: Image.Image) -> list[tuple[int, int, int, int]]:
     return found[:MAX_REGIONS]
 
 
-def stamp_words(img: Image.Image, *, lang: str, timeout: int) -> list[OcrWord]:
+def stamp_words(img: Image.Image, *, lang: str, timeout: int, backend: str = "cli",
+                ) -> list[OcrWord]:
     """The words read on the page's boxed red stamps, with boxes on the page."""
     words: list[OcrWord] = []
     if img.mode in ("1", "L", "LA", "I", "I;16", "F"):
@@ -89,9 +91,7 @@ def stamp_words(img: Image.Image, *, lang: str, timeout: int) -> list[OcrWord]:
         # levelled, the stamp reads upright or upside down: the better-read way wins
         for ink, back in _letters(red_mask(img.crop((x0, y0, x1, y1)))):  # full resolution
             try:
-                data = pytesseract.image_to_data(ink, lang=lang, config="--psm 7",
-                                                 timeout=timeout,
-                                                 output_type=pytesseract.Output.DICT)
+                data = image_to_data(ink, lang=lang, psm=7, timeout=timeout, backend=backend)
             except (pytesseract.TesseractError, RuntimeError):  # the page's reading stands
                 continue
             read = []
