@@ -87,6 +87,30 @@ def test_model_file_round_trips_and_never_unpickles(tmp_path: Path) -> None:
         DoctypeModel.from_bytes(buf.getvalue())
 
 
+def test_a_model_of_another_registry_refuses_to_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model records the rule features it was trained with (issue 17 point 6): against a
+    registry with other types or other title phrases it does not load, and says why."""
+    from pipeline.doctypes import model as model_module
+    from pipeline.doctypes import titles
+
+    data = bundled_model().to_bytes()
+    assert DoctypeModel.from_bytes(data).version == bundled_model().version
+    monkeypatch.setitem(titles.TITLE_PATTERNS, "adoption_cert", ("GIAYCHUNGNHANNUOICONNUOI",))
+    with pytest.raises(model_module.RegistryMismatch, match="retrain"):
+        DoctypeModel.from_bytes(data)
+    monkeypatch.delitem(titles.TITLE_PATTERNS, "adoption_cert")
+    meta = json.loads(str(np.load(io.BytesIO(data))["meta"]))
+    meta["classes"] = [*meta["classes"], "adoption_cert"]
+    with pytest.raises(model_module.RegistryMismatch, match="adoption_cert"):
+        model_module.check_registry(meta)
+    meta["classes"].pop()
+    meta["features"]["rules_sha256"] = "0" * 64  # trained with other phrases for the same types
+    with pytest.raises(model_module.RegistryMismatch, match="title phrases"):
+        model_module.check_registry(meta)
+    meta["features"]["rules_sha256"] = model_module.rules_digest()
+    model_module.check_registry(meta)
+
+
 def test_bundled_corpus_is_the_models_training_data() -> None:
     examples = read_corpus()
     trained = bundled_model().meta["trained_on"]

@@ -75,6 +75,38 @@ def rule_names() -> list[str]:
     return [f"{kind}:{doc_type}" for doc_type in TITLE_PATTERNS for kind in ("any", "title")]
 
 
+def rules_digest() -> str:
+    """The title rules as the registry holds them today (types and their phrases)."""
+    from pipeline.doctypes.titles import TITLE_PATTERNS
+
+    return hashlib.sha256(json.dumps(TITLE_PATTERNS, sort_keys=True).encode()).hexdigest()
+
+
+class RegistryMismatch(ValueError):
+    """A model trained with other document types or title rules than the registry's."""
+
+
+def check_registry(meta: dict) -> None:
+    """Refuse a model whose classes or rule features are not the registry's: its rule
+    features would be read in another order, or a type it answers would not exist."""
+    from pipeline.doctypes.titles import DOCUMENT_NAMES
+
+    version = meta.get("version", "?")
+    unknown = sorted(set(meta.get("classes", ())) - set(DOCUMENT_NAMES))
+    trained = (meta.get("features") or {}).get("rules")
+    digest = (meta.get("features") or {}).get("rules_sha256")
+    problem = (f"it answers types the registry does not know ({', '.join(unknown)})" if unknown
+               else "it was trained with other title-rule features" if trained != rule_names()
+               else "it was trained with other title phrases" if digest and digest
+               != rules_digest() else "")
+    if problem:
+        raise RegistryMismatch(
+            f"Mô hình loại giấy tờ {version} không khớp danh mục loại giấy tờ hiện tại; hãy "
+            f"huấn luyện lại (ecopy model retrain). / Document-type model {version} does not "
+            f"match the document-type registry: {problem}; retrain it (ecopy model retrain) "
+            "or activate a model trained with this registry.")
+
+
 def rule_features(pages: Sequence[OcrPage]) -> np.ndarray:
     """Per doc type: a title phrase appears anywhere on page 1; it stands as an upper-case
     line near the top (the rule classifier's own two levels of evidence)."""
@@ -209,6 +241,7 @@ class DoctypeModel:
             meta = json.loads(str(z["meta"]))
             if meta.get("format") != MODEL_FORMAT:
                 raise ValueError(f"unknown document-type model format {meta.get('format')!r}")
+            check_registry(meta)
             words = [str(w) for w in z["vocabulary"]]
             return cls(meta["version"], tuple(meta["classes"]),
                        {w: i for i, w in enumerate(words)}, z["idf"].astype(np.float64),
@@ -332,7 +365,8 @@ def train(examples: Sequence[Example], version: str, *, c: float = 20.0,
                         "corrections_accuracy": round(float(right[weights > 1].mean()), 4)
                         if (weights > 1).any() else None},
         "features": {"ngrams": list(NGRAMS), "analyzer": "char_wb", "text_chars": TEXT_CHARS,
-                     "vocabulary": len(words), "rules": rule_names()},
+                     "vocabulary": len(words), "rules": rule_names(),
+                     "rules_sha256": rules_digest()},
         **(extra_meta or {}),
     }
     model = DoctypeModel(version, classes, {w: i for i, w in enumerate(words)},
