@@ -66,3 +66,18 @@ def test_process_with_the_library(tmp_path: Path, env: dict[str, str]) -> None:
                    {**engine, "ECOPY_OCR_ENGINE": "tesserocr"}, timeout=300)
     (doc,) = json.loads(done.stdout)["documents"]
     assert doc["doc_type"] == "birth_cert" and doc["status"] in ("ready", "needs_review"), doc
+
+
+def test_the_web_reads_with_the_configured_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploads on the web are read by the same engine as `ecopy process` and the workers."""
+    from types import SimpleNamespace
+
+    from ecopy.settings import load_settings
+    from ecopy.web.processing import Processor
+
+    processor = Processor(load_settings({}), None)  # type: ignore[arg-type]
+    dossier = SimpleNamespace(person_id=PERSON)
+    monkeypatch.delenv("ECOPY_OCR_ENGINE", raising=False)
+    assert processor.options(dossier, "lan").ocr_engine == "tesserocr"  # type: ignore[arg-type]
+    monkeypatch.setenv("ECOPY_OCR_ENGINE", "tesseract")
+    assert processor.options(dossier, "lan").ocr_engine == "tesseract"  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ is only ever read from the cases (storage.db.cases).
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from pathlib import Path
 from ecopy.settings import Settings
 from pipeline.flow import reject
 from pipeline.reasons import Reason
+from pipeline.run import pagework
 from pipeline.run.orchestrator import BatchRunner, ProcessOptions, _Doc
 from pipeline.types import DocStatus
 from storage.db.cases import assign_batch, get_case
@@ -78,7 +80,10 @@ class Processor:
         s = self.settings
         return ProcessOptions(person_id=dossier.person_id, lang=s.ocr_lang, workers=s.workers,
                               limits=s.limits, lang_messages=s.lang, actor=actor,
-                              hold_for_review=True, certify_when_sure=False)
+                              hold_for_review=True, certify_when_sure=False,
+                              # the same engine as `ecopy process` and the workers
+                              ocr_engine=os.environ.get("ECOPY_OCR_ENGINE",
+                                                        pagework.DEFAULT_ENGINE))
 
     def mode(self) -> str:
         """"distributed" when an S3 store is configured and Redis answers, else "embedded"."""
