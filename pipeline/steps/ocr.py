@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from PIL import Image
 from pipeline.reasons import Reason, Rejected
 from pipeline.steps.preprocess import prepare
 from pipeline.steps.stamps import stamp_words
-from pipeline.steps.tesseract import image_to_data, image_to_osd
+from pipeline.steps.tesseract import image_to_data, image_to_osd, read_words
 from pipeline.types import CONFIDENT_OCR, MIN_READABLE, OcrPage, OcrWord, PageScan
 from pipeline.vn.text import readable_ratio
 
@@ -273,13 +272,9 @@ def _read(work: _Input, turn: int, scale: float, steps: tuple[str, ...], lang: s
     except RuntimeError as exc:  # pytesseract's timeout
         raise Rejected(Reason.TIMEOUT, limit=timeout) from exc
     words = []
-    for i, text in enumerate(data["text"]):
-        text = unicodedata.normalize("NFC", (text or "").strip())
-        conf = float(data["conf"][i])
-        if not text or conf < 0:
-            continue
-        box = (data["left"][i], data["top"][i], data["width"][i], data["height"][i])
+    for word in read_words(data):
+        box = (word.left, word.top, word.width, word.height)
         left, top, w, h = prepared.box_on_page(*box) if prepared else box
-        line_id = f"{data['block_num'][i]}.{data['par_num'][i]}.{data['line_num'][i]}"
-        words.append(OcrWord(text, left, top, w, h, conf, line_id))
+        words.append(OcrWord(word.text, left, top, w, h, word.conf,
+                             f"{word.block}.{word.par}.{word.line}"))
     return _Reading(turn, tuple(words), width, height)

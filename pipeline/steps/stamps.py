@@ -21,7 +21,6 @@ pay only the conversion.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 
 import cv2
@@ -29,7 +28,7 @@ import numpy as np
 import pytesseract
 from PIL import Image
 
-from pipeline.steps.tesseract import image_to_data
+from pipeline.steps.tesseract import image_to_data, read_words
 from pipeline.types import OcrWord
 
 MAX_REGIONS = 3
@@ -95,15 +94,10 @@ def stamp_words(img: Image.Image, *, lang: str, timeout: int, backend: str = "cl
             except (pytesseract.TesseractError, RuntimeError):  # the page's reading stands
                 continue
             read = []
-            for i, text in enumerate(data["text"]):
-                text = unicodedata.normalize("NFC", (text or "").strip())
-                conf = float(data["conf"][i])
-                if not text or conf < 0:
-                    continue
-                wx, wy = back(data["left"][i], data["top"][i])
-                read.append(OcrWord(text, x0 + wx, y0 + wy, data["width"][i],
-                                    data["height"][i], conf,
-                                    f"stamp{k}.{data['block_num'][i]}.{data['line_num'][i]}"))
+            for word in read_words(data):
+                wx, wy = back(word.left, word.top)
+                read.append(OcrWord(word.text, x0 + wx, y0 + wy, word.width, word.height,
+                                    word.conf, f"stamp{k}.{word.block}.{word.line}"))
             if _score(read) > _score(best):  # the first reading wins a tie
                 best = read
             if _score(best)[0] >= SURE_READING:  # read surely: not upside down as well

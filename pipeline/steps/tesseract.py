@@ -14,6 +14,9 @@ the CLI's OSD text for orientation. The API's failures are raised as the CLI's a
 from __future__ import annotations
 
 import os
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -105,3 +108,31 @@ def image_to_osd(image: str, *, timeout: int, backend: str = "cli") -> str:
         raise pytesseract.TesseractError(1, "Too few characters. Skipping this page")
     rotate = (360 - int(found["orient_deg"])) % 360
     return f"Rotate: {rotate}\nOrientation confidence: {float(found['orient_conf']):.2f}\n"
+
+
+@dataclass(frozen=True)
+class ReadWord:
+    """One word of ``image_to_data``'s answer: NFC text, confidence, box in the image read,
+    and the block, paragraph and line it stands in."""
+
+    text: str
+    conf: float
+    left: int
+    top: int
+    width: int
+    height: int
+    block: int
+    par: int
+    line: int
+
+
+def read_words(data: dict[str, list]) -> Iterator[ReadWord]:
+    """The words tesseract recognised (empty boxes and non-word levels left out)."""
+    for i, raw in enumerate(data["text"]):
+        text = unicodedata.normalize("NFC", (raw or "").strip())
+        conf = float(data["conf"][i])
+        if not text or conf < 0:
+            continue
+        yield ReadWord(text, conf, data["left"][i], data["top"][i], data["width"][i],
+                       data["height"][i], data["block_num"][i], data["par_num"][i],
+                       data["line_num"][i])
