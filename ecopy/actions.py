@@ -272,14 +272,14 @@ def proposed_split(state: State, record: dict) -> str:
 
 
 def split_document(settings: Settings, state: State, record: dict, *, actor: str,
-                   parts: str) -> list[str]:
+                   parts: str) -> tuple[Any, list[str]]:
     """A clerk splits a file that holds several papers (issue 16 point 3: one number per
     original paper, Decree 23/2015 Art 13): each part ("1; 2-3": pages per paper) becomes a
     file of its own, taken in as a new case of the same dossier; the file's own case ends
     REJECTED with `split_into_papers` and the file stays stored, untouched, as evidence. The
-    audit log links the file to its parts. Returns the new case ids, still to be processed
-    (ecopy.web.processing.Processor.submit). ValueError for a split that does not cover every
-    page once, in order."""
+    audit log links the file to its parts. Returns the dossier and the new case ids, still to
+    be processed (ecopy.web.processing.Processor.submit). ValueError for a split that does not
+    cover every page once, in order."""
     from pipeline.flow import Accepted, fetch_original, intake, reject
     from pipeline.reasons import Reason
     from pipeline.steps.split import parse_parts, parts_text, write_parts
@@ -326,7 +326,7 @@ def split_document(settings: Settings, state: State, record: dict, *, actor: str
                  object_sha256=sha, details={
                      "case_id": record["case_id"],
                      "parts": [{"case_id": c, "sha256": h, "pages": p} for c, h, p in made]})
-    return [case_id for case_id, _, _ in made]
+    return dossier, [case_id for case_id, _, _ in made]
 
 
 # ------------------------------------------------------------------ certify, refuse, cancel

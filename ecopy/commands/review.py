@@ -272,7 +272,6 @@ def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
     (nothing is signed: each waits for review or a certifier)."""
     from ecopy.web.processing import Processor
     from storage.db.cases import get_case
-    from storage.db.dossiers import dossier_by_id
 
     state, record = _load(args, settings)
     if record is None:
@@ -280,17 +279,16 @@ def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
     actor = settings.actor or "ecopy"
     pages = args.pages or actions.proposed_split(state, record)
     try:
-        new = actions.split_document(settings, state, record, actor=actor, parts=pages)
+        dossier, new = actions.split_document(settings, state, record, actor=actor,
+                                              parts=pages)
     except actions.ActionRefused as exc:
         return _refused(exc)
     except ValueError as exc:
         print(f"ecopy: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    with state.db.read() as s:
-        dossier = dossier_by_id(s, record["dossier_id"])
     processor = Processor(settings, state)
     try:
-        running = processor.submit(dossier, new, actor) if dossier else None
+        running = processor.submit(dossier, new, actor)
         if running is not None:
             running.result()
     finally:

@@ -12,7 +12,6 @@ them (the CSP forbids inline styles, not styles set from script).
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
@@ -411,7 +410,7 @@ async def split_document(request: Request, case_id: str) -> Response:
     record = visible_record(request, account, case_id)
     pages = str(form.get("pages") or "")[:200]
     try:
-        new = await run_in_threadpool(
+        dossier, new = await run_in_threadpool(
             actions.split_document, request.app.state.settings, request.app.state.work,
             record, actor=account.username, parts=pages)
     except actions.ActionRefused:
@@ -423,18 +422,9 @@ async def split_document(request: Request, case_id: str) -> Response:
         return render(request, "review.html", _context(
             request, account, record, values={"__split__": pages},
             errors={"__split__": str(exc)}), status=400)
-    dossier = await run_in_threadpool(_dossier_of, request, record)
-    if dossier is not None and new:
-        await run_in_threadpool(request.app.state.processor.submit, dossier, new,
-                                account.username)
+    await run_in_threadpool(request.app.state.processor.submit, dossier, new,
+                            account.username)
     return RedirectResponse(f"/dossiers/{record['dossier_id']}?split={len(new)}", 303)
-
-
-def _dossier_of(request: Request, record: dict) -> Any:
-    from storage.db.dossiers import dossier_by_id
-
-    with request.app.state.work.db.read() as s:
-        return dossier_by_id(s, record["dossier_id"])
 
 
 @router.post("/documents/{case_id}/reviewed")
