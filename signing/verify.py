@@ -170,6 +170,7 @@ def _verify_reader(
         ts.signed_revision for ts in _safe(lambda: reader.embedded_timestamp_signatures, [])
     ]
     has_dss = "/DSS" in reader.root
+    has_revinfo = has_dss or bool(revinfo.crls or revinfo.ocsps or revinfo.fetching)
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         if sig_obj.get_object().get("/Type", "/Sig") != "/Sig":
             continue  # document timestamps: counted for the PAdES level only
@@ -183,7 +184,7 @@ def _verify_reader(
                 reader, name, field,
                 _revocation_context(reader, obj, all_roots, moment, revinfo.relaxed()),
                 all_roots, test_fps, has_dss, doc_ts_revisions)[0],
-            has_data=has_dss or bool(revinfo.crls or revinfo.ocsps or revinfo.fetching))
+            has_data=has_revinfo)
         checked.append((revision if revision is not None else 1 << 30, report))
         if revision is not None:
             signed_revisions.append(revision)
@@ -235,10 +236,6 @@ def _revocation_outcome(
             return dataclasses.replace(
                 report, revocation=f"checked (soft-fail): {outcome} at {checked_at}")
         return report  # "not checked: no revocation data (soft-fail policy)"
-    outcome = (
-        "REVOKED" if report.sub_indication == "REVOKED"
-        else "not revoked" if not report.problems else "not established"
-    )  # fmt: skip
     if (report.indication == INDETERMINATE
             and {p.code for p in report.problems} == {"untrusted"}):
         relaxed = without_revocation()
@@ -248,6 +245,10 @@ def _revocation_outcome(
         return dataclasses.replace(
             relaxed, indication=INDETERMINATE, sub_indication="TRY_LATER",
             problems=(problem("no_revocation_data"),), revocation=missing)
+    outcome = (
+        "REVOKED" if report.sub_indication == "REVOKED"
+        else "not revoked" if not report.problems else "not established"
+    )  # fmt: skip
     return dataclasses.replace(
         report, revocation=f"checked ({revinfo.mode}): {outcome} at {checked_at}")
 
