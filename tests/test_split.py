@@ -148,6 +148,13 @@ def test_the_clerk_splits_on_the_command_line(mixed, tmp_path: Path, pki_dir: Pa
     result = json.loads(done.stdout)
     assert result["split"] == "1; 2"
     _check_split(store_dir, mixed[1], [p["case_id"] for p in result["parts"]])
+    from storage.db.access import of_person
+
+    state = open_state(LocalStore(store_dir))
+    with state.db.read() as s:
+        shown = {(r.actor, r.ref) for r in of_person(s, PERSON)}
+    state.db.close()
+    assert {("lan", p["case_id"]) for p in result["parts"]} <= shown  # shown parts are audited
     again = run_cli(["review", "split", mixed[1]], env)
     assert again.returncode == 1  # split already: the case no longer waits
 

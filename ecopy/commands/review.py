@@ -270,7 +270,9 @@ def cmd_foreign(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
     """Cut the file into one case per paper, then read each new case as an upload is read
     (nothing is signed: each waits for review or a certifier)."""
+    from ecopy.access import record_cli_reads
     from ecopy.web.processing import Processor
+    from storage.db.access import Read
     from storage.db.cases import get_case
 
     state, record = _load(args, settings)
@@ -295,6 +297,9 @@ def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
         processor.close()
     with state.db.read() as s:
         cases = [get_case(s, case_id) or {"case_id": case_id} for case_id in new]
+    # the parts' names and types are the person's data shown on screen, as review show's are
+    record_cli_reads(state, settings, "case_fields",
+                     [Read(c.get("person_id") or "", c["case_id"]) for c in cases])
     parts = [{"case_id": c["case_id"], "name": c.get("name"), "status": c.get("status"),
               "doc_type": c.get("doc_type"), "pages": (c.get("split_from") or {}).get("pages"),
               "review_reasons": c.get("review_reasons", [])} for c in cases]
